@@ -1,0 +1,3 @@
+from hatch_funasr.cli import main
+
+raise SystemExit(main())

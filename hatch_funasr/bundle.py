@@ -1,0 +1,166 @@
+"""The bundle package: model directories, the manifest and the generated runtime module.
+
+Everything is written into a staging directory laid out exactly as it will sit in the
+wheel (``<package>/models/<dir>/…``), so the packer only has to copy it.  Nothing written
+here contains an absolute path, a time or a host name: the same inputs stage the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.resources import files as resource_files
+from pathlib import Path
+from typing import Any
+
+from hatch_funasr import __version__
+from hatch_funasr.config import BundleConfig, ModelConfig
+from hatch_funasr.families import FAMILIES
+
+__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "FileRecord", "StagedModel", "model_dir_name", "write_package"]
+
+MANIFEST_NAME = "funasr_manifest.json"
+RUNTIME_NAME = "_funasr_runtime.py"
+LOCATIONS_NAME = "_funasr_locations.json"
+MANIFEST_VERSION = 1
+
+_INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
+
+    import {package}
+    {package}.path("NAME")   # directory for funasr_onnx / AutoModel / run_server.sh
+    {package}.names()        # {names}
+    {package}.verify()       # re-hash installed files against the manifest
+"""
+
+from ._funasr_runtime import VerificationError, manifest, names, path, server_args, verify
+
+__all__ = ["VerificationError", "manifest", "names", "path", "server_args", "verify"]
+__version__ = "{version}"
+'''
+
+_MAIN = '''from ._funasr_runtime import main
+
+raise SystemExit(main())
+'''
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file of a model directory: where its bytes are now and what they must hash to."""
+
+    source: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """One model ready to pack: its provenance and its files (relative path -> record)."""
+
+    config: ModelConfig
+    commit: str | None
+    files: Mapping[str, FileRecord]
+    tools: Mapping[str, str] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
+
+    @property
+    def quantized(self) -> bool:
+        return any(p.endswith("_quant.onnx") for p in self.files)
+
+
+def model_dir_name(model: ModelConfig) -> str:
+    """The model's directory name in the package (SenseVoice keeps its marker in the path)."""
+    marker = FAMILIES[model.family].dir_marker
+    if marker and marker.lower() not in model.name.lower():
+        return f"{model.name}-{marker}"
+    return model.name
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
+    m = staged.config
+    local = None
+    if m.path is not None:
+        try:
+            local = m.path.relative_to(relative_root).as_posix()
+        except ValueError:
+            local = m.path.name
+    return {
+        "alias": m.alias,
+        "repo": m.repo,
+        "hub": None if local else m.hub,
+        "path": local,
+        "revision": m.revision,
+        "commit": staged.commit,
+        "family": m.family,
+        "format": m.format,
+        "quantized": staged.quantized,
+        "server_flag": FAMILIES[m.family].server_flag,
+        "dir": f"models/{model_dir_name(m)}",
+        "files": {p: {"size": r.size, "sha256": r.sha256} for p, r in sorted(staged.files.items())},
+        "derived": sorted(staged.derived),
+        "tools": dict(sorted(staged.tools.items())),
+    }
+
+
+def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "bundle": {"name": config.project_name, "version": config.version, "package": config.package},
+        "generator": {"hatch-funasr": __version__},
+        "models": {s.config.name: manifest_entry(s, config.root) for s in models},
+    }
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+
+
+def write_package(
+    config: BundleConfig,
+    models: list[StagedModel],
+    staging: Path,
+    *,
+    generate_init: bool,
+    locations: Mapping[str, Path] | None = None,
+) -> Path:
+    """Stage ``<package>/`` under ``staging``: model dirs (hard links where possible),
+    manifest, runtime module and, unless the project has its own, ``__init__``/``__main__``.
+
+    With ``locations`` (editable installs) model files are not staged at all: the runtime
+    reads each model from the given directory instead.
+    """
+    pkg = staging / config.package
+    pkg.mkdir(parents=True, exist_ok=True)
+    if locations is None:
+        for staged in models:
+            target = pkg / "models" / model_dir_name(staged.config)
+            for rel, record in sorted(staged.files.items()):
+                _link_or_copy(record.source, target / rel)
+    else:
+        payload = {name: str(path) for name, path in sorted(locations.items())}
+        _write_text(pkg / LOCATIONS_NAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    manifest = build_manifest(config, models)
+    _write_text(pkg / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    runtime = resource_files("hatch_funasr").joinpath("_bundle_runtime.py").read_text("utf-8")
+    _write_text(pkg / RUNTIME_NAME, runtime)
+    if generate_init:
+        names = ", ".join(sorted(s.config.name for s in models))
+        _write_text(
+            pkg / "__init__.py",
+            _INIT.format(project=config.project_name, version=config.version, package=config.package, names=names),
+        )
+        _write_text(pkg / "__main__.py", _MAIN)
+        _write_text(pkg / "py.typed", "")
+    return pkg

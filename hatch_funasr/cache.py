@@ -1,0 +1,193 @@
+"""The persistent, content-addressed cache shared by every build on this machine.
+
+Layout under the cache root (``HATCH_FUNASR_CACHE``, else the user cache directory)::
+
+    blobs/sha256/ab/abcdef…     verified file contents, read-only, named by their sha256
+    snapshots/<hub>/<owner>/<name>/<commit>.json   a commit's file listing (path, size, hashes)
+    refs/<hub>/<owner>/<name>/<revision>           the commit a revision last resolved to
+    tmp/                        downloads in progress (never trusted, removed on exit)
+    locks/                      file locks: they avoid duplicate work, correctness never needs them
+
+A blob only ever appears by an atomic rename after its content was hashed and compared
+with what the hub listed, so a killed build leaves nothing a later build would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from hatch_funasr.errors import FetchError, IntegrityError
+
+__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file"]
+
+_CHUNK = 1 << 20
+
+
+def default_cache_root() -> Path:
+    """``HATCH_FUNASR_CACHE``, else the platform's user cache directory."""
+    env = os.environ.get("HATCH_FUNASR_CACHE")
+    if env:
+        return Path(env).expanduser().resolve()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "hatch-funasr" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "hatch-funasr"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hatch-funasr"
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """What one pass over a file's bytes tells: its size, sha256 and git blob id."""
+
+    size: int
+    sha256: str
+    git_sha1: str
+
+
+def hash_stream(src: IO[bytes], size: int, dst: IO[bytes] | None = None) -> FileDigest:
+    """Hash ``src`` (sha256 and git's blob sha1) in one pass, copying to ``dst`` if given."""
+    sha256 = hashlib.sha256()
+    git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    seen = 0
+    for chunk in iter(lambda: src.read(_CHUNK), b""):
+        sha256.update(chunk)
+        git.update(chunk)
+        seen += len(chunk)
+        if dst is not None:
+            dst.write(chunk)
+    return FileDigest(seen, sha256.hexdigest(), git.hexdigest())
+
+
+def hash_file(path: Path) -> FileDigest:
+    with path.open("rb") as f:
+        return hash_stream(f, path.stat().st_size)
+
+
+def _safe_component(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else f"%{ord(c):02x}" for c in text)
+
+
+class Cache:
+    """Blobs, listings and resolved revisions under one root directory."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_cache_root()).resolve()
+
+    # --- blobs -------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def has_blob(self, sha256: str, size: int) -> bool:
+        blob = self.blob_path(sha256)
+        return blob.is_file() and blob.stat().st_size == size
+
+    def adopt(self, file: Path, *, expect_sha256: str | None, expect_git_sha1: str | None,
+              expect_size: int | None, what: str) -> FileDigest:
+        """Hash a downloaded ``file`` and, if it is what the listing promised, move it into
+        the blob store.  On any difference the file is deleted and IntegrityError names it."""
+        digest = hash_file(file)
+        problems = []
+        if expect_size is not None and digest.size != expect_size:
+            problems.append(f"size {digest.size}, expected {expect_size}")
+        if expect_sha256 is not None and digest.sha256 != expect_sha256:
+            problems.append(f"sha256 {digest.sha256}, expected {expect_sha256}")
+        elif expect_sha256 is None and expect_git_sha1 is not None and digest.git_sha1 != expect_git_sha1:
+            problems.append(f"git blob id {digest.git_sha1}, expected {expect_git_sha1}")
+        if problems:
+            file.unlink(missing_ok=True)
+            raise IntegrityError(f"{what}: downloaded content does not match the hub listing: {'; '.join(problems)}")
+        blob = self.blob_path(digest.sha256)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        file.chmod(0o444)
+        os.replace(file, blob)
+        return digest
+
+    def verify_blob(self, sha256: str, size: int, what: str) -> Path:
+        """Re-hash a cached blob; a blob that changed since it was stored is removed."""
+        blob = self.blob_path(sha256)
+        if not blob.is_file():
+            raise FetchError(f"{what}: not in the cache ({blob})")
+        digest = hash_file(blob)
+        if digest.sha256 != sha256 or digest.size != size:
+            with contextlib.suppress(OSError):
+                blob.unlink()
+            raise IntegrityError(
+                f"{what}: cached copy {blob} was altered after it was verified "
+                f"(sha256 {digest.sha256}, expected {sha256}); it was removed, fetch again"
+            )
+        return blob
+
+    # --- listings and refs --------------------------------------------------------------
+    def _repo_dir(self, kind: str, hub: str, repo: str) -> Path:
+        owner, _, name = repo.partition("/")
+        return self.root / kind / hub / _safe_component(owner) / _safe_component(name)
+
+    def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
+        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        try:
+            data: dict[str, Any] = json.loads(file.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data
+
+    def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
+        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        self._write_atomic(file, json.dumps(listing, indent=1, sort_keys=True).encode())
+
+    def read_ref(self, hub: str, repo: str, revision: str) -> str | None:
+        file = self._repo_dir("refs", hub, repo) / _safe_component(revision)
+        try:
+            return file.read_text("ascii").strip() or None
+        except OSError:
+            return None
+
+    def write_ref(self, hub: str, repo: str, revision: str, commit: str) -> None:
+        self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
+
+    # --- temp space and locks -----------------------------------------------------------
+    @contextlib.contextmanager
+    def tempdir(self, prefix: str) -> Iterator[Path]:
+        """A scratch directory on the cache's file system (so adopting a file is a rename)."""
+        base = self.root / "tmp"
+        base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout: float = 600.0) -> Iterator[None]:
+        """Serialize work on ``key`` across processes, so concurrent builds download once."""
+        from filelock import FileLock, Timeout
+
+        lock_dir = self.root / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+        try:
+            with FileLock(lock_file, timeout=timeout):
+                yield
+        except Timeout as e:
+            raise FetchError(f"timed out after {timeout:.0f}s waiting for cache lock {lock_file} ({key})") from e
+
+    def _write_atomic(self, file: Path, data: bytes) -> None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=file.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

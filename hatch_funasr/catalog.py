@@ -1,0 +1,275 @@
+"""The catalog: aliases for every model in the seed document and FunASR's own short names.
+
+Each entry gives the family, the ModelScope id, the Hugging Face id where one exists, and
+the ready ONNX repository where one exists (so ``format = "onnx"`` needs no torch).
+
+Where the seed and FunASR disagree we follow the seed and say so in ``note``:
+FunASR's ModelScope map sends ``paraformer-zh`` to the SeACo-Paraformer (hotword) model,
+while the seed's ``paraformer-zh`` is the vad-punc Paraformer-large with timestamps whose
+ready ONNX is the C++ offline server's default ``--model-dir``.  hatch-funasr resolves
+``paraformer-zh`` to the seed's model on both hubs; ``seaco-paraformer`` is FunASR's one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hatch_funasr.families import FAMILIES
+
+__all__ = ["CATALOG", "REPO_ID", "CatalogEntry", "by_repo", "entries", "lookup", "suggest"]
+
+#: A hub repository id: ``owner/name``.
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,95}$")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One named model."""
+
+    alias: str
+    family: str
+    ms: str
+    hf: str | None = None
+    onnx_ms: str | None = None
+    onnx_hf: str | None = None
+    #: FunASR short names (``name_maps_from_hub``) that resolve to this entry.
+    funasr_names: tuple[str, ...] = ()
+    note: str = ""
+
+    def repo(self, hub: str, fmt: str) -> str | None:
+        """The repository to fetch for ``hub`` and ``fmt``: the ready ONNX one when there is one."""
+        if hub == "hf":
+            return (self.onnx_hf if fmt == "onnx" else None) or self.hf
+        return (self.onnx_ms if fmt == "onnx" else None) or self.ms
+
+
+_E = CatalogEntry
+
+_ENTRIES = (
+    # --- ASR, offline -------------------------------------------------------------------
+    _E(
+        "paraformer-zh",
+        "paraformer",
+        "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+        hf="funasr/paraformer-zh",
+        onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+        note="seed's model (vad-punc, timestamps); FunASR's ModelScope map calls seaco-paraformer this",
+    ),
+    _E(
+        "paraformer",
+        "paraformer",
+        "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+        funasr_names=("paraformer",),
+    ),
+    _E(
+        "paraformer-zh-spk",
+        "paraformer",
+        "iic/speech_paraformer-large-vad-punc-spk_asr_nat-zh-cn",
+        note="speaker-attributed; no ready ONNX, ONNX by export",
+    ),
+    _E(
+        "paraformer-en",
+        "paraformer",
+        "iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020",
+        hf="funasr/paraformer-en",
+        onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020-onnx",
+        funasr_names=("paraformer-en", "paraformer-en-spk"),
+    ),
+    _E(
+        "seaco-paraformer",
+        "paraformer-contextual",
+        "iic/speech_seaco_paraformer_large_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+        note="hotwords; FunASR's ModelScope 'paraformer-zh'; ONNX by export",
+    ),
+    _E(
+        "paraformer-zh-contextual",
+        "paraformer-contextual",
+        "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404",
+        onnx_ms="iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+        note="NN hotwords; the seed's hotword ONNX for the C++ runtime",
+    ),
+    _E(
+        "paraformer-zh-8k",
+        "paraformer",
+        "iic/speech_paraformer_asr_nat-zh-cn-8k-common-vocab8358-tensorflow1",
+        onnx_ms="iic/speech_paraformer_asr_nat-zh-cn-8k-common-vocab8358-tensorflow1-onnx",
+        note="8 kHz",
+    ),
+    _E(
+        "sensevoice-small",
+        "sensevoice",
+        "iic/SenseVoiceSmall",
+        hf="FunAudioLLM/SenseVoiceSmall",
+        onnx_ms="iic/SenseVoiceSmall-onnx",
+        note="ASR+LID+SER+AED; installed path keeps 'SenseVoiceSmall'",
+    ),
+    _E(
+        "fun-asr-nano",
+        "fun-asr-nano",
+        "FunAudioLLM/Fun-ASR-Nano-2512",
+        hf="FunAudioLLM/Fun-ASR-Nano-2512",
+        note="LLM-based, 31 languages; PyTorch only",
+    ),
+    _E(
+        "whisper-large-v3",
+        "whisper",
+        "iic/Whisper-large-v3",
+        funasr_names=("Whisper-large-v3",),
+        note="PyTorch only",
+    ),
+    _E(
+        "whisper-large-v3-turbo",
+        "whisper",
+        "iic/Whisper-large-v3-turbo",
+        funasr_names=("Whisper-large-v3-turbo",),
+        note="PyTorch only",
+    ),
+    _E(
+        "whisper-large-v2",
+        "whisper",
+        "iic/speech_whisper-large_asr_multilingual",
+        funasr_names=("Whisper-large-v2",),
+        note="PyTorch only",
+    ),
+    _E("qwen-audio", "qwen-audio", "Qwen/Qwen-Audio", funasr_names=("Qwen-Audio",), note="PyTorch only"),
+    # --- ASR, streaming -----------------------------------------------------------------
+    _E(
+        "paraformer-zh-streaming",
+        "paraformer-streaming",
+        "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online",
+        hf="funasr/paraformer-zh-streaming",
+        onnx_ms="iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx",
+        funasr_names=("paraformer-zh-streaming",),
+    ),
+    _E(
+        "paraformer-zh-streaming-small",
+        "paraformer-streaming",
+        "iic/speech_paraformer_asr_nat-zh-cn-16k-common-vocab8404-online",
+        note="ONNX by export",
+    ),
+    # --- VAD ----------------------------------------------------------------------------
+    _E(
+        "fsmn-vad",
+        "fsmn-vad",
+        "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+        hf="funasr/fsmn-vad",
+        onnx_ms="iic/speech_fsmn_vad_zh-cn-16k-common-onnx",
+        funasr_names=("fsmn-vad",),
+    ),
+    _E(
+        "fsmn-vad-8k",
+        "fsmn-vad",
+        "iic/speech_fsmn_vad_zh-cn-8k-common",
+        onnx_ms="iic/speech_fsmn_vad_zh-cn-8k-common-onnx",
+        note="8 kHz",
+    ),
+    # --- punctuation --------------------------------------------------------------------
+    _E(
+        "ct-punc",
+        "ct-punc",
+        "iic/punc_ct-transformer_cn-en-common-vocab471067-large",
+        hf="funasr/ct-punc",
+        onnx_ms="iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
+        funasr_names=("ct-punc",),
+    ),
+    _E(
+        "ct-punc-c",
+        "ct-punc",
+        "iic/punc_ct-transformer_zh-cn-common-vocab272727-pytorch",
+        hf="iic/punc_ct-transformer_zh-cn-common-vocab272727-pytorch",
+        onnx_ms="iic/punc_ct-transformer_zh-cn-common-vocab272727-onnx",
+        funasr_names=("ct-punc-c",),
+    ),
+    _E(
+        "ct-punc-realtime",
+        "ct-punc-realtime",
+        "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727",
+        onnx_ms="iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727-onnx",
+    ),
+    # --- speaker, alignment, LM, ITN, emotion, KWS ---------------------------------------
+    _E(
+        "cam++",
+        "campplus",
+        "iic/speech_campplus_sv_zh-cn_16k-common",
+        hf="funasr/campplus",
+        funasr_names=("cam++",),
+        note="speaker embedding (192-d); PyTorch only, no official ONNX",
+    ),
+    _E(
+        "fa-zh",
+        "timestamp",
+        "iic/speech_timestamp_prediction-v1-16k-offline",
+        hf="funasr/fa-zh",
+        funasr_names=("fa-zh",),
+        note="character timestamps; PyTorch only",
+    ),
+    _E("ngram-lm-zh", "ngram-lm", "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", note="C++ runtime --lm-dir"),
+    _E(
+        "ngram-lm-zh-8k",
+        "ngram-lm",
+        "iic/speech_ngram_lm_zh-cn-ai-wesp-fst-token8358",
+        note="C++ runtime --lm-dir, 8 kHz vocabulary",
+    ),
+    _E("fst-itn-zh", "fst-itn", "thuduj12/fst_itn_zh", note="C++ runtime --itn-dir"),
+    _E(
+        "emotion2vec-plus-large",
+        "emotion2vec",
+        "iic/emotion2vec_plus_large",
+        hf="emotion2vec/emotion2vec_plus_large",
+        funasr_names=("emotion2vec_plus_large",),
+    ),
+    _E(
+        "emotion2vec-plus-base",
+        "emotion2vec",
+        "iic/emotion2vec_plus_base",
+        hf="emotion2vec/emotion2vec_plus_base",
+        funasr_names=("emotion2vec_plus_base",),
+    ),
+    _E(
+        "emotion2vec-plus-seed",
+        "emotion2vec",
+        "iic/emotion2vec_plus_seed",
+        hf="emotion2vec/emotion2vec_plus_seed",
+        funasr_names=("emotion2vec_plus_seed",),
+    ),
+    _E("kws-xiaoyun-online", "kws", "iic/speech_sanm_kws_phone-xiaoyun-commands-online", note="FSMN-KWS, online"),
+    _E("kws-xiaoyun-offline", "kws", "iic/speech_sanm_kws_phone-xiaoyun-commands-offline", note="SANM-KWS, offline"),
+)
+
+CATALOG: dict[str, CatalogEntry] = {}
+for _entry in _ENTRIES:
+    assert _entry.family in FAMILIES, _entry
+    for _name in (_entry.alias, *_entry.funasr_names):
+        CATALOG.setdefault(_name.lower(), _entry)
+
+
+def lookup(name: str) -> CatalogEntry | None:
+    """The entry for an alias or FunASR short name (case-insensitive), else None."""
+    return CATALOG.get(name.lower())
+
+
+def by_repo(repo_id: str) -> CatalogEntry | None:
+    """The entry whose ModelScope, Hugging Face or ONNX repository is ``repo_id``.
+
+    ModelScope moved ``damo/`` models to ``iic/``; both spellings match.
+    """
+    wanted = repo_id.lower().replace("damo/", "iic/", 1)
+    for entry in _ENTRIES:
+        for repo in (entry.ms, entry.hf, entry.onnx_ms, entry.onnx_hf):
+            if repo and repo.lower() == wanted:
+                return entry
+    return None
+
+
+def suggest(name: str) -> str | None:
+    """The closest alias to a misspelt one, for "did you mean"."""
+    matches = difflib.get_close_matches(name.lower(), [e.alias for e in _ENTRIES], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def entries() -> Iterator[CatalogEntry]:
+    """Every catalog entry, in table order (aliases only, not FunASR's extra names)."""
+    return iter(_ENTRIES)

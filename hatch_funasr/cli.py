@@ -1,0 +1,118 @@
+"""``hatch-funasr``: the catalog, a no-network check of the declaration, cache filling, wheel inspection."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from hatch_funasr import __version__, catalog
+from hatch_funasr.bundle import MANIFEST_NAME
+from hatch_funasr.cache import Cache
+from hatch_funasr.errors import FunasrBuildError
+from hatch_funasr.fetch import is_offline, open_source
+from hatch_funasr.pipeline import _select, load_config, plan
+
+__all__ = ["main"]
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    rows = [("alias", "family", "ModelScope", "Hugging Face", "ready ONNX (ModelScope)", "note")]
+    for e in catalog.entries():
+        rows.append((e.alias, e.family, e.ms, e.hf or "-", e.onnx_ms or "-", e.note))
+    if args.json:
+        print(json.dumps([dict(zip(rows[0], r, strict=True)) for r in rows[1:]], indent=2, ensure_ascii=False))
+        return 0
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5])
+    print("\nFunASR's short names also resolve: "
+          + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names})))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.project)
+    print(f"{config.project_name} {config.version}: {len(config.models)} model(s) into package {config.package}")
+    for p in plan(config):
+        print(f"\n{p.name}: {p.source}  [{p.family}, {p.format}] -> {p.target}")
+        for step in p.steps:
+            print(f"  - {step}")
+    print("\nok: the declaration is valid (no network was used)")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    config = load_config(args.project)
+    cache = Cache()
+    for model in config.models:
+        if model.path is not None:
+            print(f"{model.name}: local directory {model.path}, nothing to fetch")
+            continue
+        source = open_source(model, cache=cache, offline=is_offline())
+        selection = _select(model, source)
+        records = source.materialize(list(selection.files), _err)
+        size = sum(r.size for r in records.values())
+        print(f"{model.name}: {model.repo}@{source.commit} {len(records)} files, {size / 2**20:.1f} MiB cached")
+    print(f"cache: {cache.root}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    with zipfile.ZipFile(args.wheel) as zf:
+        names = [n for n in zf.namelist() if n.endswith("/" + MANIFEST_NAME) and n.count("/") == 1]
+        if not names:
+            _err(f"{args.wheel}: no {MANIFEST_NAME}; not a hatch-funasr bundle wheel")
+            return 1
+        manifest = json.loads(zf.read(names[0]))
+    if args.json:
+        print(json.dumps(manifest, indent=2, sort_keys=True))
+        return 0
+    b = manifest["bundle"]
+    print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {manifest['generator']['hatch-funasr']}")
+    for name, m in sorted(manifest["models"].items()):
+        origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
+        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{', quantized' if m['quantized'] else ''}]")
+        for rel, f in sorted(m["files"].items()):
+            print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hatch-funasr", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"hatch-funasr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="print the catalog")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+    for name, func, text in (
+        ("check", cmd_check, "validate the declaration and show the plan (no network)"),
+        ("fetch", cmd_fetch, "fill the cache for every declared model (for a later offline build)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--project", type=Path, default=Path.cwd(), help="project directory (default: .)")
+        p.set_defaults(func=func)
+    p = sub.add_parser("inspect", help="show a built wheel's models, files and provenance")
+    p.add_argument("wheel", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FunasrBuildError as e:
+        _err(f"error: {e}")
+        return 1
+    except FileNotFoundError as e:
+        _err(f"error: {e}")
+        return 1

@@ -1,0 +1,417 @@
+"""The declaration: ``[tool.funasr]`` and the hook table, parsed into frozen dataclasses.
+
+Every problem is collected with its TOML path and raised once as a :class:`ConfigError`.
+Nothing here touches the network; local ``path`` sources are only checked to exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hatch_funasr import catalog
+from hatch_funasr.errors import ConfigError
+from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
+
+__all__ = ["BundleConfig", "ModelConfig", "json_schema", "parse"]
+
+HUBS = ("ms", "hf")
+#: Keys hatchling itself reads from every build-hook table.
+HATCHLING_RESERVED = frozenset(
+    {"enable-by-default", "dependencies", "require-runtime-dependencies", "require-runtime-features"}
+)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+/-]{0,127}$")
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+
+Export = Literal["auto"] | bool
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One entry of ``[tool.funasr.models]``, resolved against the catalog."""
+
+    name: str
+    #: What the user wrote for ``model`` (alias or repo id), or None for a local path.
+    model: str | None
+    #: The repository to fetch (after alias and format resolution), or None for a local path.
+    repo: str | None
+    #: Local source directory, absolute, or None for a hub source.
+    path: Path | None
+    hub: str
+    revision: str | None
+    family: str
+    format: str
+    export: Export = "auto"
+    quantize: bool = False
+    keep_fp32: bool = True
+    opset_version: int = 14
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: The catalog alias this model came from, if any.
+    alias: str | None = None
+
+    @property
+    def family_info(self) -> Family:
+        return FAMILIES[self.family]
+
+    @property
+    def source_label(self) -> str:
+        """How messages name the source: ``ms:iic/x@v2.0.4`` or ``path:models/x``."""
+        if self.path is not None:
+            return f"path:{self.path}"
+        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """The whole declaration of one bundle project."""
+
+    project_name: str
+    version: str
+    package: str
+    hub: str
+    models: tuple[ModelConfig, ...]
+    max_file_size: int | None = None
+    root: Path = field(default=Path("."), compare=False)
+
+    def model(self, name: str) -> ModelConfig:
+        return next(m for m in self.models if m.name == name)
+
+
+class _Collector:
+    """Accumulates problems; each is ``<toml path>: <what is wrong>``."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def unknown_keys(self, path: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f' (did you mean "{close[0]}"?)' if close else f" (expected one of: {', '.join(allowed)})"
+                self.add(f"{path}.{key}", f"unknown key{hint}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _get_str(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        c.add(f"{path}.{key}", f"expected a non-empty string, got {_describe(value)}")
+        return None
+    return value.strip()
+
+
+def _get_bool(c: _Collector, table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        c.add(f"{path}.{key}", f"expected true or false, got {_describe(value)}")
+        return default
+    return value
+
+
+def _get_choice(c: _Collector, table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...]) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if value not in choices:
+        options = " or ".join(f'"{x}"' for x in choices)
+        c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}")
+        return None
+    return str(value)
+
+
+def _get_patterns(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        c.add(f"{path}.{key}", f"expected an array of glob patterns, got {_describe(value)}")
+        return ()
+    bad = [v for v in value if v.startswith(("/", "\\")) or ".." in v.replace("\\", "/").split("/")]
+    for v in bad:
+        c.add(f"{path}.{key}", f'pattern "{v}" must be relative to the model directory, without ".."')
+    return tuple(v for v in value if v not in bad)
+
+
+def _get_export(c: _Collector, table: Mapping[str, Any], path: str) -> Export:
+    value = table.get("export", "auto")
+    if value == "auto" or isinstance(value, bool):
+        return value  # type: ignore[no-any-return]  # narrowed by the test above
+    c.add(f"{path}.export", f'expected "auto", true or false, got {_describe(value)}')
+    return "auto"
+
+
+def _get_opset(c: _Collector, table: Mapping[str, Any], path: str) -> int:
+    value = table.get("opset-version", 14)
+    if isinstance(value, bool) or not isinstance(value, int) or not 9 <= value <= 23:
+        c.add(f"{path}.opset-version", f"expected an integer from 9 to 23, got {_describe(value)}")
+        return 14
+    return value
+
+
+def parse_size(value: object) -> int | None:
+    """``104857600``, ``"100 MiB"`` or ``"1.5GB"`` -> bytes; None when unreadable."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match:
+            number = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+            return int(number) if number > 0 else None
+    return None
+
+
+MODEL_KEYS = (
+    "model",
+    "path",
+    "hub",
+    "revision",
+    "format",
+    "export",
+    "quantize",
+    "keep-fp32",
+    "opset-version",
+    "include",
+    "exclude",
+    "family",
+)
+GLOBAL_KEYS = ("hub", "package", "max-file-size")
+
+
+def _parse_model(c: _Collector, name: str, raw: object, path: str, default_hub: str, root: Path) -> ModelConfig | None:
+    if isinstance(raw, str):
+        raw = {"model": raw}
+    if not isinstance(raw, dict):
+        c.add(path, f'expected a model alias or repo id string, or a table with "model" or "path", got {_describe(raw)}')
+        return None
+    before = len(c.problems)
+    c.unknown_keys(path, raw, MODEL_KEYS)
+    model = _get_str(c, raw, "model", path)
+    local = _get_str(c, raw, "path", path)
+    hub = _get_choice(c, raw, "hub", path, HUBS)
+    revision = _get_str(c, raw, "revision", path)
+    fmt = _get_choice(c, raw, "format", path, FORMATS)
+    family_name = _get_choice(c, raw, "family", path, tuple(FAMILIES))
+    export = _get_export(c, raw, path)
+    quantize = _get_bool(c, raw, "quantize", path, False)
+    keep_fp32 = _get_bool(c, raw, "keep-fp32", path, True)
+    opset = _get_opset(c, raw, path)
+    include = _get_patterns(c, raw, "include", path)
+    exclude = _get_patterns(c, raw, "exclude", path)
+
+    if model and local:
+        c.add(path, 'set either "model" (a hub model) or "path" (a local directory), not both')
+    elif not model and not local and "model" not in raw and "path" not in raw:
+        c.add(path, 'missing "model" (catalog alias or hub repo id) or "path" (local directory)')
+    if revision is not None and (not _REVISION.match(revision) or ".." in revision):
+        c.add(f"{path}.revision", f'"{revision}" is not a valid tag, branch or commit')
+    if local is not None:
+        for key in ("hub", "revision"):
+            if key in raw:
+                c.add(f"{path}.{key}", 'only applies to hub models, not to a local "path"')
+
+    entry = None
+    repo: str | None = None
+    family = FAMILIES.get(family_name) if family_name else None
+    source_dir: Path | None = None
+    if model:
+        entry = catalog.lookup(model)
+        if entry is None and "/" not in model:
+            close = catalog.suggest(model)
+            hint = f' (did you mean "{close}"?)' if close else " (see `hatch-funasr models`)"
+            c.add(f"{path}.model", f'unknown model alias "{model}"{hint}; or give a hub repo id "owner/name"')
+        elif entry is None and not catalog.REPO_ID.match(model):
+            c.add(f"{path}.model", f'"{model}" is not a valid hub repo id "owner/name"')
+        elif entry is None:
+            entry = catalog.by_repo(model)
+            repo = model
+        family = family or (FAMILIES[entry.family] if entry else detect_family(model))
+    elif local:
+        source_dir = (root / local).resolve()
+        if not source_dir.is_dir():
+            c.add(f"{path}.path", f'"{local}" is not a directory (relative paths start at {root})')
+        elif family is None:
+            config_yaml = source_dir / "config.yaml"
+            text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None
+            family = detect_family(source_dir.name, text)
+    if family is None and (model or source_dir is not None) and len(c.problems) == before:
+        c.add(f"{path}.family", f"cannot tell the model family of {model or local}; set family = one of: "
+              + ", ".join(FAMILIES))
+
+    if family is not None:
+        fmt = fmt or family.default_format
+        if fmt == "onnx" and family.no_onnx_reason:
+            c.add(f"{path}.format", f'"onnx" is not available for {family.name} models: {family.no_onnx_reason}')
+        if quantize and (fmt == "pytorch" or family.plain or not family.has_onnx):
+            c.add(f"{path}.quantize", f"only applies to ONNX models; {family.name} in {fmt} format has none")
+    if quantize is False and keep_fp32 is False:
+        c.add(f"{path}.keep-fp32", "false needs quantize = true, or nothing would ship")
+
+    if len(c.problems) != before or family is None or fmt is None:
+        return None
+    hub = hub or default_hub
+    if entry is not None and repo is None:
+        repo = entry.repo(hub, fmt)
+        if repo is None:
+            c.add(f"{path}.hub", f'"{entry.alias}" has no Hugging Face repository; use hub = "ms"')
+            return None
+    return ModelConfig(
+        name=name,
+        model=model,
+        repo=repo,
+        path=source_dir,
+        hub=hub,
+        revision=revision,
+        family=family.name,
+        format=fmt,
+        export=export,
+        quantize=quantize,
+        keep_fp32=keep_fp32,
+        opset_version=opset,
+        include=include,
+        exclude=exclude,
+        alias=entry.alias if entry else None,
+    )
+
+
+def _normalize_package(project_name: str) -> str:
+    return re.sub(r"[-_.]+", "_", project_name).lower()
+
+
+def parse(pyproject: Mapping[str, Any], root: Path, hook_config: Mapping[str, Any] | None = None,
+          hook_path: str = "tool.hatch.build.targets.wheel.hooks.funasr") -> BundleConfig:
+    """Validate the whole declaration; raise one :class:`ConfigError` listing every problem."""
+    c = _Collector()
+    project = pyproject.get("project", {})
+    project_name = str(project.get("name", "")) or root.name
+    version = str(project.get("version", "0"))
+    tool = pyproject.get("tool", {}).get("funasr", {})
+    if not isinstance(tool, dict):
+        raise ConfigError([f"tool.funasr: expected a table, got {_describe(tool)}"])
+
+    globals_: dict[str, tuple[object, str]] = {}
+    c.unknown_keys("tool.funasr", tool, (*GLOBAL_KEYS, "models"))
+    for key in GLOBAL_KEYS:
+        if key in tool:
+            globals_[key] = (tool[key], f"tool.funasr.{key}")
+    hook = {k: v for k, v in (hook_config or {}).items() if k not in HATCHLING_RESERVED}
+    c.unknown_keys(hook_path, hook, GLOBAL_KEYS)
+    for key in GLOBAL_KEYS:
+        if key in hook:
+            if key in globals_ and globals_[key][0] != hook[key]:
+                c.add(f"{hook_path}.{key}", f"conflicts with {globals_[key][1]}; set it in one place")
+            globals_[key] = (hook[key], f"{hook_path}.{key}")
+
+    hub = "ms"
+    if "hub" in globals_:
+        value, where = globals_["hub"]
+        if value in HUBS:
+            hub = str(value)
+        else:
+            c.add(where, f'expected "ms" or "hf", got {_describe(value)}')
+    package = _normalize_package(project_name)
+    if "package" in globals_:
+        value, where = globals_["package"]
+        if isinstance(value, str) and _PACKAGE.match(value):
+            package = value
+        else:
+            c.add(where, f"expected a Python package name, got {_describe(value)}")
+    max_size = None
+    if "max-file-size" in globals_:
+        value, where = globals_["max-file-size"]
+        max_size = parse_size(value)
+        if max_size is None:
+            c.add(where, f'expected a size such as 104857600 or "100 MiB", got {_describe(value)}')
+
+    raw_models = tool.get("models")
+    models: list[ModelConfig] = []
+    if raw_models is None:
+        c.add("tool.funasr.models", "missing: declare at least one model, e.g. vad = \"fsmn-vad\"")
+    elif raw_models is not None and not isinstance(raw_models, dict):
+        c.add("tool.funasr.models", f"expected a table of models, got {_describe(raw_models)}")
+    elif raw_models is not None and not raw_models:
+        c.add("tool.funasr.models", "is empty: declare at least one model, e.g. vad = \"fsmn-vad\"")
+    elif raw_models:
+        seen: dict[str, str] = {}
+        for name, raw in raw_models.items():
+            path = f"tool.funasr.models.{name}" if _SAFE_NAME.match(name) else f'tool.funasr.models."{name}"'
+            if not _SAFE_NAME.match(name):
+                c.add(path, "model names must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+                continue
+            folded = name.lower().replace("-", "_")
+            if folded in seen:
+                c.add(path, f'installs to the same directory as "{seen[folded]}" (names differ only in case or -/_)')
+                continue
+            seen[folded] = name
+            parsed = _parse_model(c, name, raw, path, hub, root)
+            if parsed is not None:
+                models.append(parsed)
+    if c.problems:
+        raise ConfigError(c.problems)
+    return BundleConfig(project_name, version, package, hub, tuple(models), max_size, root)
+
+
+def json_schema() -> dict[str, Any]:
+    """A JSON Schema of ``[tool.funasr]``, for validate-pyproject and editors."""
+    model_props: dict[str, Any] = {
+        "model": {"type": "string", "description": "catalog alias or hub repo id owner/name"},
+        "path": {"type": "string", "description": "local model directory (exclusive with model)"},
+        "hub": {"enum": list(HUBS)},
+        "revision": {"type": "string", "description": "tag, branch or commit"},
+        "format": {"enum": list(FORMATS)},
+        "export": {"enum": ["auto", True, False]},
+        "quantize": {"type": "boolean"},
+        "keep-fp32": {"type": "boolean"},
+        "opset-version": {"type": "integer", "minimum": 9, "maximum": 23},
+        "include": {"type": "array", "items": {"type": "string"}},
+        "exclude": {"type": "array", "items": {"type": "string"}},
+        "family": {"enum": list(FAMILIES)},
+    }
+    assert set(model_props) == set(MODEL_KEYS), "schema and parser disagree"
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "tool.funasr",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "hub": {"enum": list(HUBS)},
+            "package": {"type": "string", "pattern": _PACKAGE.pattern},
+            "max-file-size": {"type": ["integer", "string"]},
+            "models": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": _SAFE_NAME.pattern},
+                "additionalProperties": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "object", "additionalProperties": False, "properties": model_props},
+                    ]
+                },
+            },
+        },
+    }
+

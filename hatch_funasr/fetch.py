@@ -1,0 +1,200 @@
+"""Fetch a model's files: from a hub through the cache, or from a local directory.
+
+A :class:`Source` is opened with only a listing (no file bytes).  The runtime files are
+chosen from that listing, and only those are then materialized: taken from the blob
+store when already there, otherwise downloaded (once, under a lock) and verified against
+the hub's listing before they enter the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hatch_funasr.bundle import FileRecord
+from hatch_funasr.cache import Cache, hash_file
+from hatch_funasr.config import ModelConfig
+from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError
+from hatch_funasr.hubs import HUB_NAMES, Hub, RemoteFile, RepoListing, get_hub
+
+__all__ = ["Source", "is_offline", "open_source"]
+
+Report = Callable[[str], None]
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: The ref name under which a model declared without a revision records its resolved commit.
+_DEFAULT_REF = "@default"
+
+
+def is_offline() -> bool:
+    """``HATCH_FUNASR_OFFLINE=1``: build from the cache alone, never touch the network."""
+    return os.environ.get("HATCH_FUNASR_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _offline_hint(model: ModelConfig) -> str:
+    return (
+        f"run `hatch-funasr fetch` for model {model.name} ({model.hub}:{model.repo} revision "
+        f"{model.revision or 'default'}) on a connected machine with the same HATCH_FUNASR_CACHE, "
+        "or unset HATCH_FUNASR_OFFLINE"
+    )
+
+
+@dataclass
+class Source:
+    """What a model's source offers, and how to get the bytes of chosen files."""
+
+    model: ModelConfig
+    commit: str | None
+    listing: dict[str, RemoteFile]
+    cache: Cache | None = None
+    hub: Hub | None = None
+    offline: bool = False
+    root: Path | None = None
+    _local: dict[str, FileRecord] = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {p: f.size for p, f in self.listing.items()}
+
+    def read_text(self, path: str) -> str | None:
+        if path not in self.listing:
+            return None
+        record = self.materialize([path], lambda _m: None)[path]
+        return record.source.read_text("utf-8", errors="replace")
+
+    def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
+        """Local paths of verified copies of ``paths``, downloading what the cache lacks."""
+        if self.root is not None:
+            return {p: self._local_record(p) for p in paths}
+        assert self.cache is not None and self.commit is not None and self.model.repo is not None
+        missing = [p for p in paths if not self._cached(p)]
+        if missing:
+            if self.offline:
+                raise FetchError(
+                    f"model {self.model.name}: {len(missing)} file(s) of {self.model.repo}@{self.commit} are "
+                    f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model)}"
+                )
+            with self.cache.lock(f"{self.model.hub}:{self.model.repo}@{self.commit}"):
+                still = [p for p in missing if not self._cached(p)]
+                if still:
+                    self._download(still, report)
+        return {p: self._blob_record(p) for p in paths}
+
+    # --- hub files ------------------------------------------------------------------------
+    def _cached(self, path: str) -> bool:
+        remote = self.listing[path]
+        assert self.cache is not None
+        return remote.sha256 is not None and self.cache.has_blob(remote.sha256, remote.size)
+
+    def _blob_record(self, path: str) -> FileRecord:
+        remote = self.listing[path]
+        assert self.cache is not None and remote.sha256 is not None
+        return FileRecord(self.cache.blob_path(remote.sha256), remote.size, remote.sha256)
+
+    def _download(self, paths: Sequence[str], report: Report) -> None:
+        assert self.cache is not None and self.hub is not None and self.model.repo and self.commit
+        total = sum(self.listing[p].size for p in paths)
+        where = f"{HUB_NAMES[self.model.hub]} {self.model.repo}@{self.commit[:12]}"
+        report(f"model {self.model.name}: downloading {len(paths)} file(s), {total / 2**20:.1f} MiB from {where}")
+        with self.cache.tempdir("download-") as tmp:
+            try:
+                self.hub.download(self.model.repo, self.commit, paths, tmp)
+            except FunasrBuildError:
+                raise
+            except Exception as e:  # the clients raise many kinds; all mean the same to a user
+                raise FetchError(f"model {self.model.name}: download from {where} failed: {type(e).__name__}: {e}") from e
+            for path in paths:
+                remote = self.listing[path]
+                file = tmp / path
+                if not file.is_file():
+                    raise FetchError(f"model {self.model.name}: {where} did not deliver {path}")
+                digest = self.cache.adopt(
+                    file,
+                    expect_sha256=remote.sha256,
+                    expect_git_sha1=remote.git_sha1,
+                    expect_size=remote.size,
+                    what=f"model {self.model.name}: {self.model.repo}/{path}",
+                )
+                self.listing[path] = replace(remote, sha256=digest.sha256)
+        self.cache.write_snapshot(self.model.hub, self.model.repo, self.commit, _listing_json(self.listing))
+
+    # --- local files ------------------------------------------------------------------------
+    def _local_record(self, path: str) -> FileRecord:
+        if path not in self._local:
+            assert self.root is not None
+            file = self.root / path
+            digest = hash_file(file)
+            self._local[path] = FileRecord(file, digest.size, digest.sha256)
+        return self._local[path]
+
+
+def _listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
+    return {
+        "files": {
+            p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())
+        }
+    }
+
+
+def _listing_from_json(data: Mapping[str, object]) -> dict[str, RemoteFile]:
+    files = data.get("files", {})
+    assert isinstance(files, dict)
+    return {p: RemoteFile(p, int(f["size"]), f.get("sha256"), f.get("git_sha1")) for p, f in files.items()}
+
+
+def _walk_local(model: ModelConfig) -> dict[str, RemoteFile]:
+    """Every regular file under a local source; links that leave the directory are refused."""
+    assert model.path is not None
+    root = model.path
+    files: dict[str, RemoteFile] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for name in sorted(dirnames + filenames):
+            entry = here / name
+            rel = entry.relative_to(root).as_posix()
+            if entry.is_symlink():
+                target = entry.resolve()
+                if not target.is_relative_to(root):
+                    raise IntegrityError(
+                        f"model {model.name}: {entry} is a symbolic link to {target}, outside the model "
+                        f"directory {root}; refusing to pack it"
+                    )
+            if name in filenames and entry.is_file():
+                files[rel] = RemoteFile(rel, entry.stat().st_size)
+    return files
+
+
+def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
+    """List a model's source: a local directory, or a hub revision (from the cache when offline)."""
+    if model.path is not None:
+        return Source(model, None, _walk_local(model), root=model.path)
+    assert model.repo is not None
+    hub = get_hub(model.hub)
+    revision = model.revision
+    if offline:
+        commit = revision if revision and _COMMIT.match(revision) else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
+        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if commit else None
+        if snapshot is None:
+            raise FetchError(f"model {model.name}: offline and {model.repo} is not in the cache; {_offline_hint(model)}")
+        assert commit is not None
+        return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)
+    try:
+        listing: RepoListing = hub.list(model.repo, revision)
+    except FunasrBuildError:
+        raise
+    except Exception as e:  # RepositoryNotFound, RevisionNotFound, connection errors, …
+        raise FetchError(
+            f"model {model.name}: cannot list {HUB_NAMES[model.hub]} repository {model.repo} at revision "
+            f"{revision or 'default'}: {type(e).__name__}: {e}"
+        ) from e
+    cached = cache.read_snapshot(model.hub, model.repo, listing.commit)
+    files = dict(listing.files)
+    if cached is not None:  # keep sha256 learnt from earlier downloads of git-hashed files
+        for p, known in _listing_from_json(cached).items():
+            if p in files and files[p].sha256 is None and known.sha256 and known.git_sha1 == files[p].git_sha1:
+                files[p] = replace(files[p], sha256=known.sha256)
+    cache.write_snapshot(model.hub, model.repo, listing.commit, _listing_json(files))
+    cache.write_ref(model.hub, model.repo, revision or _DEFAULT_REF, listing.commit)
+    return Source(model, listing.commit, files, cache, hub)

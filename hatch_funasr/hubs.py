@@ -1,0 +1,120 @@
+"""Thin adapters over the official hub clients: list a revision, download named files.
+
+``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
+endpoint is read from ``HF_ENDPOINT`` / ``MODELSCOPE_ENDPOINT`` at call time (so a mirror
+set after import, or per build, is honoured) and passed to the clients explicitly.  Tokens
+are left to the clients, which read ``HF_TOKEN`` / ``MODELSCOPE_API_TOKEN`` themselves;
+they never pass through this module.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from hatch_funasr.errors import FetchError
+
+__all__ = ["HUB_NAMES", "Hub", "RemoteFile", "RepoListing", "get_hub"]
+
+HUB_NAMES = {"ms": "ModelScope", "hf": "Hugging Face"}
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the hub lists it: size, and the hashes the hub vouches for."""
+
+    path: str
+    size: int
+    sha256: str | None = None
+    git_sha1: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoListing:
+    """A revision resolved to its commit, with every file of that commit."""
+
+    commit: str
+    files: Mapping[str, RemoteFile]
+
+
+class Hub(Protocol):
+    name: str
+
+    def list(self, repo: str, revision: str | None) -> RepoListing: ...
+
+    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None: ...
+
+
+def _quiet_progress() -> bool:
+    """Hub progress bars only on a terminal."""
+    try:
+        return not os.isatty(2)
+    except OSError:
+        return True
+
+
+class HuggingFaceHub:
+    """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
+
+    name = "hf"
+
+    def __init__(self) -> None:
+        self.endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+    def list(self, repo: str, revision: str | None) -> RepoListing:
+        from huggingface_hub import HfApi
+
+        info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
+        files: dict[str, RemoteFile] = {}
+        for s in info.siblings or []:
+            lfs = getattr(s, "lfs", None)
+            sha256 = lfs.sha256 if lfs is not None else None
+            size = s.size if s.size is not None else (lfs.size if lfs is not None else 0)
+            files[s.rfilename] = RemoteFile(s.rfilename, int(size), sha256, None if sha256 else s.blob_id)
+        if not info.sha:
+            raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
+        return RepoListing(info.sha, files)
+
+    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
+        from huggingface_hub import snapshot_download
+
+        if _quiet_progress():
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        snapshot_download(
+            repo,
+            revision=commit,
+            allow_patterns=[glob.escape(p) for p in paths],
+            local_dir=dest,
+            endpoint=self.endpoint,
+            max_workers=4,
+        )
+
+
+class ModelScopeHub:
+    """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
+
+    name = "ms"
+
+    def __init__(self) -> None:
+        self.endpoint = os.environ.get("MODELSCOPE_ENDPOINT") or None
+
+    def _api(self) -> Any:
+        from modelscope_hub import HubApi
+
+        return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
+
+    def list(self, repo: str, revision: str | None) -> RepoListing:
+        raise NotImplementedError  # replaced below once the client protocol is pinned down
+
+    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
+        raise NotImplementedError
+
+
+def get_hub(name: str) -> Hub:
+    if name == "hf":
+        return HuggingFaceHub()
+    return ModelScopeHub()

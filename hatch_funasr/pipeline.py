@@ -1,0 +1,156 @@
+"""The whole build, top to bottom: declaration -> model directories in a staging tree.
+
+    declaration -> config -> catalog -> fetch (cache) -> select runtime files
+      -> export / quantize (staging) -> stage package (models, manifest, runtime module)
+
+The wheel writer (hatchling, via :mod:`hatch_funasr.plugin`) then packs the staged tree.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hatch_funasr import config as config_mod
+from hatch_funasr.bundle import StagedModel, model_dir_name, write_package
+from hatch_funasr.cache import Cache
+from hatch_funasr.config import BundleConfig, ModelConfig
+from hatch_funasr.errors import SelectionError
+from hatch_funasr.families import FAMILIES, Selection, select_files
+from hatch_funasr.fetch import Source, is_offline, open_source
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Plan", "load_config", "plan", "prepare_bundle", "stage_model"]
+
+Report = Callable[[str], None]
+
+
+def load_config(root: Path, hook_config: dict[str, Any] | None = None) -> BundleConfig:
+    """Parse ``root/pyproject.toml`` (used by the CLI; the hook gets the table from hatchling)."""
+    with (root / "pyproject.toml").open("rb") as f:
+        pyproject = tomllib.load(f)
+    if hook_config is None:
+        hook_config = _hook_table(pyproject)
+    return config_mod.parse(pyproject, root.resolve(), hook_config)
+
+
+def _hook_table(pyproject: dict[str, Any]) -> dict[str, Any] | None:
+    build = pyproject.get("tool", {}).get("hatch", {}).get("build", {})
+    table = build.get("targets", {}).get("wheel", {}).get("hooks", {}).get("funasr")
+    return table if table is not None else build.get("hooks", {}).get("funasr")
+
+
+def _select(model: ModelConfig, source: Source) -> Selection:
+    family = FAMILIES[model.family]
+    configuration = source.read_text("configuration.json") if model.format == "pytorch" else None
+    selection = select_files(
+        family,
+        model.format,
+        source.sizes,
+        quantize=model.quantize,
+        keep_fp32=model.keep_fp32,
+        export=model.export,
+        include=model.include,
+        exclude=model.exclude,
+        configuration_json=configuration,
+    )
+    where = model.source_label
+    problems = [f"{where} has no {name}" for name in selection.missing]
+    problems += list(selection.notes)
+    if selection.export or selection.quantize:
+        from hatch_funasr import export
+
+        problems += export.unavailable(model, selection)
+    if problems:
+        raise SelectionError(
+            f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    return selection
+
+
+def stage_model(model: ModelConfig, *, cache: Cache, offline: bool, work: Path, report: Report) -> StagedModel:
+    """Fetch, select and (if needed) derive one model's files."""
+    source = open_source(model, cache=cache, offline=offline)
+    selection = _select(model, source)
+    records = source.materialize(list(selection.files), report)
+    staged = StagedModel(model, source.commit, records)
+    if selection.export or selection.quantize:
+        from hatch_funasr import export
+
+        staged = export.derive(staged, selection, source, work=work, report=report)
+    return staged
+
+
+def prepare_bundle(
+    config: BundleConfig,
+    staging: Path,
+    *,
+    cache: Cache | None = None,
+    offline: bool | None = None,
+    report: Report = lambda _m: None,
+    generate_init: bool = True,
+    editable_root: Path | None = None,
+) -> tuple[Path, list[StagedModel]]:
+    """Run the pipeline for every model and stage the bundle package under ``staging/wheel``
+    (derived files go to ``staging/work``).
+
+    ``editable_root``: stage model directories there (persistent, outside the wheel) and
+    let the package point at them, so an editable install copies no model bytes.
+    """
+    cache = cache or Cache()
+    offline = is_offline() if offline is None else offline
+    work = staging / "work"
+    staged = [stage_model(m, cache=cache, offline=offline, work=work, report=report) for m in config.models]
+    locations = None
+    if editable_root is not None:
+        write_package(config, staged, editable_root, generate_init=False)
+        locations = {
+            s.config.name: editable_root / config.package / "models" / model_dir_name(s.config) for s in staged
+        }
+    pkg = write_package(config, staged, staging / "wheel", generate_init=generate_init, locations=locations)
+    return pkg, staged
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a build will do for one model, known without the network."""
+
+    name: str
+    source: str
+    family: str
+    format: str
+    steps: tuple[str, ...]
+    target: str
+
+
+def plan(config: BundleConfig) -> list[Plan]:
+    """The build plan, from the declaration and catalog alone (``hatch-funasr check``)."""
+    plans = []
+    for m in config.models:
+        family = FAMILIES[m.family]
+        steps: list[str] = []
+        if m.path is not None:
+            steps.append(f"copy from local directory {m.path}")
+        else:
+            steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
+        onnx_ready = m.repo is not None and m.repo.endswith("-onnx")
+        if m.format == "onnx" and family.onnx:
+            if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
+                steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
+            if m.quantize:
+                steps.append("quantize to " + ", ".join(f.replace(".onnx", "_quant.onnx") for f in family.onnx)
+                             + " unless the source ships them")
+        wanted = list(family.onnx) if m.format == "onnx" else ["model.pt", "configuration.json"]
+        wanted += [r if isinstance(r, str) else "|".join(r) for r in family.required]
+        steps.append("pack " + ", ".join(dict.fromkeys(wanted)) if wanted else "pack the files AutoModel reads")
+        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps),
+                          f"{config.package}/models/{model_dir_name(m)}"))
+    return plans
