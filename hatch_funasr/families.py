@@ -152,8 +152,8 @@ _TABLE = (
         required=(),
         no_onnx_reason=(
             "FunASR has no export() for CAM++ and publishes no official ONNX of it (the seed's "
-            "section 4); a third-party ONNX (lovemefan/campplus) exists but is unverified. Use "
-            'format = "pytorch", or declare a local ONNX directory with path = ... and include = [...]'
+            "section 4); a third-party ONNX (lovemefan/campplus) exists but is unverified; "
+            'use format = "pytorch"'
         ),
         config_models=("CAMPPlus",),
         repo_patterns=(r"campplus", r"cam\+\+"),

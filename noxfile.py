@@ -1,0 +1,36 @@
+"""Developer sessions: `nox -s demo` (the main job, offline), `nox -s tests`, lint, types."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TEST_DEPS = ["pytest>=8", "build>=1.2", "hatch>=1.13", "pip>=24"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, end-to-end builds included (needs espeak-ng and sox)."""
+    session.install("-e", ".[quantize]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Build a bundle from the loopback hub, install it in a fresh venv, run the real FSMN-VAD."""
+    session.install("-e", ".", "build>=1.2", "pip>=24")
+    session.run("python", "tests/support/demo.py", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "hatch_funasr", "tests", "noxfile.py")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    session.install("-e", ".", "mypy")
+    session.run("mypy")

@@ -1,0 +1,110 @@
+"""Shared fixtures: the loopback hub, the real FSMN-VAD, speech, wheels of hatch-funasr, venvs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import realvad, speech
+from support.hubserver import LoopbackHub, RepoStore
+
+ROOT = Path(__file__).resolve().parents[1]
+VAD_ONNX_REPO = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
+VAD_HF_REPO = "acme/fsmn-vad-onnx"
+FUNASR_ONNX = "funasr_onnx==0.4.3"
+BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
+
+
+@pytest.fixture(scope="session")
+def vad_files() -> dict[str, bytes]:
+    return realvad.model_files()
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory, vad_files: dict[str, bytes]) -> Iterator[LoopbackHub]:
+    """A loopback server speaking both hub protocols, with the real VAD published as v2.0.4."""
+    store = RepoStore(tmp_path_factory.mktemp("hub"))
+    onnx_repo = {k: v for k, v in vad_files.items() if k != "model.pt"} | BOOKKEEPING
+    store.publish(VAD_ONNX_REPO, onnx_repo, tags=["v2.0.4"])
+    store.publish(VAD_HF_REPO, onnx_repo, revision="main", tags=["v2.0.4"])
+    with LoopbackHub(store) as server:
+        yield server
+
+
+@pytest.fixture
+def hub_env(hub: LoopbackHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment pointing both clients at the loopback hub and the plugin at a fresh cache."""
+    env = {
+        "HF_ENDPOINT": hub.url,
+        "MODELSCOPE_ENDPOINT": hub.url,
+        "HATCH_FUNASR_CACHE": str(tmp_path / "cache"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "MODELSCOPE_CACHE": str(tmp_path / "ms-home"),
+        "SOURCE_DATE_EPOCH": "1767225600",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HATCH_FUNASR_OFFLINE", raising=False)
+    return env
+
+
+@pytest.fixture(scope="session")
+def utterance(tmp_path_factory: pytest.TempPathFactory) -> speech.Utterance:
+    if not speech.available():
+        pytest.fail("espeak-ng and sox are required (apt-get install espeak-ng sox)")
+    return speech.make_utterance(tmp_path_factory.mktemp("speech") / "utterance.wav")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with a wheel of this checkout of hatch-funasr, for isolated builds' find-links."""
+    out = tmp_path_factory.mktemp("wheelhouse")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+        check=True,
+    )
+    return out
+
+
+def _venv_python(path: Path) -> Path:
+    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+@pytest.fixture(scope="session")
+def funasr_onnx_site() -> Path:
+    """site-packages of a venv with funasr_onnx (kept between runs: it only changes with FUNASR_ONNX)."""
+    base = realvad.data_dir() / "venvs" / FUNASR_ONNX.replace("==", "-")
+    python = _venv_python(base)
+    marker = base / ".complete"
+    if not marker.is_file():
+        shutil.rmtree(base, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True).create(base)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", FUNASR_ONNX], check=True)
+        marker.write_text(FUNASR_ONNX)
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    )
+    return Path(out.stdout.strip())
+
+
+@pytest.fixture
+def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
+    """A new venv that sees funasr_onnx (through a .pth) and nothing of the build environment."""
+    target = tmp_path / "deploy-venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    python = _venv_python(target)
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    Path(purelib, "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
+    return python

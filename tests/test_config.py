@@ -1,0 +1,214 @@
+"""The declaration: a table of bad declarations and the exact error each gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatch_funasr.config import json_schema, parse
+from hatch_funasr.errors import ConfigError
+
+
+def _pyproject(models: Any = None, **tool: Any) -> dict[str, Any]:
+    table = dict(tool)
+    if models is not None:
+        table["models"] = models
+    return {"project": {"name": "acme-asr-models", "version": "1.0"}, "tool": {"funasr": table}}
+
+
+BAD = [
+    pytest.param(
+        _pyproject({"asr": {"model": "paraformer-zh", "quantize": "yes"}}),
+        ['tool.funasr.models.asr.quantize: expected true or false, got "yes"'],
+        id="bool-as-string",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"model": "paraformer-zn"}}),
+        ['tool.funasr.models.asr.model: unknown model alias "paraformer-zn" (did you mean "paraformer-zh"?); '
+         'or give a hub repo id "owner/name"'],
+        id="unknown-alias",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"model": "paraformer-zh", "revison": "v2.0.4"}}),
+        ['tool.funasr.models.asr.revison: unknown key (did you mean "revision"?)'],
+        id="unknown-key",
+    ),
+    pytest.param(
+        _pyproject({"vad": "fsmn-vad"}, hubb="hf"),
+        ['tool.funasr.hubb: unknown key (did you mean "hub"?)'],
+        id="unknown-global-key",
+    ),
+    pytest.param(
+        _pyproject({"../x": "fsmn-vad"}),
+        ["tool.funasr.models.\"../x\": model names must be 1-64 letters, digits, '-' or '_', "
+         "starting with a letter or digit"],
+        id="unsafe-name",
+    ),
+    pytest.param(
+        _pyproject({"vad": "fsmn-vad", "VAD": "fsmn-vad-8k"}),
+        ['tool.funasr.models.VAD: installs to the same directory as "vad" (names differ only in case or -/_)'],
+        id="duplicate-target",
+    ),
+    pytest.param(
+        _pyproject({}),
+        ['tool.funasr.models: is empty: declare at least one model, e.g. vad = "fsmn-vad"'],
+        id="empty-table",
+    ),
+    pytest.param(
+        {"project": {"name": "x", "version": "1"}},
+        ['tool.funasr.models: missing: declare at least one model, e.g. vad = "fsmn-vad"'],
+        id="no-table",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "path": "models/v"}}),
+        ['tool.funasr.models.v: set either "model" (a hub model) or "path" (a local directory), not both'],
+        id="model-and-path",
+    ),
+    pytest.param(
+        _pyproject({"v": {"revision": "v1"}}),
+        ['tool.funasr.models.v: missing "model" (catalog alias or hub repo id) or "path" (local directory)'],
+        id="neither-model-nor-path",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "hub": "github"}}),
+        ['tool.funasr.models.v.hub: expected "ms" or "hf", got "github"'],
+        id="bad-hub",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "format": "tflite"}}),
+        ['tool.funasr.models.v.format: expected "onnx" or "pytorch", got "tflite"'],
+        id="bad-format",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "export": "yes"}}),
+        ['tool.funasr.models.v.export: expected "auto", true or false, got "yes"'],
+        id="bad-export",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "opset-version": 99}}),
+        ["tool.funasr.models.v.opset-version: expected an integer from 9 to 23, got 99"],
+        id="bad-opset",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "revision": "../../etc"}}),
+        ['tool.funasr.models.v.revision: "../../etc" is not a valid tag, branch or commit'],
+        id="bad-revision",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "include": ["../secret"]}}),
+        ['tool.funasr.models.v.include: pattern "../secret" must be relative to the model directory, without ".."'],
+        id="include-escapes",
+    ),
+    pytest.param(
+        _pyproject({"v": {"model": "fsmn-vad", "keep-fp32": False}}),
+        ["tool.funasr.models.v.keep-fp32: false needs quantize = true, or nothing would ship"],
+        id="nothing-to-ship",
+    ),
+    pytest.param(
+        _pyproject({"spk": {"model": "cam++", "format": "onnx"}}),
+        ['tool.funasr.models.spk.format: "onnx" is not available for campplus models: FunASR has no export() '
+         "for CAM++ and publishes no official ONNX of it (the seed's section 4); a third-party ONNX "
+         '(lovemefan/campplus) exists but is unverified; use format = "pytorch"'],
+        id="campplus-onnx",
+    ),
+    pytest.param(
+        _pyproject({"lm": {"model": "ngram-lm-zh", "quantize": True}}),
+        ["tool.funasr.models.lm.quantize: only applies to ONNX models; ngram-lm in onnx format has none"],
+        id="quantize-lm",
+    ),
+    pytest.param(
+        _pyproject({"x": {"model": "acme/mystery-model"}}),
+        ["tool.funasr.models.x.family: cannot tell the model family of acme/mystery-model; set family = one of: "
+         "paraformer-contextual, paraformer-streaming, paraformer, fsmn-vad, ct-punc-realtime, ct-punc, "
+         "sensevoice, ngram-lm, fst-itn, campplus, emotion2vec, whisper, fun-asr-nano, timestamp, kws, qwen-audio"],
+        id="unknown-family",
+    ),
+    pytest.param(
+        _pyproject({"x": {"path": "does/not/exist", "family": "fsmn-vad"}}),
+        ['tool.funasr.models.x.path: "does/not/exist" is not a directory (relative paths start at {root})'],
+        id="missing-path",
+    ),
+    pytest.param(
+        _pyproject({"x": {"path": "m", "family": "fsmn-vad", "revision": "v1"}}),
+        ['tool.funasr.models.x.revision: only applies to hub models, not to a local "path"'],
+        id="revision-on-path",
+    ),
+    pytest.param(
+        _pyproject({"x": "ct-punc-realtime"}, hub="hf"),
+        ['tool.funasr.models.x.hub: "ct-punc-realtime" has no Hugging Face repository; use hub = "ms"'],
+        id="no-hf-repo",
+    ),
+    pytest.param(
+        _pyproject({"x": 3}),
+        ["tool.funasr.models.x: expected a model alias or repo id string, or a table with \"model\" or \"path\", got 3"],
+        id="wrong-type",
+    ),
+    pytest.param(
+        _pyproject({"x": "fsmn-vad"}, **{"max-file-size": "lots"}),
+        ['tool.funasr.max-file-size: expected a size such as 104857600 or "100 MiB", got "lots"'],
+        id="bad-size",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pyproject", "expected"), BAD)
+def test_bad_declarations(pyproject: dict[str, Any], expected: list[str], tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ConfigError) as info:
+        parse(pyproject, tmp_path, {})
+    assert info.value.problems == [e.format(root=tmp_path) for e in expected]
+    assert all(line in str(info.value) for line in info.value.problems)
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    pyproject = _pyproject({"a": {"model": "fsmn-vad", "quantize": 1}, "b": {"model": "nope"}}, hub="x")
+    with pytest.raises(ConfigError) as info:
+        parse(pyproject, tmp_path, {})
+    assert len(info.value.problems) == 3
+    assert str(info.value).startswith("invalid FunASR model declaration in pyproject.toml (3 problems):")
+
+
+def test_hook_table_reserved_keys_stripped_and_conflicts(tmp_path: Path) -> None:
+    hook = {"dependencies": ["x"], "enable-by-default": True, "package": "other_pkg"}
+    config = parse(_pyproject({"vad": "fsmn-vad"}), tmp_path, hook)
+    assert config.package == "other_pkg"
+    with pytest.raises(ConfigError) as info:
+        parse(_pyproject({"vad": "fsmn-vad"}, hub="ms"), tmp_path, {"hub": "hf"})
+    assert info.value.problems == [
+        "tool.hatch.build.targets.wheel.hooks.funasr.hub: conflicts with tool.funasr.hub; set it in one place"
+    ]
+
+
+def test_short_and_long_forms_resolve(tmp_path: Path) -> None:
+    config = parse(
+        _pyproject(
+            {
+                "vad": "fsmn-vad",
+                "asr": {"model": "paraformer-zh", "revision": "v2.0.4", "quantize": True},
+                "punc": {"model": "ct-punc", "revision": "v2.0.4", "hub": "hf"},
+                "lm": {"model": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
+                "spk": "cam++",
+                "sv": "Whisper-large-v3",
+            }
+        ),
+        tmp_path,
+        {},
+    )
+    by = {m.name: m for m in config.models}
+    assert config.package == "acme_asr_models"
+    assert by["vad"].repo == "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
+    assert (by["vad"].family, by["vad"].format, by["vad"].hub) == ("fsmn-vad", "onnx", "ms")
+    assert by["asr"].repo == "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx"
+    assert by["asr"].quantize and by["asr"].revision == "v2.0.4"
+    assert (by["punc"].hub, by["punc"].repo) == ("hf", "funasr/ct-punc")
+    assert (by["lm"].family, by["lm"].alias) == ("ngram-lm", "ngram-lm-zh")
+    assert (by["spk"].family, by["spk"].format) == ("campplus", "pytorch")
+    assert (by["sv"].alias, by["sv"].format) == ("whisper-large-v3", "pytorch")
+
+
+def test_schema_lists_every_key() -> None:
+    schema = json_schema()
+    model = schema["properties"]["models"]["additionalProperties"]["oneOf"][1]
+    assert set(model["properties"]) >= {"model", "path", "quantize", "keep-fp32", "opset-version", "family"}

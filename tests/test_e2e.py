@@ -1,0 +1,136 @@
+"""End to end: build a bundle with the frontends users run, install it offline, run the real VAD.
+
+Each test copies a fixture project, builds it against the loopback hub, installs the wheel
+with ``pip --no-index`` into a fresh venv that has funasr_onnx, and runs ``Fsmn_vad`` on an
+espeak-ng utterance with silence around it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import VAD_HF_REPO, VAD_ONNX_REPO
+from support import realvad
+from support.speech import Utterance
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).parent / "fixtures"
+
+RUN_VAD = """
+import json, sys
+import acme_vad_models as bundle
+from funasr_onnx import Fsmn_vad
+model = Fsmn_vad(bundle.path(sys.argv[1]))
+print(json.dumps(model(sys.argv[2])))
+"""
+
+
+def project(tmp_path: Path, models_toml: str | None = None) -> Path:
+    dest = tmp_path / "project"
+    shutil.copytree(FIXTURES / "vad-bundle", dest)
+    if models_toml is not None:
+        text = (dest / "pyproject.toml").read_text()
+        head = text.split("[tool.funasr.models]")[0]
+        (dest / "pyproject.toml").write_text(head + models_toml)
+    return dest
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def only_wheel(dist: Path) -> Path:
+    wheels = sorted(dist.glob("*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def install_and_run_vad(wheel: Path, python: Path, utterance: Utterance, name: str = "vad") -> list[list[int]]:
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", str(wheel)],
+        cwd=wheel.parent)
+    offline = {**os.environ, "HF_HUB_OFFLINE": "1", "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    out = run([str(python), "-c", RUN_VAD, name, str(utterance.wav)], cwd=wheel.parent, env=offline)
+    segments: list[list[int]] = json.loads(out.stdout.strip().splitlines()[-1])[0]
+    assert segments, "the VAD found no speech"
+    run([str(python), "-m", "acme_vad_models", "verify"], cwd=wheel.parent)
+    return segments
+
+
+def assert_brackets_speech(segments: list[list[int]], utt: Utterance) -> None:
+    """One segment covers the utterance; the silence around it is not speech."""
+    start, end = segments[0][0], segments[-1][1]
+    assert start <= utt.speech_start_ms + 100, (segments, utt)
+    assert end >= utt.speech_end_ms - 100, (segments, utt)
+    assert start >= utt.speech_start_ms - 800, (segments, utt)
+    assert end <= utt.speech_end_ms + 1000, (segments, utt)
+
+
+def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        models = sorted(n for n in names if n.startswith("acme_vad_models/models/"))
+        assert models == [f"acme_vad_models/models/vad/{f}" for f in ("am.mvn", "config.yaml", "model.onnx")]
+        for f in ("am.mvn", "config.yaml", "model.onnx"):
+            assert zf.read(f"acme_vad_models/models/vad/{f}") == vad_files[f]
+        for f in ("__init__.py", "__main__.py", "_funasr_runtime.py", "funasr_manifest.json"):
+            assert f"acme_vad_models/{f}" in names
+        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()
+
+
+def test_hatch_build_from_modelscope(tmp_path: Path, hub_env: dict[str, str], wheelhouse: Path,
+                                     fresh_venv: Path, utterance: Utterance, vad_files: dict[str, bytes]) -> None:
+    proj = project(tmp_path)
+    hatch = shutil.which("hatch") or str(Path(sys.executable).with_name("hatch"))
+    env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
+           "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
+    run([hatch, "build", "-t", "wheel"], cwd=proj, env=env)
+    wheel = only_wheel(proj / "dist")
+    assert_wheel_contents(wheel, vad_files)
+    manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
+    vad = manifest["models"]["vad"]
+    assert (vad["repo"], vad["hub"], vad["revision"], vad["family"]) == (VAD_ONNX_REPO, "ms", "v2.0.4", "fsmn-vad")
+    assert len(vad["commit"]) == 40
+    assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
+
+
+def test_python_m_build_isolated_sdist_then_wheel_from_hf(tmp_path: Path, hub_env: dict[str, str], wheelhouse: Path,
+                                                        fresh_venv: Path, utterance: Utterance,
+                                                        vad_files: dict[str, bytes]) -> None:
+    proj = project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
+    env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse)}
+    run([sys.executable, "-m", "build", "--outdir", "dist", "."], cwd=proj, env=env)
+    sdists = list((proj / "dist").glob("*.tar.gz"))
+    assert len(sdists) == 1
+    with __import__("tarfile").open(sdists[0]) as tf:
+        members = tf.getnames()
+    assert any(m.endswith("/pyproject.toml") for m in members)
+    assert not any(m.endswith(".onnx") for m in members), "models must not travel in the sdist"
+    wheel = only_wheel(proj / "dist")
+    assert_wheel_contents(wheel, vad_files)
+    manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
+    assert (manifest["models"]["vad"]["hub"], manifest["models"]["vad"]["repo"]) == ("hf", VAD_HF_REPO)
+    assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
+
+
+def test_no_isolation_from_local_path(tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path,
+                                      utterance: Utterance, vad_files: dict[str, bytes]) -> None:
+    proj = project(tmp_path, 'vad = { path = "models/my-vad" }\n')
+    realvad.write_model(proj / "models" / "my-vad", ("model.onnx", "config.yaml", "am.mvn", "configuration.json"))
+    (proj / "models" / "my-vad" / "README.md").write_text("notes\n")
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj)
+    wheel = only_wheel(proj / "dist")
+    assert_wheel_contents(wheel, vad_files)
+    manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
+    assert manifest["models"]["vad"]["path"] == "models/my-vad"
+    assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
