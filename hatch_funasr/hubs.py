@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from hatch_funasr.errors import FetchError
 __all__ = ["HUB_NAMES", "Hub", "RemoteFile", "RepoListing", "get_hub"]
 
 HUB_NAMES = {"ms": "ModelScope", "hf": "Hugging Face"}
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,33 @@ class ModelScopeHub:
         return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
-        raise NotImplementedError  # replaced below once the client protocol is pinned down
+        api = self._api()
+        wanted = revision or "master"
+        if _COMMIT.match(wanted):
+            commit = wanted
+        else:
+            refs = {r.get("Revision"): r.get("CommitId") for r in api.list_repo_revisions(repo, "model")}
+            found = refs.get(wanted)
+            if not found:
+                known = ", ".join(sorted(str(r) for r in refs if r)) or "none"
+                raise FetchError(f"ModelScope repository {repo} has no revision {wanted} (it has: {known})")
+            commit = str(found)
+        files = {
+            f.path: RemoteFile(f.path, int(f.size), f.sha256 or None, None)
+            for f in api.list_repo_files(repo, "model", revision=commit, recursive=True)
+            if f.type == "blob"
+        }
+        return RepoListing(commit, files)
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
-        raise NotImplementedError
+        self._api().download_repo(
+            repo,
+            "model",
+            revision=commit,
+            local_dir=dest,
+            allow_patterns=[glob.escape(p) for p in paths],
+            max_workers=4,
+        )
 
 
 def get_hub(name: str) -> Hub:

@@ -38,7 +38,7 @@ def project(tmp_path: Path, models_toml: str | None = None) -> Path:
     if models_toml is not None:
         text = (dest / "pyproject.toml").read_text()
         head = text.split("[tool.funasr.models]")[0]
-        (dest / "pyproject.toml").write_text(head + models_toml)
+        (dest / "pyproject.toml").write_text(head + "[tool.funasr.models]\n" + models_toml)
     return dest
 
 

@@ -1,0 +1,105 @@
+"""The staged bundle package and its stdlib-only runtime module, built from local sources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import realvad
+
+from hatch_funasr.cache import Cache
+from hatch_funasr.config import parse
+from hatch_funasr.errors import IntegrityError, SelectionError
+from hatch_funasr.pipeline import plan, prepare_bundle
+
+
+def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
+    pyproject = {"project": {"name": "acme-asr-models", "version": "1.2.3"}, "tool": {"funasr": {"models": models}}}
+    return parse(pyproject, root, {})
+
+
+def _run(staging: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                           "from acme_asr_models._funasr_runtime import main; raise SystemExit(main(sys.argv[1:]))",
+                           str(staging), *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def local_project(tmp_path: Path) -> Path:
+    realvad.write_model(tmp_path / "models" / "vad")
+    lm = tmp_path / "models" / "lm"
+    lm.mkdir()
+    for name in ("TLG.fst", "config.yaml", "lexicon.txt"):
+        (lm / name).write_text(f"{name}\n")
+    return tmp_path
+
+
+def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None:
+    config = _config(local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}})
+    pkg, staged = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
+    manifest = json.loads((pkg / "funasr_manifest.json").read_text())
+    assert manifest["bundle"] == {"name": "acme-asr-models", "version": "1.2.3", "package": "acme_asr_models"}
+    vad = manifest["models"]["vad"]
+    assert (vad["family"], vad["format"], vad["path"], vad["server_flag"]) == ("fsmn-vad", "onnx", "models/vad", "--vad-dir")
+    assert str(local_project) not in (pkg / "funasr_manifest.json").read_text(), "no absolute paths in the manifest"
+
+    wheel_root = pkg.parent
+    assert _run(wheel_root, "names").stdout.split() == ["lm", "vad"]
+    assert _run(wheel_root, "path", "vad").stdout.strip() == str(pkg / "models" / "vad")
+    assert _run(wheel_root, "server-args").stdout.split() == [
+        "--lm-dir", str(pkg / "models" / "lm"), "--vad-dir", str(pkg / "models" / "vad")]
+    assert _run(wheel_root, "server-args", "--wss").stdout.split()[-2:] == ["--vad-quant", "false"]
+    assert "ok: 6 files match the manifest" in _run(wheel_root, "verify").stdout
+    missing = _run(wheel_root, "path", "asr")
+    assert missing.returncode == 1 and "no model named 'asr'" in missing.stderr
+
+    # An installed file altered after the build: verify names it and exits non-zero.
+    target = pkg / "models" / "vad" / "am.mvn"
+    target.unlink()  # staged files are hard links into the source; replace, don't write through
+    target.write_bytes(b"tampered")
+    bad = _run(wheel_root, "verify", "vad")
+    assert bad.returncode == 1
+    assert f"vad: {target}: size 8, expected 8040" in bad.stderr
+
+
+def test_missing_runtime_file_is_named(local_project: Path, tmp_path: Path) -> None:
+    (local_project / "models" / "vad" / "am.mvn").unlink()
+    config = _config(local_project, {"vad": {"path": "models/vad"}})
+    with pytest.raises(SelectionError) as info:
+        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    assert f"model vad (fsmn-vad, onnx): cannot build its runtime directory:\n  - path:{local_project / 'models' / 'vad'} has no am.mvn" in str(info.value)
+
+
+def test_symlink_out_of_local_source_refused(local_project: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not pack")
+    vad = local_project / "models" / "vad"
+    (vad / "am.mvn").unlink()
+    (vad / "am.mvn").symlink_to(secret)
+    config = _config(local_project, {"vad": {"path": "models/vad"}})
+    with pytest.raises(IntegrityError, match="is a symbolic link to .*secret.txt, outside the model directory"):
+        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+
+
+def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
+    config = _config(local_project, {"vad": {"path": "models/vad", "quantize": True}})
+    pkg, staged = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    files = sorted(p.name for p in (pkg / "models" / "vad").iterdir())
+    assert files == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
+    quant = (pkg / "models" / "vad" / "model_quant.onnx").stat().st_size
+    assert quant < (pkg / "models" / "vad" / "model.onnx").stat().st_size / 2
+    manifest = json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]
+    assert manifest["quantized"] is True and manifest["derived"] == ["model_quant.onnx"]
+    assert "onnxruntime" in manifest["tools"]
+
+
+def test_check_plan_needs_no_network(tmp_path: Path) -> None:
+    config = _config(tmp_path, {"vad": "fsmn-vad", "asr": {"model": "seaco-paraformer", "quantize": True}})
+    steps = {p.name: p.steps for p in plan(config)}
+    assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
+    assert any(s.startswith("export model.onnx, model_eb.onnx") for s in steps["asr"])
