@@ -182,8 +182,8 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
         return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)
     try:
         listing: RepoListing = hub.list(model.repo, revision)
-    except FunasrBuildError:
-        raise
+    except FunasrBuildError as e:
+        raise type(e)(f"model {model.name}: {e}") from e
     except Exception as e:  # RepositoryNotFound, RevisionNotFound, connection errors, …
         raise FetchError(
             f"model {model.name}: cannot list {HUB_NAMES[model.hub]} repository {model.repo} at revision "

@@ -59,6 +59,12 @@ def _quiet_progress() -> bool:
         return True
 
 
+def _no_phone_home() -> None:
+    """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
+    on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
 class HuggingFaceHub:
     """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
 
@@ -68,6 +74,7 @@ class HuggingFaceHub:
         self.endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
+        _no_phone_home()
         from huggingface_hub import HfApi
 
         info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
@@ -82,6 +89,7 @@ class HuggingFaceHub:
         return RepoListing(info.sha, files)
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
+        _no_phone_home()
         from huggingface_hub import snapshot_download
 
         if _quiet_progress():
@@ -116,15 +124,21 @@ class ModelScopeHub:
             commit = wanted
         else:
             refs = {r.get("Revision"): r.get("CommitId") for r in api.list_repo_revisions(repo, "model")}
-            found = refs.get(wanted)
-            if not found:
+            if wanted not in refs:
                 known = ", ".join(sorted(str(r) for r in refs if r)) or "none"
                 raise FetchError(f"ModelScope repository {repo} has no revision {wanted} (it has: {known})")
-            commit = str(found)
+            commit = str(refs[wanted] or "")
+        raw = api.legacy.list_repo_files(repo_id=repo, repo_type="model", revision=commit or wanted, recursive=True)
+        blobs = [e for e in raw if (e.get("Type") or "blob") == "blob"]
+        if not commit:
+            # No CommitId in the revision listing: the newest per-file "Revision" is the commit
+            # that last changed this revision's files, which pins the same content.
+            newest = max(blobs, key=lambda e: (e.get("CommittedDate") or 0, e.get("Revision") or ""), default=None)
+            commit = str((newest or {}).get("Revision") or "")
+            if not _COMMIT.match(commit):
+                raise FetchError(f"ModelScope did not report a commit for {repo}@{wanted}")
         files = {
-            f.path: RemoteFile(f.path, int(f.size), f.sha256 or None, None)
-            for f in api.list_repo_files(repo, "model", revision=commit, recursive=True)
-            if f.type == "blob"
+            e["Path"]: RemoteFile(e["Path"], int(e.get("Size") or 0), e.get("Sha256") or None, None) for e in blobs
         }
         return RepoListing(commit, files)
 
