@@ -134,3 +134,20 @@ def test_no_isolation_from_local_path(tmp_path: Path, hub_env: dict[str, str], f
     manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
     assert manifest["models"]["vad"]["path"] == "models/my-vad"
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
+
+
+def test_editable_install_copies_no_model_bytes(tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path,
+                                                utterance: Utterance) -> None:
+    proj = project(tmp_path)
+    build = ("import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))")
+    name = run([sys.executable, "-c", build, str(tmp_path / "dist")], cwd=proj).stdout.strip()
+    wheel = tmp_path / "dist" / name
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    assert "acme_vad_models/_funasr_locations.json" in names
+    assert not [n for n in names if "/models/" in n], "an editable wheel must not carry model files"
+    assert wheel.stat().st_size < 20_000
+    segments = install_and_run_vad(wheel, fresh_venv, utterance)
+    assert_brackets_speech(segments, utterance)
+    located = run([str(fresh_venv), "-m", "acme_vad_models", "path", "vad"], cwd=tmp_path).stdout.strip()
+    assert located.startswith(hub_env["HATCH_FUNASR_CACHE"])
