@@ -142,4 +142,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 1
     return 0
-

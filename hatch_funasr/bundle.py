@@ -41,10 +41,10 @@ __all__ = ["VerificationError", "manifest", "names", "path", "server_args", "ver
 __version__ = "{version}"
 '''
 
-_MAIN = '''from ._funasr_runtime import main
+_MAIN = """from ._funasr_runtime import main
 
 raise SystemExit(main())
-'''
+"""
 
 
 @dataclass(frozen=True)

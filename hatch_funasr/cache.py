@@ -92,8 +92,9 @@ class Cache:
         blob = self.blob_path(sha256)
         return blob.is_file() and blob.stat().st_size == size
 
-    def adopt(self, file: Path, *, expect_sha256: str | None, expect_git_sha1: str | None,
-              expect_size: int | None, what: str) -> FileDigest:
+    def adopt(
+        self, file: Path, *, expect_sha256: str | None, expect_git_sha1: str | None, expect_size: int | None, what: str
+    ) -> FileDigest:
         """Hash a downloaded ``file`` and, if it is what the listing promised, move it into
         the blob store.  On any difference the file is deleted and IntegrityError names it."""
         digest = hash_file(file)
@@ -110,7 +111,7 @@ class Cache:
         blob = self.blob_path(digest.sha256)
         blob.parent.mkdir(parents=True, exist_ok=True)
         file.chmod(0o444)
-        os.replace(file, blob)
+        file.replace(blob)
         return digest
 
     def verify_blob(self, sha256: str, size: int, what: str) -> Path:
@@ -187,7 +188,7 @@ class Cache:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.replace(tmp, file)
+            Path(tmp).replace(file)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -33,8 +33,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5])
-    print("\nFunASR's short names also resolve: "
-          + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names})))
+    print(
+        "\nFunASR's short names also resolve: "
+        + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names}))
+    )
     return 0
 
 
@@ -76,7 +78,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0
     b = manifest["bundle"]
-    print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {manifest['generator']['hatch-funasr']}")
+    generator = manifest["generator"]["hatch-funasr"]
+    print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
     for name, m in sorted(manifest["models"].items()):
         origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
         print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{', quantized' if m['quantized'] else ''}]")

@@ -80,7 +80,7 @@ class BundleConfig:
     hub: str
     models: tuple[ModelConfig, ...]
     max_file_size: int | None = None
-    root: Path = field(default=Path("."), compare=False)
+    root: Path = field(default=Path(), compare=False)
 
     def model(self, name: str) -> ModelConfig:
         return next(m for m in self.models if m.name == name)
@@ -202,11 +202,15 @@ MODEL_KEYS = (
 GLOBAL_KEYS = ("hub", "package", "max-file-size")
 
 
-def _parse_model(c: _Collector, name: str, raw: object, path: str, default_hub: str, root: Path) -> ModelConfig | None:
+def _parse_model(
+    c: _Collector, name: str, raw: object, path: str, *, default_hub: str, root: Path
+) -> ModelConfig | None:
     if isinstance(raw, str):
         raw = {"model": raw}
     if not isinstance(raw, dict):
-        c.add(path, f'expected a model alias or repo id string, or a table with "model" or "path", got {_describe(raw)}')
+        c.add(
+            path, f'expected a model alias or repo id string, or a table with "model" or "path", got {_describe(raw)}'
+        )
         return None
     before = len(c.problems)
     c.unknown_keys(path, raw, MODEL_KEYS)
@@ -259,8 +263,10 @@ def _parse_model(c: _Collector, name: str, raw: object, path: str, default_hub: 
             text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None
             family = detect_family(source_dir.name, text)
     if family is None and (model or source_dir is not None) and len(c.problems) == before:
-        c.add(f"{path}.family", f"cannot tell the model family of {model or local}; set family = one of: "
-              + ", ".join(FAMILIES))
+        c.add(
+            f"{path}.family",
+            f"cannot tell the model family of {model or local}; set family = one of: " + ", ".join(FAMILIES),
+        )
 
     if family is not None:
         fmt = fmt or family.default_format
@@ -302,8 +308,12 @@ def _normalize_package(project_name: str) -> str:
     return re.sub(r"[-_.]+", "_", project_name).lower()
 
 
-def parse(pyproject: Mapping[str, Any], root: Path, hook_config: Mapping[str, Any] | None = None,
-          hook_path: str = "tool.hatch.build.targets.wheel.hooks.funasr") -> BundleConfig:
+def parse(
+    pyproject: Mapping[str, Any],
+    root: Path,
+    hook_config: Mapping[str, Any] | None = None,
+    hook_path: str = "tool.hatch.build.targets.wheel.hooks.funasr",
+) -> BundleConfig:
     """Validate the whole declaration; raise one :class:`ConfigError` listing every problem."""
     c = _Collector()
     project = pyproject.get("project", {})
@@ -350,11 +360,11 @@ def parse(pyproject: Mapping[str, Any], root: Path, hook_config: Mapping[str, An
     raw_models = tool.get("models")
     models: list[ModelConfig] = []
     if raw_models is None:
-        c.add("tool.funasr.models", "missing: declare at least one model, e.g. vad = \"fsmn-vad\"")
+        c.add("tool.funasr.models", 'missing: declare at least one model, e.g. vad = "fsmn-vad"')
     elif raw_models is not None and not isinstance(raw_models, dict):
         c.add("tool.funasr.models", f"expected a table of models, got {_describe(raw_models)}")
     elif raw_models is not None and not raw_models:
-        c.add("tool.funasr.models", "is empty: declare at least one model, e.g. vad = \"fsmn-vad\"")
+        c.add("tool.funasr.models", 'is empty: declare at least one model, e.g. vad = "fsmn-vad"')
     elif raw_models:
         seen: dict[str, str] = {}
         for name, raw in raw_models.items():
@@ -367,7 +377,7 @@ def parse(pyproject: Mapping[str, Any], root: Path, hook_config: Mapping[str, An
                 c.add(path, f'installs to the same directory as "{seen[folded]}" (names differ only in case or -/_)')
                 continue
             seen[folded] = name
-            parsed = _parse_model(c, name, raw, path, hub, root)
+            parsed = _parse_model(c, name, raw, path, default_hub=hub, root=root)
             if parsed is not None:
                 models.append(parsed)
     if c.problems:
@@ -414,4 +424,3 @@ def json_schema() -> dict[str, Any]:
             },
         },
     }
-

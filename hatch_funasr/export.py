@@ -75,10 +75,7 @@ def derive(staged: StagedModel, selection: Selection, source: object, *, work: P
 
     for onnx_file in selection.quantize:
         record = files.get(onnx_file)
-        if record is None:
-            fp32 = source.materialize([onnx_file], report)[onnx_file]  # type: ignore[attr-defined]
-        else:
-            fp32 = record
+        fp32 = record or source.materialize([onnx_file], report)[onnx_file]  # type: ignore[attr-defined]
         out = scratch / quant_name(onnx_file)
         out.parent.mkdir(parents=True, exist_ok=True)
         report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")

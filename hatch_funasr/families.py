@@ -214,7 +214,9 @@ _TABLE = (
         "qwen-audio",
         onnx=(),
         required=(),
-        no_onnx_reason='Qwen-Audio is a multimodal LLM that FunASR cannot export (the seed\'s section 4); use format = "pytorch"',
+        no_onnx_reason=(
+            'Qwen-Audio is a multimodal LLM that FunASR cannot export (the seed\'s section 4); use format = "pytorch"'
+        ),
         repo_patterns=(r"qwen-audio",),
     ),
 )
@@ -374,9 +376,7 @@ def select_files(
                 else:
                     to_quantize.append(onnx_file)
     extras.extend(p for p in sorted(usable) if include and _matches(p, include))
-    notes = [
-        f"{f} is read by the {family.name} runtime and cannot be excluded" for f in needed if _matches(f, exclude)
-    ]
+    notes = [f"{f} is read by the {family.name} runtime and cannot be excluded" for f in needed if _matches(f, exclude)]
     files = needed + [f for f in extras if not _matches(f, exclude)]
     return Selection(
         files=tuple(dict.fromkeys(files)),

@@ -104,7 +104,9 @@ class Source:
             except FunasrBuildError:
                 raise
             except Exception as e:  # the clients raise many kinds; all mean the same to a user
-                raise FetchError(f"model {self.model.name}: download from {where} failed: {type(e).__name__}: {e}") from e
+                raise FetchError(
+                    f"model {self.model.name}: download from {where} failed: {type(e).__name__}: {e}"
+                ) from e
             for path in paths:
                 remote = self.listing[path]
                 file = tmp / path
@@ -132,9 +134,7 @@ class Source:
 
 def _listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
     return {
-        "files": {
-            p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())
-        }
+        "files": {p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())}
     }
 
 
@@ -174,10 +174,16 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
     hub = get_hub(model.hub)
     revision = model.revision
     if offline:
-        commit = revision if revision and _COMMIT.match(revision) else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
+        commit = (
+            revision
+            if revision and _COMMIT.match(revision)
+            else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
+        )
         snapshot = cache.read_snapshot(model.hub, model.repo, commit) if commit else None
         if snapshot is None:
-            raise FetchError(f"model {model.name}: offline and {model.repo} is not in the cache; {_offline_hint(model)}")
+            raise FetchError(
+                f"model {model.name}: offline and {model.repo} is not in the cache; {_offline_hint(model)}"
+            )
         assert commit is not None
         return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)
     try:

@@ -25,7 +25,7 @@ from hatch_funasr.fetch import Source, is_offline, open_source
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["Plan", "load_config", "plan", "prepare_bundle", "stage_model"]
 
@@ -44,7 +44,8 @@ def load_config(root: Path, hook_config: dict[str, Any] | None = None) -> Bundle
 def _hook_table(pyproject: dict[str, Any]) -> dict[str, Any] | None:
     build = pyproject.get("tool", {}).get("hatch", {}).get("build", {})
     table = build.get("targets", {}).get("wheel", {}).get("hooks", {}).get("funasr")
-    return table if table is not None else build.get("hooks", {}).get("funasr")
+    found = table if table is not None else build.get("hooks", {}).get("funasr")
+    return dict(found) if isinstance(found, dict) else None
 
 
 def _select(model: ModelConfig, source: Source) -> Selection:
@@ -146,11 +147,17 @@ def plan(config: BundleConfig) -> list[Plan]:
             if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
                 steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
             if m.quantize:
-                steps.append("quantize to " + ", ".join(f.replace(".onnx", "_quant.onnx") for f in family.onnx)
-                             + " unless the source ships them")
+                steps.append(
+                    "quantize to "
+                    + ", ".join(f.replace(".onnx", "_quant.onnx") for f in family.onnx)
+                    + " unless the source ships them"
+                )
         wanted = list(family.onnx) if m.format == "onnx" else ["model.pt", "configuration.json"]
         wanted += [r if isinstance(r, str) else "|".join(r) for r in family.required]
         steps.append("pack " + ", ".join(dict.fromkeys(wanted)) if wanted else "pack the files AutoModel reads")
-        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps),
-                          f"{config.package}/models/{model_dir_name(m)}"))
+        plans.append(
+            Plan(
+                m.name, m.source_label, m.family, m.format, tuple(steps), f"{config.package}/models/{model_dir_name(m)}"
+            )
+        )
     return plans

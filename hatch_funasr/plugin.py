@@ -77,4 +77,4 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         staging = getattr(self, "_staging", None)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-            self._staging = None
+            del self._staging

@@ -68,7 +68,18 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with a wheel of this checkout of hatch-funasr, for isolated builds' find-links."""
     out = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
     )
     return out
@@ -91,7 +102,9 @@ def funasr_onnx_site() -> Path:
         marker.write_text(FUNASR_ONNX)
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return Path(out.stdout.strip())
 
@@ -104,7 +117,9 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     python = _venv_python(target)
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(purelib, "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
     return python

@@ -22,9 +22,19 @@ def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-d
 
 
 def _run(staging: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                           "from acme_asr_models._funasr_runtime import main; raise SystemExit(main(sys.argv[1:]))",
-                           str(staging), *args], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from acme_asr_models._funasr_runtime import main; raise SystemExit(main(sys.argv[1:]))",
+            str(staging),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -39,19 +49,28 @@ def local_project(tmp_path: Path) -> Path:
 
 def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None:
     config = _config(local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}})
-    pkg, staged = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())
     assert manifest["bundle"] == {"name": "acme-asr-models", "version": "1.2.3", "package": "acme_asr_models"}
     vad = manifest["models"]["vad"]
-    assert (vad["family"], vad["format"], vad["path"], vad["server_flag"]) == ("fsmn-vad", "onnx", "models/vad", "--vad-dir")
+    assert (vad["family"], vad["format"], vad["path"], vad["server_flag"]) == (
+        "fsmn-vad",
+        "onnx",
+        "models/vad",
+        "--vad-dir",
+    )
     assert str(local_project) not in (pkg / "funasr_manifest.json").read_text(), "no absolute paths in the manifest"
 
     wheel_root = pkg.parent
     assert _run(wheel_root, "names").stdout.split() == ["lm", "vad"]
     assert _run(wheel_root, "path", "vad").stdout.strip() == str(pkg / "models" / "vad")
     assert _run(wheel_root, "server-args").stdout.split() == [
-        "--lm-dir", str(pkg / "models" / "lm"), "--vad-dir", str(pkg / "models" / "vad")]
+        "--lm-dir",
+        str(pkg / "models" / "lm"),
+        "--vad-dir",
+        str(pkg / "models" / "vad"),
+    ]
     assert _run(wheel_root, "server-args", "--wss").stdout.split()[-2:] == ["--vad-quant", "false"]
     assert "ok: 6 files match the manifest" in _run(wheel_root, "verify").stdout
     missing = _run(wheel_root, "path", "asr")
@@ -71,7 +90,10 @@ def test_missing_runtime_file_is_named(local_project: Path, tmp_path: Path) -> N
     config = _config(local_project, {"vad": {"path": "models/vad"}})
     with pytest.raises(SelectionError) as info:
         prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
-    assert f"model vad (fsmn-vad, onnx): cannot build its runtime directory:\n  - path:{local_project / 'models' / 'vad'} has no am.mvn" in str(info.value)
+    assert (
+        f"model vad (fsmn-vad, onnx): cannot build its runtime directory:\n  - path:{local_project / 'models' / 'vad'} has no am.mvn"
+        in str(info.value)
+    )
 
 
 def test_symlink_out_of_local_source_refused(local_project: Path, tmp_path: Path) -> None:
@@ -81,14 +103,14 @@ def test_symlink_out_of_local_source_refused(local_project: Path, tmp_path: Path
     (vad / "am.mvn").unlink()
     (vad / "am.mvn").symlink_to(secret)
     config = _config(local_project, {"vad": {"path": "models/vad"}})
-    with pytest.raises(IntegrityError, match="is a symbolic link to .*secret.txt, outside the model directory"):
+    with pytest.raises(IntegrityError, match=r"is a symbolic link to .*secret\.txt, outside the model directory"):
         prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
 
 
 def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
     config = _config(local_project, {"vad": {"path": "models/vad", "quantize": True}})
-    pkg, staged = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     files = sorted(p.name for p in (pkg / "models" / "vad").iterdir())
     assert files == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
     quant = (pkg / "models" / "vad" / "model_quant.onnx").stat().st_size

@@ -26,8 +26,10 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"asr": {"model": "paraformer-zn"}}),
-        ['tool.funasr.models.asr.model: unknown model alias "paraformer-zn" (did you mean "paraformer-zh"?); '
-         'or give a hub repo id "owner/name"'],
+        [
+            'tool.funasr.models.asr.model: unknown model alias "paraformer-zn" (did you mean "paraformer-zh"?); '
+            'or give a hub repo id "owner/name"'
+        ],
         id="unknown-alias",
     ),
     pytest.param(
@@ -42,8 +44,10 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"../x": "fsmn-vad"}),
-        ["tool.funasr.models.\"../x\": model names must be 1-64 letters, digits, '-' or '_', "
-         "starting with a letter or digit"],
+        [
+            "tool.funasr.models.\"../x\": model names must be 1-64 letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        ],
         id="unsafe-name",
     ),
     pytest.param(
@@ -108,9 +112,11 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"spk": {"model": "cam++", "format": "onnx"}}),
-        ['tool.funasr.models.spk.format: "onnx" is not available for campplus models: FunASR has no export() '
-         "for CAM++ and publishes no official ONNX of it (the seed's section 4); a third-party ONNX "
-         '(lovemefan/campplus) exists but is unverified; use format = "pytorch"'],
+        [
+            'tool.funasr.models.spk.format: "onnx" is not available for campplus models: FunASR has no export() '
+            "for CAM++ and publishes no official ONNX of it (the seed's section 4); a third-party ONNX "
+            '(lovemefan/campplus) exists but is unverified; use format = "pytorch"'
+        ],
         id="campplus-onnx",
     ),
     pytest.param(
@@ -120,9 +126,11 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"x": {"model": "acme/mystery-model"}}),
-        ["tool.funasr.models.x.family: cannot tell the model family of acme/mystery-model; set family = one of: "
-         "paraformer-contextual, paraformer-streaming, paraformer, fsmn-vad, ct-punc-realtime, ct-punc, "
-         "sensevoice, ngram-lm, fst-itn, campplus, emotion2vec, whisper, fun-asr-nano, timestamp, kws, qwen-audio"],
+        [
+            "tool.funasr.models.x.family: cannot tell the model family of acme/mystery-model; set family = one of: "
+            "paraformer-contextual, paraformer-streaming, paraformer, fsmn-vad, ct-punc-realtime, ct-punc, "
+            "sensevoice, ngram-lm, fst-itn, campplus, emotion2vec, whisper, fun-asr-nano, timestamp, kws, qwen-audio"
+        ],
         id="unknown-family",
     ),
     pytest.param(
@@ -142,7 +150,7 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"x": 3}),
-        ["tool.funasr.models.x: expected a model alias or repo id string, or a table with \"model\" or \"path\", got 3"],
+        ['tool.funasr.models.x: expected a model alias or repo id string, or a table with "model" or "path", got 3'],
         id="wrong-type",
     ),
     pytest.param(

@@ -56,9 +56,16 @@ def only_wheel(dist: Path) -> Path:
 
 
 def install_and_run_vad(wheel: Path, python: Path, utterance: Utterance, name: str = "vad") -> list[list[int]]:
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", str(wheel)],
-        cwd=wheel.parent)
-    offline = {**os.environ, "HF_HUB_OFFLINE": "1", "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", str(wheel)],
+        cwd=wheel.parent,
+    )
+    offline = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
     out = run([str(python), "-c", RUN_VAD, name, str(utterance.wav)], cwd=wheel.parent, env=offline)
     segments: list[list[int]] = json.loads(out.stdout.strip().splitlines()[-1])[0]
     assert segments, "the VAD found no speech"
@@ -88,12 +95,23 @@ def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
         assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()
 
 
-def test_hatch_build_from_modelscope(tmp_path: Path, hub_env: dict[str, str], wheelhouse: Path,
-                                     fresh_venv: Path, utterance: Utterance, vad_files: dict[str, bytes]) -> None:
+def test_hatch_build_from_modelscope(
+    tmp_path: Path,
+    hub_env: dict[str, str],
+    wheelhouse: Path,
+    fresh_venv: Path,
+    utterance: Utterance,
+    vad_files: dict[str, bytes],
+) -> None:
     proj = project(tmp_path)
     hatch = shutil.which("hatch") or str(Path(sys.executable).with_name("hatch"))
-    env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
-           "HATCH_DATA_DIR": str(tmp_path / "hatch-data"), "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")}
+    env = {
+        **os.environ,
+        "PIP_FIND_LINKS": str(wheelhouse),
+        "UV_FIND_LINKS": str(wheelhouse),
+        "HATCH_DATA_DIR": str(tmp_path / "hatch-data"),
+        "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache"),
+    }
     run([hatch, "build", "-t", "wheel"], cwd=proj, env=env)
     wheel = only_wheel(proj / "dist")
     assert_wheel_contents(wheel, vad_files)
@@ -104,9 +122,14 @@ def test_hatch_build_from_modelscope(tmp_path: Path, hub_env: dict[str, str], wh
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
 
 
-def test_python_m_build_isolated_sdist_then_wheel_from_hf(tmp_path: Path, hub_env: dict[str, str], wheelhouse: Path,
-                                                        fresh_venv: Path, utterance: Utterance,
-                                                        vad_files: dict[str, bytes]) -> None:
+def test_python_m_build_isolated_sdist_then_wheel_from_hf(
+    tmp_path: Path,
+    hub_env: dict[str, str],
+    wheelhouse: Path,
+    fresh_venv: Path,
+    utterance: Utterance,
+    vad_files: dict[str, bytes],
+) -> None:
     proj = project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
     env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse)}
     run([sys.executable, "-m", "build", "--outdir", "dist", "."], cwd=proj, env=env)
@@ -123,8 +146,9 @@ def test_python_m_build_isolated_sdist_then_wheel_from_hf(tmp_path: Path, hub_en
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
 
 
-def test_no_isolation_from_local_path(tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path,
-                                      utterance: Utterance, vad_files: dict[str, bytes]) -> None:
+def test_no_isolation_from_local_path(
+    tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path, utterance: Utterance, vad_files: dict[str, bytes]
+) -> None:
     proj = project(tmp_path, 'vad = { path = "models/my-vad" }\n')
     realvad.write_model(proj / "models" / "my-vad", ("model.onnx", "config.yaml", "am.mvn", "configuration.json"))
     (proj / "models" / "my-vad" / "README.md").write_text("notes\n")
@@ -136,10 +160,11 @@ def test_no_isolation_from_local_path(tmp_path: Path, hub_env: dict[str, str], f
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
 
 
-def test_editable_install_copies_no_model_bytes(tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path,
-                                                utterance: Utterance) -> None:
+def test_editable_install_copies_no_model_bytes(
+    tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path, utterance: Utterance
+) -> None:
     proj = project(tmp_path)
-    build = ("import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))")
+    build = "import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))"
     name = run([sys.executable, "-c", build, str(tmp_path / "dist")], cwd=proj).stdout.strip()
     wheel = tmp_path / "dist" / name
     with zipfile.ZipFile(wheel) as zf:

@@ -61,14 +61,29 @@ def test_pytorch_format_follows_file_path_metas() -> None:
         ' "frontend_conf": {"cmvn_file": "am.mvn"}, "llm": "Qwen3-0.6B"}}'
     )
     available = {
-        "model.pt": 1, "config.yaml": 1, "configuration.json": 1, "tokens.json": 1, "seg_dict": 1,
-        "am.mvn": 1, "Qwen3-0.6B/model.safetensors": 1, "Qwen3-0.6B/README.md": 1, "model.onnx": 1, **HUB_EXTRAS,
+        "model.pt": 1,
+        "config.yaml": 1,
+        "configuration.json": 1,
+        "tokens.json": 1,
+        "seg_dict": 1,
+        "am.mvn": 1,
+        "Qwen3-0.6B/model.safetensors": 1,
+        "Qwen3-0.6B/README.md": 1,
+        "model.onnx": 1,
+        **HUB_EXTRAS,
     }
     sel = select_files(FAMILIES["paraformer"], "pytorch", available, configuration_json=configuration)
-    assert sorted(sel.files) == sorted([
-        "configuration.json", "config.yaml", "model.pt", "tokens.json", "seg_dict", "am.mvn",
-        "Qwen3-0.6B/model.safetensors",
-    ])
+    assert sorted(sel.files) == sorted(
+        [
+            "configuration.json",
+            "config.yaml",
+            "model.pt",
+            "tokens.json",
+            "seg_dict",
+            "am.mvn",
+            "Qwen3-0.6B/model.safetensors",
+        ]
+    )
 
 
 def test_include_and_exclude() -> None:
@@ -87,8 +102,16 @@ def test_include_never_brings_bookkeeping() -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [(".mdl", True), ("x/.msc", True), ("README.md", True), ("fig/a.png", True), ("example/a.wav", True),
-     ("model.onnx", False), ("am.mvn", False), ("tokens.json", False)],
+    [
+        (".mdl", True),
+        ("x/.msc", True),
+        ("README.md", True),
+        ("fig/a.png", True),
+        ("example/a.wav", True),
+        ("model.onnx", False),
+        ("am.mvn", False),
+        ("tokens.json", False),
+    ],
 )
 def test_bookkeeping(path: str, expected: bool) -> None:
     assert is_bookkeeping(path) is expected

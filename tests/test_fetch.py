@@ -31,8 +31,14 @@ def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-d
     ],
 )
 def test_fetch_only_runtime_files_then_offline_rebuild(
-    declaration: dict[str, object], hub_name: str, repo: str, hub: LoopbackHub, hub_env: dict[str, str],
-    tmp_path: Path, vad_files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch,
+    declaration: dict[str, object],
+    hub_name: str,
+    repo: str,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    tmp_path: Path,
+    vad_files: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = _config(tmp_path, {"vad": declaration})
     cache = Cache(Path(hub_env["HATCH_FUNASR_CACHE"]))
@@ -41,7 +47,8 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     downloads = [p for m, p in hub.requests if m == "GET" and ("/resolve/" in p or "FilePath=" in p)]
     assert sorted(p.rsplit("/", 1)[-1].rsplit("=", 1)[-1] for p in downloads) == ["am.mvn", "config.yaml", "model.onnx"]
     assert {p.name: p.read_bytes() for p in (pkg / "models" / "vad").iterdir()} == {
-        k: vad_files[k] for k in ("am.mvn", "config.yaml", "model.onnx")}
+        k: vad_files[k] for k in ("am.mvn", "config.yaml", "model.onnx")
+    }
     assert staged[0].commit and len(staged[0].commit) == 40
     assert json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]["hub"] == hub_name
 
@@ -78,8 +85,9 @@ def test_unknown_revision_and_repo_are_clear(tmp_path: Path, hub_env: dict[str, 
 
 
 def _cli(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hatch_funasr", *args], cwd=project, capture_output=True, text=True,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", *args], cwd=project, capture_output=True, text=True, env=env
+    )
 
 
 def test_cli_models_check_fetch_then_offline_build(tmp_path: Path, hub_env: dict[str, str]) -> None:
@@ -87,12 +95,33 @@ def test_cli_models_check_fetch_then_offline_build(tmp_path: Path, hub_env: dict
 
     models = _cli(tmp_path, "models", "--json")
     aliases = {e["alias"]: e for e in json.loads(models.stdout)}
-    for alias in ("paraformer-zh", "paraformer-zh-spk", "paraformer-en", "seaco-paraformer", "paraformer-zh-streaming",
-                  "paraformer-zh-streaming-small", "paraformer-zh-8k", "sensevoice-small", "fun-asr-nano",
-                  "whisper-large-v3", "whisper-large-v3-turbo", "fsmn-vad", "fsmn-vad-8k", "ct-punc",
-                  "ct-punc-realtime", "cam++", "fa-zh", "ngram-lm-zh", "ngram-lm-zh-8k", "fst-itn-zh",
-                  "emotion2vec-plus-large", "emotion2vec-plus-base", "emotion2vec-plus-seed",
-                  "kws-xiaoyun-online", "kws-xiaoyun-offline"):
+    for alias in (
+        "paraformer-zh",
+        "paraformer-zh-spk",
+        "paraformer-en",
+        "seaco-paraformer",
+        "paraformer-zh-streaming",
+        "paraformer-zh-streaming-small",
+        "paraformer-zh-8k",
+        "sensevoice-small",
+        "fun-asr-nano",
+        "whisper-large-v3",
+        "whisper-large-v3-turbo",
+        "fsmn-vad",
+        "fsmn-vad-8k",
+        "ct-punc",
+        "ct-punc-realtime",
+        "cam++",
+        "fa-zh",
+        "ngram-lm-zh",
+        "ngram-lm-zh-8k",
+        "fst-itn-zh",
+        "emotion2vec-plus-large",
+        "emotion2vec-plus-base",
+        "emotion2vec-plus-seed",
+        "kws-xiaoyun-online",
+        "kws-xiaoyun-offline",
+    ):
         assert alias in aliases, alias
     assert aliases["sensevoice-small"]["ready ONNX (ModelScope)"] == "iic/SenseVoiceSmall-onnx"
 
@@ -111,7 +140,9 @@ def test_cli_models_check_fetch_then_offline_build(tmp_path: Path, hub_env: dict
     offline = _cli(project, "fetch", env={**dead, "HATCH_FUNASR_OFFLINE": "1"})
     assert offline.returncode == 0, offline.stderr
 
-    (project / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n[tool.funasr.models]\nvad = "fsmn-vda"\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\n[tool.funasr.models]\nvad = "fsmn-vda"\n'
+    )
     bad = _cli(project, "check")
     assert bad.returncode == 1
     assert 'tool.funasr.models.vad.model: unknown model alias "fsmn-vda" (did you mean "fsmn-vad"?)' in bad.stderr
@@ -127,8 +158,13 @@ def test_failed_build_leaves_no_wheel(tmp_path: Path, hub_env: dict[str, str]) -
         '[project]\nname = "acme-vad"\nversion = "1"\n[tool.hatch.build.targets.wheel.hooks.funasr]\n'
         '[tool.funasr.models]\nvad = { model = "fsmn-vad", revision = "v9.9.9" }\n'
     )
-    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
-                            cwd=project, capture_output=True, text=True, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert result.returncode != 0
     assert "has no revision v9.9.9" in result.stdout + result.stderr
     assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True

@@ -176,9 +176,7 @@ def _raw(
 def test_hf_snapshot_download_by_tag(hub: LoopbackHub, repo: Published, tmp_path: Path) -> None:
     cache = tmp_path / "hf-cache"
     path = Path(
-        snapshot_download(
-            REPO, revision=TAG, allow_patterns=PATTERNS, cache_dir=cache, endpoint=hub.url, token=False
-        )
+        snapshot_download(REPO, revision=TAG, allow_patterns=PATTERNS, cache_dir=cache, endpoint=hub.url, token=False)
     )
 
     assert path == cache / "models--iic--loopback-asr" / "snapshots" / repo.c1
@@ -253,9 +251,7 @@ def test_hf_agent_registry_fetch_goes_to_import_time_endpoint(
 # ---------------------------------------------------------------------------
 def test_modelscope_hub_download_repo_by_tag(hub: LoopbackHub, repo: Published, tmp_path: Path) -> None:
     cache = tmp_path / "ms-cache"
-    path = HubApi(endpoint=hub.url).download_repo(
-        REPO, "model", revision=TAG, cache_dir=cache, allow_patterns=PATTERNS
-    )
+    path = HubApi(endpoint=hub.url).download_repo(REPO, "model", revision=TAG, cache_dir=cache, allow_patterns=PATTERNS)
 
     assert path == cache / "models" / "iic--loopback-asr" / "snapshots" / TAG
     assert _tree(path) == {name: V1[name] for name in WANTED}
@@ -290,9 +286,7 @@ def test_modelscope_compat_snapshot_download_uses_env_endpoint(
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", hub.url)
     monkeypatch.setattr(modelscope_hub.config, "_default_config", None)  # env is read when this is rebuilt
     path = Path(
-        ms_compat_snapshot_download(
-            REPO, revision=TAG, cache_dir=str(tmp_path / "ms"), allow_file_pattern=PATTERNS
-        )
+        ms_compat_snapshot_download(REPO, revision=TAG, cache_dir=str(tmp_path / "ms"), allow_file_pattern=PATTERNS)
     )
 
     assert _tree(path) == {name: V1[name] for name in WANTED}
@@ -302,9 +296,7 @@ def test_modelscope_legacy_shim_snapshot_download_to_local_dir(
     hub: LoopbackHub, repo: Published, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    path = ms_shim_snapshot_download(
-        REPO, revision=TAG, local_dir=str(out), allow_patterns=PATTERNS, endpoint=hub.url
-    )
+    path = ms_shim_snapshot_download(REPO, revision=TAG, local_dir=str(out), allow_patterns=PATTERNS, endpoint=hub.url)
 
     assert Path(path) == out
     assert _tree(out) == {name: V1[name] for name in WANTED}
@@ -325,11 +317,7 @@ def test_hf_model_info_with_files_metadata(hub: LoopbackHub, repo: Published) ->
         assert siblings[name].size == len(content)
         lfs = siblings[name].lfs
         if len(content) > LFS_THRESHOLD or name.endswith(".onnx"):
-            assert (
-                lfs is not None
-                and lfs.sha256 == hashlib.sha256(content).hexdigest()
-                and lfs.size == len(content)
-            )
+            assert lfs is not None and lfs.sha256 == hashlib.sha256(content).hexdigest() and lfs.size == len(content)
         else:
             assert lfs is None
             assert siblings[name].blob_id == hashlib.sha1(b"blob %d\x00" % len(content) + content).hexdigest()
@@ -375,9 +363,7 @@ def test_modelscope_file_listing_and_revisions(hub: LoopbackHub, repo: Published
     ("repo_id", "revision", "error"),
     [("iic/missing", "master", RepositoryNotFoundError), (REPO, "v9.9.9", RevisionNotFoundError)],
 )
-def test_hf_errors(
-    hub: LoopbackHub, tmp_path: Path, repo_id: str, revision: str, error: type[Exception]
-) -> None:
+def test_hf_errors(hub: LoopbackHub, tmp_path: Path, repo_id: str, revision: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         snapshot_download(repo_id, revision=revision, cache_dir=tmp_path / "c", endpoint=hub.url, token=False)
     with pytest.raises(error):
@@ -386,9 +372,7 @@ def test_hf_errors(
 
 def test_hf_missing_file(hub: LoopbackHub, tmp_path: Path) -> None:
     with pytest.raises(RemoteEntryNotFoundError):
-        hf_hub_download(
-            REPO, "nope.bin", revision=TAG, cache_dir=tmp_path / "c", endpoint=hub.url, token=False
-        )
+        hf_hub_download(REPO, "nope.bin", revision=TAG, cache_dir=tmp_path / "c", endpoint=hub.url, token=False)
 
 
 @pytest.mark.parametrize(("repo_id", "revision"), [("iic/missing", "master"), (REPO, "v9.9.9")])
@@ -400,16 +384,12 @@ def test_modelscope_errors(hub: LoopbackHub, tmp_path: Path, repo_id: str, revis
         api.list_repo_files(repo_id, "model", revision=revision)
     # The compat layer (and modelscope.hub) re-raise not-found as requests' HTTPError.
     with pytest.raises(requests.HTTPError):
-        ms_compat_snapshot_download(
-            repo_id, revision=revision, cache_dir=str(tmp_path / "c"), endpoint=hub.url
-        )
+        ms_compat_snapshot_download(repo_id, revision=revision, cache_dir=str(tmp_path / "c"), endpoint=hub.url)
 
 
 def test_modelscope_missing_file(hub: LoopbackHub, tmp_path: Path) -> None:
     with pytest.raises(NotExistError):
-        HubApi(endpoint=hub.url).download_file(
-            REPO, "model", "nope.bin", revision=TAG, cache_dir=tmp_path / "c"
-        )
+        HubApi(endpoint=hub.url).download_file(REPO, "model", "nope.bin", revision=TAG, cache_dir=tmp_path / "c")
 
 
 # ---------------------------------------------------------------------------

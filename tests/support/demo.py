@@ -48,11 +48,26 @@ def main() -> int:
             print(f"    hub {hub.url}, commit {commit}")
             project = work / "project"
             shutil.copytree(ROOT / "tests" / "fixtures" / "vad-bundle", project)
-            env = {**os.environ, "MODELSCOPE_ENDPOINT": hub.url, "HF_ENDPOINT": hub.url,
-                   "HATCH_FUNASR_CACHE": str(work / "cache")}
+            env = {
+                **os.environ,
+                "MODELSCOPE_ENDPOINT": hub.url,
+                "HF_ENDPOINT": hub.url,
+                "HATCH_FUNASR_CACHE": str(work / "cache"),
+            }
             step("building the bundle wheel (python -m build --wheel --no-isolation)")
             start = time.perf_counter()
-            sh(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", ".", env=env, cwd=project)
+            sh(
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                "dist",
+                ".",
+                env=env,
+                cwd=project,
+            )
             wheel = next((project / "dist").glob("*.whl"))
             print(f"    {wheel.name} ({wheel.stat().st_size / 2**20:.1f} MiB) in {time.perf_counter() - start:.1f}s")
             print("    " + sh(sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)).replace("\n", "\n    "))
@@ -67,12 +82,18 @@ def main() -> int:
         print("    run_server.sh " + sh(python, "-m", "acme_vad_models", "server-args").strip())
         step("running funasr_onnx.Fsmn_vad on an espeak-ng utterance")
         utt = speech.make_utterance(work / "utterance.wav")
-        code = ("import json,sys,acme_vad_models as b\nfrom funasr_onnx import Fsmn_vad\n"
-                "print(json.dumps(Fsmn_vad(b.path('vad'))(sys.argv[1])))")
+        code = (
+            "import json,sys,acme_vad_models as b\nfrom funasr_onnx import Fsmn_vad\n"
+            "print(json.dumps(Fsmn_vad(b.path('vad'))(sys.argv[1])))"
+        )
         segments = json.loads(sh(python, "-c", code, str(utt.wav)).strip().splitlines()[-1])[0]
         print(f"    speech is at {utt.speech_start_ms}-{utt.speech_end_ms} ms of {utt.duration_ms} ms")
         print(f"    Fsmn_vad found segments (ms): {segments}")
-        ok = bool(segments) and segments[0][0] <= utt.speech_start_ms + 100 and segments[-1][1] >= utt.speech_end_ms - 100
+        ok = (
+            bool(segments)
+            and segments[0][0] <= utt.speech_start_ms + 100
+            and segments[-1][1] >= utt.speech_end_ms - 100
+        )
         print("\nDEMO OK" if ok else "\nDEMO FAILED: the segments do not bracket the speech")
         return 0 if ok else 1
     finally:

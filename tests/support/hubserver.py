@@ -482,9 +482,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return (first, min(last, size - 1)) if last >= first else None
 
 
-def file_response(
-    path: Path, size: int, range_header: str | None, headers: Sequence[tuple[str, str]]
-) -> HubResponse:
+def file_response(path: Path, size: int, range_header: str | None, headers: Sequence[tuple[str, str]]) -> HubResponse:
     """200 with the whole file, 206 with one range, or 416."""
     base = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes"), *headers]
     try:
@@ -640,9 +638,7 @@ class HuggingFaceRoutes:
             else None
         )
         if entries is None:
-            return hf_error(
-                "EntryNotFound", f"{sub} does not exist on {revision}", [("X-Repo-Commit", commit.sha)]
-            )
+            return hf_error("EntryNotFound", f"{sub} does not exist on {revision}", [("X-Repo-Commit", commit.sha)])
         raw_cursor = request.param("cursor") or "0"
         cursor = int(raw_cursor) if raw_cursor.isdigit() else 0
         page = entries[cursor : cursor + self.tree_page_size]

