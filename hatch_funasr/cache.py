@@ -93,7 +93,14 @@ class Cache:
         return blob.is_file() and blob.stat().st_size == size
 
     def adopt(
-        self, file: Path, *, expect_sha256: str | None, expect_git_sha1: str | None, expect_size: int | None, what: str
+        self,
+        file: Path,
+        *,
+        expect_sha256: str | None,
+        expect_git_sha1: str | None,
+        expect_size: int | None,
+        what: str,
+        against: str = "the hub listing",
     ) -> FileDigest:
         """Hash a downloaded ``file`` and, if it is what the listing promised, move it into
         the blob store.  On any difference the file is deleted and IntegrityError names it."""
@@ -107,7 +114,7 @@ class Cache:
             problems.append(f"git blob id {digest.git_sha1}, expected {expect_git_sha1}")
         if problems:
             file.unlink(missing_ok=True)
-            raise IntegrityError(f"{what}: downloaded content does not match the hub listing: {'; '.join(problems)}")
+            raise IntegrityError(f"{what}: downloaded content does not match {against}: {'; '.join(problems)}")
         blob = self.blob_path(digest.sha256)
         blob.parent.mkdir(parents=True, exist_ok=True)
         file.chmod(0o444)

@@ -13,8 +13,9 @@ from hatch_funasr import __version__, catalog
 from hatch_funasr.bundle import MANIFEST_NAME
 from hatch_funasr.cache import Cache
 from hatch_funasr.errors import FunasrBuildError
-from hatch_funasr.fetch import is_offline, open_source
-from hatch_funasr.pipeline import _select, load_config, plan
+from hatch_funasr.fetch import is_offline
+from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
+from hatch_funasr.pipeline import _select, load_config, lock_models, open_sources, plan
 
 __all__ = ["main"]
 
@@ -51,16 +52,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    root = args.project.resolve()
+    config = load_config(root)
+    old = read_lock(root)
+    upgrade = None if args.upgrade is None else set(args.upgrade)
+    unknown = (upgrade or set()) - {m.name for m in config.models}
+    if unknown:
+        _err(f"error: --upgrade names no declared model: {', '.join(sorted(unknown))}")
+        return 1
+    lock = lock_models(config, old, cache=Cache(), upgrade=upgrade, report=_err)
+    changed = write_lock(root, lock)
+    print(f"{root / LOCK_NAME}: {'written' if changed else 'unchanged'} ({len(lock.models)} model(s))")
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
-    config = load_config(args.project)
+    root = args.project.resolve()
+    config = load_config(root)
     cache = Cache()
-    for model in config.models:
+    for source in open_sources(config, cache=cache, offline=is_offline(), lock=read_lock(root)):
+        model = source.model
         if model.path is not None:
             print(f"{model.name}: local directory {model.path}, nothing to fetch")
             continue
-        source = open_source(model, cache=cache, offline=is_offline())
-        selection = _select(model, source)
-        records = source.materialize(list(selection.files), _err)
+        records = source.materialize(list(_select(model, source).files), _err)
         size = sum(r.size for r in records.values())
         print(f"{model.name}: {model.repo}@{source.commit} {len(records)} files, {size / 2**20:.1f} MiB cached")
     print(f"cache: {cache.root}")
@@ -97,11 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
     for name, func, text in (
         ("check", cmd_check, "validate the declaration and show the plan (no network)"),
+        ("lock", cmd_lock, f"resolve revisions to commits and write {LOCK_NAME}"),
         ("fetch", cmd_fetch, "fill the cache for every declared model (for a later offline build)"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--project", type=Path, default=Path.cwd(), help="project directory (default: .)")
         p.set_defaults(func=func)
+        if name == "lock":
+            p.add_argument("--upgrade", nargs="*", metavar="NAME", help="re-resolve these models (all if none named)")
     p = sub.add_parser("inspect", help="show a built wheel's models, files and provenance")
     p.add_argument("wheel", type=Path)
     p.add_argument("--json", action="store_true")

@@ -19,8 +19,9 @@ from hatch_funasr.cache import Cache, hash_file
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError
 from hatch_funasr.hubs import HUB_NAMES, Hub, RemoteFile, RepoListing, get_hub
+from hatch_funasr.lock import LockedModel
 
-__all__ = ["Source", "is_offline", "open_source"]
+__all__ = ["Source", "is_offline", "open_locked", "open_source"]
 
 Report = Callable[[str], None]
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -52,6 +53,8 @@ class Source:
     hub: Hub | None = None
     offline: bool = False
     root: Path | None = None
+    #: The listing comes from funasr.lock: cached bytes are re-verified before use.
+    locked: bool = False
     _local: dict[str, FileRecord] = field(default_factory=dict)
 
     @property
@@ -69,7 +72,7 @@ class Source:
         if self.root is not None:
             return {p: self._local_record(p) for p in paths}
         assert self.cache is not None and self.commit is not None and self.model.repo is not None
-        missing = [p for p in paths if not self._cached(p)]
+        missing = self.missing(paths)
         if missing:
             if self.offline:
                 raise FetchError(
@@ -82,11 +85,26 @@ class Source:
                     self._download(still, report)
         return {p: self._blob_record(p) for p in paths}
 
+    def missing(self, paths: Sequence[str]) -> list[str]:
+        """Which of ``paths`` are not (or no longer, intact) in the cache."""
+        if self.root is not None:
+            return []
+        return [p for p in paths if not self._cached(p)]
+
     # --- hub files ------------------------------------------------------------------------
     def _cached(self, path: str) -> bool:
         remote = self.listing[path]
         assert self.cache is not None
-        return remote.sha256 is not None and self.cache.has_blob(remote.sha256, remote.size)
+        if remote.sha256 is None or not self.cache.has_blob(remote.sha256, remote.size):
+            return False
+        if self.locked:
+            try:
+                self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
+            except IntegrityError:
+                if self.offline:
+                    raise
+                return False  # the altered copy was removed: fetch it again
+        return True
 
     def _blob_record(self, path: str) -> FileRecord:
         remote = self.listing[path]
@@ -118,9 +136,11 @@ class Source:
                     expect_git_sha1=remote.git_sha1,
                     expect_size=remote.size,
                     what=f"model {self.model.name}: {self.model.repo}/{path}",
+                    against="funasr.lock" if self.locked else "the hub listing",
                 )
                 self.listing[path] = replace(remote, sha256=digest.sha256)
-        self.cache.write_snapshot(self.model.hub, self.model.repo, self.commit, _listing_json(self.listing))
+        if not self.locked:
+            self.cache.write_snapshot(self.model.hub, self.model.repo, self.commit, _listing_json(self.listing))
 
     # --- local files ------------------------------------------------------------------------
     def _local_record(self, path: str) -> FileRecord:
@@ -166,6 +186,12 @@ def _walk_local(model: ModelConfig) -> dict[str, RemoteFile]:
     return files
 
 
+def open_locked(model: ModelConfig, entry: LockedModel, *, cache: Cache, offline: bool) -> Source:
+    """A hub model pinned by funasr.lock: its commit and files come from the lock, not the hub."""
+    listing = {f.path: RemoteFile(f.path, f.size, f.sha256) for f in entry.files}
+    return Source(model, entry.commit, listing, cache, get_hub(model.hub), offline=offline, locked=True)
+
+
 def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
     """List a model's source: a local directory, or a hub revision (from the cache when offline)."""
     if model.path is not None:
@@ -182,7 +208,7 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
         snapshot = cache.read_snapshot(model.hub, model.repo, commit) if commit else None
         if snapshot is None:
             raise FetchError(
-                f"model {model.name}: offline and {model.repo} is not in the cache; {_offline_hint(model)}"
+                f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} is not in the cache"
             )
         assert commit is not None
         return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)

@@ -18,16 +18,17 @@ from hatch_funasr import config as config_mod
 from hatch_funasr.bundle import StagedModel, model_dir_name, write_package
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import BundleConfig, ModelConfig
-from hatch_funasr.errors import SelectionError
+from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import FAMILIES, Selection, select_files
-from hatch_funasr.fetch import Source, is_offline, open_source
+from hatch_funasr.fetch import Source, is_offline, open_locked, open_source
+from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, declaration_of, mismatches
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["Plan", "load_config", "plan", "prepare_bundle", "stage_model"]
+__all__ = ["Plan", "load_config", "lock_models", "open_sources", "plan", "prepare_bundle", "stage_model"]
 
 Report = Callable[[str], None]
 
@@ -77,9 +78,53 @@ def _select(model: ModelConfig, source: Source) -> Selection:
     return selection
 
 
-def stage_model(model: ModelConfig, *, cache: Cache, offline: bool, work: Path, report: Report) -> StagedModel:
-    """Fetch, select and (if needed) derive one model's files."""
-    source = open_source(model, cache=cache, offline=offline)
+def open_sources(config: BundleConfig, *, cache: Cache, offline: bool, lock: Lock | None) -> list[Source]:
+    """Every model's source: from the lock when there is one.  Offline, every model missing
+    from the cache is named in one error, not just the first."""
+    if lock is not None:
+        problems = mismatches(config, lock)
+        if problems:
+            raise ConfigError(
+                [*problems, "run `hatch-funasr lock` to update it (or build with HATCH_FUNASR_LOCK=update)"],
+                source=LOCK_NAME,
+            )
+    sources: list[Source] = []
+    missing: list[str] = []
+    for model in config.models:
+        try:
+            if lock is not None and model.path is None:
+                source = open_locked(model, lock.models[model.name], cache=cache, offline=offline)
+            else:
+                source = open_source(model, cache=cache, offline=offline)
+        except FetchError as e:
+            if not offline:
+                raise
+            missing.append(str(e))
+            continue
+        sources.append(source)
+        if offline:
+            try:
+                absent = source.missing(_select(model, source).files)
+            except FetchError:
+                absent = ["configuration.json"]
+            if absent:
+                missing.append(
+                    f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
+                    f"(commit {source.commit}): {', '.join(absent)}"
+                )
+    if missing:
+        raise FetchError(
+            "offline build (HATCH_FUNASR_OFFLINE=1) but the cache lacks:\n"
+            + "\n".join(f"  - {m}" for m in missing)
+            + "\nrun `hatch-funasr fetch` on a connected machine with the same HATCH_FUNASR_CACHE, "
+            "then carry the cache over"
+        )
+    return sources
+
+
+def stage_model(source: Source, *, work: Path, report: Report) -> StagedModel:
+    """Select and fetch (and, if needed, derive) one model's files."""
+    model = source.model
     selection = _select(model, source)
     records = source.materialize(list(selection.files), report)
     staged = StagedModel(model, source.commit, records)
@@ -99,6 +144,7 @@ def prepare_bundle(
     report: Report = lambda _m: None,
     generate_init: bool = True,
     editable_root: Path | None = None,
+    lock: Lock | None = None,
 ) -> tuple[Path, list[StagedModel]]:
     """Run the pipeline for every model and stage the bundle package under ``staging/wheel``
     (derived files go to ``staging/work``).
@@ -109,7 +155,8 @@ def prepare_bundle(
     cache = cache or Cache()
     offline = is_offline() if offline is None else offline
     work = staging / "work"
-    staged = [stage_model(m, cache=cache, offline=offline, work=work, report=report) for m in config.models]
+    sources = open_sources(config, cache=cache, offline=offline, lock=lock)
+    staged = [stage_model(s, work=work, report=report) for s in sources]
     locations = None
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)
@@ -118,6 +165,43 @@ def prepare_bundle(
         }
     pkg = write_package(config, staged, staging / "wheel", generate_init=generate_init, locations=locations)
     return pkg, staged
+
+
+def lock_models(
+    config: BundleConfig,
+    old: Lock | None,
+    *,
+    cache: Cache,
+    upgrade: set[str] | None = None,
+    report: Report = lambda _m: None,
+) -> Lock:
+    """Resolve every hub model to a commit and hash its runtime files (downloading them into
+    the cache).  Entries whose declaration is unchanged are kept as they are unless named in
+    ``upgrade`` (an empty set means all)."""
+    entries: dict[str, LockedModel] = {}
+    for model in config.models:
+        if model.path is not None:
+            continue
+        previous = old.models.get(model.name) if old else None
+        wanted = upgrade is not None and (not upgrade or model.name in upgrade)
+        if previous is not None and previous.declaration == declaration_of(model) and not wanted:
+            entries[model.name] = previous
+            continue
+        source = open_source(model, cache=cache, offline=False)
+        selection = _select(model, source)
+        records = source.materialize(list(selection.files), report)
+        assert model.repo is not None and source.commit is not None
+        entries[model.name] = LockedModel(
+            name=model.name,
+            hub=model.hub,
+            repo=model.repo,
+            revision=model.revision,
+            commit=source.commit,
+            declaration=declaration_of(model),
+            files=tuple(LockedFile(p, r.size, r.sha256) for p, r in sorted(records.items())),
+        )
+        report(f"locked {model.name}: {model.repo}@{source.commit} ({len(records)} files)")
+    return Lock(entries)
 
 
 @dataclass(frozen=True)

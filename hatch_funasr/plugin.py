@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,7 +13,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import parse
-from hatch_funasr.pipeline import prepare_bundle
+from hatch_funasr.lock import read_lock, write_lock
+from hatch_funasr.pipeline import lock_models, prepare_bundle
 
 __all__ = ["FunasrBuildHook"]
 
@@ -41,6 +43,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         config = parse(self.metadata.config, root, self.config, self._hook_path())
         self._staging = Path(tempfile.mkdtemp(prefix="hatch-funasr-build-"))
         cache = Cache()
+        lock = read_lock(root)
+        if lock is not None and os.environ.get("HATCH_FUNASR_LOCK", "").strip().lower() == "update":
+            lock = lock_models(config, lock, cache=cache, report=self.app.display_info)
+            if write_lock(root, lock):
+                self.app.display_warning(f"hatch-funasr: updated {root / 'funasr.lock'} (HATCH_FUNASR_LOCK=update)")
         editable_root = None
         if version == "editable":
             key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
@@ -54,6 +61,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                 report=self.app.display_info,
                 generate_init=not self._has_own_package(config.package),
                 editable_root=editable_root,
+                lock=lock,
             )
         except BaseException:
             self._cleanup()

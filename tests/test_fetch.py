@@ -62,14 +62,18 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     assert (pkg2 / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
 
 
-def test_offline_with_empty_cache_names_model_and_revision(tmp_path: Path, hub_env: dict[str, str]) -> None:
-    config = _config(tmp_path, {"vad": {"model": "fsmn-vad", "revision": "v2.0.4"}})
+def test_offline_with_empty_cache_names_each_model_and_revision(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    config = _config(
+        tmp_path,
+        {"vad": {"model": "fsmn-vad", "revision": "v2.0.4"}, "vad2": {"model": VAD_HF_REPO, "hub": "hf"}},
+    )
     with pytest.raises(FetchError) as info:
         prepare_bundle(config, tmp_path / "s", cache=Cache(tmp_path / "empty"), offline=True)
     assert str(info.value) == (
-        f"model vad: offline and {VAD_ONNX_REPO} is not in the cache; run `hatch-funasr fetch` for model vad "
-        f"(ms:{VAD_ONNX_REPO} revision v2.0.4) on a connected machine with the same HATCH_FUNASR_CACHE, "
-        "or unset HATCH_FUNASR_OFFLINE"
+        "offline build (HATCH_FUNASR_OFFLINE=1) but the cache lacks:\n"
+        f"  - model vad: ms:{VAD_ONNX_REPO} revision v2.0.4 is not in the cache\n"
+        f"  - model vad2: hf:{VAD_HF_REPO} revision default is not in the cache\n"
+        "run `hatch-funasr fetch` on a connected machine with the same HATCH_FUNASR_CACHE, then carry the cache over"
     )
 
 
