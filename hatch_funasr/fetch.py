@@ -208,7 +208,8 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
         snapshot = cache.read_snapshot(model.hub, model.repo, commit) if commit else None
         if snapshot is None:
             raise FetchError(
-                f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} is not in the cache"
+                f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
+                "is not in the cache"
             )
         assert commit is not None
         return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)

@@ -930,6 +930,9 @@ class LoopbackHub:
         self._lock = threading.Lock()
         self._log: list[tuple[str, str]] = []
         self._errors: list[str] = []
+        #: Fault: file names whose served bytes have their first byte flipped (same size,
+        #: listings unchanged) -- a mirror or proxy serving altered content.
+        self.tamper: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -1013,6 +1016,8 @@ class LoopbackHub:
                 chunk = fh.read(min(CHUNK_SIZE, body.length - sent))
                 if not chunk:
                     break
+                if sent == 0 and body.start == 0 and body.path.name in self.tamper:
+                    chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                 out.write(chunk)
                 sent += len(chunk)
         return sent

@@ -1,0 +1,230 @@
+"""funasr.lock: contents, locked builds that verify every byte, offline and reproducible builds."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import VAD_HF_REPO, VAD_ONNX_REPO
+from support.hubserver import LoopbackHub
+
+from hatch_funasr.cache import Cache
+from hatch_funasr.errors import ConfigError, FetchError, IntegrityError
+from hatch_funasr.lock import read_lock
+from hatch_funasr.pipeline import load_config, prepare_bundle
+
+DEAD = "http://127.0.0.1:9"
+FIXTURE = Path(__file__).parent / "fixtures" / "vad-bundle"
+RUNTIME = ("am.mvn", "config.yaml", "model.onnx")
+
+
+@pytest.fixture
+def tamper(hub: LoopbackHub) -> Iterator[set[str]]:
+    hub.tamper.clear()
+    yield hub.tamper
+    hub.tamper.clear()
+
+
+def make_project(tmp_path: Path, models: str | None = None, name: str = "project") -> Path:
+    dest = tmp_path / name
+    shutil.copytree(FIXTURE, dest)
+    if models is not None:
+        text = (dest / "pyproject.toml").read_text()
+        (dest / "pyproject.toml").write_text(text.split("[tool.funasr.models]")[0] + "[tool.funasr.models]\n" + models)
+    return dest
+
+
+def cli(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def lock_project(project: Path) -> None:
+    result = cli(project, "lock")
+    assert result.returncode == 0, result.stderr
+
+
+def build(project: Path, tmp: Path, **env: str) -> Path:
+    """Stage the bundle in-process the way the hook does (config + lock from the project)."""
+    root = project.resolve()
+    pkg, _ = prepare_bundle(
+        load_config(root), tmp, cache=Cache(), lock=read_lock(root), offline=env.get("offline") == "1"
+    )
+    return pkg
+
+
+def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], vad_files: dict[str, bytes]) -> None:
+    project = make_project(
+        tmp_path, f'vad = "fsmn-vad"\nvad2 = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n'
+    )
+    result = cli(project, "lock")
+    assert result.returncode == 0, result.stderr
+    assert "funasr.lock: written (2 model(s))" in result.stdout
+    lock = read_lock(project)
+    assert lock is not None
+    text = (project / "funasr.lock").read_text()
+    for name, repo, hub in (("vad", VAD_ONNX_REPO, "ms"), ("vad2", VAD_HF_REPO, "hf")):
+        entry = lock.models[name]
+        assert (entry.repo, entry.hub, len(entry.commit)) == (repo, hub, 40)
+        assert {(f.path, f.size, f.sha256) for f in entry.files} == {
+            (p, len(vad_files[p]), hashlib.sha256(vad_files[p]).hexdigest()) for p in RUNTIME
+        }
+        assert f"[models.{name}]" in text
+    assert lock.models["vad2"].revision == "v2.0.4" and lock.models["vad"].revision is None
+    before = (project / "funasr.lock").stat().st_mtime_ns
+    again = cli(project, "lock")
+    assert "unchanged" in again.stdout
+    assert (project / "funasr.lock").stat().st_mtime_ns == before
+
+
+def test_upgrade_re_resolves_a_moved_branch(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], vad_files: dict[str, bytes]
+) -> None:
+    repo = "acme/moving-fsmn-vad-onnx"
+    files = {k: v for k, v in vad_files.items() if k in RUNTIME}
+    first = hub.store.publish(repo, files)
+    project = make_project(tmp_path, f'vad = {{ model = "{repo}" }}\n')
+    lock_project(project)
+    second = hub.store.publish(repo, {**files, "config.yaml": files["config.yaml"] + b"\n# v2\n"})
+    assert cli(project, "lock").stdout.strip().endswith("unchanged (1 model(s))")
+    assert read_lock(project).models["vad"].commit == first  # type: ignore[union-attr]
+    result = cli(project, "lock", "--upgrade", "vad")
+    assert "written" in result.stdout, result.stderr
+    assert read_lock(project).models["vad"].commit == second  # type: ignore[union-attr]
+
+
+def test_warm_locked_rebuild_makes_no_request_and_offline_works_with_server_gone(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    lock_project(project)
+    hub.clear_log()
+    pkg = build(project, tmp_path / "b1")
+    assert hub.requests == [], "a locked build with a warm cache must not touch the network"
+    monkeypatch.setenv("HF_ENDPOINT", DEAD)
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", DEAD)
+    pkg2 = build(project, tmp_path / "b2", offline="1")
+    assert (pkg2 / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
+
+
+def test_offline_locked_build_with_empty_cache_names_model(
+    tmp_path: Path, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    lock_project(project)
+    monkeypatch.setenv("HATCH_FUNASR_CACHE", str(tmp_path / "empty-cache"))
+    commit = read_lock(project).models["vad"].commit  # type: ignore[union-attr]
+    with pytest.raises(FetchError) as info:
+        build(project, tmp_path / "b", offline="1")
+    assert (
+        f"  - model vad: ms:{VAD_ONNX_REPO} revision v2.0.4 (commit {commit}): config.yaml, am.mvn, model.onnx"
+        in str(info.value)
+    )
+
+
+@pytest.mark.parametrize("hub_name", ["ms", "hf"])
+def test_altered_byte_on_cold_cache_is_caught(
+    tmp_path: Path, hub_env: dict[str, str], tamper: set[str], monkeypatch: pytest.MonkeyPatch, hub_name: str
+) -> None:
+    models = (
+        'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
+        if hub_name == "ms"
+        else (f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
+    )
+    project = make_project(tmp_path, models)
+    lock_project(project)
+    monkeypatch.setenv("HATCH_FUNASR_CACHE", str(tmp_path / "cold-cache"))
+    tamper.add("model.onnx")
+    with pytest.raises((IntegrityError, FetchError)) as info:
+        build(project, tmp_path / "b")
+    message = str(info.value)
+    assert message.startswith("model vad: ") and "model.onnx" in message
+    if hub_name == "hf":  # huggingface_hub checks only the size: our check against the lock catches it
+        expected = read_lock(project).models["vad"]  # type: ignore[union-attr]
+        sha = next(f.sha256 for f in expected.files if f.path == "model.onnx")
+        assert isinstance(info.value, IntegrityError)
+        assert "does not match funasr.lock: sha256 " in message and f"expected {sha}" in message
+    blobs = list((tmp_path / "cold-cache" / "blobs").rglob("*")) if (tmp_path / "cold-cache" / "blobs").exists() else []
+    tampered = [b for b in blobs if b.is_file() and b.stat().st_size == 1730426]
+    assert tampered == [], "the altered bytes must never enter the cache"
+    tamper.clear()
+    build(project, tmp_path / "b2")  # a later build against a good server succeeds
+
+
+def test_cache_poisoned_after_locking_is_detected(
+    tmp_path: Path, hub_env: dict[str, str], vad_files: dict[str, bytes]
+) -> None:
+    project = make_project(tmp_path)
+    lock_project(project)
+    sha = hashlib.sha256(vad_files["model.onnx"]).hexdigest()
+    blob = Cache().blob_path(sha)
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.raises(
+        IntegrityError, match=r"model vad: model.onnx: cached copy .* was altered after it was verified"
+    ):
+        build(project, tmp_path / "offline", offline="1")
+    assert not blob.exists(), "the poisoned copy is removed"
+    blob_data = bytearray(vad_files["model.onnx"])
+    blob_data[100] ^= 0xFF
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(bytes(blob_data))
+    pkg = build(project, tmp_path / "online")  # online: the bad copy is dropped and fetched again
+    assert (pkg / "models" / "vad" / "model.onnx").read_bytes() == vad_files["model.onnx"]
+
+
+def test_declaration_changed_since_lock(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    project = make_project(tmp_path)
+    lock_project(project)
+    text = (project / "pyproject.toml").read_text().replace('revision = "v2.0.4"', 'revision = "master"')
+    (project / "pyproject.toml").write_text(text + 'vad2 = "fsmn-vad"\n')
+    with pytest.raises(ConfigError) as info:
+        build(project, tmp_path / "b")
+    assert info.value.problems == [
+        "model vad changed since it was locked: revision 'v2.0.4' -> 'master'",
+        "model vad2 is declared but not in funasr.lock",
+        "run `hatch-funasr lock` to update it (or build with HATCH_FUNASR_LOCK=update)",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HATCH_FUNASR_LOCK": "update"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(read_lock(project).models) == {"vad", "vad2"}  # type: ignore[union-attr]
+
+
+def test_byte_identical_wheels_from_two_directories(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    wheels = []
+    for name in ("a", "elsewhere/b"):
+        project = make_project(tmp_path, name=name)
+        if not wheels:
+            lock_project(project)
+            lock_text = (project / "funasr.lock").read_text()
+        else:
+            (project / "funasr.lock").write_text(lock_text)
+        result = subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        wheels.append(next((project / "dist").glob("*.whl")).read_bytes())
+    assert wheels[0] == wheels[1]
