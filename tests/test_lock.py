@@ -228,3 +228,14 @@ def test_byte_identical_wheels_from_two_directories(tmp_path: Path, hub_env: dic
         assert result.returncode == 0, result.stdout + result.stderr
         wheels.append(next((project / "dist").glob("*.whl")).read_bytes())
     assert wheels[0] == wheels[1]
+
+
+def test_unlocked_hf_build_still_checks_lfs_sha256(tmp_path: Path, hub_env: dict[str, str], tamper: set[str]) -> None:
+    project = make_project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
+    tamper.add("model.onnx")
+    with pytest.raises(
+        IntegrityError,
+        match=r"model vad: acme/fsmn-vad-onnx/model.onnx: downloaded content does not "
+        r"match the hub listing: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}",
+    ):
+        build(project, tmp_path / "b")
