@@ -19,8 +19,17 @@ from typing import Any
 from hatch_funasr import __version__
 from hatch_funasr.config import BundleConfig, ModelConfig
 from hatch_funasr.families import FAMILIES
+from hatch_funasr.pack import PackEntry
 
-__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "FileRecord", "StagedModel", "model_dir_name", "write_package"]
+__all__ = [
+    "MANIFEST_NAME",
+    "RUNTIME_NAME",
+    "FileRecord",
+    "StagedModel",
+    "model_dir_name",
+    "pack_entries",
+    "write_package",
+]
 
 MANIFEST_NAME = "funasr_manifest.json"
 RUNTIME_NAME = "_funasr_runtime.py"
@@ -79,6 +88,15 @@ def model_dir_name(model: ModelConfig) -> str:
     return model.name
 
 
+def pack_entries(config: BundleConfig, models: list[StagedModel]) -> list[PackEntry]:
+    """Every model file with its path in the wheel, for :func:`hatch_funasr.pack.add_models`."""
+    return [
+        PackEntry(f"{config.package}/models/{model_dir_name(s.config)}/{rel}", r.source, r.size, r.sha256)
+        for s in models
+        for rel, r in sorted(s.files.items())
+    ]
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -134,21 +152,23 @@ def write_package(
     *,
     generate_init: bool,
     locations: Mapping[str, Path] | None = None,
+    link_models: bool = True,
 ) -> Path:
     """Stage ``<package>/`` under ``staging``: model dirs (hard links where possible),
     manifest, runtime module and, unless the project has its own, ``__init__``/``__main__``.
 
     With ``locations`` (editable installs) model files are not staged at all: the runtime
-    reads each model from the given directory instead.
+    reads each model from the given directory instead.  With ``link_models`` false they are
+    left for :func:`hatch_funasr.pack.add_models` (see :func:`pack_entries`).
     """
     pkg = staging / config.package
     pkg.mkdir(parents=True, exist_ok=True)
-    if locations is None:
+    if locations is None and link_models:
         for staged in models:
             target = pkg / "models" / model_dir_name(staged.config)
             for rel, record in sorted(staged.files.items()):
                 _link_or_copy(record.source, target / rel)
-    else:
+    elif locations is not None:
         payload = {name: str(path) for name, path in sorted(locations.items())}
         _write_text(pkg / LOCATIONS_NAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     manifest = build_manifest(config, models)

@@ -122,10 +122,22 @@ def open_sources(config: BundleConfig, *, cache: Cache, offline: bool, lock: Loc
     return sources
 
 
-def stage_model(source: Source, *, work: Path, report: Report) -> StagedModel:
+def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limit: int | None) -> None:
+    """``max-file-size``: fail before any download when a file is larger than the index allows."""
+    too_big = [(p, source.sizes[p]) for p in files if limit is not None and source.sizes.get(p, 0) > limit]
+    if too_big:
+        listed = ", ".join(f"{p} ({size / 2**20:.1f} MiB)" for p, size in too_big)
+        raise SelectionError(
+            f"model {model.name}: {listed} exceed max-file-size ({limit / 2**20:.1f} MiB, e.g. PyPI's per-file "
+            "limit); publish to an index without that limit, or split the bundle into one wheel per model"
+        )
+
+
+def stage_model(source: Source, *, work: Path, report: Report, max_file_size: int | None = None) -> StagedModel:
     """Select and fetch (and, if needed, derive) one model's files."""
     model = source.model
     selection = _select(model, source)
+    _guard_size(model, source, selection.files, max_file_size)
     records = source.materialize(list(selection.files), report)
     staged = StagedModel(model, source.commit, records)
     if selection.export or selection.quantize:
@@ -145,6 +157,7 @@ def prepare_bundle(
     generate_init: bool = True,
     editable_root: Path | None = None,
     lock: Lock | None = None,
+    link_models: bool = True,
 ) -> tuple[Path, list[StagedModel]]:
     """Run the pipeline for every model and stage the bundle package under ``staging/wheel``
     (derived files go to ``staging/work``).
@@ -156,14 +169,16 @@ def prepare_bundle(
     offline = is_offline() if offline is None else offline
     work = staging / "work"
     sources = open_sources(config, cache=cache, offline=offline, lock=lock)
-    staged = [stage_model(s, work=work, report=report) for s in sources]
+    staged = [stage_model(s, work=work, report=report, max_file_size=config.max_file_size) for s in sources]
     locations = None
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)
         locations = {
             s.config.name: editable_root / config.package / "models" / model_dir_name(s.config) for s in staged
         }
-    pkg = write_package(config, staged, staging / "wheel", generate_init=generate_init, locations=locations)
+    pkg = write_package(
+        config, staged, staging / "wheel", generate_init=generate_init, locations=locations, link_models=link_models
+    )
     return pkg, staged
 
 

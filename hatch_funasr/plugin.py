@@ -11,9 +11,11 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
+from hatch_funasr.bundle import pack_entries
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import parse
 from hatch_funasr.lock import read_lock, write_lock
+from hatch_funasr.pack import add_models
 from hatch_funasr.pipeline import lock_models, prepare_bundle
 
 __all__ = ["FunasrBuildHook"]
@@ -62,10 +64,12 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                 generate_init=not self._has_own_package(config.package),
                 editable_root=editable_root,
                 lock=lock,
+                link_models=False,
             )
         except BaseException:
             self._cleanup()
             raise
+        self._entries = [] if version == "editable" else pack_entries(config, staged)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
         if version == "editable":
@@ -79,7 +83,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         )
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        self._cleanup()
+        try:
+            if self.target_name == "wheel" and getattr(self, "_entries", None):
+                add_models(Path(artifact_path), self._entries, report=self.app.display_info)
+        finally:
+            self._cleanup()
 
     def _cleanup(self) -> None:
         staging = getattr(self, "_staging", None)

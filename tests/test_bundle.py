@@ -125,3 +125,16 @@ def test_check_plan_needs_no_network(tmp_path: Path) -> None:
     steps = {p.name: p.steps for p in plan(config)}
     assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
     assert any(s.startswith("export model.onnx, model_eb.onnx") for s in steps["asr"])
+
+
+def test_max_file_size_fails_before_any_work(local_project: Path, tmp_path: Path) -> None:
+    pyproject = {
+        "project": {"name": "acme-asr-models", "version": "1"},
+        "tool": {"funasr": {"max-file-size": "1 MiB", "models": {"vad": {"path": "models/vad"}}}},
+    }
+    config = parse(pyproject, local_project, {})
+    assert config.max_file_size == 2**20
+    with pytest.raises(SelectionError) as info:
+        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    assert str(info.value).startswith("model vad: model.onnx (1.7 MiB) exceed max-file-size (1.0 MiB")
+    assert not (tmp_path / "stage" / "wheel").exists()

@@ -7,6 +7,8 @@ espeak-ng utterance with silence around it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -82,6 +84,22 @@ def assert_brackets_speech(segments: list[list[int]], utt: Utterance) -> None:
     assert end <= utt.speech_end_ms + 1000, (segments, utt)
 
 
+def assert_record_matches(zf: zipfile.ZipFile) -> None:
+    """Every file is in RECORD with its real sha256 and size, and nothing else is."""
+    record_name = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
+    rows = {}
+    for line in zf.read(record_name).decode().splitlines():
+        path, digest, size = line.rsplit(",", 2)
+        rows[path] = (digest, size)
+    assert set(rows) == set(zf.namelist())
+    for name, (digest, size) in rows.items():
+        if name == record_name:
+            continue
+        data = zf.read(name)
+        expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert (digest, size) == (expected, str(len(data))), name
+
+
 def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -91,6 +109,9 @@ def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
             assert zf.read(f"acme_vad_models/models/vad/{f}") == vad_files[f]
         for f in ("__init__.py", "__main__.py", "_funasr_runtime.py", "funasr_manifest.json"):
             assert f"acme_vad_models/{f}" in names
+        assert zf.getinfo("acme_vad_models/models/vad/model.onnx").compress_type == zipfile.ZIP_STORED
+        assert zf.getinfo("acme_vad_models/models/vad/config.yaml").compress_type == zipfile.ZIP_DEFLATED
+        assert_record_matches(zf)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()
 

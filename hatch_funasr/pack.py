@@ -1,0 +1,110 @@
+"""Pack model files into the wheel hatchling wrote: stored (not deflated), hashed in one pass.
+
+Hatchling's wheel writer deflates every file at level 6; on float weights that saves ~7%
+and costs more than ten times the time of a plain copy.  So hatchling packs only the small
+files of the bundle package (runtime module, manifest), and :func:`add_models` then
+rebuilds the wheel once: hatchling's entries are copied, each model file is streamed in
+(stored when large, deflated when small text) while its sha256 is computed for RECORD and
+compared with the manifest, and RECORD is written last.  Memory stays flat (fixed-size
+chunks), zip64 is used past 4 GiB, and entry order, times and permissions are fixed, so the
+wheel stays reproducible.  On any failure the wheel is deleted: no half-written wheel stays.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatch_funasr.errors import IntegrityError
+
+__all__ = ["PackEntry", "add_models", "compress_type_for"]
+
+Report = Callable[[str], None]
+_CHUNK = 1 << 20
+#: Files the runtimes read as binary weights or graphs: never worth deflating.
+_BINARY = (".onnx", ".pt", ".pth", ".bin", ".fst", ".model", ".safetensors", ".ckpt", ".npy", ".data")
+_SMALL = 1 << 20
+_PROGRESS = 64 << 20
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """One model file: its path in the wheel, where its bytes are, what they must hash to."""
+
+    arcname: str
+    source: Path
+    size: int
+    sha256: str
+
+
+def compress_type_for(arcname: str, size: int) -> int:
+    """Stored for weights and anything over 1 MiB; deflated for small text (yaml, json, mvn, tokens)."""
+    if size > _SMALL or posixpath.basename(arcname).lower().endswith(_BINARY):
+        return zipfile.ZIP_STORED
+    return zipfile.ZIP_DEFLATED
+
+
+def _date_time() -> tuple[int, int, int, int, int, int]:
+    epoch = max(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")), 315532800)
+    return time.gmtime(epoch)[:6]
+
+
+def _record_hash(digest: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report) -> str:
+    info = zipfile.ZipInfo(entry.arcname, date_time)  # type: ignore[arg-type]
+    info.external_attr = (0o100644 & 0xFFFF) << 16
+    info.compress_type = compress_type_for(entry.arcname, entry.size)
+    info.file_size = entry.size
+    sha = hashlib.sha256()
+    if entry.size >= _PROGRESS:
+        report(f"hatch-funasr: packing {entry.arcname} ({entry.size / 2**20:.0f} MiB, stored)")
+    written = 0
+    with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
+        for chunk in iter(lambda: src.read(_CHUNK), b""):
+            sha.update(chunk)
+            out.write(chunk)
+            written += len(chunk)
+    if written != entry.size or sha.hexdigest() != entry.sha256:
+        raise IntegrityError(
+            f"{entry.arcname}: {entry.source} changed after it was verified (size {written}, sha256 "
+            f"{sha.hexdigest()}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
+        )
+    return f"{entry.arcname},{_record_hash(sha.digest())},{entry.size}"
+
+
+def add_models(wheel: Path, entries: Sequence[PackEntry], report: Report = lambda _m: None) -> None:
+    """Rebuild ``wheel`` with ``entries`` added before its ``.dist-info`` and RECORD rewritten."""
+    tmp = wheel.with_name(wheel.name + ".funasr-tmp")
+    date_time = _date_time()
+    try:
+        with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
+            infos = src.infolist()
+            record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
+            rows = [r for r in src.read(record_name).decode().splitlines() if r and not r.startswith(record_name + ",")]
+            pending = sorted(entries, key=lambda e: e.arcname)
+            for info in infos:
+                if pending and ".dist-info/" in info.filename:
+                    rows += [_copy_in(dst, e, date_time, report) for e in pending]
+                    pending = []
+                if info.filename != record_name:
+                    dst.writestr(info, src.read(info.filename), compress_type=info.compress_type)
+            rows += [_copy_in(dst, e, date_time, report) for e in pending]
+            rows.append(f"{record_name},,")
+            record = zipfile.ZipInfo(record_name, date_time)
+            record.external_attr = (0o100644 & 0xFFFF) << 16
+            dst.writestr(record, "\n".join(rows) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+        tmp.replace(wheel)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        wheel.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,71 @@
+"""Packing model files into a hatchling wheel: stored vs deflated, RECORD, failure leaves nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_e2e import assert_record_matches
+
+from hatch_funasr.errors import IntegrityError
+from hatch_funasr.pack import PackEntry, add_models, compress_type_for
+
+
+def _row(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def _wheel(path: Path) -> Path:
+    metadata = b"Metadata-Version: 2.1\nName: pkg\nVersion: 1\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("pkg/__init__.py", "")
+        zf.writestr("pkg-1.dist-info/METADATA", metadata)
+        rows = [_row("pkg/__init__.py", b""), _row("pkg-1.dist-info/METADATA", metadata), "pkg-1.dist-info/RECORD,,"]
+        zf.writestr("pkg-1.dist-info/RECORD", "\n".join(rows) + "\n")
+    return path
+
+
+def _entry(tmp_path: Path, name: str, data: bytes, sha: str | None = None) -> PackEntry:
+    src = tmp_path / name.replace("/", "_")
+    src.write_bytes(data)
+    return PackEntry(f"pkg/models/m/{name}", src, len(data), sha or hashlib.sha256(data).hexdigest())
+
+
+def test_models_added_before_dist_info_with_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    entries = [_entry(tmp_path, "model.onnx", b"\x08" * 5000), _entry(tmp_path, "config.yaml", b"a: 1\n" * 100)]
+    add_models(wheel, entries)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        assert names == [
+            "pkg/__init__.py",
+            "pkg/models/m/config.yaml",
+            "pkg/models/m/model.onnx",
+            "pkg-1.dist-info/METADATA",
+            "pkg-1.dist-info/RECORD",
+        ]
+        assert zf.getinfo("pkg/models/m/model.onnx").compress_type == zipfile.ZIP_STORED
+        assert zf.getinfo("pkg/models/m/config.yaml").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("pkg/models/m/model.onnx").date_time == (2026, 1, 1, 0, 0, 0)
+        assert_record_matches(zf)
+
+
+def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    entry = _entry(tmp_path, "model.onnx", b"tampered", sha="0" * 64)
+    with pytest.raises(IntegrityError, match=r"pkg/models/m/model.onnx: .* changed after it was verified"):
+        add_models(wheel, [entry])
+    assert list(tmp_path.glob("*.whl*")) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "stored"),
+    [("model.onnx", 10, True), ("TLG.fst", 10, True), ("am.mvn", 8040, False), ("tokens.json", 5 << 20, True)],
+)
+def test_compression_rule(name: str, size: int, stored: bool) -> None:
+    assert (compress_type_for(f"p/{name}", size) == zipfile.ZIP_STORED) is stored
