@@ -124,7 +124,9 @@ def open_sources(config: BundleConfig, *, cache: Cache, offline: bool, lock: Loc
 
 def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limit: int | None) -> None:
     """``max-file-size``: fail before any download when a file is larger than the index allows."""
-    too_big = [(p, source.sizes[p]) for p in files if limit is not None and source.sizes.get(p, 0) > limit]
+    if limit is None:
+        return
+    too_big = [(p, source.sizes[p]) for p in files if source.sizes.get(p, 0) > limit]
     if too_big:
         listed = ", ".join(f"{p} ({size / 2**20:.1f} MiB)" for p, size in too_big)
         raise SelectionError(
