@@ -25,6 +25,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Packing benchmark (pass --size-mib N); see benchmarks/README.md."""
+    session.install("-e", ".", "build>=1.2", "pip>=24", "uv", "onnx", "numpy")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", "hatch_funasr", "tests", "noxfile.py")

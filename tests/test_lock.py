@@ -55,6 +55,19 @@ def lock_project(project: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def wheel_build(project: Path, **env: str) -> Path:
+    """``python -m build --wheel --no-isolation`` (the hook as hatchling runs it); the wheel."""
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return next((project / "dist").glob("*.whl"))
+
+
 def build(project: Path, tmp: Path, **env: str) -> Path:
     """Stage the bundle in-process the way the hook does (config + lock from the project)."""
     root = project.resolve()
@@ -198,14 +211,7 @@ def test_declaration_changed_since_lock(tmp_path: Path, hub_env: dict[str, str])
         "model vad2 is declared but not in funasr.lock",
         "run `hatch-funasr lock` to update it (or build with HATCH_FUNASR_LOCK=update)",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HATCH_FUNASR_LOCK": "update"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    wheel_build(project, HATCH_FUNASR_LOCK="update")
     assert set(read_lock(project).models) == {"vad", "vad2"}  # type: ignore[union-attr]
 
 
@@ -218,15 +224,7 @@ def test_byte_identical_wheels_from_two_directories(tmp_path: Path, hub_env: dic
             lock_text = (project / "funasr.lock").read_text()
         else:
             (project / "funasr.lock").write_text(lock_text)
-        result = subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"},
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        wheels.append(next((project / "dist").glob("*.whl")).read_bytes())
+        wheels.append(wheel_build(project, SOURCE_DATE_EPOCH="1767225600").read_bytes())
     assert wheels[0] == wheels[1]
 
 
