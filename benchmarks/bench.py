@@ -40,7 +40,9 @@ def make_model(path: Path, size_mib: int) -> None:
     cols = 1024
     rows = max(1, size_mib * 2**20 // (4 * cols))
     rng = np.random.default_rng(0)
-    weight = helper.make_tensor("W", TensorProto.FLOAT, [rows, cols], rng.standard_normal((rows, cols), np.float32).tobytes(), raw=True)
+    weight = helper.make_tensor(
+        "W", TensorProto.FLOAT, [rows, cols], rng.standard_normal((rows, cols), np.float32).tobytes(), raw=True
+    )
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["speech", "W"], ["logits"], name="matmul")],
         "bench",
@@ -92,15 +94,22 @@ def main() -> int:
         make_model(models / "model.onnx", args.size_mib)
         size = sum(p.stat().st_size for p in models.iterdir())
 
-        ours = project(work / "ours", "bench-ours",
-                       '[tool.hatch.build.targets.wheel.hooks.funasr]\n[tool.funasr.models]\n'
-                       f'vad = {{ path = "{models}" }}\n')
+        ours = project(
+            work / "ours",
+            "bench-ours",
+            f'[tool.hatch.build.targets.wheel.hooks.funasr]\n[tool.funasr.models]\nvad = {{ path = "{models}" }}\n',
+        )
         cold, rss = timed([py, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], ours, env)
         warm, rss_warm = timed([py, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist2", "."], ours, env)
 
-        stock = project(work / "stock", "bench-stock",
-                        f'[tool.hatch.build.targets.wheel.force-include]\n"{models}" = "bench_stock/models/vad"\n')
-        stock_t, stock_rss = timed([py, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], stock, env)
+        stock = project(
+            work / "stock",
+            "bench-stock",
+            f'[tool.hatch.build.targets.wheel.force-include]\n"{models}" = "bench_stock/models/vad"\n',
+        )
+        stock_t, stock_rss = timed(
+            [py, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], stock, env
+        )
 
         start = time.perf_counter()
         subprocess.run(["zip", "-0", "-q", "-r", str(work / "floor.zip"), "."], cwd=models, check=True)
@@ -114,27 +123,76 @@ def main() -> int:
             for tool in ("pip", "uv"):
                 target = work / f"venv-{label}-{tool}"
                 subprocess.run([py, "-m", "venv", "--without-pip", str(target)], check=True)
-                cmd = ([py, "-m", "pip", "--python", str(target / "bin" / "python"), "install", "-q", "--no-deps", str(wheel)]
-                       if tool == "pip" else
-                       [shutil.which("uv") or str(Path(py).with_name("uv")), "pip", "install", "-q", "--no-deps", "--python", str(target / "bin" / "python"), str(wheel)])
+                cmd = (
+                    [
+                        py,
+                        "-m",
+                        "pip",
+                        "--python",
+                        str(target / "bin" / "python"),
+                        "install",
+                        "-q",
+                        "--no-deps",
+                        str(wheel),
+                    ]
+                    if tool == "pip"
+                    else [
+                        shutil.which("uv") or str(Path(py).with_name("uv")),
+                        "pip",
+                        "install",
+                        "-q",
+                        "--no-deps",
+                        "--python",
+                        str(target / "bin" / "python"),
+                        str(wheel),
+                    ]
+                )
                 installs[(label, tool)], _ = timed(cmd, work)
 
         mib = size / 2**20
         rows = [
             ("model directory", f"{mib:.0f} MiB", "model.onnx + config.yaml + am.mvn"),
             ("floor: zip -0 + sha256sum", f"{floor:.2f} s", "one write pass + one hash pass"),
-            ("hatch-funasr build (cold)", f"{cold:.2f} s", f"{cold / floor:.2f} x floor; peak RSS {rss / 1024:.0f} MiB" if rss else f"{cold / floor:.2f} x floor"),
-            ("hatch-funasr build (warm rebuild)", f"{warm:.2f} s", f"peak RSS {rss_warm / 1024:.0f} MiB" if rss_warm else ""),
-            ("stock hatchling force-include", f"{stock_t:.2f} s", f"{stock_t / cold:.1f} x slower than hatch-funasr; peak RSS {stock_rss / 1024:.0f} MiB" if stock_rss else ""),
-            ("wheel size: hatch-funasr / stock", f"{our_wheel.stat().st_size / 2**20:.0f} / {stock_wheel.stat().st_size / 2**20:.0f} MiB", "stored vs deflated"),
-            ("pip install: hatch-funasr / stock", f"{installs[('ours', 'pip')]:.2f} / {installs[('stock', 'pip')]:.2f} s", ""),
-            ("uv pip install: hatch-funasr / stock", f"{installs[('ours', 'uv')]:.2f} / {installs[('stock', 'uv')]:.2f} s", ""),
+            (
+                "hatch-funasr build (cold)",
+                f"{cold:.2f} s",
+                f"{cold / floor:.2f} x floor; peak RSS {rss / 1024:.0f} MiB" if rss else f"{cold / floor:.2f} x floor",
+            ),
+            (
+                "hatch-funasr build (warm rebuild)",
+                f"{warm:.2f} s",
+                f"peak RSS {rss_warm / 1024:.0f} MiB" if rss_warm else "",
+            ),
+            (
+                "stock hatchling force-include",
+                f"{stock_t:.2f} s",
+                f"{stock_t / cold:.1f} x slower than hatch-funasr; peak RSS {stock_rss / 1024:.0f} MiB"
+                if stock_rss
+                else "",
+            ),
+            (
+                "wheel size: hatch-funasr / stock",
+                f"{our_wheel.stat().st_size / 2**20:.0f} / {stock_wheel.stat().st_size / 2**20:.0f} MiB",
+                "stored vs deflated",
+            ),
+            (
+                "pip install: hatch-funasr / stock",
+                f"{installs[('ours', 'pip')]:.2f} / {installs[('stock', 'pip')]:.2f} s",
+                "",
+            ),
+            (
+                "uv pip install: hatch-funasr / stock",
+                f"{installs[('ours', 'uv')]:.2f} / {installs[('stock', 'uv')]:.2f} s",
+                "",
+            ),
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-              f"command: `python benchmarks/bench.py --size-mib {args.size_mib}`\n\n"
-              "| measure | value | note |\n|---|---|---|\n")
+    header = (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"command: `python benchmarks/bench.py --size-mib {args.size_mib}`\n\n"
+        "| measure | value | note |\n|---|---|---|\n"
+    )
     table = header + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows) + "\n"
     print(table)
     if args.out:

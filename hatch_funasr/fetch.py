@@ -152,6 +152,32 @@ class Source:
         return self._local[path]
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_paths(model: ModelConfig, paths: Sequence[str], where: str) -> None:
+    """Refuse a listing with any path that could land outside the model directory.
+
+    Hub clients join listed names onto their cache (ModelScope's client writes outside it
+    for ``../`` names), so one hostile name condemns the whole listing, before any download.
+    """
+    bad = [
+        p
+        for p in paths
+        if not p
+        or p.startswith(("/", "\\"))
+        or "\\" in p
+        or _DRIVE.match(p)
+        or any(part in ("", ".", "..") for part in p.split("/"))
+        or any(ord(c) < 32 for c in p)
+    ]
+    if bad:
+        shown = ", ".join(repr(p) for p in sorted(bad)[:5])
+        raise IntegrityError(
+            f"model {model.name}: {where} lists unsafe file names ({shown}); refusing it, nothing was downloaded"
+        )
+
+
 def _listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
     return {
         "files": {p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())}
@@ -189,6 +215,7 @@ def _walk_local(model: ModelConfig) -> dict[str, RemoteFile]:
 def open_locked(model: ModelConfig, entry: LockedModel, *, cache: Cache, offline: bool) -> Source:
     """A hub model pinned by funasr.lock: its commit and files come from the lock, not the hub."""
     listing = {f.path: RemoteFile(f.path, f.size, f.sha256) for f in entry.files}
+    _check_paths(model, list(listing), "funasr.lock")
     return Source(model, entry.commit, listing, cache, get_hub(model.hub), offline=offline, locked=True)
 
 
@@ -212,7 +239,9 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
                 "is not in the cache"
             )
         assert commit is not None
-        return Source(model, commit, _listing_from_json(snapshot), cache, hub, offline=True)
+        cached_listing = _listing_from_json(snapshot)
+        _check_paths(model, list(cached_listing), f"the cached listing of {model.repo}")
+        return Source(model, commit, cached_listing, cache, hub, offline=True)
     try:
         listing: RepoListing = hub.list(model.repo, revision)
     except FunasrBuildError as e:
@@ -222,6 +251,7 @@ def open_source(model: ModelConfig, *, cache: Cache, offline: bool) -> Source:
             f"model {model.name}: cannot list {HUB_NAMES[model.hub]} repository {model.repo} at revision "
             f"{revision or 'default'}: {type(e).__name__}: {e}"
         ) from e
+    _check_paths(model, list(listing.files), f"{HUB_NAMES[model.hub]} repository {model.repo}@{listing.commit}")
     cached = cache.read_snapshot(model.hub, model.repo, listing.commit)
     files = dict(listing.files)
     if cached is not None:  # keep sha256 learnt from earlier downloads of git-hashed files
