@@ -138,3 +138,25 @@ def test_max_file_size_fails_before_any_work(local_project: Path, tmp_path: Path
         prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert str(info.value).startswith("model vad: model.onnx (1.7 MiB) exceed max-file-size (1.0 MiB")
     assert not (tmp_path / "stage" / "wheel").exists()
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("paraformer-contextual", ["model_eb.onnx", "model_eb_quant.onnx", "model_quant.onnx"]),
+        ("paraformer-streaming", ["decoder_quant.onnx", "model_quant.onnx"]),
+    ],
+)
+def test_quantize_every_onnx_file_of_the_family(family: str, expected: list[str], tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from support.genmodels import write_family
+
+    write_family(family, tmp_path / "models" / "m", weight_mb=1)
+    config = _config(tmp_path, {"m": {"path": "models/m", "family": family, "quantize": True, "keep-fp32": False}})
+    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    onnx_files = sorted(p.name for p in (pkg / "models" / "m").iterdir() if p.suffix == ".onnx")
+    assert onnx_files == expected  # fp32 model_eb.onnx stays: the C++ runtime's hotwords need it
+    for name in onnx_files:
+        ort.InferenceSession(str(pkg / "models" / "m" / name), providers=["CPUExecutionProvider"])
+    quant = pkg / "models" / "m" / "model_quant.onnx"
+    assert quant.stat().st_size < (tmp_path / "models" / "m" / "model.onnx").stat().st_size / 2
