@@ -34,7 +34,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "hatch_funasr", "tests", "noxfile.py")
+    session.run("ruff", "check", "hatch_funasr", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session

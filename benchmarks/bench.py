@@ -62,7 +62,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple
     """Wall seconds and peak RSS (KiB, from /usr/bin/time -v) of a command."""
     full = ["/usr/bin/time", "-v", *cmd] if Path("/usr/bin/time").exists() else cmd
     start = time.perf_counter()
-    result = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{cmd} failed:\n{result.stdout}\n{result.stderr}")
