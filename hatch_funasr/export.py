@@ -1,22 +1,35 @@
-"""Derived ONNX files: quantization with onnxruntime (export from PyTorch is not built yet).
+"""Derived ONNX files: export of PyTorch checkpoints with FunASR, quantization with onnxruntime.
+
+Export runs FunASR's own ``AutoModel(...).export(type="onnx")`` in a child process
+(:mod:`hatch_funasr._export_child`) on a staging copy of the model directory, with no hub
+tokens in its environment and ``torch.load(weights_only=True)``.  The Python it runs with is
+``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch, kept out of build isolation), else
+the build's own (install ``hatch-funasr[export]``).
 
 Quantization follows FunASR's own export settings: dynamic, MatMul only, per-channel,
 QUInt8, with the ``output``/``bias_encoder``/``bias_decoder`` nodes left in float.
-Derived files are written into a per-build scratch directory, never into the cache.
+Every produced ONNX file is loaded in onnxruntime before it is packed.  Derived files are
+written into a per-build scratch directory, never into the cache.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from hatch_funasr.bundle import FileRecord, StagedModel
 from hatch_funasr.cache import hash_file
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import ExportError
-from hatch_funasr.families import FAMILIES, Selection, quant_name
+from hatch_funasr.families import FAMILIES, Selection, pytorch_files, quant_name
 
 __all__ = ["derive", "unavailable"]
 
@@ -24,15 +37,11 @@ Report = Callable[[str], None]
 _EXCLUDED_NODES = ("output", "bias_encoder", "bias_decoder")
 
 
-def unavailable(model: ModelConfig, selection: Selection) -> list[str]:
+def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str, int]) -> list[str]:
     """Why the derived files ``selection`` asks for cannot be made here (empty if they can)."""
     problems = []
-    if selection.export:
-        problems.append(
-            f"the source has no {', '.join(selection.export)}: exporting PyTorch checkpoints to ONNX is not "
-            "available in this version of hatch-funasr; use a ready ONNX repository (see `hatch-funasr models`) "
-            'or format = "pytorch"'
-        )
+    if selection.export and "model.pt" not in available:
+        problems.append(f"the source has no {', '.join(selection.export)} and no model.pt to export them from")
     if selection.quantize and not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
         problems.append(
             f"quantize = true needs onnx and onnxruntime to make {', '.join(map(quant_name, selection.quantize))}: "
@@ -64,30 +73,111 @@ def quantize_file(src: Path, dst: Path) -> None:
     )
 
 
-def derive(staged: StagedModel, selection: Selection, source: object, *, work: Path, report: Report) -> StagedModel:
-    """Quantize the fp32 ONNX files ``selection.quantize`` names; add them to the model."""
+#: Variables that must not reach the export child: hub credentials and endpoints.
+_SCRUB = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODELSCOPE_API_TOKEN", "MODELSCOPE_TOKEN")
+_NOWHERE = "http://127.0.0.1:9"
+
+
+def _export_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    # Export reads a local directory; nothing may be fetched (and no token found) from a hub.
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_ENDPOINT=_NOWHERE,
+        MODELSCOPE_ENDPOINT=_NOWHERE,
+        MODELSCOPE_API_TOKEN="",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        PYTHONNOUSERSITE="1",
+    )
+    return env
+
+
+def _load_check(model: ModelConfig, file: Path) -> None:
+    import onnxruntime
+
+    try:
+        onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+    except Exception as e:
+        raise ExportError(f"model {model.name}: {file.name} does not load in onnxruntime: {e}") from e
+
+
+def export_onnx(
+    staged: StagedModel, selection: Selection, source: Any, *, work: Path, report: Report
+) -> tuple[dict[str, FileRecord], dict[str, str]]:
+    """Export ``selection.export`` from the PyTorch checkpoint with FunASR, in a child process."""
+    model = staged.config
+    configuration = source.read_text("configuration.json")
+    names, missing = pytorch_files(configuration, source.sizes)
+    if missing:
+        raise ExportError(f"model {model.name}: cannot export: {model.source_label} has no {', '.join(missing)}")
+    records = source.materialize(names, report)
+    src = work / model.name / "export"
+    shutil.rmtree(src, ignore_errors=True)
+    for rel, record in records.items():  # a copy: FunASR writes next to the checkpoint
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(record.source, src / rel)
+    python = os.environ.get("HATCH_FUNASR_EXPORT_PYTHON") or sys.executable
+    child = Path(__file__).with_name("_export_child.py")
+    report(f"model {model.name}: exporting {', '.join(selection.export)} with FunASR (opset {model.opset_version})")
+    result = subprocess.run(
+        [python, str(child), str(src), str(model.opset_version)],
+        env=_export_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
+        hint = ""
+        if "No module named" in tail:
+            hint = "; install the export extra: pip install 'hatch-funasr[export]' (or set HATCH_FUNASR_EXPORT_PYTHON)"
+        raise ExportError(f"model {model.name}: FunASR export failed{hint}:\n{tail}")
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("HATCH_FUNASR_EXPORT ")), "")
+    tools = json.loads(line.split(" ", 1)[1]) if line else {}
+    files: dict[str, FileRecord] = {}
+    for name in selection.export:
+        out = src / name
+        if not out.is_file():
+            raise ExportError(f"model {model.name}: FunASR export did not produce {name}")
+        _load_check(model, out)
+        digest = hash_file(out)
+        files[name] = FileRecord(out, digest.size, digest.sha256)
+    return files, tools
+
+
+def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path, report: Report) -> StagedModel:
+    """Export and/or quantize what ``selection`` asks for; add the results to the model."""
     model = staged.config
     family = FAMILIES[model.family]
     files = dict(staged.files)
-    scratch = work / model.name
     tools = dict(staged.tools)
-    import onnxruntime
+    derived: set[str] = set(staged.derived)
+    if selection.export:
+        exported, export_tools = export_onnx(staged, selection, source, work=work, report=report)
+        files.update(exported)
+        tools.update(export_tools)
+        derived.update(exported)
+    if selection.quantize:
+        import onnxruntime
 
-    for onnx_file in selection.quantize:
-        record = files.get(onnx_file)
-        fp32 = record or source.materialize([onnx_file], report)[onnx_file]  # type: ignore[attr-defined]
-        out = scratch / quant_name(onnx_file)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
-        try:
-            quantize_file(fp32.source, out)
-            onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-        except Exception as e:
-            raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
-        digest = hash_file(out)
-        files[quant_name(onnx_file)] = FileRecord(out, digest.size, digest.sha256)
-        if not (model.keep_fp32 or onnx_file in family.fp32_always):
-            files.pop(onnx_file, None)
-    tools["onnxruntime"] = onnxruntime.__version__
-    derived = tuple(sorted(set(staged.derived) | {quant_name(f) for f in selection.quantize}))
-    return replace(staged, files=files, tools=tools, derived=derived)
+        scratch = work / model.name / "quant"
+        scratch.mkdir(parents=True, exist_ok=True)
+        for onnx_file in selection.quantize:
+            fp32 = files.get(onnx_file) or source.materialize([onnx_file], report)[onnx_file]
+            out = scratch / quant_name(onnx_file)
+            report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
+            try:
+                quantize_file(fp32.source, out)
+            except Exception as e:
+                raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
+            _load_check(model, out)
+            digest = hash_file(out)
+            files[out.name] = FileRecord(out, digest.size, digest.sha256)
+            derived.add(out.name)
+        tools["onnxruntime"] = onnxruntime.__version__
+    if model.quantize and not model.keep_fp32:
+        for onnx_file in family.onnx:
+            if onnx_file not in family.fp32_always:
+                files.pop(onnx_file, None)
+                derived.discard(onnx_file)
+    return replace(staged, files=files, tools=tools, derived=tuple(sorted(derived)))

@@ -22,6 +22,7 @@ __all__ = [
     "detect_family",
     "get_family",
     "is_bookkeeping",
+    "pytorch_files",
     "quant_name",
     "select_files",
 ]
@@ -298,7 +299,7 @@ def _resolve_required(required: Sequence[Requirement], available: Mapping[str, i
     return found, missing
 
 
-def _pytorch_files(configuration_json: str | None, available: Mapping[str, int]) -> tuple[list[str], list[str]]:
+def pytorch_files(configuration_json: str | None, available: Mapping[str, int]) -> tuple[list[str], list[str]]:
     """What ``funasr.AutoModel(model=dir)`` reads: configuration.json, config.yaml, and what
     ``file_path_metas`` names (a directory there means everything under it)."""
     names: list[str] = ["configuration.json", "config.yaml"]
@@ -357,7 +358,7 @@ def select_files(
     to_export: list[str] = []
     to_quantize: list[str] = []
     if fmt == "pytorch" and not family.plain:
-        needed, missing = _pytorch_files(configuration_json, usable)
+        needed, missing = pytorch_files(configuration_json, usable)
     else:
         needed, missing = _resolve_required(family.required, usable)
         extras.extend(o for o in family.optional if o in usable)

@@ -69,7 +69,7 @@ def _select(model: ModelConfig, source: Source) -> Selection:
     if selection.export or selection.quantize:
         from hatch_funasr import export
 
-        problems += export.unavailable(model, selection)
+        problems += export.unavailable(model, selection, source.sizes)
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"

@@ -123,3 +123,24 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     ).stdout.strip()
     Path(purelib, "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
     return python
+
+
+EXPORT_REQUIREMENTS = ("torch==2.13.0", "funasr==1.4.16", "onnx", "onnxruntime")
+
+
+@pytest.fixture(scope="session")
+def export_python() -> Path:
+    """A Python with torch (CPU) and funasr for export: HATCH_FUNASR_EXPORT_PYTHON, or a cached venv."""
+    configured = os.environ.get("HATCH_FUNASR_EXPORT_PYTHON")
+    if configured:
+        return Path(configured)
+    base = realvad.data_dir() / "venvs" / "export-torch-2.13.0-funasr-1.4.16"
+    python = _venv_python(base)
+    marker = base / ".complete"
+    if not marker.is_file():
+        shutil.rmtree(base, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True).create(base)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", EXPORT_REQUIREMENTS[0]], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *EXPORT_REQUIREMENTS[1:]], check=True)
+        marker.write_text("\n".join(EXPORT_REQUIREMENTS))
+    return python
