@@ -41,7 +41,7 @@ def test_export_and_quantize_real_vad_finds_same_speech(
     monkeypatch.setenv("HF_TOKEN", "hf_CANARY_must_not_reach_export")
     realvad.write_model(tmp_path / "models" / "vad", PYTORCH_FILES)
     config = _config(tmp_path, {"path": "models/vad", "quantize": True})
-    pkg, staged = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     exported = pkg / "models" / "vad"
     assert sorted(p.name for p in exported.iterdir()) == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
     assert (exported / "model_quant.onnx").stat().st_size < (exported / "model.onnx").stat().st_size / 2
