@@ -74,6 +74,8 @@ class StagedModel:
     files: Mapping[str, FileRecord]
     tools: Mapping[str, str] = field(default_factory=dict)
     derived: tuple[str, ...] = ()
+    #: Per quantized file, the max abs difference of its outputs from fp32 on a fixed input.
+    drift: Mapping[str, float | None] = field(default_factory=dict)
 
     @property
     def quantized(self) -> bool:
@@ -127,6 +129,7 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "dir": f"models/{model_dir_name(m)}",
         "files": {p: {"size": r.size, "sha256": r.sha256} for p, r in sorted(staged.files.items())},
         "derived": sorted(staged.derived),
+        "quant_drift": dict(sorted(staged.drift.items())),
         "tools": dict(sorted(staged.tools.items())),
     }
 

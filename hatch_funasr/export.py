@@ -145,6 +145,42 @@ def export_onnx(
     return files, tools
 
 
+def _fixed_feed(session: Any) -> dict[str, Any]:
+    """A deterministic input: batch 1, 50 steps, seeded normal floats, integer inputs of 1."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    feed = {}
+    for i, arg in enumerate(session.get_inputs()):
+        shape = [d if isinstance(d, int) else (1 if n == 0 else 50) for n, d in enumerate(arg.shape)]
+        if "int" in arg.type:
+            dtype = np.int64 if "int64" in arg.type else np.int32
+            feed[arg.name] = np.full(shape, 50 if len(shape) == 1 and i > 0 else 1, dtype=dtype)
+        else:
+            feed[arg.name] = rng.standard_normal(shape).astype(np.float32)
+    return feed
+
+
+def quant_drift(fp32: Path, quant: Path) -> float | None:
+    """Max abs difference between the float outputs of ``fp32`` and ``quant`` on a fixed input
+    (None when the model cannot run on a generic input, e.g. it needs real features)."""
+    import numpy as np
+    import onnxruntime
+
+    try:
+        a = onnxruntime.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+        b = onnxruntime.InferenceSession(str(quant), providers=["CPUExecutionProvider"])
+        feed = _fixed_feed(a)
+        diffs = [
+            float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
+            for x, y in zip(a.run(None, feed), b.run(None, feed), strict=True)
+            if np.issubdtype(x.dtype, np.floating) and x.size
+        ]
+    except Exception:
+        return None
+    return max(diffs) if diffs else None
+
+
 def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path, report: Report) -> StagedModel:
     """Export and/or quantize what ``selection`` asks for; add the results to the model."""
     model = staged.config
@@ -152,6 +188,7 @@ def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path
     files = dict(staged.files)
     tools = dict(staged.tools)
     derived: set[str] = set(staged.derived)
+    drift: dict[str, float | None] = dict(staged.drift)
     if selection.export:
         exported, export_tools = export_onnx(staged, selection, source, work=work, report=report)
         files.update(exported)
@@ -171,6 +208,9 @@ def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path
             except Exception as e:
                 raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
             _load_check(model, out)
+            drift[out.name] = quant_drift(fp32.source, out)
+            shown = "not measurable" if drift[out.name] is None else f"{drift[out.name]:.6g}"
+            report(f"model {model.name}: {out.name} max abs drift from fp32 on a fixed input: {shown}")
             digest = hash_file(out)
             files[out.name] = FileRecord(out, digest.size, digest.sha256)
             derived.add(out.name)
@@ -180,4 +220,4 @@ def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path
             if onnx_file not in family.fp32_always:
                 files.pop(onnx_file, None)
                 derived.discard(onnx_file)
-    return replace(staged, files=files, tools=tools, derived=tuple(sorted(derived)))
+    return replace(staged, files=files, tools=tools, derived=tuple(sorted(derived)), drift=drift)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -125,7 +126,7 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     return python
 
 
-EXPORT_REQUIREMENTS = ("torch==2.13.0", "funasr==1.4.16", "onnx", "onnxruntime")
+EXPORT_REQUIREMENTS = ("torch==2.13.0", "funasr==1.4.16", "kaldi-native-fbank", "onnx", "onnxruntime")
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +135,8 @@ def export_python() -> Path:
     configured = os.environ.get("HATCH_FUNASR_EXPORT_PYTHON")
     if configured:
         return Path(configured)
-    base = realvad.data_dir() / "venvs" / "export-torch-2.13.0-funasr-1.4.16"
+    key = hashlib.sha256("\n".join(EXPORT_REQUIREMENTS).encode()).hexdigest()[:12]
+    base = realvad.data_dir() / "venvs" / f"export-{key}"
     python = _venv_python(base)
     marker = base / ".complete"
     if not marker.is_file():

@@ -117,6 +117,8 @@ def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path:
     assert quant < (pkg / "models" / "vad" / "model.onnx").stat().st_size / 2
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]
     assert manifest["quantized"] is True and manifest["derived"] == ["model_quant.onnx"]
+    drift = manifest["quant_drift"]["model_quant.onnx"]
+    assert isinstance(drift, float) and 0 < drift < 10
     assert "onnxruntime" in manifest["tools"]
 
 

@@ -93,3 +93,30 @@ def test_missing_export_tools_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         prepare_bundle(
             _config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"), offline=True
         )
+
+
+RUN_AUTOMODEL = """
+import json, sys
+from funasr import AutoModel
+model = AutoModel(model=sys.argv[1], disable_update=True, device="cpu")
+print("SEGMENTS " + json.dumps(model.generate(input=sys.argv[2])[0]["value"]))
+"""
+
+
+def test_pytorch_format_bundle_loads_with_automodel(tmp_path: Path, export_python: Path, utterance: Utterance) -> None:
+    realvad.write_model(tmp_path / "models" / "vad", (*PYTORCH_FILES, "model.onnx"))
+    config = _config(tmp_path, {"path": "models/vad", "format": "pytorch"})
+    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    model_dir = pkg / "models" / "vad"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["am.mvn", "config.yaml", "configuration.json", "model.pt"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9"}
+    out = subprocess.run(
+        [str(export_python), "-c", RUN_AUTOMODEL, str(model_dir), str(utterance.wav)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    segments = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("SEGMENTS "))[9:])
+    assert segments and segments[0][0] <= utterance.speech_start_ms + 100
+    assert segments[-1][1] >= utterance.speech_end_ms - 100
