@@ -50,5 +50,23 @@ def main(model_dir: str, opset: int) -> int:
     return 0
 
 
+def versions() -> int:
+    """``--versions``: what the cache key of an export depends on."""
+    import funasr
+    import torch
+
+    found = {"torch": torch.__version__, "funasr": getattr(funasr, "__version__", "unknown")}
+    try:
+        import onnx
+
+        found["onnx"] = onnx.__version__
+    except ImportError:
+        pass
+    print("HATCH_FUNASR_EXPORT " + json.dumps(found, sort_keys=True), flush=True)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--versions"]:
+        raise SystemExit(versions())
     raise SystemExit(main(sys.argv[1], int(sys.argv[2])))

@@ -163,6 +163,34 @@ class Cache:
     def write_ref(self, hub: str, repo: str, revision: str, commit: str) -> None:
         self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
 
+    # --- derived files (export, quantization) ------------------------------------------------
+    def load_derived(self, key: str) -> dict[str, Path] | None:
+        """Files produced earlier for ``key`` (a hash of inputs and tool versions), re-verified."""
+        base = self.root / "derived" / key
+        try:
+            index: dict[str, str] = json.loads((base / "index.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        found = {name: base / name for name in index}
+        if all(p.is_file() and hash_file(p).sha256 == index[n] for n, p in found.items()):
+            return found
+        shutil.rmtree(base, ignore_errors=True)
+        return None
+
+    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, Path]:
+        """Keep produced files under ``key``: copied into scratch space, then renamed in at once."""
+        base = self.root / "derived" / key
+        with self.tempdir("derived-") as tmp:
+            index = {}
+            for name, src in files.items():
+                shutil.copyfile(src, tmp / name)
+                index[name] = hash_file(tmp / name).sha256
+            (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), "utf-8")
+            base.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # another build stored the same result first
+                tmp.rename(base)
+        return self.load_derived(key) or files
+
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager
     def tempdir(self, prefix: str) -> Iterator[Path]:

@@ -53,6 +53,8 @@ class ModelConfig:
     quantize: bool = False
     keep_fp32: bool = True
     opset_version: int = 14
+    #: Fail the build when a quantized file's outputs drift more than this from fp32.
+    max_quant_drift: float | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     #: The catalog alias this model came from, if any.
@@ -195,6 +197,7 @@ MODEL_KEYS = (
     "quantize",
     "keep-fp32",
     "opset-version",
+    "max-quant-drift",
     "include",
     "exclude",
     "family",
@@ -224,6 +227,12 @@ def _parse_model(
     quantize = _get_bool(c, raw, "quantize", path, False)
     keep_fp32 = _get_bool(c, raw, "keep-fp32", path, True)
     opset = _get_opset(c, raw, path)
+    max_drift = raw.get("max-quant-drift")
+    if max_drift is not None and (
+        isinstance(max_drift, bool) or not isinstance(max_drift, (int, float)) or max_drift < 0
+    ):
+        c.add(f"{path}.max-quant-drift", f"expected a non-negative number, got {_describe(max_drift)}")
+        max_drift = None
     include = _get_patterns(c, raw, "include", path)
     exclude = _get_patterns(c, raw, "exclude", path)
 
@@ -298,6 +307,7 @@ def _parse_model(
         quantize=quantize,
         keep_fp32=keep_fp32,
         opset_version=opset,
+        max_quant_drift=float(max_drift) if max_drift is not None else None,
         include=include,
         exclude=exclude,
         alias=entry.alias if entry else None,
@@ -397,6 +407,7 @@ def json_schema() -> dict[str, Any]:
         "quantize": {"type": "boolean"},
         "keep-fp32": {"type": "boolean"},
         "opset-version": {"type": "integer", "minimum": 9, "maximum": 23},
+        "max-quant-drift": {"type": "number", "minimum": 0},
         "include": {"type": "array", "items": {"type": "string"}},
         "exclude": {"type": "array", "items": {"type": "string"}},
         "family": {"enum": list(FAMILIES)},

@@ -14,6 +14,7 @@ written into a per-build scratch directory, never into the cache.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -25,8 +26,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hatch_funasr import __version__
 from hatch_funasr.bundle import FileRecord, StagedModel
-from hatch_funasr.cache import hash_file
+from hatch_funasr.cache import Cache, hash_file
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import ExportError
 from hatch_funasr.families import FAMILIES, Selection, pytorch_files, quant_name
@@ -35,6 +37,8 @@ __all__ = ["derive", "unavailable"]
 
 Report = Callable[[str], None]
 _EXCLUDED_NODES = ("output", "bias_encoder", "bias_decoder")
+#: Part of the cache key of a quantized file: change it when the settings below change.
+_SETTINGS = "MatMul/per-channel/QUInt8/excl:output,bias_encoder,bias_decoder/v1"
 
 
 def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str, int]) -> list[str]:
@@ -101,10 +105,40 @@ def _load_check(model: ModelConfig, file: Path) -> None:
         raise ExportError(f"model {model.name}: {file.name} does not load in onnxruntime: {e}") from e
 
 
+def _key(**parts: object) -> str:
+    payload = json.dumps({**parts, "hatch-funasr": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _records(files: Mapping[str, Path]) -> dict[str, FileRecord]:
+    out = {}
+    for name, path in files.items():
+        digest = hash_file(path)
+        out[name] = FileRecord(path, digest.size, digest.sha256)
+    return out
+
+
+def _run_child(model: ModelConfig, python: str, args: list[str]) -> str:
+    child = Path(__file__).with_name("_export_child.py")
+    result = subprocess.run([python, str(child), *args], env=_export_env(), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
+        hint = ""
+        if "No module named" in tail:
+            hint = "; install the export extra: pip install 'hatch-funasr[export]' (or set HATCH_FUNASR_EXPORT_PYTHON)"
+        raise ExportError(f"model {model.name}: FunASR export failed{hint}:\n{tail}")
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("HATCH_FUNASR_EXPORT ")), "")
+    versions: dict[str, str] = json.loads(line.split(" ", 1)[1]) if line else {}
+    return json.dumps(versions, sort_keys=True)
+
+
 def export_onnx(
-    staged: StagedModel, selection: Selection, source: Any, *, work: Path, report: Report
+    staged: StagedModel, selection: Selection, source: Any, *, work: Path, cache: Cache, report: Report
 ) -> tuple[dict[str, FileRecord], dict[str, str]]:
-    """Export ``selection.export`` from the PyTorch checkpoint with FunASR, in a child process."""
+    """Export ``selection.export`` from the PyTorch checkpoint with FunASR, in a child process.
+
+    Results are kept in the cache under a hash of the inputs and tool versions, so a rebuild
+    does not export again."""
     model = staged.config
     configuration = source.read_text("configuration.json")
     names, missing = pytorch_files(configuration, source.sizes)
@@ -117,32 +151,26 @@ def export_onnx(
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(record.source, src / rel)
     python = os.environ.get("HATCH_FUNASR_EXPORT_PYTHON") or sys.executable
-    child = Path(__file__).with_name("_export_child.py")
-    report(f"model {model.name}: exporting {', '.join(selection.export)} with FunASR (opset {model.opset_version})")
-    result = subprocess.run(
-        [python, str(child), str(src), str(model.opset_version)],
-        env=_export_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    tools: dict[str, str] = json.loads(_run_child(model, python, ["--versions"]))
+    key = _key(
+        kind="export",
+        inputs=sorted((rel, r.sha256) for rel, r in records.items()),
+        outputs=selection.export,
+        opset=model.opset_version,
+        tools=tools,
     )
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
-        hint = ""
-        if "No module named" in tail:
-            hint = "; install the export extra: pip install 'hatch-funasr[export]' (or set HATCH_FUNASR_EXPORT_PYTHON)"
-        raise ExportError(f"model {model.name}: FunASR export failed{hint}:\n{tail}")
-    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("HATCH_FUNASR_EXPORT ")), "")
-    tools = json.loads(line.split(" ", 1)[1]) if line else {}
-    files: dict[str, FileRecord] = {}
+    cached = cache.load_derived(key)
+    if cached is not None:
+        report(f"model {model.name}: reusing the cached export of {', '.join(selection.export)}")
+        return _records(cached), tools
+    report(f"model {model.name}: exporting {', '.join(selection.export)} with FunASR (opset {model.opset_version})")
+    _run_child(model, python, [str(src), str(model.opset_version)])
     for name in selection.export:
-        out = src / name
-        if not out.is_file():
+        if not (src / name).is_file():
             raise ExportError(f"model {model.name}: FunASR export did not produce {name}")
-        _load_check(model, out)
-        digest = hash_file(out)
-        files[name] = FileRecord(out, digest.size, digest.sha256)
-    return files, tools
+        _load_check(model, src / name)
+    stored = cache.store_derived(key, {name: src / name for name in selection.export})
+    return _records(stored), tools
 
 
 def _fixed_feed(session: Any) -> dict[str, Any]:
@@ -181,7 +209,9 @@ def quant_drift(fp32: Path, quant: Path) -> float | None:
     return max(diffs) if diffs else None
 
 
-def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path, report: Report) -> StagedModel:
+def derive(
+    staged: StagedModel, selection: Selection, source: Any, *, work: Path, cache: Cache, report: Report
+) -> StagedModel:
     """Export and/or quantize what ``selection`` asks for; add the results to the model."""
     model = staged.config
     family = FAMILIES[model.family]
@@ -190,7 +220,7 @@ def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path
     derived: set[str] = set(staged.derived)
     drift: dict[str, float | None] = dict(staged.drift)
     if selection.export:
-        exported, export_tools = export_onnx(staged, selection, source, work=work, report=report)
+        exported, export_tools = export_onnx(staged, selection, source, work=work, cache=cache, report=report)
         files.update(exported)
         tools.update(export_tools)
         derived.update(exported)
@@ -201,16 +231,32 @@ def derive(staged: StagedModel, selection: Selection, source: Any, *, work: Path
         scratch.mkdir(parents=True, exist_ok=True)
         for onnx_file in selection.quantize:
             fp32 = files.get(onnx_file) or source.materialize([onnx_file], report)[onnx_file]
+            key = _key(kind="quantize", input=fp32.sha256, onnxruntime=onnxruntime.__version__, settings=_SETTINGS)
             out = scratch / quant_name(onnx_file)
-            report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
-            try:
-                quantize_file(fp32.source, out)
-            except Exception as e:
-                raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
-            _load_check(model, out)
+            cached = cache.load_derived(key)
+            if cached is not None:
+                out = cached[out.name]
+                report(f"model {model.name}: reusing the cached {out.name}")
+            else:
+                report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
+                try:
+                    quantize_file(fp32.source, out)
+                except Exception as e:
+                    raise ExportError(
+                        f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}"
+                    ) from e
+                _load_check(model, out)
+                out = cache.store_derived(key, {out.name: out})[out.name]
             drift[out.name] = quant_drift(fp32.source, out)
-            shown = "not measurable" if drift[out.name] is None else f"{drift[out.name]:.6g}"
+            measured = drift[out.name]
+            shown = "not measurable" if measured is None else f"{measured:.6g}"
             report(f"model {model.name}: {out.name} max abs drift from fp32 on a fixed input: {shown}")
+            limit = model.max_quant_drift
+            if limit is not None and (measured is None or measured > limit):
+                raise ExportError(
+                    f"model {model.name}: {out.name} drifts {shown} from {onnx_file} on a fixed input, over "
+                    f"max-quant-drift = {limit}; raise the limit or ship fp32 only (quantize = false)"
+                )
             digest = hash_file(out)
             files[out.name] = FileRecord(out, digest.size, digest.sha256)
             derived.add(out.name)

@@ -135,7 +135,9 @@ def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limi
         )
 
 
-def stage_model(source: Source, *, work: Path, report: Report, max_file_size: int | None = None) -> StagedModel:
+def stage_model(
+    source: Source, *, cache: Cache, work: Path, report: Report, max_file_size: int | None = None
+) -> StagedModel:
     """Select and fetch (and, if needed, derive) one model's files."""
     model = source.model
     selection = _select(model, source)
@@ -145,7 +147,7 @@ def stage_model(source: Source, *, work: Path, report: Report, max_file_size: in
     if selection.export or selection.quantize:
         from hatch_funasr import export
 
-        staged = export.derive(staged, selection, source, work=work, report=report)
+        staged = export.derive(staged, selection, source, work=work, cache=cache, report=report)
     return staged
 
 
@@ -171,7 +173,9 @@ def prepare_bundle(
     offline = is_offline() if offline is None else offline
     work = staging / "work"
     sources = open_sources(config, cache=cache, offline=offline, lock=lock)
-    staged = [stage_model(s, work=work, report=report, max_file_size=config.max_file_size) for s in sources]
+    staged = [
+        stage_model(s, cache=cache, work=work, report=report, max_file_size=config.max_file_size) for s in sources
+    ]
     locations = None
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)

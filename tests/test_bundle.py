@@ -12,7 +12,7 @@ from support import realvad
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import parse
-from hatch_funasr.errors import IntegrityError, SelectionError
+from hatch_funasr.errors import ExportError, IntegrityError, SelectionError
 from hatch_funasr.pipeline import plan, prepare_bundle
 
 
@@ -162,3 +162,15 @@ def test_quantize_every_onnx_file_of_the_family(family: str, expected: list[str]
         ort.InferenceSession(str(pkg / "models" / "m" / name), providers=["CPUExecutionProvider"])
     quant = pkg / "models" / "m" / "model_quant.onnx"
     assert quant.stat().st_size < (tmp_path / "models" / "m" / "model.onnx").stat().st_size / 2
+
+
+def test_quant_drift_threshold_fails_the_build(local_project: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
+    config = _config(local_project, {"vad": {"path": "models/vad", "quantize": True, "max-quant-drift": 0.000001}})
+    with pytest.raises(
+        ExportError,
+        match=r"model vad: model_quant.onnx drifts [0-9.e-]+ from model.onnx on a fixed "
+        r"input, over max-quant-drift = 1e-06",
+    ):
+        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    assert not (tmp_path / "stage" / "wheel").exists()

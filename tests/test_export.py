@@ -42,6 +42,13 @@ def test_export_and_quantize_real_vad_finds_same_speech(
     realvad.write_model(tmp_path / "models" / "vad", PYTORCH_FILES)
     config = _config(tmp_path, {"path": "models/vad", "quantize": True})
     pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    messages: list[str] = []
+    again, _ = prepare_bundle(
+        config, tmp_path / "again", cache=Cache(tmp_path / "cache"), offline=True, report=messages.append
+    )
+    assert "model vad: reusing the cached export of model.onnx" in messages
+    assert "model vad: reusing the cached model_quant.onnx" in messages
+    assert (again / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
     exported = pkg / "models" / "vad"
     assert sorted(p.name for p in exported.iterdir()) == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
     assert (exported / "model_quant.onnx").stat().st_size < (exported / "model.onnx").stat().st_size / 2
@@ -120,3 +127,25 @@ def test_pytorch_format_bundle_loads_with_automodel(tmp_path: Path, export_pytho
     segments = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("SEGMENTS "))[9:])
     assert segments and segments[0][0] <= utterance.speech_start_ms + 100
     assert segments[-1][1] >= utterance.speech_end_ms - 100
+
+
+def test_quantized_shipped_onnx_finds_same_speech(tmp_path: Path, fresh_venv: Path, utterance: Utterance) -> None:
+    shipped = realvad.write_model(tmp_path / "models" / "vad", ("model.onnx", "config.yaml", "am.mvn"))
+    pkg, _ = prepare_bundle(
+        _config(tmp_path, {"path": "models/vad", "quantize": True}),
+        tmp_path / "stage",
+        cache=Cache(tmp_path / "cache"),
+        offline=True,
+    )
+    built = pkg / "models" / "vad"
+    assert (built / "model_quant.onnx").stat().st_size < (built / "model.onnx").stat().st_size / 2
+    out = subprocess.run(
+        [str(fresh_venv), "-c", RUN_VAD, str(utterance.wav), str(shipped), "0", str(built), "1"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    fp32, quant = (r[0] for r in json.loads(out.stdout.strip().splitlines()[-1]))
+    assert len(quant) == len(fp32) >= 1
+    for (s1, e1), (s2, e2) in zip(quant, fp32, strict=True):
+        assert abs(s1 - s2) <= 100 and abs(e1 - e2) <= 100, (fp32, quant)
