@@ -4,7 +4,8 @@ The parent passes a staging copy of the PyTorch model directory (never the cache
 environment with no hub tokens and no reachable hub.  Two safety/compatibility patches:
 ``torch.load`` always runs with ``weights_only=True`` (a checkpoint that would run code is
 refused), and ``torch.onnx.export`` uses the legacy exporter (``dynamo=False``), which is what
-FunASR's export works with on torch >= 2.9.  Prints one JSON line: the tool versions.
+FunASR's export works with on torch >= 2.9.  Prints one JSON line: the tool versions
+(``--versions`` prints only that, for the cache key of an export).
 """
 
 from __future__ import annotations
@@ -34,20 +35,11 @@ def main(model_dir: str, opset: int) -> int:
     torch.load = safe_load
     torch.onnx.export = legacy_export
 
-    import funasr
     from funasr import AutoModel
 
     model = AutoModel(model=model_dir, disable_update=True, device="cpu")
     model.export(type="onnx", quantize=False, opset_version=opset)
-    versions = {"torch": torch.__version__, "funasr": getattr(funasr, "__version__", "unknown")}
-    try:
-        import onnx
-
-        versions["onnx"] = onnx.__version__
-    except ImportError:
-        pass
-    print("HATCH_FUNASR_EXPORT " + json.dumps(versions, sort_keys=True), flush=True)
-    return 0
+    return versions()
 
 
 def versions() -> int:
