@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from hatch_funasr.errors import FetchError, IntegrityError
 
-__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file"]
+__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file", "hash_stream"]
 
 _CHUNK = 1 << 20
 

@@ -8,10 +8,11 @@ import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hatch_funasr import __version__, catalog
 from hatch_funasr.bundle import MANIFEST_NAME
-from hatch_funasr.cache import Cache
+from hatch_funasr.cache import Cache, hash_stream
 from hatch_funasr.errors import FunasrBuildError
 from hatch_funasr.fetch import is_offline
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
@@ -83,6 +84,24 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_wheel(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
+    """Re-hash every model file inside the wheel against the manifest (streamed)."""
+    problems = []
+    package = manifest["bundle"]["package"]
+    for name, m in sorted(manifest["models"].items()):
+        for rel, f in sorted(m["files"].items()):
+            arcname = f"{package}/{m['dir']}/{rel}"
+            try:
+                with zf.open(arcname) as member:
+                    digest = hash_stream(member, f["size"])
+            except KeyError:
+                problems.append(f"{name}: {arcname}: missing from the wheel")
+                continue
+            if (digest.size, digest.sha256) != (f["size"], f["sha256"]):
+                problems.append(f"{name}: {arcname}: sha256 {digest.sha256}, expected {f['sha256']}")
+    return problems
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     with zipfile.ZipFile(args.wheel) as zf:
         names = [n for n in zf.namelist() if n.endswith("/" + MANIFEST_NAME) and n.count("/") == 1]
@@ -90,9 +109,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             _err(f"{args.wheel}: no {MANIFEST_NAME}; not a hatch-funasr bundle wheel")
             return 1
         manifest = json.loads(zf.read(names[0]))
+        problems = _verify_wheel(zf, manifest)
     if args.json:
-        print(json.dumps(manifest, indent=2, sort_keys=True))
-        return 0
+        print(json.dumps({**manifest, "verify": problems or "ok"}, indent=2, sort_keys=True))
+        return 1 if problems else 0
     b = manifest["bundle"]
     generator = manifest["generator"]["hatch-funasr"]
     print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
@@ -101,6 +121,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{', quantized' if m['quantized'] else ''}]")
         for rel, f in sorted(m["files"].items()):
             print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}")
+    if problems:
+        _err("\nverify: FAILED\n" + "\n".join(f"  {p}" for p in problems))
+        return 1
+    print("\nverify: ok, every model file matches the manifest")
     return 0
 
 

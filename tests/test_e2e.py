@@ -197,3 +197,23 @@ def test_editable_install_copies_no_model_bytes(
     assert_brackets_speech(segments, utterance)
     located = run([str(fresh_venv), "-m", "acme_vad_models", "path", "vad"], cwd=tmp_path).stdout.strip()
     assert located.startswith(hub_env["HATCH_FUNASR_CACHE"])
+
+
+def test_inspect_verifies_the_wheel(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    proj = project(tmp_path)
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj)
+    wheel = only_wheel(proj / "dist")
+    good = run([sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], cwd=proj)
+    assert f"vad: ms:{VAD_ONNX_REPO}@" in good.stdout
+    assert "verify: ok, every model file matches the manifest" in good.stdout
+    # Rewrite the wheel with one model byte changed: inspect must fail naming the file.
+    bad = tmp_path / "bad.whl"
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("models/vad/am.mvn"):
+                data = b"X" + data[1:]
+            dst.writestr(info, data)
+    result = subprocess.run([sys.executable, "-m", "hatch_funasr", "inspect", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "vad: acme_vad_models/models/vad/am.mvn: sha256 " in result.stderr
