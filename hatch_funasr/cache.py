@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -28,9 +29,34 @@ from typing import IO, Any
 
 from hatch_funasr.errors import FetchError, IntegrityError
 
-__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file", "hash_stream"]
+__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file", "hash_stream", "lock_timeout"]
 
 _CHUNK = 1 << 20
+#: This host's name as used in scratch directory names (no dashes: they separate fields).
+_HOST = "".join(c for c in platform.node() if c.isalnum()) or "host"
+
+
+def lock_timeout() -> float:
+    """``HATCH_FUNASR_LOCK_TIMEOUT`` seconds (default 600)."""
+    raw = os.environ.get("HATCH_FUNASR_LOCK_TIMEOUT", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else 600.0
+    except ValueError:
+        raise FetchError(f"HATCH_FUNASR_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours to signal
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def default_cache_root() -> Path:
@@ -194,28 +220,59 @@ class Cache:
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager
     def tempdir(self, prefix: str) -> Iterator[Path]:
-        """A scratch directory on the cache's file system (so adopting a file is a rename)."""
+        """A scratch directory on the cache's file system (so adopting a file is a rename).
+
+        Its name carries this host and process id, so scratch space left by a killed build
+        is removed by the next build on the same host (nothing in it was ever trusted).
+        """
         base = self.root / "tmp"
         base.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+        self._sweep_tmp(base)
+        path = Path(tempfile.mkdtemp(prefix=f"{prefix}{_HOST}-{os.getpid()}-", dir=base))
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    @staticmethod
+    def _sweep_tmp(base: Path) -> None:
+        """Remove scratch directories of processes on this host that no longer run."""
+        for entry in base.iterdir():
+            parts = entry.name.split("-")
+            if len(parts) < 4 or parts[-3] != _HOST or not parts[-2].isdigit():
+                continue
+            if not _running(int(parts[-2])):
+                shutil.rmtree(entry, ignore_errors=True)
+
     @contextlib.contextmanager
-    def lock(self, key: str, timeout: float = 600.0) -> Iterator[None]:
-        """Serialize work on ``key`` across processes, so concurrent builds download once."""
+    def lock(self, key: str, timeout: float | None = None) -> Iterator[None]:
+        """Serialize work on ``key`` across processes, so concurrent builds download once.
+
+        The lock is an OS lock (``flock``): a process that dies releases it, so a lock file
+        left behind never blocks.  A live holder is waited for ``HATCH_FUNASR_LOCK_TIMEOUT``
+        seconds (default 600), then the error names the lock file and its holder.
+        """
         from filelock import FileLock, Timeout
 
+        wait = lock_timeout() if timeout is None else timeout
         lock_dir = self.root / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock_file = lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+        owner = lock_file.with_suffix(".owner")
         try:
-            with FileLock(lock_file, timeout=timeout):
+            with FileLock(lock_file, timeout=wait):
+                with contextlib.suppress(OSError):
+                    owner.write_text(f"pid {os.getpid()} on {platform.node()}: {key}\n", "utf-8")
                 yield
         except Timeout as e:
-            raise FetchError(f"timed out after {timeout:.0f}s waiting for cache lock {lock_file} ({key})") from e
+            try:
+                holder = owner.read_text("utf-8").strip()
+            except OSError:
+                holder = "unknown holder"
+            raise FetchError(
+                f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({holder}); another build "
+                "is working on the same model. Wait for it, or stop it; HATCH_FUNASR_LOCK_TIMEOUT sets the wait"
+            ) from e
 
     def _write_atomic(self, file: Path, data: bytes) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -13,9 +13,9 @@ from typing import Any
 from hatch_funasr import __version__, catalog
 from hatch_funasr.bundle import MANIFEST_NAME
 from hatch_funasr.cache import Cache, hash_stream
-from hatch_funasr.errors import FunasrBuildError
+from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.fetch import is_offline
-from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
+from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
 from hatch_funasr.pipeline import _select, load_config, lock_models, open_sources, plan
 
 __all__ = ["main"]
@@ -49,6 +49,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"\n{p.name}: {p.source}  [{p.family}, {p.format}] -> {p.target}")
         for step in p.steps:
             print(f"  - {step}")
+    lock = read_lock(args.project.resolve())
+    hub_models = [m for m in config.models if m.path is None]
+    if lock is None and hub_models:
+        print(
+            f"\nno {LOCK_NAME}: revisions are resolved when the wheel is built; run `hatch-funasr lock` once on a "
+            "connected machine to pin every model to a commit and every file to its sha256"
+        )
+    elif lock is not None:
+        problems = mismatches(config, lock)
+        for problem in problems:
+            print(f"\n{LOCK_NAME}: {problem}")
+        if problems:
+            _err(f"error: {LOCK_NAME} does not match the declaration; run `hatch-funasr lock` (or --upgrade NAME)")
+            return 1
+        size = sum(f.size for e in lock.models.values() for f in e.files)
+        print(f"\n{LOCK_NAME}: {len(lock.models)} model(s) pinned, {size / 2**20:.1f} MiB of files")
     print("\nok: the declaration is valid (no network was used)")
     return 0
 
@@ -155,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with disk_errors("cannot write", "free space, or point HATCH_FUNASR_CACHE at a writable disk"):
+            return int(args.func(args))
     except FunasrBuildError as e:
         _err(f"error: {e}")
         return 1

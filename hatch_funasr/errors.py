@@ -5,7 +5,9 @@ Every message names what a user can act on: the TOML path, the model, the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import errno
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "CatalogError",
@@ -15,6 +17,10 @@ __all__ = [
     "FunasrBuildError",
     "IntegrityError",
     "SelectionError",
+    "StorageError",
+    "disk_errors",
+    "storage_cause",
+    "storage_error",
 ]
 
 
@@ -50,3 +56,54 @@ class SelectionError(FunasrBuildError):
 
 class ExportError(FunasrBuildError):
     """Exporting or quantizing a model to ONNX failed or is not possible."""
+
+
+class StorageError(FunasrBuildError):
+    """The disk refused a write: full, over quota, read-only or not permitted."""
+
+
+#: errno values that mean "this location cannot take the write", not "try again".
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_cause(exc: BaseException) -> OSError | None:
+    """The disk error behind ``exc``, if there is one.
+
+    Hub clients wrap them: in ``__cause__``/``__context__``, in an exception group, or (the
+    ModelScope client) in a ``failed_files`` mapping of per-file exceptions.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
+            return current
+        nested = [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+        failed = getattr(current, "failed_files", None)
+        if isinstance(failed, dict):
+            nested += failed.values()
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    return None
+
+
+def storage_error(cause: OSError, doing: str, hint: str) -> StorageError:
+    """A message for a refused write: what was being done, where, why, and what to do."""
+    where = f" ({cause.filename})" if cause.filename else ""
+    return StorageError(f"{doing}: {cause.strerror or cause}{where}; {hint}")
+
+
+@contextlib.contextmanager
+def disk_errors(doing: str, hint: str) -> Iterator[None]:
+    """Turn a refused write anywhere inside into a :class:`StorageError` naming path and remedy."""
+    try:
+        yield
+    except FunasrBuildError:
+        raise
+    except OSError as e:
+        cause = storage_cause(e)
+        if cause is None:
+            raise
+        raise storage_error(cause, doing, hint) from e

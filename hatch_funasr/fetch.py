@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,11 +18,11 @@ from pathlib import Path
 from hatch_funasr.bundle import FileRecord
 from hatch_funasr.cache import Cache, hash_file
 from hatch_funasr.config import ModelConfig
-from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError
+from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, storage_cause, storage_error
 from hatch_funasr.hubs import HUB_NAMES, Hub, RemoteFile, RepoListing, get_hub
 from hatch_funasr.lock import LockedModel
 
-__all__ = ["Source", "is_offline", "open_locked", "open_source"]
+__all__ = ["Source", "download_attempts", "is_offline", "open_locked", "open_source"]
 
 Report = Callable[[str], None]
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -32,6 +33,15 @@ _DEFAULT_REF = "@default"
 def is_offline() -> bool:
     """``HATCH_FUNASR_OFFLINE=1``: build from the cache alone, never touch the network."""
     return os.environ.get("HATCH_FUNASR_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def download_attempts() -> int:
+    """``HATCH_FUNASR_DOWNLOAD_ATTEMPTS`` (default 3): tries per file, on top of the client's own retries."""
+    raw = os.environ.get("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "").strip()
+    try:
+        return max(1, int(raw)) if raw else 3
+    except ValueError:
+        raise FetchError(f"HATCH_FUNASR_DOWNLOAD_ATTEMPTS must be a whole number, not {raw!r}") from None
 
 
 def _offline_hint(model: ModelConfig) -> str:
@@ -112,24 +122,65 @@ class Source:
         return FileRecord(self.cache.blob_path(remote.sha256), remote.size, remote.sha256)
 
     def _download(self, paths: Sequence[str], report: Report) -> None:
+        """Download ``paths`` into the blob store, retrying what a dropped or short transfer lost.
+
+        Each attempt downloads into a fresh scratch directory; a file enters the store only
+        whole and verified.  Wrong bytes of the right size are not retried (a hub that serves
+        other content than it lists will do it again); a full or read-only disk is not either.
+        """
         assert self.cache is not None and self.hub is not None and self.model.repo and self.commit
         total = sum(self.listing[p].size for p in paths)
         where = f"{HUB_NAMES[self.model.hub]} {self.model.repo}@{self.commit[:12]}"
         report(f"model {self.model.name}: downloading {len(paths)} file(s), {total / 2**20:.1f} MiB from {where}")
+        attempts = download_attempts()
+        pending, failure = list(paths), ""
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                report(
+                    f"model {self.model.name}: retrying {', '.join(pending)} ({attempt}/{attempts}) after: {failure}"
+                )
+                time.sleep(min(2.0 ** (attempt - 2), 8.0))
+            pending, failure = self._attempt(pending, where)
+            if not pending:
+                break
+        if pending:
+            raise FetchError(
+                f"model {self.model.name}: {', '.join(pending)} from {where} not downloaded after {attempts} "
+                f"attempt(s); last failure: {failure.rstrip('. ')}. "
+                "Nothing of it was kept; the next build starts it afresh"
+            )
+        if not self.locked:
+            self.cache.write_snapshot(self.model.hub, self.model.repo, self.commit, _listing_json(self.listing))
+
+    def _attempt(self, paths: Sequence[str], where: str) -> tuple[list[str], str]:
+        """One download of ``paths``; adopt what arrived whole; return what is still missing and why."""
+        assert self.cache is not None and self.hub is not None and self.model.repo and self.commit
+        failure = ""
         with self.cache.tempdir("download-") as tmp:
             try:
                 self.hub.download(self.model.repo, self.commit, paths, tmp)
             except FunasrBuildError:
                 raise
             except Exception as e:  # the clients raise many kinds; all mean the same to a user
-                raise FetchError(
-                    f"model {self.model.name}: download from {where} failed: {type(e).__name__}: {e}"
-                ) from e
+                disk = storage_cause(e)
+                if disk is not None:
+                    raise storage_error(
+                        disk,
+                        f"model {self.model.name}: cannot download {where} into the cache {self.cache.root}",
+                        "free space or point HATCH_FUNASR_CACHE at a writable disk",
+                    ) from e
+                failure = f"{type(e).__name__}: {e}"
+            missing = []
             for path in paths:
-                remote = self.listing[path]
-                file = tmp / path
+                remote, file = self.listing[path], tmp / path
                 if not file.is_file():
-                    raise FetchError(f"model {self.model.name}: {where} did not deliver {path}")
+                    missing.append(path)
+                    continue
+                if file.stat().st_size != remote.size:  # a short body: worth another try
+                    failure = f"{path}: got {file.stat().st_size} bytes, the listing says {remote.size}"
+                    file.unlink()
+                    missing.append(path)
+                    continue
                 digest = self.cache.adopt(
                     file,
                     expect_sha256=remote.sha256,
@@ -139,8 +190,7 @@ class Source:
                     against="funasr.lock" if self.locked else "the hub listing",
                 )
                 self.listing[path] = replace(remote, sha256=digest.sha256)
-        if not self.locked:
-            self.cache.write_snapshot(self.model.hub, self.model.repo, self.commit, _listing_json(self.listing))
+        return missing, failure or f"{where} did not deliver {', '.join(missing)}"
 
     # --- local files ------------------------------------------------------------------------
     def _local_record(self, path: str) -> FileRecord:

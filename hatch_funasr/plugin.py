@@ -14,6 +14,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatch_funasr.bundle import pack_entries
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import parse
+from hatch_funasr.errors import disk_errors
 from hatch_funasr.lock import read_lock, write_lock
 from hatch_funasr.pack import add_models
 from hatch_funasr.pipeline import lock_models, prepare_bundle
@@ -56,16 +57,20 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             editable_root = cache.root / "editable" / key
             shutil.rmtree(editable_root, ignore_errors=True)
         try:
-            pkg, staged = prepare_bundle(
-                config,
-                self._staging,
-                cache=cache,
-                report=self.app.display_info,
-                generate_init=not self._has_own_package(config.package),
-                editable_root=editable_root,
-                lock=lock,
-                link_models=False,
-            )
+            with disk_errors(
+                "hatch-funasr: cannot write model files",
+                f"free space, or point HATCH_FUNASR_CACHE (now {cache.root}) and TMPDIR at a writable disk",
+            ):
+                pkg, staged = prepare_bundle(
+                    config,
+                    self._staging,
+                    cache=cache,
+                    report=self.app.display_info,
+                    generate_init=not self._has_own_package(config.package),
+                    editable_root=editable_root,
+                    lock=lock,
+                    link_models=False,
+                )
         except BaseException:
             self._cleanup()
             raise
@@ -85,7 +90,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         try:
             if self.target_name == "wheel" and getattr(self, "_entries", None):
-                add_models(Path(artifact_path), self._entries, report=self.app.display_info)
+                with disk_errors(
+                    f"hatch-funasr: cannot write the wheel {artifact_path}",
+                    "free space in the output directory (the unfinished wheel was removed)",
+                ):
+                    add_models(Path(artifact_path), self._entries, report=self.app.display_info)
         finally:
             self._cleanup()
 

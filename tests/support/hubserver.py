@@ -34,7 +34,9 @@ import json
 import re
 import shutil
 import signal
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -46,7 +48,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from types import FrameType, TracebackType
-from typing import Any, BinaryIO, Final, cast
+from typing import Any, BinaryIO, Final, Literal, cast
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 __all__ = [
@@ -917,6 +919,18 @@ def _has_dot_segment(request: HubRequest) -> bool:
     return any(part in (".", "..") for segment in request.segments for part in segment.split("/"))
 
 
+@dataclass
+class Fault:
+    """A file body that goes wrong: ``truncate`` closes the connection after half the
+    promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
+    if it were all of it (consistent Content-Length).  Applies to ``times`` responses."""
+
+    kind: Literal["truncate", "reset", "short"]
+    times: int = 1_000_000
+    #: How many responses this fault spoiled so far.
+    served: int = 0
+
+
 class LoopbackHub:
     """Serves a :class:`RepoStore` over both hub protocols on 127.0.0.1."""
 
@@ -933,6 +947,10 @@ class LoopbackHub:
         #: Fault: file names whose served bytes have their first byte flipped (same size,
         #: listings unchanged) -- a mirror or proxy serving altered content.
         self.tamper: set[str] = set()
+        #: Faults by file name: how the next ``Fault.times`` full-body responses go wrong.
+        self.faults: dict[str, Fault] = {}
+        #: Seconds to sleep after each chunk of a file body (a slow link).
+        self.chunk_delay = 0.0
 
     @property
     def url(self) -> str:
@@ -1004,22 +1022,44 @@ class LoopbackHub:
         if _has_dot_segment(request):
             return json_response(404, {"error": "invalid path"})
         if request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
-            return self.modelscope.handle(request)
-        return self.hf.handle(request)
+            response = self.modelscope.handle(request)
+        else:
+            response = self.hf.handle(request)
+        body = response.file
+        if body is not None and request.method == "GET" and self.take_fault(body.path.name, "short"):
+            response.file = FileBody(body.path, body.start, body.length // 2)
+        return response
+
+    def take_fault(self, name: str, *kinds: str) -> Fault | None:
+        """The fault of one of ``kinds`` to apply to this response of file ``name``, counting it used."""
+        with self._lock:
+            fault = self.faults.get(name)
+            if fault is None or fault.times <= 0 or fault.kind not in kinds:
+                return None
+            fault.times -= 1
+            fault.served += 1
+            return fault
 
     def stream(self, body: FileBody, out: BinaryIO) -> int:
-        """Copy a file range to the socket in chunks; return bytes sent."""
+        """Copy a file range to the socket in chunks; return bytes sent (short on a fault)."""
+        fault = self.take_fault(body.path.name, "truncate", "reset")
+        stop_at = body.length if fault is None else body.length // 2
         sent = 0
         with body.path.open("rb") as fh:
             fh.seek(body.start)
-            while sent < body.length:
-                chunk = fh.read(min(CHUNK_SIZE, body.length - sent))
+            while sent < stop_at:
+                chunk = fh.read(min(CHUNK_SIZE, stop_at - sent))
                 if not chunk:
                     break
                 if sent == 0 and body.start == 0 and body.path.name in self.tamper:
                     chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                 out.write(chunk)
                 sent += len(chunk)
+                if self.chunk_delay:
+                    out.flush()
+                    time.sleep(self.chunk_delay)
+        if fault is not None and fault.kind == "reset":
+            raise ConnectionResetError(f"fault: connection reset after {sent} bytes of {body.path.name}")
         return sent
 
 
@@ -1102,7 +1142,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if response.file is None:
             self.wfile.write(response.body)
-        elif self.hub.stream(response.file, cast(BinaryIO, self.wfile)) != response.file.length:
+            return
+        try:
+            complete = self.hub.stream(response.file, cast(BinaryIO, self.wfile)) == response.file.length
+        except ConnectionResetError:
+            # Abort with RST: linger 0 makes close() drop the connection instead of a FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            complete = False
+        if not complete:
             self.close_connection = True
 
 
