@@ -25,6 +25,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def bundles(session: nox.Session) -> None:
+    """Build every bundle in bundles/ through the loopback hub with stand-in models; inspect each wheel."""
+    session.install("-e", ".[quantize]", "build>=1.2", "pip>=24")
+    session.run("python", "tests/support/bundles.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Packing benchmark (pass --size-mib N); see benchmarks/README.md."""
     session.install("-e", ".", "build>=1.2", "pip>=24", "uv", "onnx", "numpy")

@@ -257,9 +257,17 @@ def plan(config: BundleConfig) -> list[Plan]:
                     + ", ".join(f.replace(".onnx", "_quant.onnx") for f in family.onnx)
                     + " unless the source ships them"
                 )
-        wanted = list(family.onnx) if m.format == "onnx" else ["model.pt", "configuration.json"]
-        wanted += [r if isinstance(r, str) else "|".join(r) for r in family.required]
-        steps.append("pack " + ", ".join(dict.fromkeys(wanted)) if wanted else "pack the files AutoModel reads")
+        if m.format == "pytorch":
+            steps.append("pack configuration.json, config.yaml and every file its file_path_metas names")
+        else:
+            wanted = [
+                f if not m.quantize or f in family.fp32_always else f.replace(".onnx", "_quant.onnx")
+                for f in family.onnx
+            ]
+            if m.quantize and m.keep_fp32:
+                wanted = [*family.onnx, *wanted]
+            wanted += [r if isinstance(r, str) else "|".join(r) for r in family.required]
+            steps.append("pack " + ", ".join(dict.fromkeys(wanted)))
         plans.append(
             Plan(
                 m.name, m.source_label, m.family, m.format, tuple(steps), f"{config.package}/models/{model_dir_name(m)}"

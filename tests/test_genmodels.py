@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from support.genmodels import FAMILIES, ONNX_SPECS, write_family
+from support.genmodels import FAMILIES, ONNX_SPECS, PYTORCH_SIDE, write_family
 
 from hatch_funasr.families import FAMILIES as RUNTIME_FAMILIES
-from hatch_funasr.families import select_files
+from hatch_funasr.families import pytorch_files, select_files
 
 
 def _feed(session: ort.InferenceSession) -> dict[str, np.ndarray]:
@@ -42,3 +42,11 @@ def test_deterministic(tmp_path: Path) -> None:
     write_family("paraformer-streaming", tmp_path / "b")
     for f in (tmp_path / "a").iterdir():
         assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes()
+
+
+@pytest.mark.parametrize("family", [*PYTORCH_SIDE, "paraformer"])
+def test_pytorch_stand_in_has_what_automodel_reads(family: str, tmp_path: Path) -> None:
+    names = write_family(family, tmp_path, pytorch=True, extras=True)
+    found, missing = pytorch_files((tmp_path / "configuration.json").read_text(), {n: 1 for n in names})
+    assert not missing
+    assert {"configuration.json", "config.yaml", "model.pt"} <= set(found)

@@ -110,6 +110,12 @@ SIDE = {
     "fst-itn": ["zh_itn_tagger.fst", "zh_itn_verbalizer.fst"],
 }
 FAMILIES = tuple(SIDE)
+#: Families with no ONNX path: stand-ins exist only in PyTorch format.
+PYTORCH_SIDE = {
+    "campplus": ["config.yaml"],
+    "emotion2vec": ["config.yaml", "tokens.txt"],
+    "kws": ["config.yaml", "tokens.txt"],
+}
 
 
 def _first_float(inputs: Sequence[tuple[str, int, list[object]]]) -> tuple[str, int] | None:
@@ -184,12 +190,14 @@ def write_family(
     """Write a complete model directory for ``family``; return the relative names written."""
     rng = np.random.default_rng(sum(map(ord, family)))
     dest.mkdir(parents=True, exist_ok=True)
-    files: dict[str, bytes] = {name: _side_file(family, name) for name in SIDE[family]}
+    pytorch = pytorch or family in PYTORCH_SIDE
+    files: dict[str, bytes] = {name: _side_file(family, name) for name in {**SIDE, **PYTORCH_SIDE}[family]}
     if pytorch:
         files["model.pt"] = b"PK\x03\x04 stand-in for a torch checkpoint (never unpickled in tests)\n"
         metas = {"init_param": "model.pt", "config": "config.yaml"}
-        if "tokens.json" in files:
-            metas["tokenizer_conf"] = {"token_list": "tokens.json"}  # type: ignore[assignment]
+        tokens = next((t for t in ("tokens.json", "tokens.txt") if t in files), None)
+        if tokens:
+            metas["tokenizer_conf"] = {"token_list": tokens}  # type: ignore[assignment]
         if "am.mvn" in files:
             metas["frontend_conf"] = {"cmvn_file": "am.mvn"}  # type: ignore[assignment]
         files["configuration.json"] = json.dumps(
