@@ -11,12 +11,13 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files as resource_files
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__
+from hatch_funasr.cache import hash_file
 from hatch_funasr.config import BundleConfig, ModelConfig
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.pack import PackEntry
@@ -26,6 +27,7 @@ __all__ = [
     "RUNTIME_NAME",
     "FileRecord",
     "StagedModel",
+    "complete_manifest",
     "model_dir_name",
     "pack_entries",
     "write_package",
@@ -58,11 +60,23 @@ raise SystemExit(main())
 
 @dataclass(frozen=True)
 class FileRecord:
-    """A file of a model directory: where its bytes are now and what they must hash to."""
+    """A file of a model directory: where its bytes are now and what they must hash to.
+
+    ``sha256`` is None for a file of a local model directory: it is hashed while it is
+    packed (one read), or by :meth:`hashed` where the hash is needed earlier.
+    """
 
     source: Path
     size: int
-    sha256: str
+    sha256: str | None
+
+    def digest(self) -> str:
+        """The sha256, reading the file if it is not known yet."""
+        return self.sha256 if self.sha256 is not None else hash_file(self.source).sha256
+
+    def hashed(self) -> FileRecord:
+        """This record with its sha256 known."""
+        return self if self.sha256 is not None else FileRecord(self.source, self.size, self.digest())
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,21 @@ def pack_entries(config: BundleConfig, models: list[StagedModel]) -> list[PackEn
         for s in models
         for rel, r in sorted(s.files.items())
     ]
+
+
+def complete_manifest(data: bytes, hashes: Mapping[str, str]) -> bytes:
+    """The staged manifest with the sha256 of files hashed while packing filled in
+    (``hashes``: wheel path -> sha256, from :func:`hatch_funasr.pack.add_models`)."""
+    manifest = json.loads(data)
+    package = manifest["bundle"]["package"]
+    for name, model in manifest["models"].items():
+        for rel, f in model["files"].items():
+            if f["sha256"] is None:
+                arcname = f"{package}/{model['dir']}/{rel}"
+                if arcname not in hashes:
+                    raise ValueError(f"model {name}: {rel} was not packed, so its sha256 is unknown")
+                f["sha256"] = hashes[arcname]
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -166,6 +195,8 @@ def write_package(
     """
     pkg = staging / config.package
     pkg.mkdir(parents=True, exist_ok=True)
+    if locations is not None or link_models:  # no packing pass follows: hash local files now
+        models = [replace(s, files={p: r.hashed() for p, r in s.files.items()}) for s in models]
     if locations is None and link_models:
         for staged in models:
             target = pkg / "models" / model_dir_name(staged.config)

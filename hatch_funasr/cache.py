@@ -3,6 +3,7 @@
 Layout under the cache root (``HATCH_FUNASR_CACHE``, else the user cache directory)::
 
     blobs/sha256/ab/abcdef…     verified file contents, read-only, named by their sha256
+    stamps/ab/abcdef…           a blob's file status when it was last verified (skips re-hashing)
     snapshots/<hub>/<owner>/<name>/<commit>.json   a commit's file listing (path, size, hashes)
     refs/<hub>/<owner>/<name>/<revision>           the commit a revision last resolved to
     tmp/                        downloads in progress (never trusted, removed on exit)
@@ -145,13 +146,23 @@ class Cache:
         blob.parent.mkdir(parents=True, exist_ok=True)
         file.chmod(0o444)
         file.replace(blob)
+        self._write_stamp(digest.sha256, blob)
         return digest
 
     def verify_blob(self, sha256: str, size: int, what: str) -> Path:
-        """Re-hash a cached blob; a blob that changed since it was stored is removed."""
+        """A cached blob that still holds what it held when it was verified.
+
+        A blob whose file status (inode, size, change time) is the one recorded when it was
+        verified is not read again: changing a file's bytes changes its ctime, which no
+        user-level call can set back.  Otherwise it is re-hashed; one that changed since it was
+        stored is removed.  (The packer re-hashes every file anyway, so this decides only
+        whether an altered blob is caught early enough to be fetched again.)
+        """
         blob = self.blob_path(sha256)
         if not blob.is_file():
             raise FetchError(f"{what}: not in the cache ({blob})")
+        if self._stamp_of(blob) == self._read_stamp(sha256):
+            return blob
         digest = hash_file(blob)
         if digest.sha256 != sha256 or digest.size != size:
             with contextlib.suppress(OSError):
@@ -160,7 +171,26 @@ class Cache:
                 f"{what}: cached copy {blob} was altered after it was verified "
                 f"(sha256 {digest.sha256}, expected {sha256}); it was removed, fetch again"
             )
+        self._write_stamp(sha256, blob)
         return blob
+
+    @staticmethod
+    def _stamp_of(file: Path) -> str:
+        st = file.stat()
+        return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+    def _stamp_path(self, sha256: str) -> Path:
+        return self.root / "stamps" / sha256[:2] / sha256
+
+    def _read_stamp(self, sha256: str) -> str | None:
+        try:
+            return self._stamp_path(sha256).read_text("ascii")
+        except OSError:
+            return None
+
+    def _write_stamp(self, sha256: str, blob: Path) -> None:
+        with contextlib.suppress(OSError):  # a read-only cache just re-hashes next time
+            self._write_atomic(self._stamp_path(sha256), self._stamp_of(blob).encode("ascii"))
 
     # --- listings and refs --------------------------------------------------------------
     def _repo_dir(self, kind: str, hub: str, repo: str) -> Path:

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from hatch_funasr.cache import Cache, hash_file
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import ExportError
 from hatch_funasr.families import FAMILIES, Selection, pytorch_files, quant_name
+from hatch_funasr.onnxscan import external_data
 
 __all__ = ["derive", "unavailable"]
 
@@ -61,8 +63,9 @@ def _nodes_to_exclude(model_path: Path) -> list[str]:
     return [n.name for n in graph.node if any(key in n.name for key in _EXCLUDED_NODES)]
 
 
-def quantize_file(src: Path, dst: Path) -> None:
-    """FunASR's quantization of one ONNX file."""
+def quantize_file(src: Path, dst: Path, *, external: bool | None = None) -> None:
+    """FunASR's quantization of one ONNX file; ``external``: write the weights beside ``dst``
+    as external data (default: when the input is near protobuf's 2 GB limit)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -73,7 +76,7 @@ def quantize_file(src: Path, dst: Path) -> None:
         reduce_range=False,
         weight_type=QuantType.QUInt8,
         nodes_to_exclude=_nodes_to_exclude(src),
-        use_external_data_format=src.stat().st_size > 2**31 - 2**24,
+        use_external_data_format=src.stat().st_size > 2**31 - 2**24 if external is None else external,
     )
 
 
@@ -154,7 +157,7 @@ def export_onnx(
     tools: dict[str, str] = json.loads(_run_child(model, python, ["--versions"]))
     key = _key(
         kind="export",
-        inputs=sorted((rel, r.sha256) for rel, r in records.items()),
+        inputs=sorted((rel, r.digest()) for rel, r in records.items()),
         outputs=selection.export,
         opset=model.opset_version,
         tools=tools,
@@ -209,6 +212,35 @@ def quant_drift(fp32: Path, quant: Path) -> float | None:
     return max(diffs) if diffs else None
 
 
+def _external_records(
+    model: ModelConfig,
+    onnx_file: str,
+    record: FileRecord,
+    *,
+    files: Mapping[str, FileRecord],
+    source: Any,
+    report: Report,
+) -> dict[str, FileRecord]:
+    """The external-data files an ONNX file keeps its weights in (models over 2 GB)."""
+    names = [
+        posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), loc)) for loc in external_data(record.source)
+    ]
+    missing = [n for n in names if n not in files]
+    found = dict(source.materialize(missing, report)) if missing else {}
+    return {n: files.get(n) or found[n] for n in names}
+
+
+def _beside(directory: Path, onnx_file: str, record: FileRecord, weights: Mapping[str, FileRecord]) -> Path:
+    """Lay an ONNX file and its external data out under their real names (blobs are named by
+    hash); return the ONNX file's path there.  Copies: onnx refuses hard-linked external data."""
+    shutil.rmtree(directory, ignore_errors=True)
+    for name, r in {onnx_file: record, **weights}.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(r.source, target)
+    return directory / onnx_file
+
+
 def derive(
     staged: StagedModel, selection: Selection, source: Any, *, work: Path, cache: Cache, report: Report
 ) -> StagedModel:
@@ -219,6 +251,7 @@ def derive(
     tools = dict(staged.tools)
     derived: set[str] = set(staged.derived)
     drift: dict[str, float | None] = dict(staged.drift)
+    fp32_weights: dict[str, tuple[str, ...]] = {}
     if selection.export:
         exported, export_tools = export_onnx(staged, selection, source, work=work, cache=cache, report=report)
         files.update(exported)
@@ -230,24 +263,37 @@ def derive(
         scratch = work / model.name / "quant"
         scratch.mkdir(parents=True, exist_ok=True)
         for onnx_file in selection.quantize:
-            fp32 = files.get(onnx_file) or source.materialize([onnx_file], report)[onnx_file]
-            key = _key(kind="quantize", input=fp32.sha256, onnxruntime=onnxruntime.__version__, settings=_SETTINGS)
+            fp32 = (files.get(onnx_file) or source.materialize([onnx_file], report)[onnx_file]).hashed()
+            if onnx_file in files:
+                files[onnx_file] = fp32
+            weights = _external_records(model, onnx_file, fp32, files=files, source=source, report=report)
+            fp32_weights[onnx_file] = tuple(weights)
+            key = _key(
+                kind="quantize",
+                input=fp32.sha256,
+                external=sorted((n, r.digest()) for n, r in weights.items()),
+                onnxruntime=onnxruntime.__version__,
+                settings=_SETTINGS,
+            )
+            src = _beside(scratch / f"in-{onnx_file}", onnx_file, fp32, weights) if weights else fp32.source
             out = scratch / quant_name(onnx_file)
             cached = cache.load_derived(key)
             if cached is not None:
-                out = cached[out.name]
+                outputs = cached
                 report(f"model {model.name}: reusing the cached {out.name}")
             else:
                 report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
                 try:
-                    quantize_file(fp32.source, out)
+                    quantize_file(src, out, external=True if weights else None)
                 except Exception as e:
                     raise ExportError(
                         f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}"
                     ) from e
                 _load_check(model, out)
-                out = cache.store_derived(key, {out.name: out})[out.name]
-            drift[out.name] = quant_drift(fp32.source, out)
+                produced = {out.name: out} | {loc: out.parent / loc for loc in external_data(out)}
+                outputs = cache.store_derived(key, produced)
+            out = outputs[out.name]
+            drift[out.name] = quant_drift(src, out)
             measured = drift[out.name]
             shown = "not measurable" if measured is None else f"{measured:.6g}"
             report(f"model {model.name}: {out.name} max abs drift from fp32 on a fixed input: {shown}")
@@ -257,13 +303,15 @@ def derive(
                     f"model {model.name}: {out.name} drifts {shown} from {onnx_file} on a fixed input, over "
                     f"max-quant-drift = {limit}; raise the limit or ship fp32 only (quantize = false)"
                 )
-            digest = hash_file(out)
-            files[out.name] = FileRecord(out, digest.size, digest.sha256)
-            derived.add(out.name)
+            for name, path in outputs.items():
+                digest = hash_file(path)
+                files[name] = FileRecord(path, digest.size, digest.sha256)
+                derived.add(name)
         tools["onnxruntime"] = onnxruntime.__version__
     if model.quantize and not model.keep_fp32:
         for onnx_file in family.onnx:
             if onnx_file not in family.fp32_always:
-                files.pop(onnx_file, None)
-                derived.discard(onnx_file)
+                for name in (onnx_file, *fp32_weights.get(onnx_file, ())):
+                    files.pop(name, None)
+                    derived.discard(name)
     return replace(staged, files=files, tools=tools, derived=tuple(sorted(derived)), drift=drift)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hatch_funasr.bundle import FileRecord
-from hatch_funasr.cache import Cache, hash_file
+from hatch_funasr.cache import Cache
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, storage_cause, storage_error
 from hatch_funasr.hubs import HUB_NAMES, Hub, RemoteFile, RepoListing, get_hub
@@ -196,9 +196,8 @@ class Source:
     def _local_record(self, path: str) -> FileRecord:
         if path not in self._local:
             assert self.root is not None
-            file = self.root / path
-            digest = hash_file(file)
-            self._local[path] = FileRecord(file, digest.size, digest.sha256)
+            file = self.root / path  # hashed while packed (one read), or when export needs it
+            self._local[path] = FileRecord(file, file.stat().st_size, None)
         return self._local[path]
 
 

@@ -18,7 +18,7 @@ import os
 import posixpath
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +36,13 @@ _PROGRESS = 64 << 20
 
 @dataclass(frozen=True)
 class PackEntry:
-    """One model file: its path in the wheel, where its bytes are, what they must hash to."""
+    """One model file: its path in the wheel, where its bytes are, what they must hash to
+    (None: not known yet, a local file; it is hashed here, in the same pass)."""
 
     arcname: str
     source: Path
     size: int
-    sha256: str
+    sha256: str | None
 
 
 def compress_type_for(arcname: str, size: int) -> int:
@@ -74,31 +75,58 @@ def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...],
             sha.update(chunk)
             out.write(chunk)
             written += len(chunk)
-    if written != entry.size or sha.hexdigest() != entry.sha256:
+    if written != entry.size or entry.sha256 not in (None, sha.hexdigest()):
         raise IntegrityError(
             f"{entry.arcname}: {entry.source} changed after it was verified (size {written}, sha256 "
             f"{sha.hexdigest()}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
         )
-    return f"{entry.arcname},{_record_hash(sha.digest())},{entry.size}"
+    return sha.hexdigest()
 
 
-def add_models(wheel: Path, entries: Sequence[PackEntry], report: Report = lambda _m: None) -> None:
-    """Rebuild ``wheel`` with ``entries`` added before its ``.dist-info`` and RECORD rewritten."""
+def add_models(
+    wheel: Path,
+    entries: Sequence[PackEntry],
+    report: Report = lambda _m: None,
+    rewrite: Mapping[str, Callable[[bytes, Mapping[str, str]], bytes]] | None = None,
+) -> None:
+    """Rebuild ``wheel`` with ``entries`` added before its ``.dist-info`` and RECORD rewritten.
+
+    ``rewrite`` maps paths of hatchling's entries to functions that get the entry's bytes
+    and the sha256 of every model file (by wheel path) and return its final bytes: such
+    entries are written after the models (the manifest, completed with hashes of files that
+    were read for the first time here).
+    """
+    rewrite = dict(rewrite or {})
     tmp = wheel.with_name(wheel.name + ".funasr-tmp")
     date_time = _date_time()
     try:
         with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
             infos = src.infolist()
             record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
-            rows = [r for r in src.read(record_name).decode().splitlines() if r and not r.startswith(record_name + ",")]
+            skip = {record_name, *rewrite}
+            rows = [r for r in src.read(record_name).decode().splitlines() if r and r.split(",")[0] not in skip]
             pending = sorted(entries, key=lambda e: e.arcname)
+            hashes: dict[str, str] = {}
+
+            def models_then_rewritten() -> None:
+                for e in pending:
+                    hashes[e.arcname] = _copy_in(dst, e, date_time, report)
+                    rows.append(f"{e.arcname},{_record_hash(bytes.fromhex(hashes[e.arcname]))},{e.size}")
+                for info in infos:
+                    if info.filename in rewrite:
+                        data = rewrite[info.filename](src.read(info.filename), hashes)
+                        dst.writestr(info, data, compress_type=info.compress_type)
+                        rows.append(f"{info.filename},{_record_hash(hashlib.sha256(data).digest())},{len(data)}")
+
+            placed = False
             for info in infos:
-                if pending and ".dist-info/" in info.filename:
-                    rows += [_copy_in(dst, e, date_time, report) for e in pending]
-                    pending = []
-                if info.filename != record_name:
+                if not placed and ".dist-info/" in info.filename:
+                    models_then_rewritten()
+                    placed = True
+                if info.filename not in skip:
                     dst.writestr(info, src.read(info.filename), compress_type=info.compress_type)
-            rows += [_copy_in(dst, e, date_time, report) for e in pending]
+            if not placed:
+                models_then_rewritten()
             rows.append(f"{record_name},,")
             record = zipfile.ZipInfo(record_name, date_time)
             record.external_attr = (0o100644 & 0xFFFF) << 16

@@ -8,6 +8,7 @@ The wheel writer (hatchling, via :mod:`hatch_funasr.plugin`) then packs the stag
 
 from __future__ import annotations
 
+import posixpath
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import config as config_mod
-from hatch_funasr.bundle import StagedModel, model_dir_name, write_package
+from hatch_funasr.bundle import FileRecord, StagedModel, model_dir_name, write_package
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import BundleConfig, ModelConfig
-from hatch_funasr.errors import ConfigError, FetchError, SelectionError
+from hatch_funasr.errors import ConfigError, FetchError, IntegrityError, SelectionError
 from hatch_funasr.families import FAMILIES, Selection, select_files
 from hatch_funasr.fetch import Source, is_offline, open_locked, open_source
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, declaration_of, mismatches
+from hatch_funasr.onnxscan import OnnxFormatError, external_data
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -135,6 +137,43 @@ def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limi
         )
 
 
+def with_external_data(
+    model: ModelConfig,
+    source: Source,
+    records: dict[str, FileRecord],
+    report: Report,
+    max_file_size: int | None = None,
+) -> dict[str, FileRecord]:
+    """``records`` plus the external-data files its ONNX files keep their weights in (models
+    over 2 GB), fetched too.  A reference that leaves the model directory, or to a file the
+    source does not have, is an error naming the ONNX file and the reference."""
+    out = dict(records)
+    for onnx_file in sorted(p for p in records if p.endswith(".onnx")):
+        try:
+            locations = external_data(records[onnx_file].source)
+        except OnnxFormatError as e:
+            raise SelectionError(f"model {model.name}: {onnx_file} is not a valid ONNX file: {e}") from e
+        wanted = []
+        for location in locations:
+            rel = posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), location))
+            if location.startswith(("/", "\\")) or "\\" in location or rel == ".." or rel.startswith("../"):
+                raise IntegrityError(
+                    f"model {model.name}: {onnx_file} refers to external data {location!r} outside the model "
+                    "directory; refusing it"
+                )
+            if rel not in source.listing:
+                raise SelectionError(
+                    f"model {model.name}: {onnx_file} keeps weights in {rel}, which {model.source_label} does not have"
+                )
+            if rel not in out:
+                wanted.append(rel)
+        if wanted:
+            _guard_size(model, source, tuple(wanted), max_file_size)
+            report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
+            out.update(source.materialize(wanted, report))
+    return out
+
+
 def stage_model(
     source: Source, *, cache: Cache, work: Path, report: Report, max_file_size: int | None = None
 ) -> StagedModel:
@@ -142,7 +181,9 @@ def stage_model(
     model = source.model
     selection = _select(model, source)
     _guard_size(model, source, selection.files, max_file_size)
-    records = source.materialize(list(selection.files), report)
+    records = with_external_data(
+        model, source, source.materialize(list(selection.files), report), report, max_file_size
+    )
     staged = StagedModel(model, source.commit, records)
     if selection.export or selection.quantize:
         from hatch_funasr import export
@@ -210,7 +251,7 @@ def lock_models(
             continue
         source = open_source(model, cache=cache, offline=False)
         selection = _select(model, source)
-        records = source.materialize(list(selection.files), report)
+        records = with_external_data(model, source, source.materialize(list(selection.files), report), report)
         assert model.repo is not None and source.commit is not None
         entries[model.name] = LockedModel(
             name=model.name,
@@ -219,7 +260,7 @@ def lock_models(
             revision=model.revision,
             commit=source.commit,
             declaration=declaration_of(model),
-            files=tuple(LockedFile(p, r.size, r.sha256) for p, r in sorted(records.items())),
+            files=tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(records.items())),
         )
         report(f"locked {model.name}: {model.repo}@{source.commit} ({len(records)} files)")
     return Lock(entries)

@@ -11,7 +11,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_funasr.bundle import pack_entries
+from hatch_funasr.bundle import MANIFEST_NAME, complete_manifest, pack_entries
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import parse
 from hatch_funasr.errors import disk_errors
@@ -75,6 +75,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             self._cleanup()
             raise
         self._entries = [] if version == "editable" else pack_entries(config, staged)
+        self._package = config.package
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
         if version == "editable":
@@ -94,7 +95,12 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                     f"hatch-funasr: cannot write the wheel {artifact_path}",
                     "free space in the output directory (the unfinished wheel was removed)",
                 ):
-                    add_models(Path(artifact_path), self._entries, report=self.app.display_info)
+                    add_models(
+                        Path(artifact_path),
+                        self._entries,
+                        report=self.app.display_info,
+                        rewrite={f"{self._package}/{MANIFEST_NAME}": complete_manifest},
+                    )
         finally:
             self._cleanup()
 
