@@ -159,8 +159,8 @@ class Source:
         with self.cache.tempdir("download-") as tmp:
             try:
                 self.hub.download(self.model.repo, self.commit, paths, tmp)
-            except FunasrBuildError:
-                raise
+            except FunasrBuildError as e:
+                raise type(e)(f"model {self.model.name}: {e}") from e
             except Exception as e:  # the clients raise many kinds; all mean the same to a user
                 disk = storage_cause(e)
                 if disk is not None:

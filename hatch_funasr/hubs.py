@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hatch_funasr.errors import FetchError
+from hatch_funasr.errors import FetchError, IntegrityError
 
 __all__ = ["HUB_NAMES", "Hub", "RemoteFile", "RepoListing", "get_hub"]
 
@@ -143,14 +143,32 @@ class ModelScopeHub:
         return RepoListing(commit, files)
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
-        self._api().download_repo(
-            repo,
-            "model",
-            revision=commit,
-            local_dir=dest,
-            allow_patterns=[glob.escape(p) for p in paths],
-            max_workers=4,
-        )
+        from modelscope_hub.errors import FileIntegrityError, FileSizeMismatchError
+
+        try:
+            self._api().download_repo(
+                repo,
+                "model",
+                revision=commit,
+                local_dir=dest,
+                allow_patterns=[glob.escape(p) for p in paths],
+                max_workers=4,
+            )
+        except Exception as e:
+            # The client checks sha256 itself and retries; wrong bytes after that are not a
+            # transient failure worth another round, unlike a dropped or short transfer.
+            failed = getattr(e, "failed_files", None) or {}
+            altered = sorted(
+                str(path)
+                for path, error in failed.items()
+                if isinstance(error, FileIntegrityError) and not isinstance(error, FileSizeMismatchError)
+            )
+            if altered:
+                raise IntegrityError(
+                    f"{', '.join(altered)} from ModelScope {repo}@{commit[:12]}: downloaded content does not match "
+                    f"the sha256 the hub lists ({failed[altered[0]]})"
+                ) from e
+            raise
 
 
 def get_hub(name: str) -> Hub:
