@@ -30,20 +30,28 @@ from typing import IO, Any
 
 from hatch_funasr.errors import FetchError, IntegrityError
 
-__all__ = ["Cache", "FileDigest", "default_cache_root", "hash_file", "hash_stream", "lock_timeout"]
+__all__ = ["Cache", "FileDigest", "default_cache_root", "env_number", "hash_file", "hash_stream", "lock_timeout"]
 
 _CHUNK = 1 << 20
 #: This host's name as used in scratch directory names (no dashes: they separate fields).
 _HOST = "".join(c for c in platform.node() if c.isalnum()) or "host"
 
 
+def env_number(name: str, default: float, *, minimum: float, kind: type[float] | type[int] = float) -> float:
+    """A numeric setting from the environment (``default`` when unset), at least ``minimum``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return max(minimum, kind(raw))
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise FetchError(f"{name} must be {noun}, not {raw!r}") from None
+
+
 def lock_timeout() -> float:
     """``HATCH_FUNASR_LOCK_TIMEOUT`` seconds (default 600)."""
-    raw = os.environ.get("HATCH_FUNASR_LOCK_TIMEOUT", "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else 600.0
-    except ValueError:
-        raise FetchError(f"HATCH_FUNASR_LOCK_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    return env_number("HATCH_FUNASR_LOCK_TIMEOUT", 600.0, minimum=0.0)
 
 
 def _running(pid: int) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hatch_funasr.bundle import FileRecord
-from hatch_funasr.cache import Cache
+from hatch_funasr.cache import Cache, env_number
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, storage_cause, storage_error
 from hatch_funasr.hubs import HUB_NAMES, Hub, RemoteFile, RepoListing, get_hub
@@ -37,11 +37,7 @@ def is_offline() -> bool:
 
 def download_attempts() -> int:
     """``HATCH_FUNASR_DOWNLOAD_ATTEMPTS`` (default 3): tries per file, on top of the client's own retries."""
-    raw = os.environ.get("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "").strip()
-    try:
-        return max(1, int(raw)) if raw else 3
-    except ValueError:
-        raise FetchError(f"HATCH_FUNASR_DOWNLOAD_ATTEMPTS must be a whole number, not {raw!r}") from None
+    return int(env_number("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", 3, minimum=1, kind=int))
 
 
 def _offline_hint(model: ModelConfig) -> str:

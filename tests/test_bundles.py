@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.bundles import BUNDLES, ROOT, build_bundle, bundle_dirs, publish_models
+from support.bundles import BUNDLES, ROOT, build_bundle, build_env, bundle_dirs, publish_models
 from support.hubserver import LoopbackHub
 
 from hatch_funasr.families import FAMILIES
@@ -58,14 +58,7 @@ def test_bundle_checks_offline(project: Path, tmp_path: Path) -> None:
 def built(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every bundle's wheel, built with `python -m build` against the loopback hub."""
     work = tmp_path_factory.mktemp("bundles")
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": hub.url,
-        "MODELSCOPE_ENDPOINT": hub.url,
-        "HATCH_FUNASR_CACHE": str(work / "cache"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "SOURCE_DATE_EPOCH": "1767225600",
-    }
+    env = build_env(hub, work / "cache")
     wheels = {}
     for project in bundle_dirs():
         publish_models(hub.store, project, work)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.bundles import build_env
 from support.hubserver import LoopbackHub
 from support.speech import Utterance
 from test_e2e import RUN_VAD, assert_brackets_speech, project, run
@@ -31,14 +32,7 @@ def bundle_wheel(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> 
     """The fixture bundle built once against the loopback hub."""
     work = tmp_path_factory.mktemp("dist-build")
     proj = project(work)
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": hub.url,
-        "MODELSCOPE_ENDPOINT": hub.url,
-        "HATCH_FUNASR_CACHE": str(work / "cache"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "SOURCE_DATE_EPOCH": "1767225600",
-    }
+    env = build_env(hub, work / "cache")
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj, env=env)
     return next((proj / "dist").glob("*.whl"))
 

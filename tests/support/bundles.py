@@ -83,7 +83,7 @@ def build_bundle(project: Path, outdir: Path, env: dict[str, str]) -> Path:
     return wheels[0]
 
 
-def hub_env(hub: LoopbackHub, cache: Path) -> dict[str, str]:
+def build_env(hub: LoopbackHub, cache: Path) -> dict[str, str]:
     """The environment of a build against ``hub`` with the cache at ``cache``."""
     return {
         **os.environ,
@@ -101,7 +101,7 @@ def main() -> int:
     try:
         store = RepoStore(work / "hub")
         with LoopbackHub(store) as hub:
-            env = hub_env(hub, work / "cache")
+            env = build_env(hub, work / "cache")
             for project in bundle_dirs():
                 start = time.perf_counter()
                 models = publish_models(store, project, work)
