@@ -228,32 +228,41 @@ class Cache:
         self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
 
     # --- derived files (export, quantization) ------------------------------------------------
-    def load_derived(self, key: str) -> dict[str, Path] | None:
-        """Files produced earlier for ``key`` (a hash of inputs and tool versions), re-verified."""
+    def load_derived(self, key: str) -> dict[str, tuple[Path, FileDigest]] | None:
+        """Files produced earlier for ``key`` (a hash of inputs and tool versions), re-verified;
+        each with the digest that verification computed."""
         base = self.root / "derived" / key
         try:
             index: dict[str, str] = json.loads((base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        found = {name: base / name for name in index}
-        if all(p.is_file() and hash_file(p).sha256 == index[n] for n, p in found.items()):
-            return found
-        shutil.rmtree(base, ignore_errors=True)
-        return None
+        found = {}
+        for name, sha256 in index.items():
+            path = base / name
+            digest = hash_file(path) if path.is_file() else None
+            if digest is None or digest.sha256 != sha256:
+                shutil.rmtree(base, ignore_errors=True)
+                return None
+            found[name] = (path, digest)
+        return found
 
-    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, Path]:
-        """Keep produced files under ``key``: copied into scratch space, then renamed in at once."""
+    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, tuple[Path, FileDigest]]:
+        """Keep produced files under ``key``: copied (and hashed in the same pass) into scratch
+        space, then renamed in at once; each with its digest."""
         base = self.root / "derived" / key
         with self.tempdir("derived-") as tmp:
-            index = {}
+            digests = {}
             for name, src in files.items():
-                shutil.copyfile(src, tmp / name)
-                index[name] = hash_file(tmp / name).sha256
+                with src.open("rb") as f, (tmp / name).open("wb") as out:
+                    digests[name] = hash_stream(f, src.stat().st_size, out)
+            index = {name: d.sha256 for name, d in digests.items()}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), "utf-8")
             base.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):  # another build stored the same result first
+            try:
                 tmp.rename(base)
-        return self.load_derived(key) or files
+            except OSError:  # another build stored the same result first: use (and verify) that
+                return self.load_derived(key) or {name: (src, digests[name]) for name, src in files.items()}
+        return {name: (base / name, d) for name, d in digests.items()}
 
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager

@@ -18,7 +18,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import posixpath
 import shutil
 import subprocess
 import sys
@@ -29,11 +28,11 @@ from typing import Any
 
 from hatch_funasr import __version__
 from hatch_funasr.bundle import FileRecord, StagedModel
-from hatch_funasr.cache import Cache, hash_file
+from hatch_funasr.cache import Cache, FileDigest
 from hatch_funasr.config import ModelConfig
 from hatch_funasr.errors import ExportError
 from hatch_funasr.families import FAMILIES, Selection, pytorch_files, quant_name
-from hatch_funasr.onnxscan import external_data
+from hatch_funasr.onnxscan import external_data, weight_files
 
 __all__ = ["derive", "unavailable"]
 
@@ -113,12 +112,9 @@ def _key(**parts: object) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _records(files: Mapping[str, Path]) -> dict[str, FileRecord]:
-    out = {}
-    for name, path in files.items():
-        digest = hash_file(path)
-        out[name] = FileRecord(path, digest.size, digest.sha256)
-    return out
+def _records(found: Mapping[str, tuple[Path, FileDigest]]) -> dict[str, FileRecord]:
+    """File records of derived files, from the digests the cache computed for them."""
+    return {name: FileRecord(path, d.size, d.sha256) for name, (path, d) in found.items()}
 
 
 def _run_child(model: ModelConfig, python: str, args: list[str]) -> str:
@@ -222,9 +218,9 @@ def _external_records(
     report: Report,
 ) -> dict[str, FileRecord]:
     """The external-data files an ONNX file keeps its weights in (models over 2 GB)."""
-    names = [
-        posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), loc)) for loc in external_data(record.source)
-    ]
+    names = weight_files(
+        onnx_file, record.source, {*files, *source.listing}, what=f"model {model.name}", source=model.source_label
+    )
     missing = [n for n in names if n not in files]
     found = dict(source.materialize(missing, report)) if missing else {}
     return {n: files.get(n) or found[n] for n in names}
@@ -292,7 +288,7 @@ def derive(
                 _load_check(model, out)
                 produced = {out.name: out} | {loc: out.parent / loc for loc in external_data(out)}
                 outputs = cache.store_derived(key, produced)
-            out = outputs[out.name]
+            out = outputs[out.name][0]
             drift[out.name] = quant_drift(src, out)
             measured = drift[out.name]
             shown = "not measurable" if measured is None else f"{measured:.6g}"
@@ -303,10 +299,8 @@ def derive(
                     f"model {model.name}: {out.name} drifts {shown} from {onnx_file} on a fixed input, over "
                     f"max-quant-drift = {limit}; raise the limit or ship fp32 only (quantize = false)"
                 )
-            for name, path in outputs.items():
-                digest = hash_file(path)
-                files[name] = FileRecord(path, digest.size, digest.sha256)
-                derived.add(name)
+            files.update(_records(outputs))
+            derived.update(outputs)
         tools["onnxruntime"] = onnxruntime.__version__
     if model.quantize and not model.keep_fp32:
         for onnx_file in family.onnx:

@@ -10,10 +10,14 @@ Wire format: https://protobuf.dev/programming-guides/encoding/ ; field numbers f
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Container
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["OnnxFormatError", "external_data"]
+from hatch_funasr.errors import IntegrityError, SelectionError
+
+__all__ = ["OnnxFormatError", "external_data", "weight_files"]
 
 
 class OnnxFormatError(ValueError):
@@ -87,3 +91,24 @@ def external_data(path: Path) -> list[str]:
         f.seek(0)
         _walk(f, "model", size, found)
     return sorted(set(found))
+
+
+def weight_files(onnx_file: str, path: Path, available: Container[str], *, what: str, source: str) -> list[str]:
+    """The files (model-relative, like ``onnx_file``) whose bytes ``onnx_file`` at ``path`` keeps
+    outside itself.  A reference that leaves the model directory, a file ``available`` lacks,
+    or a malformed ONNX file is an error that starts with ``what`` (e.g. "model asr")."""
+    try:
+        locations = external_data(path)
+    except OnnxFormatError as e:
+        raise SelectionError(f"{what}: {onnx_file} is not a valid ONNX file: {e}") from e
+    names = []
+    for location in locations:
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), location))
+        if location.startswith(("/", "\\")) or "\\" in location or rel == ".." or rel.startswith("../"):
+            raise IntegrityError(
+                f"{what}: {onnx_file} refers to external data {location!r} outside the model directory; refusing it"
+            )
+        if rel not in available:
+            raise SelectionError(f"{what}: {onnx_file} keeps weights in {rel}, which {source} does not have")
+        names.append(rel)
+    return names

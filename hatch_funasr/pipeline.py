@@ -8,7 +8,6 @@ The wheel writer (hatchling, via :mod:`hatch_funasr.plugin`) then packs the stag
 
 from __future__ import annotations
 
-import posixpath
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +18,11 @@ from hatch_funasr import config as config_mod
 from hatch_funasr.bundle import FileRecord, StagedModel, model_dir_name, write_package
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import BundleConfig, ModelConfig
-from hatch_funasr.errors import ConfigError, FetchError, IntegrityError, SelectionError
+from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import FAMILIES, Selection, select_files
 from hatch_funasr.fetch import Source, is_offline, open_locked, open_source
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, declaration_of, mismatches
-from hatch_funasr.onnxscan import OnnxFormatError, external_data
+from hatch_funasr.onnxscan import weight_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -149,24 +148,10 @@ def with_external_data(
     source does not have, is an error naming the ONNX file and the reference."""
     out = dict(records)
     for onnx_file in sorted(p for p in records if p.endswith(".onnx")):
-        try:
-            locations = external_data(records[onnx_file].source)
-        except OnnxFormatError as e:
-            raise SelectionError(f"model {model.name}: {onnx_file} is not a valid ONNX file: {e}") from e
-        wanted = []
-        for location in locations:
-            rel = posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), location))
-            if location.startswith(("/", "\\")) or "\\" in location or rel == ".." or rel.startswith("../"):
-                raise IntegrityError(
-                    f"model {model.name}: {onnx_file} refers to external data {location!r} outside the model "
-                    "directory; refusing it"
-                )
-            if rel not in source.listing:
-                raise SelectionError(
-                    f"model {model.name}: {onnx_file} keeps weights in {rel}, which {model.source_label} does not have"
-                )
-            if rel not in out:
-                wanted.append(rel)
+        names = weight_files(
+            onnx_file, records[onnx_file].source, source.listing, what=f"model {model.name}", source=model.source_label
+        )
+        wanted = [n for n in names if n not in out]
         if wanted:
             _guard_size(model, source, tuple(wanted), max_file_size)
             report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
