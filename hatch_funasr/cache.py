@@ -21,37 +21,22 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from hatch_funasr import __version__
+from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.model import FileRecord
+from hatch_funasr.names import is_sha256, relpath_problem
+from hatch_funasr.settings import EnvVars, Settings
 
-__all__ = ["Cache", "FileDigest", "default_cache_root", "env_number", "hash_file", "hash_stream", "lock_timeout"]
+__all__ = ["Cache"]
 
-_CHUNK = 1 << 20
 #: This host's name as used in scratch directory names (no dashes: they separate fields).
 _HOST = "".join(c for c in platform.node() if c.isalnum()) or "host"
-
-
-def env_number(name: str, default: float, *, minimum: float, kind: type[float] | type[int] = float) -> float:
-    """A numeric setting from the environment (``default`` when unset), at least ``minimum``."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return max(minimum, kind(raw))
-    except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        raise FetchError(f"{name} must be {noun}, not {raw!r}") from None
-
-
-def lock_timeout() -> float:
-    """``HATCH_FUNASR_LOCK_TIMEOUT`` seconds (default 600)."""
-    return env_number("HATCH_FUNASR_LOCK_TIMEOUT", 600.0, minimum=0.0)
 
 
 def _running(pid: int) -> bool:
@@ -68,47 +53,6 @@ def _running(pid: int) -> bool:
         return True
 
 
-def default_cache_root() -> Path:
-    """``HATCH_FUNASR_CACHE``, else the platform's user cache directory."""
-    env = os.environ.get("HATCH_FUNASR_CACHE")
-    if env:
-        return Path(env).expanduser().resolve()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "hatch-funasr" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "hatch-funasr"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hatch-funasr"
-
-
-@dataclass(frozen=True)
-class FileDigest:
-    """What one pass over a file's bytes tells: its size, sha256 and git blob id."""
-
-    size: int
-    sha256: str
-    git_sha1: str
-
-
-def hash_stream(src: IO[bytes], size: int, dst: IO[bytes] | None = None) -> FileDigest:
-    """Hash ``src`` (sha256 and git's blob sha1) in one pass, copying to ``dst`` if given."""
-    sha256 = hashlib.sha256()
-    git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
-    seen = 0
-    for chunk in iter(lambda: src.read(_CHUNK), b""):
-        sha256.update(chunk)
-        git.update(chunk)
-        seen += len(chunk)
-        if dst is not None:
-            dst.write(chunk)
-    return FileDigest(seen, sha256.hexdigest(), git.hexdigest())
-
-
-def hash_file(path: Path) -> FileDigest:
-    with path.open("rb") as f:
-        return hash_stream(f, path.stat().st_size)
-
-
 def _safe_component(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else f"%{ord(c):02x}" for c in text)
 
@@ -116,8 +60,19 @@ def _safe_component(text: str) -> str:
 class Cache:
     """Blobs, listings and resolved revisions under one root directory."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or default_cache_root()).resolve()
+    def __init__(self, root: Path | None = None, *, lock_timeout: float | None = None) -> None:
+        """``root`` and ``lock_timeout`` default to the settings (``HATCH_FUNASR_CACHE``,
+        ``HATCH_FUNASR_LOCK_TIMEOUT``)."""
+        if root is None or lock_timeout is None:
+            settings = Settings.from_env()
+            root = settings.cache_root if root is None else root
+            lock_timeout = settings.lock_timeout if lock_timeout is None else lock_timeout
+        self.root = root.resolve()
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cache:
+        return cls(settings.cache_root, lock_timeout=settings.lock_timeout)
 
     # --- blobs -------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
@@ -228,41 +183,51 @@ class Cache:
         self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
 
     # --- derived files (export, quantization) ------------------------------------------------
-    def load_derived(self, key: str) -> dict[str, tuple[Path, FileDigest]] | None:
-        """Files produced earlier for ``key`` (a hash of inputs and tool versions), re-verified;
-        each with the digest that verification computed."""
+    @staticmethod
+    def derived_key(**parts: object) -> str:
+        """The key of a derived result: a hash of its inputs, tool versions and our version."""
+        payload = json.dumps({**parts, "hatch-funasr": __version__}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def load_derived(self, key: str) -> dict[str, FileRecord] | None:
+        """Files produced earlier for ``key``, re-verified, with the digests that verification
+        computed.  An entry whose index names an unsafe path or a malformed hash, or whose
+        files differ from it, is removed."""
         base = self.root / "derived" / key
         try:
-            index: dict[str, str] = json.loads((base / "index.json").read_text("utf-8"))
+            index: object = json.loads((base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
         found = {}
-        for name, sha256 in index.items():
-            path = base / name
-            digest = hash_file(path) if path.is_file() else None
+        for name, sha256 in index.items() if isinstance(index, dict) else [("", "")]:
+            path = base / str(name)
+            valid = relpath_problem(name) is None and is_sha256(sha256) and path.is_file()
+            digest = hash_file(path) if valid else None
             if digest is None or digest.sha256 != sha256:
                 shutil.rmtree(base, ignore_errors=True)
                 return None
-            found[name] = (path, digest)
+            found[str(name)] = FileRecord(path, digest.size, digest.sha256)
         return found
 
-    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, tuple[Path, FileDigest]]:
+    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, FileRecord]:
         """Keep produced files under ``key``: copied (and hashed in the same pass) into scratch
-        space, then renamed in at once; each with its digest."""
+        space, then renamed in at once."""
         base = self.root / "derived" / key
         with self.tempdir("derived-") as tmp:
-            digests = {}
+            records = {}
             for name, src in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 with src.open("rb") as f, (tmp / name).open("wb") as out:
-                    digests[name] = hash_stream(f, src.stat().st_size, out)
-            index = {name: d.sha256 for name, d in digests.items()}
+                    digest = hash_stream(f, src.stat().st_size, out)
+                records[name] = FileRecord(base / name, digest.size, digest.sha256)
+            index = {name: r.sha256 for name, r in records.items()}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), "utf-8")
             base.parent.mkdir(parents=True, exist_ok=True)
             try:
                 tmp.rename(base)
             except OSError:  # another build stored the same result first: use (and verify) that
-                return self.load_derived(key) or {name: (src, digests[name]) for name, src in files.items()}
-        return {name: (base / name, d) for name, d in digests.items()}
+                return self.load_derived(key) or {n: FileRecord(files[n], r.size, r.sha256) for n, r in records.items()}
+        return records
 
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager
@@ -301,7 +266,7 @@ class Cache:
         """
         from filelock import FileLock, Timeout
 
-        wait = lock_timeout() if timeout is None else timeout
+        wait = self.lock_timeout if timeout is None else timeout
         lock_dir = self.root / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock_file = lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
@@ -318,7 +283,7 @@ class Cache:
                 holder = "unknown holder"
             raise FetchError(
                 f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({holder}); another build "
-                "is working on the same model. Wait for it, or stop it; HATCH_FUNASR_LOCK_TIMEOUT sets the wait"
+                f"is working on the same model. Wait for it, or stop it; {EnvVars.LOCK_TIMEOUT} sets the wait"
             ) from e
 
     def _write_atomic(self, file: Path, data: bytes) -> None:

@@ -13,40 +13,54 @@ ready ONNX is the C++ offline server's default ``--model-dir``.  hatch-funasr re
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from hatch_funasr.families import FAMILIES
+from hatch_funasr.hubs import HUBS
 
-__all__ = ["CATALOG", "REPO_ID", "CatalogEntry", "by_repo", "entries", "lookup", "suggest"]
-
-#: A hub repository id: ``owner/name``.
-REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,95}$")
+__all__ = ["CATALOG", "CatalogEntry", "by_repo", "entries", "lookup", "suggest"]
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One named model."""
+    """One named model: its family and, per hub (``ms``, ``hf``), its repository and ready
+    ONNX repository."""
 
     alias: str
     family: str
-    ms: str
-    hf: str | None = None
-    onnx_ms: str | None = None
-    onnx_hf: str | None = None
+    #: hub name -> repository id.
+    repos: Mapping[str, str]
+    #: hub name -> the ready ONNX repository (FunASR's official export), where one exists.
+    onnx: Mapping[str, str] = field(default_factory=dict)
     #: FunASR short names (``name_maps_from_hub``) that resolve to this entry.
     funasr_names: tuple[str, ...] = ()
     note: str = ""
 
     def repo(self, hub: str, fmt: str) -> str | None:
         """The repository to fetch for ``hub`` and ``fmt``: the ready ONNX one when there is one."""
-        if hub == "hf":
-            return (self.onnx_hf if fmt == "onnx" else None) or self.hf
-        return (self.onnx_ms if fmt == "onnx" else None) or self.ms
+        return (self.onnx.get(hub) if fmt == "onnx" else None) or self.repos.get(hub)
+
+    def all_repos(self) -> Iterator[str]:
+        yield from self.repos.values()
+        yield from self.onnx.values()
 
 
-_E = CatalogEntry
+def _E(
+    alias: str,
+    family: str,
+    ms: str,
+    *,
+    hf: str | None = None,
+    onnx_ms: str | None = None,
+    onnx_hf: str | None = None,
+    funasr_names: tuple[str, ...] = (),
+    note: str = "",
+) -> CatalogEntry:
+    repos = {"ms": ms} | ({"hf": hf} if hf else {})
+    onnx = ({"ms": onnx_ms} if onnx_ms else {}) | ({"hf": onnx_hf} if onnx_hf else {})
+    return CatalogEntry(alias, family, repos, onnx, funasr_names, note)
+
 
 _ENTRIES = (
     # --- ASR, offline -------------------------------------------------------------------
@@ -242,6 +256,7 @@ _ENTRIES = (
 CATALOG: dict[str, CatalogEntry] = {}
 for _entry in _ENTRIES:
     assert _entry.family in FAMILIES, _entry
+    assert set(_entry.repos) | set(_entry.onnx) <= set(HUBS), _entry
     for _name in (_entry.alias, *_entry.funasr_names):
         CATALOG.setdefault(_name.lower(), _entry)
 
@@ -257,11 +272,7 @@ def by_repo(repo_id: str) -> CatalogEntry | None:
     ModelScope moved ``damo/`` models to ``iic/``; both spellings match.
     """
     wanted = repo_id.lower().replace("damo/", "iic/", 1)
-    for entry in _ENTRIES:
-        for repo in (entry.ms, entry.hf, entry.onnx_ms, entry.onnx_hf):
-            if repo and repo.lower() == wanted:
-                return entry
-    return None
+    return next((e for e in _ENTRIES if any(r.lower() == wanted for r in e.all_repos())), None)
 
 
 def suggest(name: str) -> str | None:

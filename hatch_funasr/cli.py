@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__, catalog
-from hatch_funasr.bundle import MANIFEST_NAME
-from hatch_funasr.cache import Cache, hash_stream
+from hatch_funasr.config import load_config
+from hatch_funasr.context import BuildContext
+from hatch_funasr.digest import hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
-from hatch_funasr.fetch import is_offline
+from hatch_funasr.hubs import HUBS
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
-from hatch_funasr.pipeline import _select, load_config, lock_models, open_sources, plan
+from hatch_funasr.package import MANIFEST_NAME
+from hatch_funasr.pipeline import fetch_files, lock_models, open_sources, plan, select
+from hatch_funasr.settings import EnvVars
 
 __all__ = ["main"]
 
@@ -26,15 +30,18 @@ def _err(message: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    rows = [("alias", "family", "ModelScope", "Hugging Face", "ready ONNX (ModelScope)", "note")]
+    header = ["alias", "family"]
+    header += [h.label for h in HUBS.values()] + [f"ready ONNX ({h.label})" for h in HUBS.values()] + ["note"]
+    rows = [tuple(header)]
     for e in catalog.entries():
-        rows.append((e.alias, e.family, e.ms, e.hf or "-", e.onnx_ms or "-", e.note))
+        repos = [e.repos.get(h, "-") for h in HUBS] + [e.onnx.get(h, "-") for h in HUBS]
+        rows.append((e.alias, e.family, *repos, e.note))
     if args.json:
         print(json.dumps([dict(zip(rows[0], r, strict=True)) for r in rows[1:]], indent=2, ensure_ascii=False))
         return 0
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5])
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     print(
         "\nFunASR's short names also resolve: "
         + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names}))
@@ -78,7 +85,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
     if unknown:
         _err(f"error: --upgrade names no declared model: {', '.join(sorted(unknown))}")
         return 1
-    lock = lock_models(config, old, cache=Cache(), upgrade=upgrade, report=_err)
+    with tempfile.TemporaryDirectory(prefix="hatch-funasr-lock-") as work:
+        lock = lock_models(config, BuildContext.create(Path(work), lock=old, report=_err), upgrade=upgrade)
     changed = write_lock(root, lock)
     print(f"{root / LOCK_NAME}: {'written' if changed else 'unchanged'} ({len(lock.models)} model(s))")
     return 0
@@ -87,16 +95,17 @@ def cmd_lock(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     root = args.project.resolve()
     config = load_config(root)
-    cache = Cache()
-    for source in open_sources(config, cache=cache, offline=is_offline(), lock=read_lock(root)):
-        model = source.model
-        if model.path is not None:
-            print(f"{model.name}: local directory {model.path}, nothing to fetch")
-            continue
-        records = source.materialize(list(_select(model, source).files), _err)
-        size = sum(r.size for r in records.values())
-        print(f"{model.name}: {model.repo}@{source.commit} {len(records)} files, {size / 2**20:.1f} MiB cached")
-    print(f"cache: {cache.root}")
+    with tempfile.TemporaryDirectory(prefix="hatch-funasr-fetch-") as work:
+        ctx = BuildContext.create(Path(work), lock=read_lock(root), report=_err)
+        for source in open_sources(config, ctx):
+            model = source.model
+            if model.path is not None:
+                print(f"{model.name}: local directory {model.path}, nothing to fetch")
+                continue
+            files = fetch_files(source, select(model, source).files, ctx).files
+            size = sum(r.size for r in files.values())
+            print(f"{model.name}: {model.repo}@{source.commit} {len(files)} files, {size / 2**20:.1f} MiB cached")
+    print(f"cache: {ctx.cache.root}")
     return 0
 
 
@@ -171,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with disk_errors("cannot write", "free space, or point HATCH_FUNASR_CACHE at a writable disk"):
+        with disk_errors("cannot write", f"free space, or point {EnvVars.CACHE} at a writable disk"):
             return int(args.func(args))
     except FunasrBuildError as e:
         _err(f"error: {e}")

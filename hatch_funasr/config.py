@@ -7,23 +7,29 @@ Nothing here touches the network; local ``path`` sources are only checked to exi
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
-from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
+from hatch_funasr.families import FAMILIES, FORMATS, detect_family
+from hatch_funasr.hubs import HUBS
+from hatch_funasr.model import BundleConfig, Export, ModelConfig
+from hatch_funasr.names import REPO_ID, relpath_problem
+from hatch_funasr.settings import tomllib
 
-__all__ = ["BundleConfig", "ModelConfig", "json_schema", "parse"]
+__all__ = ["HOOK_PATHS", "find_hook_table", "json_schema", "load_config", "parse"]
 
-HUBS = ("ms", "hf")
 #: Keys hatchling itself reads from every build-hook table.
 HATCHLING_RESERVED = frozenset(
     {"enable-by-default", "dependencies", "require-runtime-dependencies", "require-runtime-features"}
 )
+#: Where the hook table may sit in pyproject.toml, in the order hatchling looks.
+HOOK_PATHS = ("tool.hatch.build.targets.wheel.hooks.funasr", "tool.hatch.build.hooks.funasr")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+/-]{0,127}$")
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -31,61 +37,17 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
 
-Export = Literal["auto"] | bool
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """One entry of ``[tool.funasr.models]``, resolved against the catalog."""
-
-    name: str
-    #: What the user wrote for ``model`` (alias or repo id), or None for a local path.
-    model: str | None
-    #: The repository to fetch (after alias and format resolution), or None for a local path.
-    repo: str | None
-    #: Local source directory, absolute, or None for a hub source.
-    path: Path | None
-    hub: str
-    revision: str | None
-    family: str
-    format: str
-    export: Export = "auto"
-    quantize: bool = False
-    keep_fp32: bool = True
-    opset_version: int = 14
-    #: Fail the build when a quantized file's outputs drift more than this from fp32.
-    max_quant_drift: float | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    #: The catalog alias this model came from, if any.
-    alias: str | None = None
-
-    @property
-    def family_info(self) -> Family:
-        return FAMILIES[self.family]
-
-    @property
-    def source_label(self) -> str:
-        """How messages name the source: ``ms:iic/x@v2.0.4`` or ``path:models/x``."""
-        if self.path is not None:
-            return f"path:{self.path}"
-        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
-
-
-@dataclass(frozen=True)
-class BundleConfig:
-    """The whole declaration of one bundle project."""
-
-    project_name: str
-    version: str
-    package: str
-    hub: str
-    models: tuple[ModelConfig, ...]
-    max_file_size: int | None = None
-    root: Path = field(default=Path(), compare=False)
-
-    def model(self, name: str) -> ModelConfig:
-        return next(m for m in self.models if m.name == name)
+def find_hook_table(pyproject: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The hook table (``[tool.hatch.build.targets.wheel.hooks.funasr]`` or
+    ``[tool.hatch.build.hooks.funasr]``) and its TOML path, or None when neither is there."""
+    for path in HOOK_PATHS:
+        table: Any = pyproject
+        for key in path.split("."):
+            table = table.get(key) if isinstance(table, Mapping) else None
+        if isinstance(table, Mapping):
+            return path, dict(table)
+    return None
 
 
 class _Collector:
@@ -219,7 +181,7 @@ def _parse_model(
     c.unknown_keys(path, raw, MODEL_KEYS)
     model = _get_str(c, raw, "model", path)
     local = _get_str(c, raw, "path", path)
-    hub = _get_choice(c, raw, "hub", path, HUBS)
+    hub = _get_choice(c, raw, "hub", path, tuple(HUBS))
     revision = _get_str(c, raw, "revision", path)
     fmt = _get_choice(c, raw, "format", path, FORMATS)
     family_name = _get_choice(c, raw, "family", path, tuple(FAMILIES))
@@ -240,7 +202,7 @@ def _parse_model(
         c.add(path, 'set either "model" (a hub model) or "path" (a local directory), not both')
     elif not model and not local and "model" not in raw and "path" not in raw:
         c.add(path, 'missing "model" (catalog alias or hub repo id) or "path" (local directory)')
-    if revision is not None and (not _REVISION.match(revision) or ".." in revision):
+    if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
         c.add(f"{path}.revision", f'"{revision}" is not a valid tag, branch or commit')
     if local is not None:
         for key in ("hub", "revision"):
@@ -257,7 +219,7 @@ def _parse_model(
             close = catalog.suggest(model)
             hint = f' (did you mean "{close}"?)' if close else " (see `hatch-funasr models`)"
             c.add(f"{path}.model", f'unknown model alias "{model}"{hint}; or give a hub repo id "owner/name"')
-        elif entry is None and not catalog.REPO_ID.match(model):
+        elif entry is None and not REPO_ID.fullmatch(model):
             c.add(f"{path}.model", f'"{model}" is not a valid hub repo id "owner/name"')
         elif entry is None:
             entry = catalog.by_repo(model)
@@ -292,7 +254,8 @@ def _parse_model(
     if entry is not None and repo is None:
         repo = entry.repo(hub, fmt)
         if repo is None:
-            c.add(f"{path}.hub", f'"{entry.alias}" has no Hugging Face repository; use hub = "ms"')
+            has = " or ".join(f'"{h}"' for h in entry.repos)
+            c.add(f"{path}.hub", f'"{entry.alias}" has no {HUBS[hub].label} repository; use hub = {has}')
             return None
     return ModelConfig(
         name=name,
@@ -314,15 +277,34 @@ def _parse_model(
     )
 
 
+def _package_problem(value: object) -> str | None:
+    """Why ``value`` cannot be the bundle's import name, or None."""
+    if not isinstance(value, str) or not _PACKAGE.fullmatch(value):
+        return "letters, digits and _, not starting with a digit"
+    if keyword.iskeyword(value):
+        return "a Python keyword"
+    if value in sys.stdlib_module_names or value == "hatch_funasr":
+        return "the name of a module it would shadow"
+    return None
+
+
 def _normalize_package(project_name: str) -> str:
     return re.sub(r"[-_.]+", "_", project_name).lower()
+
+
+def load_config(root: Path) -> BundleConfig:
+    """Read and parse ``root/pyproject.toml`` (the CLI; the hook gets the table from hatchling)."""
+    with (root / "pyproject.toml").open("rb") as f:
+        pyproject = tomllib.load(f)
+    found = find_hook_table(pyproject)
+    return parse(pyproject, root.resolve(), found[1] if found else None, found[0] if found else HOOK_PATHS[0])
 
 
 def parse(
     pyproject: Mapping[str, Any],
     root: Path,
     hook_config: Mapping[str, Any] | None = None,
-    hook_path: str = "tool.hatch.build.targets.wheel.hooks.funasr",
+    hook_path: str = HOOK_PATHS[0],
 ) -> BundleConfig:
     """Validate the whole declaration; raise one :class:`ConfigError` listing every problem."""
     c = _Collector()
@@ -352,14 +334,22 @@ def parse(
         if value in HUBS:
             hub = str(value)
         else:
-            c.add(where, f'expected "ms" or "hf", got {_describe(value)}')
+            options = " or ".join(f'"{h}"' for h in HUBS)
+            c.add(where, f"expected {options}, got {_describe(value)}")
     package = _normalize_package(project_name)
+    if "package" not in globals_ and _package_problem(package) is not None:
+        c.add(
+            "project.name",
+            f'"{project_name}" gives the package name "{package}" ({_package_problem(package)}); '
+            'set tool.funasr.package = "..." to another import name',
+        )
     if "package" in globals_:
         value, where = globals_["package"]
-        if isinstance(value, str) and _PACKAGE.match(value):
-            package = value
+        problem = _package_problem(value)
+        if problem is None:
+            package = str(value)
         else:
-            c.add(where, f"expected a Python package name, got {_describe(value)}")
+            c.add(where, f"expected a Python package name, got {_describe(value)} ({problem})")
     max_size = None
     if "max-file-size" in globals_:
         value, where = globals_["max-file-size"]
@@ -378,9 +368,12 @@ def parse(
     elif raw_models:
         seen: dict[str, str] = {}
         for name, raw in raw_models.items():
-            path = f"tool.funasr.models.{name}" if _SAFE_NAME.match(name) else f'tool.funasr.models."{name}"'
-            if not _SAFE_NAME.match(name):
+            path = f"tool.funasr.models.{name}" if _SAFE_NAME.fullmatch(name) else f'tool.funasr.models."{name}"'
+            if not _SAFE_NAME.fullmatch(name):
                 c.add(path, "model names must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+                continue
+            if relpath_problem(name) is not None:
+                c.add(path, f"{name!r} is a device name on Windows, where the bundle may be installed; rename it")
                 continue
             folded = name.lower().replace("-", "_")
             if folded in seen:
@@ -390,6 +383,14 @@ def parse(
             parsed = _parse_model(c, name, raw, path, default_hub=hub, root=root)
             if parsed is not None:
                 models.append(parsed)
+        directories: dict[str, str] = {}
+        for m in models:
+            other = directories.setdefault(m.dir_name.casefold(), m.name)
+            if other != m.name:
+                c.add(
+                    f"tool.funasr.models.{m.name}",
+                    f'installs to models/{m.dir_name}, the directory of model "{other}"; rename one of them',
+                )
     if c.problems:
         raise ConfigError(c.problems)
     return BundleConfig(project_name, version, package, hub, tuple(models), max_size, root)

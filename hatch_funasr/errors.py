@@ -29,13 +29,15 @@ class FunasrBuildError(Exception):
 
 
 class ConfigError(FunasrBuildError):
-    """The declaration in pyproject.toml is invalid; carries every problem found at once."""
+    """The declaration (pyproject.toml, funasr.lock, or a setting in the environment) is
+    invalid; carries every problem found at once."""
 
     def __init__(self, problems: Iterable[str], *, source: str = "pyproject.toml") -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
-        super().__init__(f"invalid FunASR model declaration in {source} ({len(self.problems)} {noun}):\n{lines}")
+        what = "hatch-funasr settings" if source == "the environment" else "FunASR model declaration"
+        super().__init__(f"invalid {what} in {source} ({len(self.problems)} {noun}):\n{lines}")
 
 
 class CatalogError(FunasrBuildError):

@@ -20,8 +20,10 @@ __all__ = [
     "Family",
     "Selection",
     "detect_family",
+    "expected_files",
     "get_family",
     "is_bookkeeping",
+    "keeps_fp32",
     "pytorch_files",
     "quant_name",
     "select_files",
@@ -268,9 +270,11 @@ def quant_name(onnx_file: str) -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """The outcome of matching a family's needs against what a source has."""
+    """The outcome of matching a family's needs against what a source has: which upstream
+    files to fetch, what to derive from them, and exactly which files the model directory
+    ends up with.  Every stage after selection follows it; none works the rules out again."""
 
-    #: Upstream files to ship as they are.
+    #: Upstream files to fetch: the ones that ship, and inputs of quantization.
     files: tuple[str, ...]
     #: Files the runtime reads that the source does not have (an error unless derivable).
     missing: tuple[str, ...]
@@ -280,6 +284,9 @@ class Selection:
     quantize: tuple[str, ...] = ()
     #: Files from ``include``/``exclude`` that conflicted with the runtime's needs.
     notes: tuple[str, ...] = ()
+    #: Every file of the finished model directory, upstream and derived (ONNX external data,
+    #: found by scanning the ONNX files that ship, comes on top).
+    ship: tuple[str, ...] = ()
 
 
 def _matches(path: str, patterns: Sequence[str]) -> bool:
@@ -334,6 +341,11 @@ def pytorch_files(configuration_json: str | None, available: Mapping[str, int]) 
     return found, missing
 
 
+def keeps_fp32(family: Family, onnx_file: str, *, quantize: bool, keep_fp32: bool) -> bool:
+    """Whether the fp32 ``onnx_file`` ships (not only as the input of its quantization)."""
+    return not quantize or keep_fp32 or onnx_file in family.fp32_always
+
+
 def select_files(
     family: Family,
     fmt: str,
@@ -353,10 +365,11 @@ def select_files(
     ``export`` is false.  ``exclude`` may not remove a file the runtime needs.
     """
     usable = {p: s for p, s in available.items() if not is_bookkeeping(p)}
-    needed: list[str] = []
     extras: list[str] = []
     to_export: list[str] = []
     to_quantize: list[str] = []
+    inputs: list[str] = []  # fetched only to be quantized
+    derived: list[str] = []  # produced here, and shipped
     if fmt == "pytorch" and not family.plain:
         needed, missing = pytorch_files(configuration_json, usable)
     else:
@@ -366,23 +379,47 @@ def select_files(
         if family.onnx and (export is True or (not have_onnx and export == "auto" and "model.pt" in usable)):
             to_export = list(family.onnx)
         for onnx_file in family.onnx:
-            if onnx_file not in usable and not to_export:
+            quant = quant_name(onnx_file)
+            if not to_export and onnx_file not in usable:
                 missing.append(onnx_file)
                 continue
-            if not to_export and (keep_fp32 or not quantize or onnx_file in family.fp32_always):
+            keep = keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32)
+            if to_export:
+                derived += [onnx_file] if keep else []
+            elif keep:
                 needed.append(onnx_file)
-            if quantize:
-                if not to_export and quant_name(onnx_file) in usable:
-                    needed.append(quant_name(onnx_file))
-                else:
-                    to_quantize.append(onnx_file)
+            if not quantize:
+                continue
+            if not to_export and quant in usable:
+                needed.append(quant)
+                continue
+            to_quantize.append(onnx_file)
+            derived.append(quant)
+            if not to_export and not keep:
+                inputs.append(onnx_file)
     extras.extend(p for p in sorted(usable) if include and _matches(p, include))
     notes = [f"{f} is read by the {family.name} runtime and cannot be excluded" for f in needed if _matches(f, exclude)]
-    files = needed + [f for f in extras if not _matches(f, exclude)]
+    shipped = tuple(dict.fromkeys(needed + [f for f in extras if not _matches(f, exclude)]))
     return Selection(
-        files=tuple(dict.fromkeys(files)),
+        files=tuple(dict.fromkeys(shipped + tuple(inputs))),
         missing=tuple(missing),
         export=tuple(to_export),
         quantize=tuple(to_quantize),
         notes=tuple(notes),
+        ship=tuple(dict.fromkeys(shipped + tuple(derived))),
     )
+
+
+def expected_files(family: Family, fmt: str, *, quantize: bool, keep_fp32: bool) -> tuple[str, ...]:
+    """What a model directory of ``family`` holds, before any listing is known (``check``
+    without network): the ONNX names this selection would ship, then the other files
+    (``a|b``: either one)."""
+    if fmt == "pytorch" and not family.plain:
+        return ("configuration.json", "config.yaml", "what file_path_metas names")
+    onnx: list[str] = []
+    for onnx_file in family.onnx:
+        if keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32):
+            onnx.append(onnx_file)
+        if quantize:
+            onnx.append(quant_name(onnx_file))
+    return (*onnx, *(r if isinstance(r, str) else "|".join(r) for r in family.required))

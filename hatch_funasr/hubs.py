@@ -1,54 +1,53 @@
-"""Thin adapters over the official hub clients: list a revision, download named files.
+"""The hubs: one registry entry each, and thin adapters over their official clients.
+
+A hub is an entry of :data:`HUBS` (its short name, label, endpoint variable, default
+branch) plus an adapter class with two calls: list a revision, download named files.
+Adding a hub is one entry and one adapter; nothing else names hubs.
 
 ``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
-endpoint is read from ``HF_ENDPOINT`` / ``MODELSCOPE_ENDPOINT`` at call time (so a mirror
-set after import, or per build, is honoured) and passed to the clients explicitly.  Tokens
-are left to the clients, which read ``HF_TOKEN`` / ``MODELSCOPE_API_TOKEN`` themselves;
-they never pass through this module.
+endpoint is read when the hub is used (so a mirror set per build is honoured) and passed
+to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKEN`` /
+``MODELSCOPE_API_TOKEN`` themselves; they never pass through this module.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.model import RemoteFile, RepoListing
+from hatch_funasr.names import is_commit
+from hatch_funasr.settings import EnvVars, endpoint
 
-__all__ = ["HUB_NAMES", "Hub", "RemoteFile", "RepoListing", "get_hub"]
-
-HUB_NAMES = {"ms": "ModelScope", "hf": "Hugging Face"}
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file as the hub lists it: size, and the hashes the hub vouches for."""
-
-    path: str
-    size: int
-    sha256: str | None = None
-    git_sha1: str | None = None
+__all__ = ["HUBS", "HubClient", "HubSpec", "hub_label"]
 
 
-@dataclass(frozen=True)
-class RepoListing:
-    """A revision resolved to its commit, with every file of that commit."""
-
-    commit: str
-    files: Mapping[str, RemoteFile]
-
-
-class Hub(Protocol):
-    name: str
-
+class HubClient(Protocol):
     def list(self, repo: str, revision: str | None) -> RepoListing: ...
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    """One hub: how the declaration names it, how messages name it, where it lives."""
+
+    name: str
+    label: str
+    endpoint_var: str
+    #: None: the client's own default (and its own legacy variables).
+    default_endpoint: str | None
+    default_branch: str
+    adapter: Callable[[str | None], HubClient]
+
+    def client(self) -> HubClient:
+        """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
+        return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
 
 
 def _quiet_progress() -> bool:
@@ -62,16 +61,14 @@ def _quiet_progress() -> bool:
 def _no_phone_home() -> None:
     """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
     on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only."""
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault(EnvVars.HF_HUB_DISABLE_TELEMETRY, "1")
 
 
-class HuggingFaceHub:
+class HuggingFaceClient:
     """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
 
-    name = "hf"
-
-    def __init__(self) -> None:
-        self.endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    def __init__(self, url: str | None) -> None:
+        self.endpoint = url or "https://huggingface.co"
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
         _no_phone_home()
@@ -93,7 +90,7 @@ class HuggingFaceHub:
         from huggingface_hub import snapshot_download
 
         if _quiet_progress():
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault(EnvVars.HF_HUB_DISABLE_PROGRESS_BARS, "1")
         snapshot_download(
             repo,
             revision=commit,
@@ -104,13 +101,11 @@ class HuggingFaceHub:
         )
 
 
-class ModelScopeHub:
+class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
-    name = "ms"
-
-    def __init__(self) -> None:
-        self.endpoint = os.environ.get("MODELSCOPE_ENDPOINT") or None
+    def __init__(self, url: str | None) -> None:
+        self.endpoint = url
 
     def _api(self) -> Any:
         from modelscope_hub import HubApi
@@ -120,7 +115,7 @@ class ModelScopeHub:
     def list(self, repo: str, revision: str | None) -> RepoListing:
         api = self._api()
         wanted = revision or "master"
-        if _COMMIT.match(wanted):
+        if is_commit(wanted):
             commit = wanted
         else:
             refs = {r.get("Revision"): r.get("CommitId") for r in api.list_repo_revisions(repo, "model")}
@@ -135,7 +130,7 @@ class ModelScopeHub:
             # that last changed this revision's files, which pins the same content.
             newest = max(blobs, key=lambda e: (e.get("CommittedDate") or 0, e.get("Revision") or ""), default=None)
             commit = str((newest or {}).get("Revision") or "")
-            if not _COMMIT.match(commit):
+            if not is_commit(commit):
                 raise FetchError(f"ModelScope did not report a commit for {repo}@{wanted}")
         files = {
             e["Path"]: RemoteFile(e["Path"], int(e.get("Size") or 0), e.get("Sha256") or None, None) for e in blobs
@@ -171,7 +166,12 @@ class ModelScopeHub:
             raise
 
 
-def get_hub(name: str) -> Hub:
-    if name == "hf":
-        return HuggingFaceHub()
-    return ModelScopeHub()
+HUBS: dict[str, HubSpec] = {
+    "ms": HubSpec("ms", "ModelScope", EnvVars.MODELSCOPE_ENDPOINT, None, "master", ModelScopeClient),
+    "hf": HubSpec("hf", "Hugging Face", EnvVars.HF_ENDPOINT, "https://huggingface.co", "main", HuggingFaceClient),
+}
+
+
+def hub_label(name: str) -> str:
+    """``"ms"`` -> ``"ModelScope"``."""
+    return HUBS[name].label

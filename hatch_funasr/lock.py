@@ -9,18 +9,16 @@ entry also records the declaration it was made from, so a changed declaration is
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hatch_funasr.config import BundleConfig, ModelConfig
-from hatch_funasr.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+from hatch_funasr.errors import ConfigError, IntegrityError
+from hatch_funasr.hubs import HUBS
+from hatch_funasr.model import BundleConfig, ModelConfig
+from hatch_funasr.names import REPO_ID, case_collisions, check_commit, check_relpath, check_sha256, check_size
+from hatch_funasr.settings import tomllib
 
 __all__ = ["LOCK_NAME", "Lock", "LockedFile", "LockedModel", "declaration_of", "mismatches", "read_lock", "write_lock"]
 
@@ -94,31 +92,69 @@ def render(lock: Lock) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _text(entry: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+    value = entry.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise IntegrityError(f"{where}.{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _locked_model(name: object, m: object) -> LockedModel:
+    """One ``[models.NAME]`` table, every value checked before it becomes a path, key or size."""
+    where = f"models.{name}"
+    check_relpath(name, where)
+    if not isinstance(m, dict):
+        raise IntegrityError(f"{where}: expected a table, got {type(m).__name__}")
+    hub = _text(m, "hub", where)
+    if hub not in HUBS:
+        raise IntegrityError(f"{where}.hub: expected one of {', '.join(HUBS)}, got {hub!r}")
+    repo = _text(m, "repo", where)
+    assert repo is not None
+    if not REPO_ID.fullmatch(repo):
+        raise IntegrityError(f"{where}.repo: {repo!r} is not a hub repository id owner/name")
+    files = m.get("files")
+    if not isinstance(files, list):
+        raise IntegrityError(f"{where}.files: expected an array of tables, got {type(files).__name__}")
+    locked = []
+    for i, f in enumerate(files):
+        at = f"{where}.files[{i}]"
+        if not isinstance(f, dict):
+            raise IntegrityError(f"{at}: expected a table, got {type(f).__name__}")
+        path = check_relpath(f.get("path"), f"{at}.path")
+        locked.append(LockedFile(path, check_size(f.get("size"), f"{at}.size"), check_sha256(f.get("sha256"), at)))
+    clash = case_collisions(f.path for f in locked)
+    if clash:
+        raise IntegrityError(f"{where}.files: {clash[0][0]!r} and {clash[0][1]!r} are one file on Windows and macOS")
+    return LockedModel(
+        name=str(name),
+        hub=str(hub),
+        repo=repo,
+        revision=_text(m, "revision", where, optional=True),
+        commit=check_commit(m.get("commit"), f"{where}.commit (a movable tag or branch cannot be locked)"),
+        declaration=str(_text(m, "declaration", where)),
+        files=tuple(locked),
+    )
+
+
 def read_lock(root: Path) -> Lock | None:
+    """The project's lock, every value validated; None when there is no lock file."""
     path = root / LOCK_NAME
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
         data = tomllib.loads(path.read_text("utf-8"))
         if data.get("version") != LOCK_VERSION:
             raise ValueError(f"unsupported version {data.get('version')!r}, expected {LOCK_VERSION}")
-        models = {
-            name: LockedModel(
-                name=name,
-                hub=m["hub"],
-                repo=m["repo"],
-                revision=m.get("revision"),
-                commit=m["commit"],
-                declaration=m["declaration"],
-                files=tuple(LockedFile(f["path"], int(f["size"]), f["sha256"]) for f in m["files"]),
-            )
-            for name, m in data.get("models", {}).items()
-        }
-    except (ValueError, KeyError, TypeError) as e:
+        models = data.get("models", {})
+        if not isinstance(models, dict):
+            raise IntegrityError(f"models: expected a table of models, got {type(models).__name__}")
+        return Lock({str(name): _locked_model(name, m) for name, m in models.items()})
+    except (OSError, UnicodeDecodeError, ValueError, IntegrityError) as e:
         raise ConfigError(
-            [f"{LOCK_NAME}: cannot read it ({e}); delete it and run `hatch-funasr lock`"], source=LOCK_NAME
+            [f"{LOCK_NAME}: {e}; fix it, or delete it and run `hatch-funasr lock`"], source=LOCK_NAME
         ) from e
-    return Lock(models)
 
 
 def write_lock(root: Path, lock: Lock) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hatch_funasr.errors import IntegrityError, SelectionError
+from hatch_funasr.names import relpath_problem
 
 __all__ = ["OnnxFormatError", "external_data", "weight_files"]
 
@@ -104,7 +105,7 @@ def weight_files(onnx_file: str, path: Path, available: Container[str], *, what:
     names = []
     for location in locations:
         rel = posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), location))
-        if location.startswith(("/", "\\")) or "\\" in location or rel == ".." or rel.startswith("../"):
+        if relpath_problem(rel) is not None:
             raise IntegrityError(
                 f"{what}: {onnx_file} refers to external data {location!r} outside the model directory; refusing it"
             )

@@ -12,9 +12,9 @@ wheel stays reproducible.  On any failure the wheel is deleted: no half-written 
 
 from __future__ import annotations
 
-import base64
+import csv
 import hashlib
-import os
+import io
 import posixpath
 import time
 import zipfile
@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatch_funasr.digest import CHUNK, record_hash
 from hatch_funasr.errors import IntegrityError
+from hatch_funasr.settings import Report
 
-__all__ = ["PackEntry", "add_models", "compress_type_for"]
+__all__ = ["PackEntry", "add_models", "compress_type_for", "read_record", "write_record"]
 
-Report = Callable[[str], None]
-_CHUNK = 1 << 20
 #: Files the runtimes read as binary weights or graphs: never worth deflating.
 _BINARY = (".onnx", ".pt", ".pth", ".bin", ".fst", ".model", ".safetensors", ".ckpt", ".npy", ".data")
 _SMALL = 1 << 20
@@ -52,13 +52,16 @@ def compress_type_for(arcname: str, size: int) -> int:
     return zipfile.ZIP_DEFLATED
 
 
-def _date_time() -> tuple[int, int, int, int, int, int]:
-    epoch = max(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")), 315532800)
-    return time.gmtime(epoch)[:6]
+def read_record(data: bytes) -> list[list[str]]:
+    """A wheel's RECORD as rows (path, hash, size), parsed as CSV: a comma in a name is quoted."""
+    return [row for row in csv.reader(io.StringIO(data.decode("utf-8"))) if row]
 
 
-def _record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def write_record(rows: Sequence[Sequence[str]]) -> bytes:
+    """RECORD bytes for ``rows``, written as CSV with ``\n`` line ends (as pip and installer read it)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report) -> str:
@@ -71,7 +74,7 @@ def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...],
         report(f"hatch-funasr: packing {entry.arcname} ({entry.size / 2**20:.0f} MiB, stored)")
     written = 0
     with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
-        for chunk in iter(lambda: src.read(_CHUNK), b""):
+        for chunk in iter(lambda: src.read(CHUNK), b""):
             sha.update(chunk)
             out.write(chunk)
             written += len(chunk)
@@ -86,6 +89,8 @@ def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...],
 def add_models(
     wheel: Path,
     entries: Sequence[PackEntry],
+    *,
+    source_date_epoch: int,
     report: Report = lambda _m: None,
     rewrite: Mapping[str, Callable[[bytes, Mapping[str, str]], bytes]] | None = None,
 ) -> None:
@@ -98,25 +103,25 @@ def add_models(
     """
     rewrite = dict(rewrite or {})
     tmp = wheel.with_name(wheel.name + ".funasr-tmp")
-    date_time = _date_time()
+    date_time = time.gmtime(source_date_epoch)[:6]
     try:
         with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
             infos = src.infolist()
             record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
             skip = {record_name, *rewrite}
-            rows = [r for r in src.read(record_name).decode().splitlines() if r and r.split(",")[0] not in skip]
+            rows = [r for r in read_record(src.read(record_name)) if r[0] not in skip]
             pending = sorted(entries, key=lambda e: e.arcname)
             hashes: dict[str, str] = {}
 
             def models_then_rewritten() -> None:
                 for e in pending:
                     hashes[e.arcname] = _copy_in(dst, e, date_time, report)
-                    rows.append(f"{e.arcname},{_record_hash(bytes.fromhex(hashes[e.arcname]))},{e.size}")
+                    rows.append([e.arcname, record_hash(hashes[e.arcname]), str(e.size)])
                 for info in infos:
                     if info.filename in rewrite:
                         data = rewrite[info.filename](src.read(info.filename), hashes)
                         dst.writestr(info, data, compress_type=info.compress_type)
-                        rows.append(f"{info.filename},{_record_hash(hashlib.sha256(data).digest())},{len(data)}")
+                        rows.append([info.filename, record_hash(hashlib.sha256(data).hexdigest()), str(len(data))])
 
             placed = False
             for info in infos:
@@ -127,10 +132,10 @@ def add_models(
                     dst.writestr(info, src.read(info.filename), compress_type=info.compress_type)
             if not placed:
                 models_then_rewritten()
-            rows.append(f"{record_name},,")
+            rows.append([record_name, "", ""])
             record = zipfile.ZipInfo(record_name, date_time)
             record.external_attr = (0o100644 & 0xFFFF) << 16
-            dst.writestr(record, "\n".join(rows) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+            dst.writestr(record, write_record(rows), compress_type=zipfile.ZIP_DEFLATED)
         tmp.replace(wheel)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -1,76 +1,49 @@
 """The whole build, top to bottom: declaration -> model directories in a staging tree.
 
-    declaration -> config -> catalog -> fetch (cache) -> select runtime files
-      -> export / quantize (staging) -> stage package (models, manifest, runtime module)
+    config (declaration) -> catalog -> sources (listing; lock) -> select runtime files
+      -> fetch (cache) -> export / quantize (staging) -> keep what ships
+      -> stage package (models, manifest, runtime module)
 
-The wheel writer (hatchling, via :mod:`hatch_funasr.plugin`) then packs the staged tree.
+The wheel writer (hatchling, via :mod:`hatch_funasr.plugin`) then packs the staged tree,
+and :mod:`hatch_funasr.pack` streams the model files in.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from hatch_funasr import config as config_mod
-from hatch_funasr.bundle import FileRecord, StagedModel, model_dir_name, write_package
-from hatch_funasr.cache import Cache
-from hatch_funasr.config import BundleConfig, ModelConfig
+from hatch_funasr import catalog, export, quantize
+from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
-from hatch_funasr.families import FAMILIES, Selection, select_files
-from hatch_funasr.fetch import Source, is_offline, open_locked, open_source
+from hatch_funasr.families import FAMILIES, Selection, expected_files, quant_name, select_files
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, declaration_of, mismatches
+from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
 from hatch_funasr.onnxscan import weight_files
+from hatch_funasr.package import write_package
+from hatch_funasr.settings import EnvVars
+from hatch_funasr.sources import open_locked, open_source
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
-__all__ = ["Plan", "load_config", "lock_models", "open_sources", "plan", "prepare_bundle", "stage_model"]
-
-Report = Callable[[str], None]
+__all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
 
-def load_config(root: Path, hook_config: dict[str, Any] | None = None) -> BundleConfig:
-    """Parse ``root/pyproject.toml`` (used by the CLI; the hook gets the table from hatchling)."""
-    with (root / "pyproject.toml").open("rb") as f:
-        pyproject = tomllib.load(f)
-    if hook_config is None:
-        hook_config = _hook_table(pyproject)
-    return config_mod.parse(pyproject, root.resolve(), hook_config)
-
-
-def _hook_table(pyproject: dict[str, Any]) -> dict[str, Any] | None:
-    build = pyproject.get("tool", {}).get("hatch", {}).get("build", {})
-    table = build.get("targets", {}).get("wheel", {}).get("hooks", {}).get("funasr")
-    found = table if table is not None else build.get("hooks", {}).get("funasr")
-    return dict(found) if isinstance(found, dict) else None
-
-
-def _select(model: ModelConfig, source: Source) -> Selection:
-    family = FAMILIES[model.family]
-    configuration = source.read_text("configuration.json") if model.format == "pytorch" else None
+def select(model: ModelConfig, source: Source) -> Selection:
+    """The model's runtime files from its source's listing; every reason it cannot be built
+    (a missing file, an impossible export or quantization) in one :class:`SelectionError`."""
+    sizes = {p: f.size for p, f in source.listing.items()}
     selection = select_files(
-        family,
+        FAMILIES[model.family],
         model.format,
-        source.sizes,
+        sizes,
         quantize=model.quantize,
         keep_fp32=model.keep_fp32,
         export=model.export,
         include=model.include,
         exclude=model.exclude,
-        configuration_json=configuration,
+        configuration_json=source.read_text("configuration.json") if model.format == "pytorch" else None,
     )
-    where = model.source_label
-    problems = [f"{where} has no {name}" for name in selection.missing]
-    problems += list(selection.notes)
-    if selection.export or selection.quantize:
-        from hatch_funasr import export
-
-        problems += export.unavailable(model, selection, source.sizes)
+    problems = [f"{model.source_label} has no {name}" for name in selection.missing]
+    problems += [*selection.notes, *export.unavailable(selection, sizes), *quantize.unavailable(selection)]
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
@@ -79,33 +52,33 @@ def _select(model: ModelConfig, source: Source) -> Selection:
     return selection
 
 
-def open_sources(config: BundleConfig, *, cache: Cache, offline: bool, lock: Lock | None) -> list[Source]:
+def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     """Every model's source: from the lock when there is one.  Offline, every model missing
     from the cache is named in one error, not just the first."""
-    if lock is not None:
-        problems = mismatches(config, lock)
+    if ctx.lock is not None:
+        problems = mismatches(config, ctx.lock)
         if problems:
             raise ConfigError(
-                [*problems, "run `hatch-funasr lock` to update it (or build with HATCH_FUNASR_LOCK=update)"],
+                [*problems, f"run `hatch-funasr lock` to update it (or build with {EnvVars.LOCK}=update)"],
                 source=LOCK_NAME,
             )
     sources: list[Source] = []
     missing: list[str] = []
     for model in config.models:
         try:
-            if lock is not None and model.path is None:
-                source = open_locked(model, lock.models[model.name], cache=cache, offline=offline)
+            if ctx.lock is not None and model.path is None:
+                source: Source = open_locked(model, ctx.lock.models[model.name], ctx)
             else:
-                source = open_source(model, cache=cache, offline=offline)
+                source = open_source(model, ctx)
         except FetchError as e:
-            if not offline:
+            if not ctx.offline:
                 raise
             missing.append(str(e))
             continue
         sources.append(source)
-        if offline:
+        if ctx.offline:
             try:
-                absent = source.missing(_select(model, source).files)
+                absent = source.missing(select(model, source).files)
             except FetchError:
                 absent = ["configuration.json"]
             if absent:
@@ -115,9 +88,9 @@ def open_sources(config: BundleConfig, *, cache: Cache, offline: bool, lock: Loc
                 )
     if missing:
         raise FetchError(
-            "offline build (HATCH_FUNASR_OFFLINE=1) but the cache lacks:\n"
+            f"offline build ({EnvVars.OFFLINE}=1) but the cache lacks:\n"
             + "\n".join(f"  - {m}" for m in missing)
-            + "\nrun `hatch-funasr fetch` on a connected machine with the same HATCH_FUNASR_CACHE, "
+            + f"\nrun `hatch-funasr fetch` on a connected machine with the same {EnvVars.CACHE}, "
             "then carry the cache over"
         )
     return sources
@@ -127,7 +100,7 @@ def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limi
     """``max-file-size``: fail before any download when a file is larger than the index allows."""
     if limit is None:
         return
-    too_big = [(p, source.sizes[p]) for p in files if source.sizes.get(p, 0) > limit]
+    too_big = [(p, source.listing[p].size) for p in files if p in source.listing and source.listing[p].size > limit]
     if too_big:
         listed = ", ".join(f"{p} ({size / 2**20:.1f} MiB)" for p, size in too_big)
         raise SelectionError(
@@ -136,118 +109,99 @@ def _guard_size(model: ModelConfig, source: Source, files: tuple[str, ...], limi
         )
 
 
-def with_external_data(
-    model: ModelConfig,
-    source: Source,
-    records: dict[str, FileRecord],
-    report: Report,
-    max_file_size: int | None = None,
-) -> dict[str, FileRecord]:
-    """``records`` plus the external-data files its ONNX files keep their weights in (models
-    over 2 GB), fetched too.  A reference that leaves the model directory, or to a file the
-    source does not have, is an error naming the ONNX file and the reference."""
-    out = dict(records)
-    for onnx_file in sorted(p for p in records if p.endswith(".onnx")):
-        names = weight_files(
-            onnx_file, records[onnx_file].source, source.listing, what=f"model {model.name}", source=model.source_label
-        )
-        wanted = [n for n in names if n not in out]
-        if wanted:
-            _guard_size(model, source, tuple(wanted), max_file_size)
-            report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
-            out.update(source.materialize(wanted, report))
-    return out
-
-
-def stage_model(
-    source: Source, *, cache: Cache, work: Path, report: Report, max_file_size: int | None = None
+def fetch_files(
+    source: Source, names: tuple[str, ...], ctx: BuildContext, max_file_size: int | None = None
 ) -> StagedModel:
-    """Select and fetch (and, if needed, derive) one model's files."""
+    """Verified local copies of ``names``, plus the external-data files their ONNX files keep
+    their weights in (models over 2 GB), fetched too.  A reference that leaves the model
+    directory, or to a file the source does not have, is an error naming the ONNX file."""
     model = source.model
-    selection = _select(model, source)
-    _guard_size(model, source, selection.files, max_file_size)
-    records = with_external_data(
-        model, source, source.materialize(list(selection.files), report), report, max_file_size
-    )
-    staged = StagedModel(model, source.commit, records)
-    if selection.export or selection.quantize:
-        from hatch_funasr import export
+    _guard_size(model, source, names, max_file_size)
+    files = source.materialize(list(names), ctx.report)
+    weights: dict[str, tuple[str, ...]] = {}
+    for onnx_file in sorted(p for p in names if p.endswith(".onnx")):
+        found = weight_files(
+            onnx_file, files[onnx_file].source, source.listing, what=f"model {model.name}", source=model.source_label
+        )
+        weights[onnx_file] = tuple(found)
+        wanted = tuple(n for n in found if n not in files)
+        if wanted:
+            _guard_size(model, source, wanted, max_file_size)
+            ctx.report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
+            files.update(source.materialize(list(wanted), ctx.report))
+    return StagedModel(model, source.commit, files, weights={k: v for k, v in weights.items() if v})
 
-        staged = export.derive(staged, selection, source, work=work, cache=cache, report=report)
-    return staged
+
+def _keep_shipped(staged: StagedModel, selection: Selection) -> StagedModel:
+    """Only what the model directory ships: drops the fp32 inputs of quantization (and
+    their external data) when ``keep-fp32 = false``."""
+    keep = set(selection.ship)
+    keep |= {w for name in selection.ship for w in staged.weights.get(name, ())}
+    files: dict[str, FileRecord] = {p: r for p, r in staged.files.items() if p in keep}
+    return replace(staged, files=files, derived=tuple(p for p in staged.derived if p in keep))
+
+
+def stage_model(source: Source, ctx: BuildContext, max_file_size: int | None = None) -> StagedModel:
+    """Select, fetch and, if needed, export and quantize one model's files."""
+    selection = select(source.model, source)
+    staged = fetch_files(source, selection.files, ctx, max_file_size)
+    if selection.export:
+        staged = export.export_onnx(staged, selection, source, ctx)
+    if selection.quantize:
+        staged = quantize.quantize_model(staged, selection, ctx)
+    return _keep_shipped(staged, selection)
 
 
 def prepare_bundle(
     config: BundleConfig,
+    ctx: BuildContext,
     staging: Path,
     *,
-    cache: Cache | None = None,
-    offline: bool | None = None,
-    report: Report = lambda _m: None,
     generate_init: bool = True,
     editable_root: Path | None = None,
-    lock: Lock | None = None,
     link_models: bool = True,
 ) -> tuple[Path, list[StagedModel]]:
-    """Run the pipeline for every model and stage the bundle package under ``staging/wheel``
-    (derived files go to ``staging/work``).
+    """Run the pipeline for every model and stage the bundle package under ``staging``.
 
     ``editable_root``: stage model directories there (persistent, outside the wheel) and
     let the package point at them, so an editable install copies no model bytes.
     """
-    cache = cache or Cache()
-    offline = is_offline() if offline is None else offline
-    work = staging / "work"
-    sources = open_sources(config, cache=cache, offline=offline, lock=lock)
-    staged = [
-        stage_model(s, cache=cache, work=work, report=report, max_file_size=config.max_file_size) for s in sources
-    ]
+    staged = [stage_model(s, ctx, config.max_file_size) for s in open_sources(config, ctx)]
     locations = None
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)
-        locations = {
-            s.config.name: editable_root / config.package / "models" / model_dir_name(s.config) for s in staged
-        }
+        locations = {s.config.name: editable_root / config.package / "models" / s.config.dir_name for s in staged}
     pkg = write_package(
-        config, staged, staging / "wheel", generate_init=generate_init, locations=locations, link_models=link_models
+        config, staged, staging, generate_init=generate_init, locations=locations, link_models=link_models
     )
     return pkg, staged
 
 
-def lock_models(
-    config: BundleConfig,
-    old: Lock | None,
-    *,
-    cache: Cache,
-    upgrade: set[str] | None = None,
-    report: Report = lambda _m: None,
-) -> Lock:
+def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | None = None) -> Lock:
     """Resolve every hub model to a commit and hash its runtime files (downloading them into
-    the cache).  Entries whose declaration is unchanged are kept as they are unless named in
-    ``upgrade`` (an empty set means all)."""
+    the cache).  Entries of ``ctx.lock`` whose declaration is unchanged are kept as they are
+    unless named in ``upgrade`` (an empty set means all)."""
     entries: dict[str, LockedModel] = {}
     for model in config.models:
-        if model.path is not None:
-            continue
-        previous = old.models.get(model.name) if old else None
-        wanted = upgrade is not None and (not upgrade or model.name in upgrade)
-        if previous is not None and previous.declaration == declaration_of(model) and not wanted:
-            entries[model.name] = previous
-            continue
-        source = open_source(model, cache=cache, offline=False)
-        selection = _select(model, source)
-        records = with_external_data(model, source, source.materialize(list(selection.files), report), report)
-        assert model.repo is not None and source.commit is not None
-        entries[model.name] = LockedModel(
-            name=model.name,
-            hub=model.hub,
-            repo=model.repo,
-            revision=model.revision,
-            commit=source.commit,
-            declaration=declaration_of(model),
-            files=tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(records.items())),
-        )
-        report(f"locked {model.name}: {model.repo}@{source.commit} ({len(records)} files)")
+        if model.path is None:
+            previous = ctx.lock.models.get(model.name) if ctx.lock else None
+            wanted = upgrade is not None and (not upgrade or model.name in upgrade)
+            if previous is not None and previous.declaration == declaration_of(model) and not wanted:
+                entries[model.name] = previous
+                continue
+            source = open_source(model, replace(ctx, offline=False))
+            staged = fetch_files(source, select(model, source).files, ctx)
+            assert model.repo is not None and source.commit is not None
+            entries[model.name] = LockedModel(
+                name=model.name,
+                hub=model.hub,
+                repo=model.repo,
+                revision=model.revision,
+                commit=source.commit,
+                declaration=declaration_of(model),
+                files=tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(staged.files.items())),
+            )
+            ctx.report(f"locked {model.name}: {model.repo}@{source.commit} ({len(staged.files)} files)")
     return Lock(entries)
 
 
@@ -273,30 +227,19 @@ def plan(config: BundleConfig) -> list[Plan]:
             steps.append(f"copy from local directory {m.path}")
         else:
             steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
-        onnx_ready = m.repo is not None and m.repo.endswith("-onnx")
+        entry = catalog.by_repo(m.repo) if m.repo else None
+        onnx_ready = entry is not None and m.repo in entry.onnx.values()
         if m.format == "onnx" and family.onnx:
             if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
                 steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
             if m.quantize:
-                steps.append(
-                    "quantize to "
-                    + ", ".join(f.replace(".onnx", "_quant.onnx") for f in family.onnx)
-                    + " unless the source ships them"
-                )
-        if m.format == "pytorch":
+                quant = ", ".join(map(quant_name, family.onnx))
+                steps.append(f"quantize to {quant} unless the source ships them")
+        if m.format == "pytorch" and not family.plain:
             steps.append("pack configuration.json, config.yaml and every file its file_path_metas names")
         else:
-            wanted = [
-                f if not m.quantize or f in family.fp32_always else f.replace(".onnx", "_quant.onnx")
-                for f in family.onnx
-            ]
-            if m.quantize and m.keep_fp32:
-                wanted = [*family.onnx, *wanted]
-            wanted += [r if isinstance(r, str) else "|".join(r) for r in family.required]
-            steps.append("pack " + ", ".join(dict.fromkeys(wanted)))
-        plans.append(
-            Plan(
-                m.name, m.source_label, m.family, m.format, tuple(steps), f"{config.package}/models/{model_dir_name(m)}"
-            )
-        )
+            files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
+            steps.append("pack " + ", ".join(files))
+        target = f"{config.package}/models/{m.dir_name}"
+        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target))
     return plans

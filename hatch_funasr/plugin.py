@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,13 +10,14 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_funasr.bundle import MANIFEST_NAME, complete_manifest, pack_entries
-from hatch_funasr.cache import Cache
-from hatch_funasr.config import parse
+from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
+from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
-from hatch_funasr.lock import read_lock, write_lock
+from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.pack import add_models
+from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
 from hatch_funasr.pipeline import lock_models, prepare_bundle
+from hatch_funasr.settings import EnvVars
 
 __all__ = ["FunasrBuildHook"]
 
@@ -29,12 +29,6 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
 
     PLUGIN_NAME = "funasr"
 
-    def _hook_path(self) -> str:
-        targets = self.metadata.config.get("tool", {}).get("hatch", {}).get("build", {}).get("targets", {})
-        if "funasr" in targets.get("wheel", {}).get("hooks", {}):
-            return "tool.hatch.build.targets.wheel.hooks.funasr"
-        return "tool.hatch.build.hooks.funasr"
-
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)
         return any((root / base / package / "__init__.py").is_file() for base in (".", "src"))
@@ -43,32 +37,37 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         if self.target_name != "wheel":
             return  # the sdist carries the declaration (and lock), never the models
         root = Path(self.root).resolve()
-        config = parse(self.metadata.config, root, self.config, self._hook_path())
+        found = find_hook_table(self.metadata.config)
+        config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
         self._staging = Path(tempfile.mkdtemp(prefix="hatch-funasr-build-"))
-        cache = Cache()
-        lock = read_lock(root)
-        if lock is not None and os.environ.get("HATCH_FUNASR_LOCK", "").strip().lower() == "update":
-            lock = lock_models(config, lock, cache=cache, report=self.app.display_info)
-            if write_lock(root, lock):
-                self.app.display_warning(f"hatch-funasr: updated {root / 'funasr.lock'} (HATCH_FUNASR_LOCK=update)")
-        editable_root = None
-        if version == "editable":
-            key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-            editable_root = cache.root / "editable" / key
-            shutil.rmtree(editable_root, ignore_errors=True)
         try:
+            ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
+            if ctx.lock is not None and ctx.settings.lock_update:
+                ctx = BuildContext.create(
+                    ctx.work,
+                    settings=ctx.settings,
+                    cache=ctx.cache,
+                    report=ctx.report,
+                    lock=lock_models(config, ctx),
+                )
+                assert ctx.lock is not None
+                if write_lock(root, ctx.lock):
+                    self.app.display_warning(f"hatch-funasr: updated {root / LOCK_NAME} ({EnvVars.LOCK}=update)")
+            editable_root = None
+            if version == "editable":
+                key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+                editable_root = ctx.cache.root / "editable" / key
+                shutil.rmtree(editable_root, ignore_errors=True)
             with disk_errors(
                 "hatch-funasr: cannot write model files",
-                f"free space, or point HATCH_FUNASR_CACHE (now {cache.root}) and TMPDIR at a writable disk",
+                f"free space, or point {EnvVars.CACHE} (now {ctx.cache.root}) and TMPDIR at a writable disk",
             ):
                 pkg, staged = prepare_bundle(
                     config,
-                    self._staging,
-                    cache=cache,
-                    report=self.app.display_info,
+                    ctx,
+                    self._staging / "wheel",
                     generate_init=not self._has_own_package(config.package),
                     editable_root=editable_root,
-                    lock=lock,
                     link_models=False,
                 )
         except BaseException:
@@ -76,6 +75,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             raise
         self._entries = [] if version == "editable" else pack_entries(config, staged)
         self._package = config.package
+        self._epoch = ctx.settings.source_date_epoch
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
         if version == "editable":
@@ -98,6 +98,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                     add_models(
                         Path(artifact_path),
                         self._entries,
+                        source_date_epoch=self._epoch,
                         report=self.app.display_info,
                         rewrite={f"{self._package}/{MANIFEST_NAME}": complete_manifest},
                     )

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from support import realvad, speech
 from support.hubserver import LoopbackHub, RepoStore
+from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
 ROOT = Path(__file__).resolve().parents[1]
-VAD_ONNX_REPO = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
-VAD_HF_REPO = "acme/fsmn-vad-onnx"
 FUNASR_ONNX = "funasr_onnx==0.4.3"
 BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
 

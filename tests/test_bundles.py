@@ -15,7 +15,7 @@ from support.bundles import BUNDLES, ROOT, build_bundle, build_env, bundle_dirs,
 from support.hubserver import LoopbackHub
 
 from hatch_funasr.families import FAMILIES
-from hatch_funasr.pipeline import load_config
+from hatch_funasr.config import load_config
 
 pytestmark = pytest.mark.e2e
 DEAD = "http://127.0.0.1:9"

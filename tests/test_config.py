@@ -56,6 +56,50 @@ BAD = [
         id="duplicate-target",
     ),
     pytest.param(
+        _pyproject({"con": "fsmn-vad", "AUX": "fsmn-vad-8k"}),
+        [
+            "tool.funasr.models.con: 'con' is a device name on Windows, where the bundle may be installed; rename it",
+            "tool.funasr.models.AUX: 'AUX' is a device name on Windows, where the bundle may be installed; rename it",
+        ],
+        id="windows-device-names",
+    ),
+    pytest.param(
+        _pyproject({"asr": "sensevoice-small", "asr-SenseVoiceSmall": "fsmn-vad"}),
+        [
+            "tool.funasr.models.asr-SenseVoiceSmall: installs to models/asr-SenseVoiceSmall, the directory of "
+            'model "asr"; rename one of them'
+        ],
+        id="directory-collision",
+    ),
+    pytest.param(
+        _pyproject({"v": "fsmn-vad"}, package="json"),
+        [
+            'tool.funasr.package: expected a Python package name, got "json" (the name of a module it would shadow)'
+        ],
+        id="package-shadows-stdlib",
+    ),
+    pytest.param(
+        _pyproject({"v": "fsmn-vad"}, package="class"),
+        ['tool.funasr.package: expected a Python package name, got "class" (a Python keyword)'],
+        id="package-keyword",
+    ),
+    pytest.param(
+        _pyproject({"v": "fsmn-vad"}, package="hatch_funasr"),
+        [
+            'tool.funasr.package: expected a Python package name, got "hatch_funasr" '
+            "(the name of a module it would shadow)"
+        ],
+        id="package-shadows-us",
+    ),
+    pytest.param(
+        {"project": {"name": "json", "version": "1"}, "tool": {"funasr": {"models": {"v": "fsmn-vad"}}}},
+        [
+            'project.name: "json" gives the package name "json" (the name of a module it would shadow); '
+            'set tool.funasr.package = "..." to another import name'
+        ],
+        id="project-name-shadows-stdlib",
+    ),
+    pytest.param(
         _pyproject({}),
         ['tool.funasr.models: is empty: declare at least one model, e.g. vad = "fsmn-vad"'],
         id="empty-table",

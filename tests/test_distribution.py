@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from support.bundles import build_env
 from support.hubserver import LoopbackHub
+from support.projects import RUN_VAD, assert_brackets_speech, make_project, run
 from support.speech import Utterance
-from test_e2e import RUN_VAD, assert_brackets_speech, project, run
 
 pytestmark = pytest.mark.e2e
 PACKAGE = "acme-vad-models"
@@ -31,7 +31,7 @@ PACKAGE = "acme-vad-models"
 def bundle_wheel(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture bundle built once against the loopback hub."""
     work = tmp_path_factory.mktemp("dist-build")
-    proj = project(work)
+    proj = make_project(work)
     env = build_env(hub, work / "cache")
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj, env=env)
     return next((proj / "dist").glob("*.whl"))

@@ -7,8 +7,6 @@ espeak-ng utterance with silence around it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import shutil
@@ -18,88 +16,20 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import VAD_HF_REPO, VAD_ONNX_REPO
 from support import realvad
+from support.projects import (
+    VAD_HF_REPO,
+    VAD_ONNX_REPO,
+    assert_brackets_speech,
+    assert_record_matches,
+    install_and_run_vad,
+    make_project,
+    only_wheel,
+    run,
+)
 from support.speech import Utterance
 
 pytestmark = pytest.mark.e2e
-FIXTURES = Path(__file__).parent / "fixtures"
-
-RUN_VAD = """
-import json, sys
-import acme_vad_models as bundle
-from funasr_onnx import Fsmn_vad
-model = Fsmn_vad(bundle.path(sys.argv[1]))
-print(json.dumps(model(sys.argv[2])))
-"""
-
-
-def project(tmp_path: Path, models_toml: str | None = None) -> Path:
-    dest = tmp_path / "project"
-    shutil.copytree(FIXTURES / "vad-bundle", dest)
-    if models_toml is not None:
-        text = (dest / "pyproject.toml").read_text()
-        head = text.split("[tool.funasr.models]")[0]
-        (dest / "pyproject.toml").write_text(head + "[tool.funasr.models]\n" + models_toml)
-    return dest
-
-
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def only_wheel(dist: Path) -> Path:
-    wheels = sorted(dist.glob("*.whl"))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
-
-
-def install_and_run_vad(wheel: Path, python: Path, utterance: Utterance, name: str = "vad") -> list[list[int]]:
-    run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", str(wheel)],
-        cwd=wheel.parent,
-    )
-    offline = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9",
-        "HF_ENDPOINT": "http://127.0.0.1:9",
-    }
-    out = run([str(python), "-c", RUN_VAD, name, str(utterance.wav)], cwd=wheel.parent, env=offline)
-    segments: list[list[int]] = json.loads(out.stdout.strip().splitlines()[-1])[0]
-    assert segments, "the VAD found no speech"
-    run([str(python), "-m", "acme_vad_models", "verify"], cwd=wheel.parent)
-    return segments
-
-
-def assert_brackets_speech(segments: list[list[int]], utt: Utterance) -> None:
-    """One segment covers the utterance; the silence around it is not speech."""
-    start, end = segments[0][0], segments[-1][1]
-    assert start <= utt.speech_start_ms + 100, (segments, utt)
-    assert end >= utt.speech_end_ms - 100, (segments, utt)
-    assert start >= utt.speech_start_ms - 800, (segments, utt)
-    assert end <= utt.speech_end_ms + 1000, (segments, utt)
-
-
-def assert_record_matches(zf: zipfile.ZipFile) -> None:
-    """Every file is in RECORD with its real sha256 and size, and nothing else is."""
-    record_name = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
-    rows = {}
-    for line in zf.read(record_name).decode().splitlines():
-        path, digest, size = line.rsplit(",", 2)
-        rows[path] = (digest, size)
-    assert set(rows) == set(zf.namelist())
-    for name, (digest, size) in rows.items():
-        if name == record_name:
-            continue
-        data = zf.read(name)
-        expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        assert (digest, size) == (expected, str(len(data))), name
-
-
 def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -124,7 +54,7 @@ def test_hatch_build_from_modelscope(
     utterance: Utterance,
     vad_files: dict[str, bytes],
 ) -> None:
-    proj = project(tmp_path)
+    proj = make_project(tmp_path)
     hatch = shutil.which("hatch") or str(Path(sys.executable).with_name("hatch"))
     env = {
         **os.environ,
@@ -151,7 +81,7 @@ def test_python_m_build_isolated_sdist_then_wheel_from_hf(
     utterance: Utterance,
     vad_files: dict[str, bytes],
 ) -> None:
-    proj = project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
+    proj = make_project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
     env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse)}
     run([sys.executable, "-m", "build", "--outdir", "dist", "."], cwd=proj, env=env)
     sdists = list((proj / "dist").glob("*.tar.gz"))
@@ -170,7 +100,7 @@ def test_python_m_build_isolated_sdist_then_wheel_from_hf(
 def test_no_isolation_from_local_path(
     tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path, utterance: Utterance, vad_files: dict[str, bytes]
 ) -> None:
-    proj = project(tmp_path, 'vad = { path = "models/my-vad" }\n')
+    proj = make_project(tmp_path, 'vad = { path = "models/my-vad" }\n')
     realvad.write_model(proj / "models" / "my-vad", ("model.onnx", "config.yaml", "am.mvn", "configuration.json"))
     (proj / "models" / "my-vad" / "README.md").write_text("notes\n")
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj)
@@ -184,7 +114,7 @@ def test_no_isolation_from_local_path(
 def test_editable_install_copies_no_model_bytes(
     tmp_path: Path, hub_env: dict[str, str], fresh_venv: Path, utterance: Utterance
 ) -> None:
-    proj = project(tmp_path)
+    proj = make_project(tmp_path)
     build = "import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))"
     name = run([sys.executable, "-c", build, str(tmp_path / "dist")], cwd=proj).stdout.strip()
     wheel = tmp_path / "dist" / name
@@ -200,7 +130,7 @@ def test_editable_install_copies_no_model_bytes(
 
 
 def test_inspect_verifies_the_wheel(tmp_path: Path, hub_env: dict[str, str]) -> None:
-    proj = project(tmp_path)
+    proj = make_project(tmp_path)
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj)
     wheel = only_wheel(proj / "dist")
     good = run([sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], cwd=proj)

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from support import realvad
+from support.projects import config_of, stage
 from support.speech import Utterance
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.config import parse
 from hatch_funasr.errors import ExportError
-from hatch_funasr.pipeline import prepare_bundle
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +28,7 @@ print(json.dumps([Fsmn_vad(d, quantize=q == "1")(sys.argv[1]) for d, q in zip(sy
 
 
 def _config(root: Path, model: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse(
-        {"project": {"name": "acme", "version": "1"}, "tool": {"funasr": {"models": {"vad": model}}}}, root, {}
-    )
+    return config_of(root, {"vad": model}, name="acme")
 
 
 def test_export_and_quantize_real_vad_finds_same_speech(
@@ -41,9 +38,9 @@ def test_export_and_quantize_real_vad_finds_same_speech(
     monkeypatch.setenv("HF_TOKEN", "hf_CANARY_must_not_reach_export")
     realvad.write_model(tmp_path / "models" / "vad", PYTORCH_FILES)
     config = _config(tmp_path, {"path": "models/vad", "quantize": True})
-    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     messages: list[str] = []
-    again, _ = prepare_bundle(
+    again, _ = stage(
         config, tmp_path / "again", cache=Cache(tmp_path / "cache"), offline=True, report=messages.append
     )
     assert "model vad: reusing the cached export of model.onnx" in messages
@@ -84,7 +81,7 @@ def test_checkpoint_that_runs_code_is_refused(
     (model_dir / "model.pt").write_bytes(pickle.dumps({"state": RunsCode()}))
     config = _config(tmp_path, {"path": "models/vad"})
     with pytest.raises(ExportError) as info:
-        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert "model vad: FunASR export failed" in str(info.value)
     assert "Weights only load failed" in str(info.value) or "weights_only" in str(info.value)
     assert not marker.exists(), "unpickling must never run the checkpoint's code"
@@ -97,7 +94,7 @@ def test_missing_export_tools_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HATCH_FUNASR_EXPORT_PYTHON", str(bare / "bin" / "python"))
     realvad.write_model(tmp_path / "models" / "vad", PYTORCH_FILES)
     with pytest.raises(ExportError, match=r"install the export extra: pip install 'hatch-funasr\[export\]'"):
-        prepare_bundle(
+        stage(
             _config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"), offline=True
         )
 
@@ -113,7 +110,7 @@ print("SEGMENTS " + json.dumps(model.generate(input=sys.argv[2])[0]["value"]))
 def test_pytorch_format_bundle_loads_with_automodel(tmp_path: Path, export_python: Path, utterance: Utterance) -> None:
     realvad.write_model(tmp_path / "models" / "vad", (*PYTORCH_FILES, "model.onnx"))
     config = _config(tmp_path, {"path": "models/vad", "format": "pytorch"})
-    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     model_dir = pkg / "models" / "vad"
     assert sorted(p.name for p in model_dir.iterdir()) == ["am.mvn", "config.yaml", "configuration.json", "model.pt"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9"}
@@ -131,7 +128,7 @@ def test_pytorch_format_bundle_loads_with_automodel(tmp_path: Path, export_pytho
 
 def test_quantized_shipped_onnx_finds_same_speech(tmp_path: Path, fresh_venv: Path, utterance: Utterance) -> None:
     shipped = realvad.write_model(tmp_path / "models" / "vad", ("model.onnx", "config.yaml", "am.mvn"))
-    pkg, _ = prepare_bundle(
+    pkg, _ = stage(
         _config(tmp_path, {"path": "models/vad", "quantize": True}),
         tmp_path / "stage",
         cache=Cache(tmp_path / "cache"),

@@ -18,12 +18,10 @@ import pytest
 from onnx import TensorProto
 from support.genmodels import write_family
 from support.hubserver import LoopbackHub
-from test_lock import make_project, wheel_build
+from support.projects import make_project, stage_project, wheel_build
 
-from hatch_funasr.cache import Cache
 from hatch_funasr.errors import IntegrityError, SelectionError
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
-from hatch_funasr.pipeline import load_config, prepare_bundle
 
 REPO = "acme/paraformer-external-onnx"
 
@@ -111,7 +109,7 @@ def test_missing_external_data_names_model_and_file(
     with pytest.raises(
         SelectionError, match=r"model asr: model\.onnx keeps weights in model\.onnx\.data, which .* does not have"
     ):
-        prepare_bundle(load_config(project), tmp_path / "stage", cache=Cache())
+        stage_project(project, tmp_path / "stage")
 
 
 def test_external_data_outside_the_model_directory_is_refused(tmp_path: Path, hub_env: dict[str, str]) -> None:
@@ -127,4 +125,4 @@ def test_external_data_outside_the_model_directory_is_refused(tmp_path: Path, hu
     entry.key, entry.value = "location", "../../secret.bin"
     (model_dir / "model.onnx").write_bytes(model.SerializeToString())
     with pytest.raises(IntegrityError, match=r"model asr: model\.onnx refers to external data '\.\./\.\./secret\.bin'"):
-        prepare_bundle(load_config(project), tmp_path / "stage", cache=Cache())
+        stage_project(project, tmp_path / "stage")

@@ -28,15 +28,20 @@ def test_fsmn_vad_onnx_repo_ships_exactly_runtime_files() -> None:
 def test_quantized_from_upstream_and_keep_fp32_false() -> None:
     available = {"model.onnx": 1, "model_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
     sel = select_files(FAMILIES["paraformer"], "onnx", available, quantize=True, keep_fp32=False)
-    assert sel.files == ("config.yaml", "am.mvn", "tokens.json", "model_quant.onnx")
+    assert sel.files == sel.ship == ("config.yaml", "am.mvn", "tokens.json", "model_quant.onnx")
     assert not sel.quantize
 
 
 def test_contextual_keeps_fp32_embedding_model_for_cpp_hotwords() -> None:
     available = {"model.onnx": 1, "model_eb.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1, "seg_dict": 1}
     sel = select_files(FAMILIES["paraformer-contextual"], "onnx", available, quantize=True, keep_fp32=False)
-    assert "model_eb.onnx" in sel.files and "model.onnx" not in sel.files
+    assert "model_eb.onnx" in sel.ship and "model.onnx" not in sel.ship
+    assert "model.onnx" in sel.files  # fetched, as the input of its quantization
     assert sel.quantize == ("model.onnx", "model_eb.onnx")
+    assert set(sel.ship) == {"config.yaml", "am.mvn", "tokens.json", "seg_dict", "model_eb.onnx"} | {
+        "model_quant.onnx",
+        "model_eb_quant.onnx",
+    }
 
 
 def test_missing_file_named_and_older_tokens_txt_accepted() -> None:
@@ -49,7 +54,10 @@ def test_missing_file_named_and_older_tokens_txt_accepted() -> None:
 
 def test_pytorch_repo_plans_export_in_auto_mode_and_refuses_when_off() -> None:
     available = {"model.pt": 1, "config.yaml": 1, "am.mvn": 1, "configuration.json": 1}
-    assert select_files(FAMILIES["fsmn-vad"], "onnx", available).export == ("model.onnx",)
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", available)
+    assert sel.export == ("model.onnx",) and sel.ship == ("config.yaml", "am.mvn", "model.onnx")
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", available, quantize=True, keep_fp32=False)
+    assert sel.export == sel.quantize == ("model.onnx",) and sel.ship == ("config.yaml", "am.mvn", "model_quant.onnx")
     sel = select_files(FAMILIES["fsmn-vad"], "onnx", available, export=False)
     assert sel.missing == ("model.onnx",) and not sel.export
 

@@ -19,16 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import VAD_HF_REPO, VAD_ONNX_REPO
 from support.hubserver import Fault, LoopbackHub
-from test_lock import make_project, wheel_build
+from support.projects import RUNTIME, VAD_HF_REPO, VAD_ONNX_REPO, make_project, stage_project, wheel_build
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.errors import FetchError
-from hatch_funasr.pipeline import load_config, prepare_bundle
 
 HF_VAD = f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n'
-RUNTIME = ("am.mvn", "config.yaml", "model.onnx")
 
 
 @pytest.fixture
@@ -51,8 +48,7 @@ def assert_cache_sound(root: Path) -> None:
 
 
 def stage(project: Path, tmp_path: Path, messages: list[str]) -> Path:
-    pkg, _ = prepare_bundle(load_config(project), tmp_path / "stage", cache=Cache(), report=messages.append)
-    return pkg
+    return stage_project(project, tmp_path / "stage", report=messages.append)
 
 
 def downloads(hub: LoopbackHub, name: str) -> int:

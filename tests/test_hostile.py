@@ -10,23 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VAD_HF_REPO
 from support import hubserver
 from support.hubserver import LoopbackHub
-from test_lock import make_project
+from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.config import parse
 from hatch_funasr.errors import IntegrityError
-from hatch_funasr.pipeline import prepare_bundle
 
 HOSTILE = ["../escaped.txt", "/etc/escaped", "C:\\escaped", "\\\\host\\share\\escaped"]
 
 
 def _config(root: Path, model: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse(
-        {"project": {"name": "acme", "version": "1"}, "tool": {"funasr": {"models": {"vad": model}}}}, root, {}
-    )
+    return config_of(root, {"vad": model}, name="acme")
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -58,7 +53,7 @@ def test_hostile_listing_refused_before_any_download(
     with pytest.raises(
         IntegrityError, match=r"model vad: .* lists unsafe file names .*refusing it, nothing was downloaded"
     ):
-        prepare_bundle(_config(tmp_path, model), tmp_path / "stage", cache=cache, offline=False)
+        stage(_config(tmp_path, model), tmp_path / "stage", cache=cache, offline=False)
     downloads = [p for m, p in hub.requests if "/resolve/" in p or "FilePath=" in p]
     assert downloads == []
     assert not (cache.root / "blobs").exists()

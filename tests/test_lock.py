@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import VAD_HF_REPO, VAD_ONNX_REPO
 from support.hubserver import LoopbackHub
+from support.projects import (
+    DEAD,
+    RUNTIME,
+    VAD_HF_REPO,
+    VAD_ONNX_REPO,
+    cli,
+    lock_project,
+    make_project,
+    stage_project,
+    wheel_build,
+)
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.errors import ConfigError, FetchError, IntegrityError
 from hatch_funasr.lock import read_lock
-from hatch_funasr.pipeline import load_config, prepare_bundle
-
-DEAD = "http://127.0.0.1:9"
-FIXTURE = Path(__file__).parent / "fixtures" / "vad-bundle"
-RUNTIME = ("am.mvn", "config.yaml", "model.onnx")
 
 
 @pytest.fixture
@@ -31,50 +32,9 @@ def tamper(hub: LoopbackHub) -> Iterator[set[str]]:
     hub.tamper.clear()
 
 
-def make_project(tmp_path: Path, models: str | None = None, name: str = "project") -> Path:
-    dest = tmp_path / name
-    shutil.copytree(FIXTURE, dest)
-    if models is not None:
-        text = (dest / "pyproject.toml").read_text()
-        (dest / "pyproject.toml").write_text(text.split("[tool.funasr.models]")[0] + "[tool.funasr.models]\n" + models)
-    return dest
-
-
-def cli(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hatch_funasr", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-    )
-
-
-def lock_project(project: Path) -> None:
-    result = cli(project, "lock")
-    assert result.returncode == 0, result.stderr
-
-
-def wheel_build(project: Path, **env: str) -> Path:
-    """``python -m build --wheel --no-isolation`` (the hook as hatchling runs it); the wheel."""
-    result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return next((project / "dist").glob("*.whl"))
-
-
 def build(project: Path, tmp: Path, **env: str) -> Path:
     """Stage the bundle in-process the way the hook does (config + lock from the project)."""
-    root = project.resolve()
-    pkg, _ = prepare_bundle(
-        load_config(root), tmp, cache=Cache(), lock=read_lock(root), offline=env.get("offline") == "1"
-    )
-    return pkg
+    return stage_project(project, tmp, offline=env.get("offline") == "1")
 
 
 def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], vad_files: dict[str, bytes]) -> None:

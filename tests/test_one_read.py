@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support.genmodels import write_family
 from support.hubserver import LoopbackHub
-from test_lock import lock_project, make_project
+from support.projects import lock_project, make_project
 
 WEIGHT_MB = 40
 

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_e2e import assert_record_matches
+from support.projects import assert_record_matches
 
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.pack import PackEntry, add_models, compress_type_for
@@ -35,11 +35,10 @@ def _entry(tmp_path: Path, name: str, data: bytes, sha: str | None = None) -> Pa
     return PackEntry(f"pkg/models/m/{name}", src, len(data), sha or hashlib.sha256(data).hexdigest())
 
 
-def test_models_added_before_dist_info_with_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+def test_models_added_before_dist_info_with_record(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
     entries = [_entry(tmp_path, "model.onnx", b"\x08" * 5000), _entry(tmp_path, "config.yaml", b"a: 1\n" * 100)]
-    add_models(wheel, entries)
+    add_models(wheel, entries, source_date_epoch=1767225600)
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         assert names == [
@@ -59,7 +58,7 @@ def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> No
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
     entry = _entry(tmp_path, "model.onnx", b"tampered", sha="0" * 64)
     with pytest.raises(IntegrityError, match=r"pkg/models/m/model.onnx: .* changed after it was verified"):
-        add_models(wheel, [entry])
+        add_models(wheel, [entry], source_date_epoch=315532800)
     assert list(tmp_path.glob("*.whl*")) == []
 
 

@@ -26,8 +26,8 @@ BUNDLES = ROOT / "bundles"
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from hatch_funasr.config import ModelConfig  # noqa: E402
-from hatch_funasr.pipeline import load_config  # noqa: E402
+from hatch_funasr.config import load_config  # noqa: E402
+from hatch_funasr.model import ModelConfig  # noqa: E402
 from support import realvad  # noqa: E402
 from support.genmodels import write_family  # noqa: E402
 from support.hubserver import LoopbackHub, RepoStore  # noqa: E402

@@ -8,19 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import VAD_HF_REPO, VAD_ONNX_REPO
 from support.hubserver import LoopbackHub
+from support.projects import DEAD, VAD_HF_REPO, VAD_ONNX_REPO, config_of, stage
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.config import parse
 from hatch_funasr.errors import FetchError
-from hatch_funasr.pipeline import prepare_bundle
-
-DEAD = "http://127.0.0.1:9"
 
 
 def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse({"project": {"name": "acme-vad", "version": "1"}, "tool": {"funasr": {"models": models}}}, root, {})
+    return config_of(root, models, name="acme-vad")
 
 
 @pytest.mark.parametrize(
@@ -43,7 +39,7 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     config = _config(tmp_path, {"vad": declaration})
     cache = Cache(Path(hub_env["HATCH_FUNASR_CACHE"]))
     hub.clear_log()
-    pkg, staged = prepare_bundle(config, tmp_path / "s1", cache=cache, offline=False)
+    pkg, staged = stage(config, tmp_path / "s1", cache=cache, offline=False)
     downloads = [p for m, p in hub.requests if m == "GET" and ("/resolve/" in p or "FilePath=" in p)]
     assert sorted(p.rsplit("/", 1)[-1].rsplit("=", 1)[-1] for p in downloads) == ["am.mvn", "config.yaml", "model.onnx"]
     assert {p.name: p.read_bytes() for p in (pkg / "models" / "vad").iterdir()} == {
@@ -56,7 +52,7 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     monkeypatch.setenv("HF_ENDPOINT", DEAD)
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", DEAD)
     hub.clear_log()
-    pkg2, staged2 = prepare_bundle(config, tmp_path / "s2", cache=cache, offline=True)
+    pkg2, staged2 = stage(config, tmp_path / "s2", cache=cache, offline=True)
     assert hub.requests == []
     assert staged2[0].commit == staged[0].commit
     assert (pkg2 / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
@@ -68,7 +64,7 @@ def test_offline_with_empty_cache_names_each_model_and_revision(tmp_path: Path, 
         {"vad": {"model": "fsmn-vad", "revision": "v2.0.4"}, "vad2": {"model": VAD_HF_REPO, "hub": "hf"}},
     )
     with pytest.raises(FetchError) as info:
-        prepare_bundle(config, tmp_path / "s", cache=Cache(tmp_path / "empty"), offline=True)
+        stage(config, tmp_path / "s", cache=Cache(tmp_path / "empty"), offline=True)
     assert str(info.value) == (
         "offline build (HATCH_FUNASR_OFFLINE=1) but the cache lacks:\n"
         f"  - model vad: ms:{VAD_ONNX_REPO} revision v2.0.4 is not in the cache\n"
@@ -82,10 +78,10 @@ def test_unknown_revision_and_repo_are_clear(tmp_path: Path, hub_env: dict[str, 
     repo = VAD_ONNX_REPO if hub_name == "ms" else VAD_HF_REPO
     config = _config(tmp_path, {"vad": {"model": repo, "hub": hub_name, "revision": "v9.9.9"}})
     with pytest.raises(FetchError, match=rf"model vad: .*{repo}.*v9\.9\.9"):
-        prepare_bundle(config, tmp_path / "s", cache=Cache(tmp_path / "c"), offline=False)
+        stage(config, tmp_path / "s", cache=Cache(tmp_path / "c"), offline=False)
     config = _config(tmp_path, {"vad": {"model": "nobody/fsmn-vad-missing", "hub": hub_name}})
     with pytest.raises(FetchError, match=r"model vad: cannot list .* repository nobody/fsmn-vad-missing"):
-        prepare_bundle(config, tmp_path / "s", cache=Cache(tmp_path / "c"), offline=False)
+        stage(config, tmp_path / "s", cache=Cache(tmp_path / "c"), offline=False)
 
 
 def _cli(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""The staged bundle package and its stdlib-only runtime module, built from local sources."""
+"""The pipeline on local sources: the staged package, its manifest and stdlib-only runtime module, the plan."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 from support import realvad
+from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.config import parse
 from hatch_funasr.errors import ExportError, IntegrityError, SelectionError
-from hatch_funasr.pipeline import plan, prepare_bundle
-
-
-def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
-    pyproject = {"project": {"name": "acme-asr-models", "version": "1.2.3"}, "tool": {"funasr": {"models": models}}}
-    return parse(pyproject, root, {})
+from hatch_funasr.pipeline import plan
 
 
 def _run(staging: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +43,8 @@ def local_project(tmp_path: Path) -> Path:
 
 
 def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None:
-    config = _config(local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}})
-    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    config = config_of(local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}})
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())
     assert manifest["bundle"] == {"name": "acme-asr-models", "version": "1.2.3", "package": "acme_asr_models"}
@@ -87,9 +82,9 @@ def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None
 
 def test_missing_runtime_file_is_named(local_project: Path, tmp_path: Path) -> None:
     (local_project / "models" / "vad" / "am.mvn").unlink()
-    config = _config(local_project, {"vad": {"path": "models/vad"}})
+    config = config_of(local_project, {"vad": {"path": "models/vad"}})
     with pytest.raises(SelectionError) as info:
-        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert (
         f"model vad (fsmn-vad, onnx): cannot build its runtime directory:\n  - path:{local_project / 'models' / 'vad'} has no am.mvn"
         in str(info.value)
@@ -102,15 +97,15 @@ def test_symlink_out_of_local_source_refused(local_project: Path, tmp_path: Path
     vad = local_project / "models" / "vad"
     (vad / "am.mvn").unlink()
     (vad / "am.mvn").symlink_to(secret)
-    config = _config(local_project, {"vad": {"path": "models/vad"}})
+    config = config_of(local_project, {"vad": {"path": "models/vad"}})
     with pytest.raises(IntegrityError, match=r"is a symbolic link to .*secret\.txt, outside the model directory"):
-        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
 
 
 def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
-    config = _config(local_project, {"vad": {"path": "models/vad", "quantize": True}})
-    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    config = config_of(local_project, {"vad": {"path": "models/vad", "quantize": True}})
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     files = sorted(p.name for p in (pkg / "models" / "vad").iterdir())
     assert files == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
     quant = (pkg / "models" / "vad" / "model_quant.onnx").stat().st_size
@@ -123,21 +118,17 @@ def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path:
 
 
 def test_check_plan_needs_no_network(tmp_path: Path) -> None:
-    config = _config(tmp_path, {"vad": "fsmn-vad", "asr": {"model": "seaco-paraformer", "quantize": True}})
+    config = config_of(tmp_path, {"vad": "fsmn-vad", "asr": {"model": "seaco-paraformer", "quantize": True}})
     steps = {p.name: p.steps for p in plan(config)}
     assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
     assert any(s.startswith("export model.onnx, model_eb.onnx") for s in steps["asr"])
 
 
 def test_max_file_size_fails_before_any_work(local_project: Path, tmp_path: Path) -> None:
-    pyproject = {
-        "project": {"name": "acme-asr-models", "version": "1"},
-        "tool": {"funasr": {"max-file-size": "1 MiB", "models": {"vad": {"path": "models/vad"}}}},
-    }
-    config = parse(pyproject, local_project, {})
+    config = config_of(local_project, {"vad": {"path": "models/vad"}}, **{"max-file-size": "1 MiB"})
     assert config.max_file_size == 2**20
     with pytest.raises(SelectionError) as info:
-        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert str(info.value).startswith("model vad: model.onnx (1.7 MiB) exceed max-file-size (1.0 MiB")
     assert not (tmp_path / "stage" / "wheel").exists()
 
@@ -154,8 +145,8 @@ def test_quantize_every_onnx_file_of_the_family(family: str, expected: list[str]
     from support.genmodels import write_family
 
     write_family(family, tmp_path / "models" / "m", weight_mb=1)
-    config = _config(tmp_path, {"m": {"path": "models/m", "family": family, "quantize": True, "keep-fp32": False}})
-    pkg, _ = prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    config = config_of(tmp_path, {"m": {"path": "models/m", "family": family, "quantize": True, "keep-fp32": False}})
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     onnx_files = sorted(p.name for p in (pkg / "models" / "m").iterdir() if p.suffix == ".onnx")
     assert onnx_files == expected  # fp32 model_eb.onnx stays: the C++ runtime's hotwords need it
     for name in onnx_files:
@@ -166,11 +157,11 @@ def test_quantize_every_onnx_file_of_the_family(family: str, expected: list[str]
 
 def test_quant_drift_threshold_fails_the_build(local_project: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
-    config = _config(local_project, {"vad": {"path": "models/vad", "quantize": True, "max-quant-drift": 0.000001}})
+    config = config_of(local_project, {"vad": {"path": "models/vad", "quantize": True, "max-quant-drift": 0.000001}})
     with pytest.raises(
         ExportError,
         match=r"model vad: model_quant.onnx drifts [0-9.e-]+ from model.onnx on a fixed "
         r"input, over max-quant-drift = 1e-06",
     ):
-        prepare_bundle(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert not (tmp_path / "stage" / "wheel").exists()

@@ -11,27 +11,17 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib.resources import files as resource_files
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__
-from hatch_funasr.cache import hash_file
-from hatch_funasr.config import BundleConfig, ModelConfig
 from hatch_funasr.families import FAMILIES
+from hatch_funasr.model import BundleConfig, StagedModel
 from hatch_funasr.pack import PackEntry
 
-__all__ = [
-    "MANIFEST_NAME",
-    "RUNTIME_NAME",
-    "FileRecord",
-    "StagedModel",
-    "complete_manifest",
-    "model_dir_name",
-    "pack_entries",
-    "write_package",
-]
+__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "complete_manifest", "pack_entries", "write_package"]
 
 MANIFEST_NAME = "funasr_manifest.json"
 RUNTIME_NAME = "_funasr_runtime.py"
@@ -58,56 +48,10 @@ raise SystemExit(main())
 """
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    """A file of a model directory: where its bytes are now and what they must hash to.
-
-    ``sha256`` is None for a file of a local model directory: it is hashed while it is
-    packed (one read), or by :meth:`hashed` where the hash is needed earlier.
-    """
-
-    source: Path
-    size: int
-    sha256: str | None
-
-    def digest(self) -> str:
-        """The sha256, reading the file if it is not known yet."""
-        return self.sha256 if self.sha256 is not None else hash_file(self.source).sha256
-
-    def hashed(self) -> FileRecord:
-        """This record with its sha256 known."""
-        return self if self.sha256 is not None else FileRecord(self.source, self.size, self.digest())
-
-
-@dataclass(frozen=True)
-class StagedModel:
-    """One model ready to pack: its provenance and its files (relative path -> record)."""
-
-    config: ModelConfig
-    commit: str | None
-    files: Mapping[str, FileRecord]
-    tools: Mapping[str, str] = field(default_factory=dict)
-    derived: tuple[str, ...] = ()
-    #: Per quantized file, the max abs difference of its outputs from fp32 on a fixed input.
-    drift: Mapping[str, float | None] = field(default_factory=dict)
-
-    @property
-    def quantized(self) -> bool:
-        return any(p.endswith("_quant.onnx") for p in self.files)
-
-
-def model_dir_name(model: ModelConfig) -> str:
-    """The model's directory name in the package (SenseVoice keeps its marker in the path)."""
-    marker = FAMILIES[model.family].dir_marker
-    if marker and marker.lower() not in model.name.lower():
-        return f"{model.name}-{marker}"
-    return model.name
-
-
 def pack_entries(config: BundleConfig, models: list[StagedModel]) -> list[PackEntry]:
     """Every model file with its path in the wheel, for :func:`hatch_funasr.pack.add_models`."""
     return [
-        PackEntry(f"{config.package}/models/{model_dir_name(s.config)}/{rel}", r.source, r.size, r.sha256)
+        PackEntry(f"{config.package}/models/{s.config.dir_name}/{rel}", r.source, r.size, r.sha256)
         for s in models
         for rel, r in sorted(s.files.items())
     ]
@@ -155,7 +99,7 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "format": m.format,
         "quantized": staged.quantized,
         "server_flag": FAMILIES[m.family].server_flag,
-        "dir": f"models/{model_dir_name(m)}",
+        "dir": f"models/{m.dir_name}",
         "files": {p: {"size": r.size, "sha256": r.sha256} for p, r in sorted(staged.files.items())},
         "derived": sorted(staged.derived),
         "quant_drift": dict(sorted(staged.drift.items())),
@@ -199,7 +143,7 @@ def write_package(
         models = [replace(s, files={p: r.hashed() for p, r in s.files.items()}) for s in models]
     if locations is None and link_models:
         for staged in models:
-            target = pkg / "models" / model_dir_name(staged.config)
+            target = pkg / "models" / staged.config.dir_name
             for rel, record in sorted(staged.files.items()):
                 _link_or_copy(record.source, target / rel)
     elif locations is not None:

@@ -1,0 +1,192 @@
+"""The plain types every stage shares: the parsed declaration, files and their provenance,
+and the :class:`Source` protocol a model's files come through.
+
+Bottom layer: nothing here touches the network, the cache or a wheel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from hatch_funasr.digest import hash_file
+from hatch_funasr.families import FAMILIES
+from hatch_funasr.settings import Report
+
+__all__ = [
+    "BundleConfig",
+    "Export",
+    "ExtraFiles",
+    "FileRecord",
+    "ModelConfig",
+    "RemoteFile",
+    "RepoListing",
+    "Source",
+    "StagedModel",
+]
+
+Export = Literal["auto"] | bool
+
+
+@dataclass(frozen=True)
+class ExtraFiles:
+    """Files of a second hub repository that complete a model directory (``extra-files``):
+    e.g. SenseVoice's bpe model, which the ONNX repository does not ship."""
+
+    repo: str
+    hub: str
+    revision: str | None
+    files: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One entry of ``[tool.funasr.models]``, resolved against the catalog."""
+
+    name: str
+    #: What the user wrote for ``model`` (alias or repo id), or None for a local path.
+    model: str | None
+    #: The repository to fetch (after alias and format resolution), or None for a local path.
+    repo: str | None
+    #: Local source directory, absolute, or None for a hub source.
+    path: Path | None
+    hub: str
+    revision: str | None
+    family: str
+    format: str
+    export: Export = "auto"
+    quantize: bool = False
+    keep_fp32: bool = True
+    opset_version: int = 14
+    #: Fail the build when a quantized file's outputs drift more than this from fp32.
+    max_quant_drift: float | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: The catalog alias this model came from, if any.
+    alias: str | None = None
+    #: Files taken from other repositories into this model's directory.
+    extra: tuple[ExtraFiles, ...] = ()
+
+    @property
+    def dir_name(self) -> str:
+        """The model's directory in the bundle package (``models/<dir_name>``): its name, plus
+        the family's marker where the C++ runtime detects the family by path (SenseVoice)."""
+        marker = FAMILIES[self.family].dir_marker
+        if marker and marker.lower() not in self.name.lower():
+            return f"{self.name}-{marker}"
+        return self.name
+
+    @property
+    def source_label(self) -> str:
+        """How messages name the source: ``ms:iic/x@v2.0.4`` or ``path:models/x``."""
+        if self.path is not None:
+            return f"path:{self.path}"
+        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """The whole declaration of one bundle project."""
+
+    project_name: str
+    version: str
+    package: str
+    hub: str
+    models: tuple[ModelConfig, ...]
+    max_file_size: int | None = None
+    root: Path = field(default=Path(), compare=False)
+
+    def model(self, name: str) -> ModelConfig:
+        return next(m for m in self.models if m.name == name)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as its source lists it: size, and the hashes the source vouches for."""
+
+    path: str
+    size: int
+    sha256: str | None = None
+    git_sha1: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoListing:
+    """A hub revision resolved to its commit, with every file of that commit."""
+
+    commit: str
+    files: Mapping[str, RemoteFile]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file of a model directory: where its bytes are now and what they must hash to.
+
+    ``sha256`` is None for a file of a local model directory: it is hashed while it is
+    packed (one read), or by :meth:`hashed` where the hash is needed earlier.
+    """
+
+    source: Path
+    size: int
+    sha256: str | None
+
+    def digest(self) -> str:
+        """The sha256, reading the file if it is not known yet."""
+        return self.sha256 if self.sha256 is not None else hash_file(self.source).sha256
+
+    def hashed(self) -> FileRecord:
+        """This record with its sha256 known."""
+        return self if self.sha256 is not None else FileRecord(self.source, self.size, self.digest())
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """One model ready to pack: its provenance and its files (relative path -> record)."""
+
+    config: ModelConfig
+    commit: str | None
+    files: Mapping[str, FileRecord]
+    tools: Mapping[str, str] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
+    #: Per quantized file, the max abs difference of its outputs from fp32 on a fixed input.
+    drift: Mapping[str, float | None] = field(default_factory=dict)
+    #: Per extra repository (``extra-files``): where its files came from.
+    extra_commits: Mapping[str, str] = field(default_factory=dict)
+    #: Per ONNX file, the files it keeps its weights in (external data, models over 2 GB).
+    weights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def quantized(self) -> bool:
+        return any(p.endswith("_quant.onnx") for p in self.files)
+
+
+class Source(Protocol):
+    """Where a model's files come from: a listing first (no bytes), then the bytes of the
+    files chosen from it.  :class:`hatch_funasr.sources.LocalSource` and
+    :class:`hatch_funasr.sources.HubSource` implement it."""
+
+    @property
+    def model(self) -> ModelConfig: ...
+
+    @property
+    def commit(self) -> str | None:
+        """The resolved commit (None for a local directory)."""
+
+    @property
+    def listing(self) -> Mapping[str, RemoteFile]:
+        """Every file the source has (path -> size and hashes), validated names only."""
+
+    def read_text(self, path: str) -> str | None:
+        """A small file's text (None when the source has no such file)."""
+
+    def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
+        """Verified local copies of ``paths`` (downloading what is not cached)."""
+
+    def missing(self, paths: Sequence[str]) -> list[str]:
+        """Which of ``paths`` would need the network (none for a local directory)."""

@@ -1,0 +1,124 @@
+"""The one validator for every name that becomes a path, a key or packed content.
+
+Names come from places the trust model does not trust (SPEC section 5): hub listings,
+cached listings and indexes, ``funasr.lock`` values, ONNX external-data references, wheel
+manifests.  Each passes :func:`check_relpath` (or :func:`check_sha256` / :func:`check_size`)
+before it is joined onto a directory, used as a cache key or written into a wheel.  The
+rules hold on every platform a wheel may be installed on, so a name that is harmless on
+Linux but not on Windows or macOS (``CON``, ``a.``, ``Am.mvn`` beside ``am.mvn``) is refused
+too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TypeGuard
+
+from hatch_funasr.errors import IntegrityError
+
+__all__ = [
+    "MAX_SIZE",
+    "REPO_ID",
+    "case_collisions",
+    "check_commit",
+    "check_relpath",
+    "check_sha256",
+    "check_size",
+    "is_commit",
+    "is_sha256",
+    "relpath_problem",
+]
+
+#: A hub repository id: ``owner/name``.
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,95}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: Device names Windows reserves in every directory, with or without an extension.
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+#: Characters Windows refuses in file names (``:`` also names an NTFS alternate data stream).
+_FORBIDDEN = frozenset('<>:"|?*\\')
+#: The largest file size any name here may claim: 1 TiB (no model file comes close).
+MAX_SIZE = 1 << 40
+_MAX_NAME = 255
+_MAX_PATH = 1024
+
+
+def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return per rule: the rules read as a list)
+    """Why ``name`` is not a safe relative POSIX path inside a directory, or None if it is."""
+    if not isinstance(name, str):
+        return f"not a string ({type(name).__name__})"
+    if not name:
+        return "empty"
+    if len(name) > _MAX_PATH:
+        return f"longer than {_MAX_PATH} characters"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "an absolute path"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "contains a control character"
+    bad = sorted({c for c in name if c in _FORBIDDEN})
+    if bad:
+        return f"contains {' '.join(repr(c) for c in bad)}"
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return f"has a {part!r} component" if part else "has an empty component"
+        if len(part.encode("utf-8")) > _MAX_NAME:
+            return f"has a component longer than {_MAX_NAME} bytes"
+        if part.endswith((".", " ")):
+            return f"has a component ending in a dot or space ({part!r})"
+        if _RESERVED.match(part):
+            return f"uses a device name reserved on Windows ({part!r})"
+    return None
+
+
+def check_relpath(name: object, what: str) -> str:
+    """``name`` if it is a safe relative path; else :class:`IntegrityError` ``"{what}: …"``."""
+    problem = relpath_problem(name)
+    if problem is not None:
+        raise IntegrityError(f"{what}: unsafe file name {name!r} ({problem}); refusing it")
+    assert isinstance(name, str)
+    return name
+
+
+def case_collisions(names: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs of names that are one file on a case-insensitive file system (Windows, macOS)."""
+    seen: dict[str, str] = {}
+    pairs = []
+    for name in sorted(names):
+        folded = name.casefold()
+        if folded in seen:
+            pairs.append((seen[folded], name))
+        else:
+            seen[folded] = name
+    return pairs
+
+
+def is_sha256(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a sha256 in 64 lowercase hex digits."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def is_commit(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a full commit id (40 lowercase hex digits, both hubs' form)."""
+    return isinstance(value, str) and _COMMIT.fullmatch(value) is not None
+
+
+def check_sha256(value: object, what: str) -> str:
+    """``value`` if it is a sha256 in 64 lowercase hex digits; else :class:`IntegrityError`."""
+    if not is_sha256(value):
+        raise IntegrityError(f"{what}: {value!r} is not a sha256 (64 lowercase hex digits)")
+    return value
+
+
+def check_commit(value: object, what: str) -> str:
+    """``value`` if it is a full 40-hex commit id; else :class:`IntegrityError`."""
+    if not is_commit(value):
+        raise IntegrityError(f"{what}: {value!r} is not a full commit id (40 lowercase hex digits)")
+    return value
+
+
+def check_size(value: object, what: str) -> int:
+    """``value`` if it is a whole number of bytes from 0 to :data:`MAX_SIZE`; else :class:`IntegrityError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
+        raise IntegrityError(f"{what}: {value!r} is not a file size (a whole number of bytes up to 1 TiB)")
+    return value

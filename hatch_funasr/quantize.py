@@ -1,0 +1,180 @@
+"""Quantization of ONNX files with onnxruntime, FunASR's settings, and its drift from fp32.
+
+FunASR's own export quantizes dynamically, MatMul only, per-channel, QUInt8, with the
+``output``/``bias_encoder``/``bias_decoder`` nodes left in float.  Every produced file is
+loaded in onnxruntime before it is packed, and fp32 and int8 run on one fixed input: the
+max abs difference of their outputs is recorded (``quant_drift``) and may gate the build
+(``max-quant-drift``).  Results are kept in the cache under a hash of the input and the
+onnxruntime version.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hatch_funasr.context import BuildContext
+from hatch_funasr.errors import ExportError
+from hatch_funasr.families import Selection, quant_name
+from hatch_funasr.model import FileRecord, ModelConfig, StagedModel
+from hatch_funasr.onnxscan import external_data, weight_files
+
+__all__ = ["load_check", "quant_drift", "quantize_file", "quantize_model", "unavailable"]
+
+_EXCLUDED_NODES = ("output", "bias_encoder", "bias_decoder")
+#: Part of the cache key of a quantized file: change it when the settings below change.
+_SETTINGS = "MatMul/per-channel/QUInt8/excl:output,bias_encoder,bias_decoder/v1"
+
+
+def unavailable(selection: Selection) -> list[str]:
+    """Why the quantized files ``selection`` asks for cannot be made here (empty if they can)."""
+    if selection.quantize and not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
+        return [
+            f"quantize = true needs onnx and onnxruntime to make {', '.join(map(quant_name, selection.quantize))}: "
+            "pip install 'hatch-funasr[quantize]' (or add it to build-system.requires)"
+        ]
+    return []
+
+
+def _nodes_to_exclude(model_path: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    return [n.name for n in graph.node if any(key in n.name for key in _EXCLUDED_NODES)]
+
+
+def quantize_file(src: Path, dst: Path, *, external: bool | None = None) -> None:
+    """FunASR's quantization of one ONNX file; ``external``: write the weights beside ``dst``
+    as external data (default: when the input is near protobuf's 2 GB limit)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        model_input=str(src),
+        model_output=str(dst),
+        op_types_to_quantize=["MatMul"],
+        per_channel=True,
+        reduce_range=False,
+        weight_type=QuantType.QUInt8,
+        nodes_to_exclude=_nodes_to_exclude(src),
+        use_external_data_format=src.stat().st_size > 2**31 - 2**24 if external is None else external,
+    )
+
+
+def load_check(model: ModelConfig, file: Path) -> None:
+    """A produced ONNX file loads in onnxruntime, or the build stops naming it."""
+    import onnxruntime
+
+    try:
+        onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+    except Exception as e:
+        raise ExportError(f"model {model.name}: {file.name} does not load in onnxruntime: {e}") from e
+
+
+def _fixed_feed(session: Any) -> dict[str, Any]:
+    """A deterministic input: batch 1, 50 steps, seeded normal floats, integer inputs of 1."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    feed = {}
+    for i, arg in enumerate(session.get_inputs()):
+        shape = [d if isinstance(d, int) else (1 if n == 0 else 50) for n, d in enumerate(arg.shape)]
+        if "int" in arg.type:
+            dtype = np.int64 if "int64" in arg.type else np.int32
+            feed[arg.name] = np.full(shape, 50 if len(shape) == 1 and i > 0 else 1, dtype=dtype)
+        else:
+            feed[arg.name] = rng.standard_normal(shape).astype(np.float32)
+    return feed
+
+
+def quant_drift(fp32: Path, quant: Path) -> float | None:
+    """Max abs difference between the float outputs of ``fp32`` and ``quant`` on a fixed input
+    (None when the model cannot run on a generic input, e.g. it needs real features)."""
+    import numpy as np
+    import onnxruntime
+
+    try:
+        a = onnxruntime.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+        b = onnxruntime.InferenceSession(str(quant), providers=["CPUExecutionProvider"])
+        feed = _fixed_feed(a)
+        diffs = [
+            float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
+            for x, y in zip(a.run(None, feed), b.run(None, feed), strict=True)
+            if np.issubdtype(x.dtype, np.floating) and x.size
+        ]
+    except Exception:
+        return None
+    return max(diffs) if diffs else None
+
+
+def _beside(directory: Path, onnx_file: str, record: FileRecord, weights: Mapping[str, FileRecord]) -> Path:
+    """Lay an ONNX file and its external data out under their real names (blobs are named by
+    hash); return the ONNX file's path there.  Copies: onnx refuses hard-linked external data."""
+    shutil.rmtree(directory, ignore_errors=True)
+    for name, r in {onnx_file: record, **weights}.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(r.source, target)
+    return directory / onnx_file
+
+
+def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext) -> StagedModel:
+    """Quantize every file in ``selection.quantize`` (already among the model's files)."""
+    import onnxruntime
+
+    model = staged.config
+    files = dict(staged.files)
+    weights = dict(staged.weights)
+    drift = dict(staged.drift)
+    derived = set(staged.derived)
+    scratch = ctx.work / model.name / "quant"
+    scratch.mkdir(parents=True, exist_ok=True)
+    for onnx_file in selection.quantize:
+        fp32 = files[onnx_file] = files[onnx_file].hashed()
+        inputs = {n: files[n] for n in weights.get(onnx_file, ())}
+        key = ctx.cache.derived_key(
+            kind="quantize",
+            input=fp32.sha256,
+            external=sorted((n, r.digest()) for n, r in inputs.items()),
+            onnxruntime=onnxruntime.__version__,
+            settings=_SETTINGS,
+        )
+        src = _beside(scratch / f"in-{onnx_file}", onnx_file, fp32, inputs) if inputs else fp32.source
+        out = scratch / quant_name(onnx_file)
+        outputs = ctx.cache.load_derived(key)
+        if outputs is not None:
+            ctx.report(f"model {model.name}: reusing the cached {out.name}")
+        else:
+            ctx.report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
+            try:
+                quantize_file(src, out, external=True if inputs else None)
+            except Exception as e:
+                raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
+            load_check(model, out)
+            outputs = ctx.cache.store_derived(key, {out.name: out} | {n: out.parent / n for n in external_data(out)})
+        produced = outputs[out.name]
+        weights[out.name] = tuple(
+            weight_files(out.name, produced.source, outputs, what=f"model {model.name}", source="the quantizer")
+        )
+        measured = drift[out.name] = quant_drift(src, produced.source)
+        shown = "not measurable" if measured is None else f"{measured:.6g}"
+        ctx.report(f"model {model.name}: {out.name} max abs drift from fp32 on a fixed input: {shown}")
+        limit = model.max_quant_drift
+        if limit is not None and (measured is None or measured > limit):
+            raise ExportError(
+                f"model {model.name}: {out.name} drifts {shown} from {onnx_file} on a fixed input, over "
+                f"max-quant-drift = {limit}; raise the limit or ship fp32 only (quantize = false)"
+            )
+        files.update(outputs)
+        derived.update(outputs)
+    return replace(
+        staged,
+        files=files,
+        weights=weights,
+        drift=drift,
+        derived=tuple(sorted(derived)),
+        tools={**staged.tools, "onnxruntime": onnxruntime.__version__},
+    )

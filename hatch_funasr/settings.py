@@ -1,0 +1,143 @@
+"""Every environment variable hatch-funasr reads, in one place, and the small shared shims.
+
+Hatchling passes no config-settings to build hooks, so runtime switches are environment
+variables (SPEC section 2).  :class:`Settings` reads them all at once, when a build or a
+command starts (not at import, so a variable set later is honoured), and validates each.
+The hub clients' own variables (endpoints, tokens) are listed here too: endpoints are read
+by :mod:`hatch_funasr.hubs` through :func:`endpoint`; tokens are never read by us, only
+named, so the export child can be started without them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatch_funasr.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["TOKEN_VARS", "EnvVars", "Report", "Settings", "endpoint", "silent", "tomllib"]
+
+#: How the pipeline tells the user what it does: one line at a time (hatchling's
+#: ``app.display_info`` in the hook, stderr in the CLI).
+Report = Callable[[str], None]
+
+
+def silent(_message: str) -> None:
+    """A :data:`Report` that says nothing."""
+
+
+class EnvVars:
+    """The names of every variable read (``HATCH_FUNASR_*``) or passed on (hub clients)."""
+
+    OFFLINE = "HATCH_FUNASR_OFFLINE"
+    CACHE = "HATCH_FUNASR_CACHE"
+    LOCK = "HATCH_FUNASR_LOCK"
+    LOCK_TIMEOUT = "HATCH_FUNASR_LOCK_TIMEOUT"
+    DOWNLOAD_ATTEMPTS = "HATCH_FUNASR_DOWNLOAD_ATTEMPTS"
+    EXPORT_PYTHON = "HATCH_FUNASR_EXPORT_PYTHON"
+    SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+    # Hub clients: endpoints (mirrors) we pass on explicitly; switches we set for them.
+    HF_ENDPOINT = "HF_ENDPOINT"
+    MODELSCOPE_ENDPOINT = "MODELSCOPE_ENDPOINT"
+    HF_HUB_DISABLE_TELEMETRY = "HF_HUB_DISABLE_TELEMETRY"
+    HF_HUB_DISABLE_PROGRESS_BARS = "HF_HUB_DISABLE_PROGRESS_BARS"
+    HF_HUB_OFFLINE = "HF_HUB_OFFLINE"
+    # Platform cache locations.
+    XDG_CACHE_HOME = "XDG_CACHE_HOME"
+    LOCALAPPDATA = "LOCALAPPDATA"
+
+
+#: Credentials the hub clients read themselves; hatch-funasr never reads them, and removes
+#: them from the export child's environment.
+TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODELSCOPE_API_TOKEN", "MODELSCOPE_TOKEN")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+#: The zip format's earliest date (1980-01-01): what a wheel's entries are dated without SOURCE_DATE_EPOCH.
+_ZIP_EPOCH = 315532800
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError([f"{name}: expected 1 or 0 (true/false, yes/no, on/off), got {raw!r}"], source="the environment")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        noun = "a whole number" if integer else "a number"
+        raise ConfigError([f"{name}: expected {noun}, got {raw!r}"], source="the environment") from None
+    if not math.isfinite(value):
+        raise ConfigError([f"{name}: expected a finite number, got {raw!r}"], source="the environment")
+    return max(minimum, value)
+
+
+def _default_cache_root(env: Mapping[str, str]) -> Path:
+    if sys.platform == "win32":
+        base = Path(env.get(EnvVars.LOCALAPPDATA) or Path.home() / "AppData" / "Local")
+        return base / "hatch-funasr" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "hatch-funasr"
+    return Path(env.get(EnvVars.XDG_CACHE_HOME) or Path.home() / ".cache") / "hatch-funasr"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The runtime switches of one build or command."""
+
+    #: ``HATCH_FUNASR_OFFLINE=1``: build from the cache alone, never touch the network.
+    offline: bool = False
+    #: ``HATCH_FUNASR_CACHE``, else the platform's user cache directory.
+    cache_root: Path = Path()
+    #: ``HATCH_FUNASR_LOCK=update``: a build re-locks a changed declaration instead of failing.
+    lock_update: bool = False
+    #: ``HATCH_FUNASR_LOCK_TIMEOUT`` seconds to wait for another build's cache lock (default 600).
+    lock_timeout: float = 600.0
+    #: ``HATCH_FUNASR_DOWNLOAD_ATTEMPTS`` tries per file, on top of the client's own retries (default 3).
+    download_attempts: int = 3
+    #: ``HATCH_FUNASR_EXPORT_PYTHON``: the Python (with torch and funasr) that runs FunASR's export.
+    export_python: str = sys.executable
+    #: ``SOURCE_DATE_EPOCH``: the time stamped on a wheel's entries (reproducible builds).
+    source_date_epoch: int = _ZIP_EPOCH
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every switch; a bad value is a :class:`ConfigError` naming the variable."""
+        env = os.environ if env is None else env
+        cache = env.get(EnvVars.CACHE, "").strip()
+        lock = env.get(EnvVars.LOCK, "").strip().lower()
+        if lock not in ("", "update"):
+            raise ConfigError([f'{EnvVars.LOCK}: expected "update" or unset, got {lock!r}'], source="the environment")
+        epoch = _number(env, EnvVars.SOURCE_DATE_EPOCH, _ZIP_EPOCH, minimum=_ZIP_EPOCH, integer=True)
+        return cls(
+            offline=_flag(env, EnvVars.OFFLINE),
+            cache_root=(Path(cache).expanduser() if cache else _default_cache_root(env)).resolve(),
+            lock_update=lock == "update",
+            lock_timeout=_number(env, EnvVars.LOCK_TIMEOUT, 600.0, minimum=0.0),
+            download_attempts=int(_number(env, EnvVars.DOWNLOAD_ATTEMPTS, 3, minimum=1, integer=True)),
+            export_python=env.get(EnvVars.EXPORT_PYTHON, "").strip() or sys.executable,
+            source_date_epoch=int(epoch),
+        )
+
+
+def endpoint(variable: str, default: str | None) -> str | None:
+    """A hub client's endpoint (a mirror when its variable is set), read when a hub is used."""
+    value = os.environ.get(variable, "").strip() or default
+    return value.rstrip("/") if value else None

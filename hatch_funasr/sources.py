@@ -1,0 +1,336 @@
+"""Where a model's files come from: a local directory, or a hub revision through the cache.
+
+Both implement :class:`hatch_funasr.model.Source`.  A source is opened with only a listing
+(no file bytes).  The runtime files are chosen from that listing, and only those are then
+materialized: a local file is used where it is; a hub file is taken from the blob store
+when already there, otherwise downloaded (once, under a lock) and verified against the
+hub's listing or the lock before it enters the store.  Every listed name has passed
+:func:`hatch_funasr.names.check_relpath` before a source exists.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hatch_funasr.cache import Cache
+from hatch_funasr.context import BuildContext
+from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, storage_cause, storage_error
+from hatch_funasr.hubs import HUBS, HubClient
+from hatch_funasr.lock import LOCK_NAME, LockedModel
+from hatch_funasr.model import FileRecord, ModelConfig, RemoteFile, RepoListing
+from hatch_funasr.names import case_collisions, check_size, is_commit, is_sha256, relpath_problem
+from hatch_funasr.settings import EnvVars, Report
+
+__all__ = ["HubSource", "LocalSource", "open_locked", "open_source"]
+
+#: The ref name under which a model declared without a revision records its resolved commit.
+_DEFAULT_REF = "@default"
+
+
+def _offline_hint(model: ModelConfig) -> str:
+    return (
+        f"run `hatch-funasr fetch` for model {model.name} ({model.hub}:{model.repo} revision "
+        f"{model.revision or 'default'}) on a connected machine with the same {EnvVars.CACHE}, "
+        f"or unset {EnvVars.OFFLINE}"
+    )
+
+
+def check_listing(model: ModelConfig, files: Mapping[str, RemoteFile], where: str) -> None:
+    """Refuse a listing with any name that could land outside the model directory or that is
+    not a portable file name (see :mod:`hatch_funasr.names`), and any size or hash that is
+    not one (a listed sha256 becomes a path in the blob store).
+
+    Hub clients join listed names onto their cache (ModelScope's client writes outside it
+    for ``../`` names), so one hostile name condemns the whole listing, before any download.
+    """
+    names = list(files)
+    for f in files.values():
+        check_size(f.size, f"model {model.name}: {where}: size of {f.path!r}")
+        sha256_ok = f.sha256 is None or is_sha256(f.sha256)
+        if not sha256_ok or (f.git_sha1 is not None and not is_commit(f.git_sha1)):
+            raise IntegrityError(
+                f"model {model.name}: {where} lists a malformed hash for {f.path!r}; refusing it, "
+                "nothing was downloaded"
+            )
+    bad = sorted((n, p) for n in names if (p := relpath_problem(n)) is not None)
+    if bad:
+        shown = ", ".join(f"{n!r}: {p}" for n, p in bad[:5])
+        raise IntegrityError(
+            f"model {model.name}: {where} lists unsafe file names ({shown}); refusing it, nothing was downloaded"
+        )
+    clash = case_collisions(names)
+    if clash:
+        a, b = clash[0]
+        raise IntegrityError(
+            f"model {model.name}: {where} lists {a!r} and {b!r}, one file on Windows and macOS; refusing it"
+        )
+
+
+@dataclass
+class LocalSource:
+    """A model directory on this machine (``path = "..."``): files are used where they are."""
+
+    model: ModelConfig
+    root: Path
+    listing: dict[str, RemoteFile]
+    commit: None = None
+    _records: dict[str, FileRecord] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, model: ModelConfig) -> LocalSource:
+        """Every regular file under the directory; links that leave it are refused."""
+        assert model.path is not None
+        root = model.path
+        files: dict[str, RemoteFile] = {}
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            here = Path(dirpath)
+            for name in sorted(dirnames + filenames):
+                entry = here / name
+                rel = entry.relative_to(root).as_posix()
+                if entry.is_symlink():
+                    try:
+                        target = entry.resolve(strict=True)
+                    except (OSError, RuntimeError) as e:  # a loop, or a link to nothing
+                        raise FetchError(f"model {model.name}: {entry} is a broken or looping link ({e})") from e
+                    if not target.is_relative_to(root):
+                        raise IntegrityError(
+                            f"model {model.name}: {entry} is a symbolic link to {target}, outside the model "
+                            f"directory {root}; refusing to pack it"
+                        )
+                if name in filenames and entry.is_file():
+                    files[rel] = RemoteFile(rel, entry.stat().st_size)
+        check_listing(model, files, f"the local directory {root}")
+        return cls(model, root, files)
+
+    def read_text(self, path: str) -> str | None:
+        return (self.root / path).read_text("utf-8", errors="replace") if path in self.listing else None
+
+    def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
+        return {p: self._record(p) for p in paths}
+
+    def missing(self, paths: Sequence[str]) -> list[str]:
+        return []
+
+    def _record(self, path: str) -> FileRecord:
+        if path not in self._records:
+            file = self.root / path  # hashed while packed (one read), or when export needs it
+            self._records[path] = FileRecord(file, file.stat().st_size, None)
+        return self._records[path]
+
+
+@dataclass
+class HubSource:
+    """A hub repository at one commit, its bytes kept in the cache."""
+
+    model: ModelConfig
+    commit: str
+    listing: dict[str, RemoteFile]
+    cache: Cache
+    client: HubClient
+    offline: bool = False
+    #: The listing comes from funasr.lock: cached bytes are re-verified before use.
+    locked: bool = False
+    attempts: int = 3
+
+    @property
+    def repo(self) -> str:
+        assert self.model.repo is not None
+        return self.model.repo
+
+    def read_text(self, path: str) -> str | None:
+        if path not in self.listing:
+            return None
+        record = self.materialize([path], lambda _m: None)[path]
+        return record.source.read_text("utf-8", errors="replace")
+
+    def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
+        """Local paths of verified copies of ``paths``, downloading what the cache lacks."""
+        missing = self.missing(paths)
+        if missing:
+            if self.offline:
+                raise FetchError(
+                    f"model {self.model.name}: {len(missing)} file(s) of {self.repo}@{self.commit} are "
+                    f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model)}"
+                )
+            with self.cache.lock(f"{self.model.hub}:{self.repo}@{self.commit}"):
+                still = [p for p in missing if not self._cached(p)]
+                if still:
+                    self._download(still, report)
+        return {p: self._blob_record(p) for p in paths}
+
+    def missing(self, paths: Sequence[str]) -> list[str]:
+        """Which of ``paths`` are not (or no longer, intact) in the cache."""
+        return [p for p in paths if not self._cached(p)]
+
+    def _cached(self, path: str) -> bool:
+        remote = self.listing[path]
+        if remote.sha256 is None or not self.cache.has_blob(remote.sha256, remote.size):
+            return False
+        if self.locked:
+            try:
+                self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
+            except IntegrityError:
+                if self.offline:
+                    raise
+                return False  # the altered copy was removed: fetch it again
+        return True
+
+    def _blob_record(self, path: str) -> FileRecord:
+        remote = self.listing[path]
+        assert remote.sha256 is not None
+        return FileRecord(self.cache.blob_path(remote.sha256), remote.size, remote.sha256)
+
+    def _download(self, paths: Sequence[str], report: Report) -> None:
+        """Download ``paths`` into the blob store, retrying what a dropped or short transfer lost.
+
+        Each attempt downloads into a fresh scratch directory; a file enters the store only
+        whole and verified.  Wrong bytes of the right size are not retried (a hub that serves
+        other content than it lists will do it again); a full or read-only disk is not either.
+        """
+        total = sum(self.listing[p].size for p in paths)
+        where = f"{HUBS[self.model.hub].label} {self.repo}@{self.commit[:12]}"
+        report(f"model {self.model.name}: downloading {len(paths)} file(s), {total / 2**20:.1f} MiB from {where}")
+        pending, failure = list(paths), ""
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                report(
+                    f"model {self.model.name}: retrying {', '.join(pending)} ({attempt}/{self.attempts}) "
+                    f"after: {failure}"
+                )
+                time.sleep(min(2.0 ** (attempt - 2), 8.0))
+            pending, failure = self._attempt(pending, where)
+            if not pending:
+                break
+        if pending:
+            raise FetchError(
+                f"model {self.model.name}: {', '.join(pending)} from {where} not downloaded after {self.attempts} "
+                f"attempt(s); last failure: {failure.rstrip('. ')}. "
+                "Nothing of it was kept; the next build starts it afresh"
+            )
+        if not self.locked:
+            self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing))
+
+    def _attempt(self, paths: Sequence[str], where: str) -> tuple[list[str], str]:
+        """One download of ``paths``; adopt what arrived whole; return what is still missing and why."""
+        failure = ""
+        with self.cache.tempdir("download-") as tmp:
+            try:
+                self.client.download(self.repo, self.commit, paths, tmp)
+            except FunasrBuildError as e:
+                raise type(e)(f"model {self.model.name}: {e}") from e
+            except Exception as e:  # the clients raise many kinds; all mean the same to a user
+                disk = storage_cause(e)
+                if disk is not None:
+                    raise storage_error(
+                        disk,
+                        f"model {self.model.name}: cannot download {where} into the cache {self.cache.root}",
+                        f"free space or point {EnvVars.CACHE} at a writable disk",
+                    ) from e
+                failure = f"{type(e).__name__}: {e}"
+            missing = []
+            for path in paths:
+                remote, file = self.listing[path], tmp / path
+                if not file.is_file():
+                    missing.append(path)
+                    continue
+                if file.stat().st_size != remote.size:  # a short body: worth another try
+                    failure = f"{path}: got {file.stat().st_size} bytes, the listing says {remote.size}"
+                    file.unlink()
+                    missing.append(path)
+                    continue
+                digest = self.cache.adopt(
+                    file,
+                    expect_sha256=remote.sha256,
+                    expect_git_sha1=remote.git_sha1,
+                    expect_size=remote.size,
+                    what=f"model {self.model.name}: {self.repo}/{path}",
+                    against=LOCK_NAME if self.locked else "the hub listing",
+                )
+                self.listing[path] = replace(remote, sha256=digest.sha256)
+        return missing, failure or f"{where} did not deliver {', '.join(missing)}"
+
+
+def listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
+    """A listing as the cache keeps it (``snapshots/…/<commit>.json``)."""
+    return {
+        "files": {p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())}
+    }
+
+
+def _listing_from_json(data: Mapping[str, object], what: str) -> dict[str, RemoteFile]:
+    """A cached listing, read back from untrusted storage (checked by :func:`check_listing`)."""
+    files = data.get("files")
+    if not isinstance(files, dict) or not all(isinstance(f, dict) for f in files.values()):
+        raise IntegrityError(f"{what}: not a listing")
+    return {p: RemoteFile(p, f.get("size"), f.get("sha256"), f.get("git_sha1")) for p, f in files.items()}
+
+
+def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> HubSource:
+    """A hub model pinned by funasr.lock: its commit and files come from the lock, not the hub."""
+    listing = {f.path: RemoteFile(f.path, f.size, f.sha256) for f in entry.files}
+    return HubSource(
+        model,
+        entry.commit,
+        listing,
+        ctx.cache,
+        HUBS[model.hub].client(),
+        offline=ctx.offline,
+        locked=True,
+        attempts=ctx.settings.download_attempts,
+    )
+
+
+def open_source(model: ModelConfig, ctx: BuildContext) -> LocalSource | HubSource:
+    """List a model's source: a local directory, or a hub revision (from the cache when offline)."""
+    if model.path is not None:
+        return LocalSource.open(model)
+    assert model.repo is not None
+    hub = HUBS[model.hub]
+    cache, revision = ctx.cache, model.revision
+    if ctx.offline:
+        commit = (
+            revision
+            if revision and is_commit(revision)
+            else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
+        )
+        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
+        if snapshot is None or commit is None:
+            raise FetchError(
+                f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
+                "is not in the cache"
+            )
+        where = f"the cached listing of {model.repo}@{commit}"
+        cached_listing = _listing_from_json(snapshot, where)
+        check_listing(model, cached_listing, where)
+        return HubSource(model, commit, cached_listing, cache, hub.client(), offline=True)
+    client = hub.client()
+    try:
+        listing: RepoListing = client.list(model.repo, revision)
+    except FunasrBuildError as e:
+        raise type(e)(f"model {model.name}: {e}") from e
+    except Exception as e:  # RepositoryNotFound, RevisionNotFound, connection errors, …
+        raise FetchError(
+            f"model {model.name}: cannot list {hub.label} repository {model.repo} at revision "
+            f"{revision or 'default'}: {type(e).__name__}: {e}"
+        ) from e
+    if not is_commit(listing.commit):
+        raise IntegrityError(f"model {model.name}: {hub.label} gave {listing.commit!r} as the commit of {model.repo}")
+    check_listing(model, listing.files, f"{hub.label} repository {model.repo}@{listing.commit}")
+    files = dict(listing.files)
+    cached = cache.read_snapshot(model.hub, model.repo, listing.commit)
+    if cached is not None:  # keep sha256 learnt from earlier downloads of git-hashed files
+        try:
+            known_files = _listing_from_json(cached, "cached listing")
+            check_listing(model, known_files, "cached listing")
+        except IntegrityError:
+            known_files = {}  # untrusted and unusable: the hub's listing stands alone
+        for p, known in known_files.items():
+            if p in files and files[p].sha256 is None and known.sha256 and known.git_sha1 == files[p].git_sha1:
+                files[p] = replace(files[p], sha256=known.sha256)
+    cache.write_snapshot(model.hub, model.repo, listing.commit, listing_json(files))
+    cache.write_ref(model.hub, model.repo, revision or _DEFAULT_REF, listing.commit)
+    return HubSource(model, listing.commit, files, cache, client, attempts=ctx.settings.download_attempts)

@@ -1,0 +1,117 @@
+"""Every environment variable read in one place (settings), the hub registry, RECORD as CSV."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+from support.projects import assert_record_matches
+
+from hatch_funasr import catalog
+from hatch_funasr.digest import record_hash
+from hatch_funasr.errors import ConfigError
+from hatch_funasr.hubs import HUBS
+from hatch_funasr.pack import PackEntry, add_models, read_record, write_record
+from hatch_funasr.settings import EnvVars, Settings
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hatch_funasr"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env({"XDG_CACHE_HOME": str(tmp_path)})
+    assert (s.offline, s.lock_update, s.lock_timeout, s.download_attempts) == (False, False, 600.0, 3)
+    assert s.cache_root == (tmp_path / "hatch-funasr").resolve()
+    assert s.source_date_epoch == 315532800
+
+
+def test_values(tmp_path: Path) -> None:
+    s = Settings.from_env(
+        {
+            EnvVars.OFFLINE: "yes",
+            EnvVars.CACHE: str(tmp_path / "c"),
+            EnvVars.LOCK: "update",
+            EnvVars.LOCK_TIMEOUT: "1.5",
+            EnvVars.DOWNLOAD_ATTEMPTS: "5",
+            EnvVars.EXPORT_PYTHON: "/opt/export/bin/python",
+            EnvVars.SOURCE_DATE_EPOCH: "1767225600",
+        }
+    )
+    assert (s.offline, s.lock_update, s.lock_timeout, s.download_attempts) == (True, True, 1.5, 5)
+    assert (s.cache_root, s.export_python, s.source_date_epoch) == (
+        tmp_path / "c",
+        "/opt/export/bin/python",
+        1767225600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (EnvVars.OFFLINE, "maybe", "HATCH_FUNASR_OFFLINE: expected 1 or 0"),
+        (EnvVars.LOCK, "refresh", 'HATCH_FUNASR_LOCK: expected "update" or unset'),
+        (EnvVars.LOCK_TIMEOUT, "soon", "HATCH_FUNASR_LOCK_TIMEOUT: expected a number"),
+        (EnvVars.LOCK_TIMEOUT, "inf", "HATCH_FUNASR_LOCK_TIMEOUT: expected a finite number"),
+        (EnvVars.DOWNLOAD_ATTEMPTS, "2.5", "HATCH_FUNASR_DOWNLOAD_ATTEMPTS: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "yesterday", "SOURCE_DATE_EPOCH: expected a whole number"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="invalid hatch-funasr settings in the environment") as info:
+        Settings.from_env({name: value})
+    assert message in str(info.value)
+
+
+def test_only_settings_reads_the_environment() -> None:
+    """`os.environ` / `os.getenv` are read in settings.py alone (hubs and export only pass
+    variables on to the clients and the export child)."""
+    readers = {}
+    for module in PACKAGE.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        reads = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ]
+        if reads:
+            readers[module.name] = reads
+    assert set(readers) == {"settings.py", "hubs.py", "export.py"}, readers
+    for writer in ("hubs.py", "export.py"):
+        text = (PACKAGE / writer).read_text()
+        assert "os.environ.get(" not in text and "os.getenv(" not in text, writer
+
+
+def test_hub_registry_drives_the_catalog_and_the_declaration() -> None:
+    assert set(HUBS) == {"ms", "hf"}
+    for hub in HUBS.values():
+        assert hub.endpoint_var in (EnvVars.MODELSCOPE_ENDPOINT, EnvVars.HF_ENDPOINT)
+    for entry in catalog.entries():
+        assert set(entry.repos) | set(entry.onnx) <= set(HUBS)
+        assert "ms" in entry.repos
+
+
+def test_record_round_trips_names_with_commas_and_quotes(tmp_path: Path) -> None:
+    rows = [["pkg/a,b.txt", "sha256=x", "3"], ['pkg/q"uote.txt', "sha256=y", "4"], ["pkg-1.dist-info/RECORD", "", ""]]
+    assert read_record(write_record(rows)) == rows
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    metadata = b"Metadata-Version: 2.1\nName: pkg\nVersion: 1\n"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg/__init__.py", b"")
+        zf.writestr("pkg-1.dist-info/METADATA", metadata)
+        listed = [
+            [n, record_hash(hashlib.sha256(d).hexdigest()), str(len(d))]
+            for n, d in (("pkg/__init__.py", b""), ("pkg-1.dist-info/METADATA", metadata))
+        ]
+        zf.writestr("pkg-1.dist-info/RECORD", write_record([*listed, ["pkg-1.dist-info/RECORD", "", ""]]))
+    src = tmp_path / "w"
+    src.write_bytes(b"x" * 10)
+    add_models(wheel, [PackEntry("pkg/models/m/a,b.onnx", src, 10, None)], source_date_epoch=315532800)
+    with zipfile.ZipFile(wheel) as zf:
+        assert "pkg/models/m/a,b.onnx" in zf.namelist()
+        assert '"pkg/models/m/a,b.onnx",sha256=' in zf.read("pkg-1.dist-info/RECORD").decode()
+        assert_record_matches(zf)
