@@ -19,7 +19,7 @@ from hatch_funasr.errors import ConfigError
 from hatch_funasr.families import FAMILIES, FORMATS, detect_family
 from hatch_funasr.hubs import HUBS
 from hatch_funasr.model import BundleConfig, Export, ModelConfig
-from hatch_funasr.names import REPO_ID, relpath_problem
+from hatch_funasr.names import REPO_ID, pattern_problem, relpath_problem
 from hatch_funasr.settings import tomllib
 
 __all__ = ["HOOK_PATHS", "find_hook_table", "json_schema", "load_config", "parse"]
@@ -115,9 +115,9 @@ def _get_patterns(c: _Collector, table: Mapping[str, Any], key: str, path: str) 
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         c.add(f"{path}.{key}", f"expected an array of glob patterns, got {_describe(value)}")
         return ()
-    bad = [v for v in value if v.startswith(("/", "\\")) or ".." in v.replace("\\", "/").split("/")]
-    for v in bad:
-        c.add(f"{path}.{key}", f'pattern "{v}" must be relative to the model directory, without ".."')
+    bad = {v: problem for v in value if (problem := pattern_problem(v)) is not None}
+    for v, problem in bad.items():
+        c.add(f"{path}.{key}", f'pattern "{v}" must be a relative path inside the model directory ({problem})')
     return tuple(v for v in value if v not in bad)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "check_size",
     "is_commit",
     "is_sha256",
+    "pattern_problem",
     "relpath_problem",
 ]
 
@@ -69,6 +70,12 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
         if _RESERVED.match(part):
             return f"uses a device name reserved on Windows ({part!r})"
     return None
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why a glob pattern (``include``/``exclude``) could match outside the model directory,
+    or None: the rules of :func:`relpath_problem` with the glob characters ``*?[]`` allowed."""
+    return relpath_problem(re.sub(r"[*?\[\]]", "x", pattern))
 
 
 def check_relpath(name: object, what: str) -> str:

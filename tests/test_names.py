@@ -12,6 +12,7 @@ from hatch_funasr.names import (
     check_relpath,
     check_sha256,
     check_size,
+    pattern_problem,
     relpath_problem,
 )
 
@@ -116,3 +117,20 @@ def test_movable_or_malformed_commits_refused(value: object) -> None:
     with pytest.raises(IntegrityError, match=r"is not a full commit id"):
         check_commit(value, "x")
     assert check_commit("0123456789abcdef0123456789abcdef01234567", "x")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ok"),
+    [
+        ("*.onnx", True),
+        ("extra/*.txt", True),
+        ("model_[ab].onnx", True),
+        ("?", True),
+        ("../*", False),
+        ("/abs/*", False),
+        ("a\\*", False),
+        ("x/../*", False),
+    ],
+)
+def test_glob_patterns_stay_inside(pattern: str, ok: bool) -> None:
+    assert (pattern_problem(pattern) is None) is ok
