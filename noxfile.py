@@ -20,7 +20,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Build a bundle from the loopback hub, install it in a fresh venv, run the real FSMN-VAD."""
-    session.install("-e", ".", "build>=1.2", "pip>=24")
+    session.install("-e", ".[quantize]", "build>=1.2", "pip>=24")
     session.run("python", "tests/support/demo.py", *session.posargs)
 
 

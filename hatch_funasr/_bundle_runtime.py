@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-__all__ = ["VerificationError", "main", "manifest", "names", "path", "server_args", "verify"]
+__all__ = ["VerificationError", "automodel_kwargs", "main", "manifest", "names", "path", "server_args", "verify"]
 
 _HERE = Path(__file__).resolve().parent
 _MANIFEST = "funasr_manifest.json"
@@ -89,6 +89,25 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
         raise VerificationError(problems)
 
 
+def automodel_kwargs(name: str) -> Dict[str, Any]:
+    """Keyword arguments for ``funasr.AutoModel(model=str(path(name)), **automodel_kwargs(name))``.
+
+    FunASR hands some config.yaml values on as paths relative to the working directory
+    (Fun-ASR-Nano's ``llm_conf.init_param_path: Qwen3-0.6B``); a directory name that is not
+    found there is taken for a hub repository and downloaded.  These overrides point each
+    such key at the installed directory instead.
+    """
+    root = path(name)
+    kwargs: Dict[str, Any] = {}
+    for dotted, relative in sorted(manifest()["models"][name].get("config_paths", {}).items()):
+        *sections, key = dotted.split(".")
+        table = kwargs
+        for section in sections:
+            table = table.setdefault(section, {})
+        table[key] = str(root / relative)
+    return kwargs
+
+
 def server_args(wss: bool = False) -> List[str]:
     """Arguments for FunASR's ``run_server.sh``: ``--model-dir … --vad-dir …``.
 
@@ -107,7 +126,7 @@ def server_args(wss: bool = False) -> List[str]:
         seen.add(flag)
         args += [flag, str(path(name))]
         if flag in quant_flag:
-            quant += [quant_flag[flag], "true" if info.get("quantized") else "false"]
+            quant += [quant_flag[flag], "false" if info.get("runtime") == "fp32" else "true"]
     return args + quant if wss else args
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.hubs import HUBS
+from hatch_funasr.model import ExtraFiles
 
-__all__ = ["CATALOG", "CatalogEntry", "by_repo", "entries", "lookup", "suggest"]
+__all__ = ["CATALOG", "CatalogEntry", "by_repo", "completions", "entries", "lookup", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,10 @@ _ENTRIES = (
         "paraformer",
         "iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020",
         hf="funasr/paraformer-en",
-        onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020-onnx",
+        onnx_ms="iic/speech_paraformer-large_asr_nat-en-16k-common-vocab10020-onnx",
         funasr_names=("paraformer-en", "paraformer-en-spk"),
+        note="PyTorch: FunASR's map (vad-punc); ONNX: the English model FunASR's C++ server documents "
+        "(no vad-punc -onnx repository is published)",
     ),
     _E(
         "seaco-paraformer",
@@ -249,8 +252,19 @@ _ENTRIES = (
         hf="emotion2vec/emotion2vec_plus_seed",
         funasr_names=("emotion2vec_plus_seed",),
     ),
-    _E("kws-xiaoyun-online", "kws", "iic/speech_sanm_kws_phone-xiaoyun-commands-online", note="FSMN-KWS, online"),
-    _E("kws-xiaoyun-offline", "kws", "iic/speech_sanm_kws_phone-xiaoyun-commands-offline", note="SANM-KWS, offline"),
+    _E(
+        "kws-xiaoyun-online",
+        "kws",
+        "iic/speech_sanm_kws_phone-xiaoyun-commands-online",
+        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, streaming (the seed's table "
+        "calls it FSMN-KWS; the repository is the SANM model)",
+    ),
+    _E(
+        "kws-xiaoyun-offline",
+        "kws",
+        "iic/speech_sanm_kws_phone-xiaoyun-commands-offline",
+        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, whole utterances",
+    ),
 )
 
 CATALOG: dict[str, CatalogEntry] = {}
@@ -259,6 +273,23 @@ for _entry in _ENTRIES:
     assert set(_entry.repos) | set(_entry.onnx) <= set(HUBS), _entry
     for _name in (_entry.alias, *_entry.funasr_names):
         CATALOG.setdefault(_name.lower(), _entry)
+
+
+#: Repositories that lack a file a runtime reads, and where FunASR's own tools take it from:
+#: funasr_onnx's SenseVoiceSmall opens chn_jpn_yue_eng_ko_spectok.bpe.model
+#: (sensevoice_bin.py:82), which the official ONNX repository does not ship
+#: (../shared/hub-listings.md); it is the PyTorch repository's.
+_COMPLETIONS: dict[str, tuple[ExtraFiles, ...]] = {
+    "iic/SenseVoiceSmall-onnx": (
+        ExtraFiles("iic/SenseVoiceSmall", "ms", None, ("chn_jpn_yue_eng_ko_spectok.bpe.model",)),
+    ),
+}
+
+
+def completions(repo: str | None) -> tuple[ExtraFiles, ...]:
+    """The files a catalog repository needs from another one (``extra-files`` by default)."""
+    wanted = (repo or "").lower().replace("damo/", "iic/", 1)
+    return next((extra for r, extra in _COMPLETIONS.items() if r.lower() == wanted), ())
 
 
 def lookup(name: str) -> CatalogEntry | None:

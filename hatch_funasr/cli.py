@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__, catalog
+from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_stream
@@ -20,7 +21,7 @@ from hatch_funasr.hubs import HUBS
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
 from hatch_funasr.package import MANIFEST_NAME
 from hatch_funasr.pipeline import fetch_files, lock_models, open_sources, plan, select
-from hatch_funasr.settings import EnvVars
+from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["main"]
 
@@ -51,12 +52,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.project)
+    lock = read_lock(args.project.resolve())
+    settings = Settings.from_env()
+    cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None  # read only: never created here
     print(f"{config.project_name} {config.version}: {len(config.models)} model(s) into package {config.package}")
-    for p in plan(config):
+    plans = plan(config, lock=lock, cache=cache)
+    for p in plans:
         print(f"\n{p.name}: {p.source}  [{p.family}, {p.format}] -> {p.target}")
         for step in p.steps:
             print(f"  - {step}")
-    lock = read_lock(args.project.resolve())
+        for problem in p.problems:
+            print(f"  ! {problem}")
     hub_models = [m for m in config.models if m.path is None]
     if lock is None and hub_models:
         print(
@@ -72,6 +78,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         size = sum(f.size for e in lock.models.values() for f in e.files)
         print(f"\n{LOCK_NAME}: {len(lock.models)} model(s) pinned, {size / 2**20:.1f} MiB of files")
+    failing = [f"model {p.name}: {problem}" for p in plans for problem in p.problems]
+    if failing:
+        _err("error: the build would fail:\n" + "\n".join(f"  {f}" for f in failing))
+        return 1
     print("\nok: the declaration is valid (no network was used)")
     return 0
 
@@ -143,9 +153,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
     for name, m in sorted(manifest["models"].items()):
         origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
-        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{', quantized' if m['quantized'] else ''}]")
+        runtime = f", runtime {m['runtime']}" if m.get("runtime") else ""
+        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{runtime}]")
+        for extra in m.get("extra", []):
+            print(f"  + {', '.join(extra['files'])} from {extra['hub']}:{extra['repo']}@{extra['commit']}")
+        derived = set(m.get("derived", []))
         for rel, f in sorted(m["files"].items()):
-            print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}")
+            print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
+        for advice in m.get("advice", []):
+            print(f"  note: {advice}")
     if problems:
         _err("\nverify: FAILED\n" + "\n".join(f"  {p}" for p in problems))
         return 1

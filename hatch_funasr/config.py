@@ -18,7 +18,7 @@ from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.families import FAMILIES, FORMATS, detect_family
 from hatch_funasr.hubs import HUBS
-from hatch_funasr.model import BundleConfig, Export, ModelConfig
+from hatch_funasr.model import BundleConfig, Export, ExtraFiles, ModelConfig
 from hatch_funasr.names import REPO_ID, pattern_problem, relpath_problem
 from hatch_funasr.settings import tomllib
 
@@ -163,8 +163,51 @@ MODEL_KEYS = (
     "include",
     "exclude",
     "family",
+    "extra-files",
 )
+EXTRA_KEYS = ("model", "hub", "revision", "files")
 GLOBAL_KEYS = ("hub", "package", "max-file-size")
+
+
+def _get_extra(c: _Collector, raw: Mapping[str, Any], path: str, hub: str) -> tuple[ExtraFiles, ...] | None:
+    """``extra-files``: a table (or array of tables) naming files of other hub repositories
+    that complete this model's directory; None when not declared (the catalog's default)."""
+    if "extra-files" not in raw:
+        return None
+    value = raw["extra-files"]
+    tables = [value] if isinstance(value, dict) else value
+    where = f"{path}.extra-files"
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        c.add(where, f"expected a table {{ model, revision, files }} or an array of them, got {_describe(value)}")
+        return None
+    out = []
+    for i, table in enumerate(tables):
+        at = where if isinstance(value, dict) else f"{where}[{i}]"
+        c.unknown_keys(at, table, EXTRA_KEYS)
+        repo = _get_str(c, table, "model", at)
+        extra_hub = _get_choice(c, table, "hub", at, tuple(HUBS)) or hub
+        revision = _get_str(c, table, "revision", at)
+        files = table.get("files")
+        if repo is None:
+            c.add(at, 'missing "model": the hub repository (owner/name) the files come from')
+        elif not REPO_ID.fullmatch(repo):
+            entry = catalog.lookup(repo)
+            if entry is None or entry.repo(extra_hub, "pytorch") is None:
+                c.add(f"{at}.model", f'"{repo}" is not a hub repo id "owner/name" or a catalog alias')
+                repo = None
+            else:
+                repo = entry.repo(extra_hub, "pytorch")
+        if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
+            c.add(f"{at}.revision", f'"{revision}" is not a valid tag, branch or commit')
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            c.add(f"{at}.files", f"expected a non-empty array of file names, got {_describe(files)}")
+            continue
+        bad = {f: problem for f in files if (problem := relpath_problem(f)) is not None}
+        for f, problem in bad.items():
+            c.add(f"{at}.files", f'"{f}" is not a file name inside the repository ({problem})')
+        if repo is not None and not bad:
+            out.append(ExtraFiles(repo, extra_hub, revision, tuple(dict.fromkeys(files))))
+    return tuple(out)
 
 
 def _parse_model(
@@ -187,7 +230,7 @@ def _parse_model(
     family_name = _get_choice(c, raw, "family", path, tuple(FAMILIES))
     export = _get_export(c, raw, path)
     quantize = _get_bool(c, raw, "quantize", path, False)
-    keep_fp32 = _get_bool(c, raw, "keep-fp32", path, True)
+    keep_fp32 = _get_bool(c, raw, "keep-fp32", path, False) if "keep-fp32" in raw else None
     opset = _get_opset(c, raw, path)
     max_drift = raw.get("max-quant-drift")
     if max_drift is not None and (
@@ -205,7 +248,7 @@ def _parse_model(
     if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
         c.add(f"{path}.revision", f'"{revision}" is not a valid tag, branch or commit')
     if local is not None:
-        for key in ("hub", "revision"):
+        for key in ("hub", "revision", "extra-files"):
             if key in raw:
                 c.add(f"{path}.{key}", 'only applies to hub models, not to a local "path"')
 
@@ -248,9 +291,10 @@ def _parse_model(
     if quantize is False and keep_fp32 is False:
         c.add(f"{path}.keep-fp32", "false needs quantize = true, or nothing would ship")
 
+    hub = hub or default_hub
+    extra = _get_extra(c, raw, path, hub)
     if len(c.problems) != before or family is None or fmt is None:
         return None
-    hub = hub or default_hub
     if entry is not None and repo is None:
         repo = entry.repo(hub, fmt)
         if repo is None:
@@ -274,6 +318,7 @@ def _parse_model(
         include=include,
         exclude=exclude,
         alias=entry.alias if entry else None,
+        extra=extra if extra is not None else catalog.completions(repo),
     )
 
 
@@ -412,6 +457,10 @@ def json_schema() -> dict[str, Any]:
         "include": {"type": "array", "items": {"type": "string"}},
         "exclude": {"type": "array", "items": {"type": "string"}},
         "family": {"enum": list(FAMILIES)},
+        "extra-files": {
+            "description": "files of other hub repositories that complete the model directory",
+            "oneOf": [{"$ref": "#/definitions/extra"}, {"type": "array", "items": {"$ref": "#/definitions/extra"}}],
+        },
     }
     assert set(model_props) == set(MODEL_KEYS), "schema and parser disagree"
     return {
@@ -419,6 +468,19 @@ def json_schema() -> dict[str, Any]:
         "title": "tool.funasr",
         "type": "object",
         "additionalProperties": False,
+        "definitions": {
+            "extra": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["model", "files"],
+                "properties": {
+                    "model": {"type": "string"},
+                    "hub": {"enum": list(HUBS)},
+                    "revision": {"type": "string"},
+                    "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                },
+            }
+        },
         "properties": {
             "hub": {"enum": list(HUBS)},
             "package": {"type": "string", "pattern": _PACKAGE.pattern},

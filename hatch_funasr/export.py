@@ -76,9 +76,11 @@ def export_onnx(staged: StagedModel, selection: Selection, source: Source, ctx: 
     """Export ``selection.export`` from the PyTorch checkpoint with FunASR; add the results."""
     model = staged.config
     sizes = {p: f.size for p, f in source.listing.items()}
-    names, missing = pytorch_files(source.read_text("configuration.json"), sizes)
-    if missing:
-        raise ExportError(f"model {model.name}: cannot export: {model.source_label} has no {', '.join(missing)}")
+    configuration, config_yaml = source.read_text("configuration.json"), source.read_text("config.yaml")
+    names, missing, problems = pytorch_files(configuration, sizes, config_yaml)
+    if missing or problems:
+        why = [f"{model.source_label} has no {', '.join(missing)}"] if missing else []
+        raise ExportError(f"model {model.name}: cannot export: {'; '.join(why + problems)}")
     records = source.materialize(names, ctx.report)
     python = ctx.settings.export_python
     tools = _run_child(model, python, ["--versions"])

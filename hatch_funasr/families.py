@@ -27,13 +27,18 @@ __all__ = [
     "pytorch_files",
     "quant_name",
     "select_files",
+    "tokens_json",
 ]
 
 FORMATS = ("onnx", "pytorch")
 
-# A tuple inside ``required`` means "any one of these" (newer repos ship tokens.json,
-# older ones tokens.txt).
-Requirement = str | tuple[str, ...]
+#: Files a runtime reads that may be written from another file of the source: both
+#: runtimes read only ``tokens.json`` (funasr_onnx ``paraformer_bin.py``/``punc_bin.py``,
+#: C++ ``vocab.cpp``); older repositories ship ``tokens.txt`` (one token per line).
+DERIVABLE = {"tokens.json": "tokens.txt"}
+#: config.yaml switches that make a runtime read more files: C++ ``tokenizer.cpp:33-57``
+#: opens the three jieba files when ``seg_jieba: true`` (keys in ``com-define.h:136-138``).
+_JIEBA = ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,10 @@ class Family:
 
     name: str
     onnx: tuple[str, ...]
-    required: tuple[Requirement, ...]
+    required: tuple[str, ...]
     optional: tuple[str, ...] = ()
+    #: config.yaml keys that, when true, make the runtime read these files too.
+    when_config: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: The ``run_server.sh`` flag that takes this model's directory, if any.
     server_flag: str | None = None
     #: Why ``format = "onnx"`` is impossible, for families with no ONNX path.
@@ -71,7 +78,7 @@ class Family:
         return "pytorch" if self.no_onnx_reason else "onnx"
 
 
-_PARAFORMER_SIDE: tuple[Requirement, ...] = ("config.yaml", "am.mvn", ("tokens.json", "tokens.txt"))
+_PARAFORMER_SIDE = ("config.yaml", "am.mvn", "tokens.json")
 
 _TABLE = (
     Family(
@@ -111,8 +118,9 @@ _TABLE = (
     Family(
         "ct-punc-realtime",
         onnx=("model.onnx",),
-        required=("config.yaml", ("tokens.json", "tokens.txt")),
-        optional=("jieba_usr_dict", "jieba.c.dict", "jieba.hmm"),
+        required=("config.yaml", "tokens.json"),
+        optional=_JIEBA,
+        when_config={"seg_jieba": _JIEBA},
         server_flag="--punc-dir",
         config_models=("CTTransformerStreaming",),
         repo_patterns=(r"punc.*realtime", r"ct-punc-realtime"),
@@ -120,8 +128,9 @@ _TABLE = (
     Family(
         "ct-punc",
         onnx=("model.onnx",),
-        required=("config.yaml", ("tokens.json", "tokens.txt")),
-        optional=("jieba_usr_dict", "jieba.c.dict", "jieba.hmm"),
+        required=("config.yaml", "tokens.json"),
+        optional=_JIEBA,
+        when_config={"seg_jieba": _JIEBA},
         server_flag="--punc-dir",
         config_models=("CTTransformer",),
         repo_patterns=(r"punc_ct", r"ct-punc"),
@@ -274,76 +283,177 @@ class Selection:
     files to fetch, what to derive from them, and exactly which files the model directory
     ends up with.  Every stage after selection follows it; none works the rules out again."""
 
-    #: Upstream files to fetch: the ones that ship, and inputs of quantization.
+    #: Upstream files to fetch: the ones that ship, and inputs of what is derived.
     files: tuple[str, ...]
-    #: Files the runtime reads that the source does not have (an error unless derivable).
+    #: Files the runtime reads that the source does not have and that cannot be derived.
     missing: tuple[str, ...]
     #: ONNX files to produce by exporting the PyTorch checkpoint.
     export: tuple[str, ...] = ()
     #: fp32 ONNX files to quantize into their ``_quant`` names.
     quantize: tuple[str, ...] = ()
-    #: Files from ``include``/``exclude`` that conflicted with the runtime's needs.
+    #: Why the declaration cannot be honoured with this source (errors, not advice).
     notes: tuple[str, ...] = ()
     #: Every file of the finished model directory, upstream and derived (ONNX external data,
     #: found by scanning the ONNX files that ship, comes on top).
     ship: tuple[str, ...] = ()
+    #: Derived files written from another upstream file: ``{"tokens.json": "tokens.txt"}``.
+    converted: Mapping[str, str] = field(default_factory=dict)
+    #: What a user of the directory must know (a quantized-only source, …): said, not fatal.
+    advice: tuple[str, ...] = ()
+    #: Which runtime mode the directory serves: True quantized only, False fp32 only,
+    #: None both (or no ONNX at all).
+    quantized_runtime: bool | None = None
+    #: config.yaml keys whose values are paths inside the model directory that FunASR hands
+    #: on unchanged (relative to the working directory at run time): dotted key -> path.
+    config_paths: Mapping[str, str] = field(default_factory=dict)
 
 
 def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(posixpath.basename(path), p) for p in patterns)
 
 
-def _resolve_required(required: Sequence[Requirement], available: Mapping[str, int]) -> tuple[list[str], list[str]]:
-    found: list[str] = []
-    missing: list[str] = []
-    for req in required:
-        options = (req,) if isinstance(req, str) else req
-        hit = next((o for o in options if o in available), None)
-        if hit is None:
-            missing.append(" or ".join(options))
+def tokens_json(tokens_txt: str) -> bytes:
+    """``tokens.json`` (a JSON array, what both runtimes read) from ``tokens.txt`` (one token
+    per line, the older form): the same tokens in the same order."""
+    tokens = [line.strip() for line in tokens_txt.splitlines() if line.strip()]
+    return json.dumps(tokens, ensure_ascii=False).encode("utf-8")
+
+
+def config_values(config_yaml: str) -> dict[str, str]:
+    """The scalar values of a FunASR config.yaml by dotted key (``llm_conf.init_param_path``),
+    read from its block-style layout without a YAML library (the build needs none): enough to
+    find switches (``seg_jieba``) and paths, not a general YAML reader."""
+    values: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for raw in config_yaml.splitlines():
+        line = raw.split(" #", 1)[0].rstrip()
+        body = line.lstrip(" ")
+        if not body or body.startswith(("#", "-")) or ":" not in body:
+            continue
+        indent = len(line) - len(body)
+        key, _, value = body.partition(":")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        dotted = ".".join([k for _, k in stack] + [key.strip().strip("'\"")])
+        value = value.strip()
+        if value:
+            values[dotted] = value.strip("'\"")
         else:
-            found.append(hit)
-    return found, missing
+            stack.append((indent, key.strip().strip("'\"")))
+    return values
 
 
-def pytorch_files(configuration_json: str | None, available: Mapping[str, int]) -> tuple[list[str], list[str]]:
-    """What ``funasr.AutoModel(model=dir)`` reads: configuration.json, config.yaml, and what
-    ``file_path_metas`` names (a directory there means everything under it)."""
-    names: list[str] = ["configuration.json", "config.yaml"]
-    metas: object = {}
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "yes", "on", "1")
+
+
+#: Values of a ``hub`` key in a FunASR config section that make it load from a hub.
+_HUB_VALUES = frozenset({"ms", "hf", "modelscope", "huggingface"})
+
+
+def _local_reference(value: str, usable: Mapping[str, int]) -> list[str]:
+    """The files a config value names inside the source: itself, or everything under it."""
+    name = posixpath.normpath(value.strip("./") or ".") if not value.startswith("/") else ""
+    if not name or name == "." or name.startswith(".."):
+        return []
+    if name in usable:
+        return [name]
+    return sorted(p for p in usable if p.startswith(name + "/") and not is_bookkeeping(p))
+
+
+def config_references(
+    config_yaml: str | None, usable: Mapping[str, int]
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """What a PyTorch model's config.yaml points at: files and directories of the source to
+    pack with it, the dotted keys FunASR hands on as relative paths (they resolve against the
+    working directory at run time, so the bundle's runtime gives absolute ones), and sections
+    that load a model from a hub at run time (refused: an installed bundle never does)."""
+    if config_yaml is None:
+        return [], {}, []
+    values = config_values(config_yaml)
+    files: list[str] = []
+    paths: dict[str, str] = {}
+    hub_loads: list[str] = []
+    for key, value in values.items():
+        found = _local_reference(value, usable)
+        if found:
+            files += found
+            paths[key] = value
+    for key, value in values.items():
+        if key.rsplit(".", 1)[-1] != "hub" or value.lower() not in _HUB_VALUES:
+            continue
+        section = key.rsplit(".", 1)[0] if "." in key else ""
+        # what the section loads: its init_param_path, or the top-level key it configures
+        # (``audio_encoder`` for ``audio_encoder_conf``)
+        target_key = (
+            f"{section}.init_param_path" if f"{section}.init_param_path" in values else section.removesuffix("_conf")
+        )
+        target = values.get(target_key)
+        if target is None or not _local_reference(target, usable):
+            hub_loads.append(f"{key} = {value} loads {target_key} = {target!r} from a hub when the model is built")
+    return files, paths, hub_loads
+
+
+def pytorch_files(
+    configuration_json: str | None, available: Mapping[str, int], config_yaml: str | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """What ``funasr.AutoModel(model=dir)`` reads, as FunASR's ``download_model_from_hub.py``
+    resolves a local directory: with ``configuration.json``, it and exactly what its
+    ``file_path_metas`` names (a directory there means everything under it; the config need
+    not be config.yaml); without it, ``config.yaml`` and ``model.pt`` plus whichever of the
+    tokens, ``seg_dict``, ``bpe.model``, ``am.mvn`` and ``jieba_usr_dict`` exist.  Returns
+    (found, missing, problems)."""
+    usable = {p: s for p, s in available.items() if not is_bookkeeping(p)}
+    problems: list[str] = []
     if configuration_json is not None:
+        names = ["configuration.json"]
         try:
-            metas = json.loads(configuration_json).get("file_path_metas", {})
+            metas = json.loads(configuration_json).get("file_path_metas")
         except (ValueError, AttributeError):
-            metas = {}
-    stack: list[object] = [metas]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and item:
-            names.append(posixpath.normpath(item))
-    if not isinstance(metas, dict) or not metas:
-        names.append("model.pt")
+            metas = None
+        if not isinstance(metas, dict) or not metas:
+            problems.append(
+                "configuration.json has no file_path_metas, so funasr.AutoModel cannot load the directory "
+                "(download_model_from_hub.py reads only file_path_metas when configuration.json exists); "
+                "choose a revision that ships FunASR's configuration"
+            )
+        stack: list[object] = [metas or {}]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str) and item:
+                names.append(posixpath.normpath(item))
+        optional: list[str] = []
+    else:
+        names = ["config.yaml", "model.pt"]
+        optional = ["tokens.txt", "tokens.json", "seg_dict", "bpe.model", "am.mvn", "jieba_usr_dict"]
     found: list[str] = []
     missing: list[str] = []
     for name in dict.fromkeys(names):
-        if name in available:
-            found.append(name)
-            continue
-        under = sorted(p for p in available if p.startswith(name.rstrip("/") + "/") and not is_bookkeeping(p))
+        under = [name] if name in usable else _local_reference(name, usable)
         if under:
             found.extend(under)
         else:
             missing.append(name)
-    return found, missing
+    found += [o for o in optional if o in usable]
+    config_name = next((f for f in found if f.endswith((".yaml", ".yml"))), None)
+    if config_yaml is not None and config_name is not None:
+        extra, _paths, hub_loads = config_references(config_yaml, usable)
+        found += extra
+        problems += [
+            f"{config_name}: {h}; an installed bundle never reaches for a hub: declare the source with that model "
+            "inside it, or a revision that points at a directory of its own"
+            for h in hub_loads
+        ]
+    return list(dict.fromkeys(found)), missing, problems
 
 
-def keeps_fp32(family: Family, onnx_file: str, *, quantize: bool, keep_fp32: bool) -> bool:
+def keeps_fp32(family: Family, onnx_file: str, *, quantize: bool, keep_fp32: bool | None) -> bool:
     """Whether the fp32 ``onnx_file`` ships (not only as the input of its quantization)."""
-    return not quantize or keep_fp32 or onnx_file in family.fp32_always
+    return not quantize or keep_fp32 is not False or onnx_file in family.fp32_always
 
 
 def select_files(
@@ -352,53 +462,106 @@ def select_files(
     available: Mapping[str, int],
     *,
     quantize: bool = False,
-    keep_fp32: bool = True,
+    keep_fp32: bool | None = None,
     export: str | bool = "auto",
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     configuration_json: str | None = None,
+    config_yaml: str | None = None,
+    source: str = "the source",
 ) -> Selection:
-    """Choose, from a source's ``available`` files (path -> size), what the runtime reads.
+    """Choose, from a source's ``available`` files (path -> size), what the runtimes read.
 
-    Upstream ``*_quant.onnx`` files are used when present; otherwise quantization is
-    planned.  ONNX missing from a PyTorch source is planned as an export unless
-    ``export`` is false.  ``exclude`` may not remove a file the runtime needs.
+    ONNX: a file's fp32 and ``_quant`` forms are taken from the source where it has them.
+    A source that ships ``X_quant.onnx`` but not ``X.onnx`` (FunASR's official ``-onnx``
+    repositories) is complete for the quantized runtime; the directory then serves that
+    runtime only, and every ONNX file of the family needs its ``_quant`` form (quantized
+    here when only fp32 exists, e.g. the contextual ``model_eb.onnx``).  ONNX missing from
+    a PyTorch source is planned as an export unless ``export`` is false.  ``tokens.json``
+    is written from ``tokens.txt`` when only that exists.  ``exclude`` may not remove a file
+    a runtime reads.  ``keep_fp32``: None ships fp32 where the source has it; True insists.
     """
     usable = {p: s for p, s in available.items() if not is_bookkeeping(p)}
     extras: list[str] = []
     to_export: list[str] = []
     to_quantize: list[str] = []
-    inputs: list[str] = []  # fetched only to be quantized
+    inputs: list[str] = []  # fetched only to derive from
     derived: list[str] = []  # produced here, and shipped
+    notes: list[str] = []
+    advice: list[str] = []
+    converted: dict[str, str] = {}
+    config_paths: dict[str, str] = {}
+    quantized_runtime: bool | None = None
     if fmt == "pytorch" and not family.plain:
-        needed, missing = pytorch_files(configuration_json, usable)
+        needed, missing, problems = pytorch_files(configuration_json, usable, config_yaml)
+        notes += problems
+        if config_yaml is not None:
+            config_paths = config_references(config_yaml, usable)[1]
     else:
-        needed, missing = _resolve_required(family.required, usable)
-        extras.extend(o for o in family.optional if o in usable)
-        have_onnx = all(f in usable for f in family.onnx)
-        if family.onnx and (export is True or (not have_onnx and export == "auto" and "model.pt" in usable)):
+        switches = config_values(config_yaml) if config_yaml is not None else {}
+        required = list(family.required)
+        for key, files in family.when_config.items():
+            if _truthy(switches.get(key)):
+                required += files
+        needed, missing = [], []
+        for name in dict.fromkeys(required):
+            if name in usable:
+                needed.append(name)
+            elif DERIVABLE.get(name) in usable:
+                converted[name] = DERIVABLE[name]
+                inputs.append(DERIVABLE[name])
+                derived.append(name)
+            else:
+                missing.append(f"{name} (or {DERIVABLE[name]} to write it from)" if name in DERIVABLE else name)
+        extras.extend(o for o in family.optional if o in usable and o not in needed)
+        have_fp32 = all(f in usable for f in family.onnx)
+        if family.onnx and (export is True or (not have_fp32 and export == "auto" and "model.pt" in usable)):
             to_export = list(family.onnx)
+        # A source with X_quant.onnx but no X.onnx serves the quantized runtime only.
+        quant_only = [
+            f
+            for f in family.onnx
+            if not to_export and f not in usable and quant_name(f) in usable and f not in family.fp32_always
+        ]
+        need_quant = quantize or bool(quant_only)
         for onnx_file in family.onnx:
             quant = quant_name(onnx_file)
-            if not to_export and onnx_file not in usable:
+            has_fp32 = bool(to_export) or onnx_file in usable
+            has_quant = not to_export and quant in usable
+            if not has_fp32 and (onnx_file in family.fp32_always or not has_quant):
                 missing.append(onnx_file)
                 continue
-            keep = keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32)
-            if to_export:
-                derived += [onnx_file] if keep else []
-            elif keep:
-                needed.append(onnx_file)
-            if not quantize:
+            if keep_fp32 is True and not has_fp32:
+                notes.append(
+                    f"keep-fp32 = true, but {source} ships {quant} without {onnx_file} (FunASR's -onnx repositories "
+                    "are quantized only); drop keep-fp32, or declare the PyTorch repository with export = true"
+                )
+            ship_fp32 = has_fp32 and keeps_fp32(family, onnx_file, quantize=need_quant, keep_fp32=keep_fp32)
+            if ship_fp32:
+                (derived if to_export else needed).append(onnx_file)
+            if not need_quant:
                 continue
-            if not to_export and quant in usable:
+            if has_quant:
                 needed.append(quant)
                 continue
             to_quantize.append(onnx_file)
             derived.append(quant)
-            if not to_export and not keep:
+            if not to_export and not ship_fp32:
                 inputs.append(onnx_file)
+        if family.onnx and not any(f.endswith(".onnx") for f in missing):
+            fp32_ships = all(f in needed or f in derived for f in family.onnx)
+            quant_ships = need_quant
+            quantized_runtime = None if fp32_ships and quant_ships else quant_ships
+        if quant_only and not quantize:
+            advice.append(
+                f"{source} ships {', '.join(map(quant_name, quant_only))} without the fp32 file (quantized only): "
+                "the directory serves the quantized runtime: funasr_onnx with quantize=True, the C++ runtime "
+                "with --quantize true (its default)"
+            )
     extras.extend(p for p in sorted(usable) if include and _matches(p, include))
-    notes = [f"{f} is read by the {family.name} runtime and cannot be excluded" for f in needed if _matches(f, exclude)]
+    notes += [
+        f"{f} is read by the {family.name} runtime and cannot be excluded" for f in needed if _matches(f, exclude)
+    ]
     shipped = tuple(dict.fromkeys(needed + [f for f in extras if not _matches(f, exclude)]))
     return Selection(
         files=tuple(dict.fromkeys(shipped + tuple(inputs))),
@@ -407,19 +570,23 @@ def select_files(
         quantize=tuple(to_quantize),
         notes=tuple(notes),
         ship=tuple(dict.fromkeys(shipped + tuple(derived))),
+        converted=converted,
+        advice=tuple(advice),
+        quantized_runtime=quantized_runtime,
+        config_paths=config_paths,
     )
 
 
-def expected_files(family: Family, fmt: str, *, quantize: bool, keep_fp32: bool) -> tuple[str, ...]:
+def expected_files(family: Family, fmt: str, *, quantize: bool, keep_fp32: bool | None) -> tuple[str, ...]:
     """What a model directory of ``family`` holds, before any listing is known (``check``
-    without network): the ONNX names this selection would ship, then the other files
-    (``a|b``: either one)."""
+    without network): the ONNX names this selection would ship where the source has both
+    forms, then the other files."""
     if fmt == "pytorch" and not family.plain:
-        return ("configuration.json", "config.yaml", "what file_path_metas names")
+        return ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)")
     onnx: list[str] = []
     for onnx_file in family.onnx:
         if keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32):
             onnx.append(onnx_file)
         if quantize:
             onnx.append(quant_name(onnx_file))
-    return (*onnx, *(r if isinstance(r, str) else "|".join(r) for r in family.required))
+    return (*onnx, *family.required)

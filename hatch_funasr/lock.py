@@ -20,7 +20,17 @@ from hatch_funasr.model import BundleConfig, ModelConfig
 from hatch_funasr.names import REPO_ID, case_collisions, check_commit, check_relpath, check_sha256, check_size
 from hatch_funasr.settings import tomllib
 
-__all__ = ["LOCK_NAME", "Lock", "LockedFile", "LockedModel", "declaration_of", "mismatches", "read_lock", "write_lock"]
+__all__ = [
+    "LOCK_NAME",
+    "Lock",
+    "LockedFile",
+    "LockedModel",
+    "LockedRepo",
+    "declaration_of",
+    "mismatches",
+    "read_lock",
+    "write_lock",
+]
 
 LOCK_NAME = "funasr.lock"
 LOCK_VERSION = 1
@@ -34,15 +44,23 @@ class LockedFile:
 
 
 @dataclass(frozen=True)
-class LockedModel:
-    name: str
+class LockedRepo:
+    """One hub repository pinned to a commit, with the files taken from it."""
+
     hub: str
     repo: str
     revision: str | None
     commit: str
-    #: The declaration this entry was resolved from (see :func:`declaration_of`).
-    declaration: str
     files: tuple[LockedFile, ...]
+
+
+@dataclass(frozen=True)
+class LockedModel(LockedRepo):
+    name: str = ""
+    #: The declaration this entry was resolved from (see :func:`declaration_of`).
+    declaration: str = ""
+    #: Repositories that complete the model directory (``extra-files``).
+    extra: tuple[LockedRepo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +69,7 @@ class Lock:
 
 
 def declaration_of(model: ModelConfig) -> str:
-    """What decides a model's commit and file set, as one stable string."""
+    """What decides a model's commits and file set, as one stable string."""
     return json.dumps(
         {
             "hub": model.hub,
@@ -64,6 +82,7 @@ def declaration_of(model: ModelConfig) -> str:
             "keep-fp32": model.keep_fp32,
             "include": list(model.include),
             "exclude": list(model.exclude),
+            **({"extra": [[e.hub, e.repo, e.revision, list(e.files)] for e in model.extra]} if model.extra else {}),
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -75,6 +94,22 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _render_repo(r: LockedRepo) -> list[str]:
+    lines = [f"hub = {_q(r.hub)}", f"repo = {_q(r.repo)}"]
+    if r.revision is not None:
+        lines.append(f"revision = {_q(r.revision)}")
+    lines.append(f"commit = {_q(r.commit)}")
+    return lines
+
+
+def _render_files(files: tuple[LockedFile, ...]) -> list[str]:
+    rows = [
+        f"  {{ path = {_q(f.path)}, size = {f.size}, sha256 = {_q(f.sha256)} }},"
+        for f in sorted(files, key=lambda f: f.path)
+    ]
+    return ["files = [", *rows, "]"]
+
+
 def render(lock: Lock) -> str:
     lines = [
         "# funasr.lock: written by `hatch-funasr lock`; commit it. Do not edit by hand.",
@@ -82,13 +117,15 @@ def render(lock: Lock) -> str:
     ]
     for name in sorted(lock.models):
         m = lock.models[name]
-        lines += ["", f"[models.{name}]", f"hub = {_q(m.hub)}", f"repo = {_q(m.repo)}"]
-        if m.revision is not None:
-            lines.append(f"revision = {_q(m.revision)}")
-        lines += [f"commit = {_q(m.commit)}", f"declaration = {_q(m.declaration)}", "files = ["]
-        for f in sorted(m.files, key=lambda f: f.path):
-            lines.append(f"  {{ path = {_q(f.path)}, size = {f.size}, sha256 = {_q(f.sha256)} }},")
-        lines.append("]")
+        lines += [
+            "",
+            f"[models.{name}]",
+            *_render_repo(m),
+            f"declaration = {_q(m.declaration)}",
+            *_render_files(m.files),
+        ]
+        for e in m.extra:
+            lines += ["", f"[[models.{name}.extra]]", *_render_repo(e), *_render_files(e.files)]
     return "\n".join(lines) + "\n"
 
 
@@ -101,17 +138,14 @@ def _text(entry: Mapping[str, Any], key: str, where: str, *, optional: bool = Fa
     return value
 
 
-def _locked_model(name: object, m: object) -> LockedModel:
-    """One ``[models.NAME]`` table, every value checked before it becomes a path, key or size."""
-    where = f"models.{name}"
-    check_relpath(name, where)
+def _locked_repo(m: object, where: str) -> LockedRepo:
+    """One pinned repository's table, every value checked before it becomes a path, key or size."""
     if not isinstance(m, dict):
         raise IntegrityError(f"{where}: expected a table, got {type(m).__name__}")
     hub = _text(m, "hub", where)
     if hub not in HUBS:
         raise IntegrityError(f"{where}.hub: expected one of {', '.join(HUBS)}, got {hub!r}")
-    repo = _text(m, "repo", where)
-    assert repo is not None
+    repo = str(_text(m, "repo", where))
     if not REPO_ID.fullmatch(repo):
         raise IntegrityError(f"{where}.repo: {repo!r} is not a hub repository id owner/name")
     files = m.get("files")
@@ -127,14 +161,28 @@ def _locked_model(name: object, m: object) -> LockedModel:
     clash = case_collisions(f.path for f in locked)
     if clash:
         raise IntegrityError(f"{where}.files: {clash[0][0]!r} and {clash[0][1]!r} are one file on Windows and macOS")
-    return LockedModel(
-        name=str(name),
+    return LockedRepo(
         hub=str(hub),
         repo=repo,
         revision=_text(m, "revision", where, optional=True),
         commit=check_commit(m.get("commit"), f"{where}.commit (a movable tag or branch cannot be locked)"),
-        declaration=str(_text(m, "declaration", where)),
         files=tuple(locked),
+    )
+
+
+def _locked_model(name: object, m: object) -> LockedModel:
+    where = f"models.{name}"
+    check_relpath(name, where)
+    repo = _locked_repo(m, where)
+    assert isinstance(m, dict)
+    extra = m.get("extra", [])
+    if not isinstance(extra, list):
+        raise IntegrityError(f"{where}.extra: expected an array of tables, got {type(extra).__name__}")
+    return LockedModel(
+        **vars(repo),
+        name=str(name),
+        declaration=str(_text(m, "declaration", where)),
+        extra=tuple(_locked_repo(e, f"{where}.extra[{i}]") for i, e in enumerate(extra)),
     )
 
 

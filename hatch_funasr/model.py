@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from hatch_funasr.digest import hash_file
-from hatch_funasr.families import FAMILIES
+from hatch_funasr.families import FAMILIES, Selection
 from hatch_funasr.settings import Report
 
 __all__ = [
@@ -62,7 +62,8 @@ class ModelConfig:
     format: str
     export: Export = "auto"
     quantize: bool = False
-    keep_fp32: bool = True
+    #: None: ship fp32 where the source has it; True: insist on it; False: quantized only.
+    keep_fp32: bool | None = None
     opset_version: int = 14
     #: Fail the build when a quantized file's outputs drift more than this from fp32.
     max_quant_drift: float | None = None
@@ -156,8 +157,10 @@ class StagedModel:
     derived: tuple[str, ...] = ()
     #: Per quantized file, the max abs difference of its outputs from fp32 on a fixed input.
     drift: Mapping[str, float | None] = field(default_factory=dict)
-    #: Per extra repository (``extra-files``): where its files came from.
-    extra_commits: Mapping[str, str] = field(default_factory=dict)
+    #: What selection decided for this model (runtime mode, advice, config paths).
+    selection: Selection | None = None
+    #: Per extra repository (``extra-files``): its declaration, commit and the files taken.
+    extra: tuple[tuple[ExtraFiles, str, tuple[str, ...]], ...] = ()
     #: Per ONNX file, the files it keeps its weights in (external data, models over 2 GB).
     weights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -36,9 +36,9 @@ _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
     {package}.verify()       # re-hash installed files against the manifest
 """
 
-from ._funasr_runtime import VerificationError, manifest, names, path, server_args, verify
+from ._funasr_runtime import VerificationError, automodel_kwargs, manifest, names, path, server_args, verify
 
-__all__ = ["VerificationError", "manifest", "names", "path", "server_args", "verify"]
+__all__ = ["VerificationError", "automodel_kwargs", "manifest", "names", "path", "server_args", "verify"]
 __version__ = "{version}"
 '''
 
@@ -82,6 +82,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
     m = staged.config
+    selection = staged.selection
     local = None
     if m.path is not None:
         try:
@@ -104,7 +105,27 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "derived": sorted(staged.derived),
         "quant_drift": dict(sorted(staged.drift.items())),
         "tools": dict(sorted(staged.tools.items())),
+        # Which runtime mode the directory serves: "quantized" (funasr_onnx quantize=True,
+        # C++ --quantize true), "fp32", or "both"; None for families without ONNX.
+        "runtime": _runtime_mode(staged),
+        "advice": list(selection.advice) if selection else [],
+        # config.yaml keys FunASR hands on as paths relative to the working directory; the
+        # runtime module turns them into absolute ones (automodel_kwargs).
+        "config_paths": dict(sorted(selection.config_paths.items())) if selection else {},
+        "extra": [
+            {"hub": e.hub, "repo": e.repo, "revision": e.revision, "commit": commit, "files": list(files)}
+            for e, commit, files in staged.extra
+        ],
     }
+
+
+def _runtime_mode(staged: StagedModel) -> str | None:
+    selection = staged.selection
+    if selection is None or not any(p.endswith(".onnx") for p in staged.files):
+        return None
+    if selection.quantized_runtime is None:
+        return "both"
+    return "quantized" if selection.quantized_runtime else "fp32"
 
 
 def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str, Any]:

@@ -10,27 +10,37 @@ and :mod:`hatch_funasr.pack` streams the model files in.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hatch_funasr import catalog, export, quantize
+from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
-from hatch_funasr.families import FAMILIES, Selection, expected_files, quant_name, select_files
-from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, declaration_of, mismatches
+from hatch_funasr.families import FAMILIES, Selection, expected_files, quant_name, select_files, tokens_json
+from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
 from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
+from hatch_funasr.names import is_commit, is_sha256
 from hatch_funasr.onnxscan import weight_files
 from hatch_funasr.package import write_package
 from hatch_funasr.settings import EnvVars
-from hatch_funasr.sources import open_locked, open_source
+from hatch_funasr.sources import ComposedSource, LocalSource, open_locked, open_source
 
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
 
-def select(model: ModelConfig, source: Source) -> Selection:
+def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> Selection:
     """The model's runtime files from its source's listing; every reason it cannot be built
-    (a missing file, an impossible export or quantization) in one :class:`SelectionError`."""
+    (a missing file, an impossible export or quantization) in one :class:`SelectionError`.
+    ``read_configs`` false: decide without reading config.yaml / configuration.json (offline,
+    to name everything missing), and list those two among the files."""
     sizes = {p: f.size for p, f in source.listing.items()}
+    if not read_configs:
+        fallback = select_files(FAMILIES[model.family], model.format, sizes, quantize=model.quantize)
+        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
+        return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
+    pytorch = model.format == "pytorch" or "model.pt" in sizes
     selection = select_files(
         FAMILIES[model.family],
         model.format,
@@ -40,7 +50,9 @@ def select(model: ModelConfig, source: Source) -> Selection:
         export=model.export,
         include=model.include,
         exclude=model.exclude,
-        configuration_json=source.read_text("configuration.json") if model.format == "pytorch" else None,
+        configuration_json=source.read_text("configuration.json") if pytorch else None,
+        config_yaml=source.read_text("config.yaml"),
+        source=model.source_label,
     )
     problems = [f"{model.source_label} has no {name}" for name in selection.missing]
     problems += [*selection.notes, *export.unavailable(selection, sizes), *quantize.unavailable(selection)]
@@ -79,8 +91,9 @@ def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
         if ctx.offline:
             try:
                 absent = source.missing(select(model, source).files)
-            except FetchError:
-                absent = ["configuration.json"]
+            except FetchError:  # the config files selection reads are not cached either: name
+                # them and what the selection needs without them
+                absent = source.missing(select(model, source, read_configs=False).files)
             if absent:
                 missing.append(
                     f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
@@ -129,26 +142,44 @@ def fetch_files(
             _guard_size(model, source, wanted, max_file_size)
             ctx.report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
             files.update(source.materialize(list(wanted), ctx.report))
-    return StagedModel(model, source.commit, files, weights={k: v for k, v in weights.items() if v})
+    extra = source.provenance() if isinstance(source, ComposedSource) else ()
+    return StagedModel(model, source.commit, files, weights={k: v for k, v in weights.items() if v}, extra=tuple(extra))
+
+
+def _convert(staged: StagedModel, selection: Selection, ctx: BuildContext) -> StagedModel:
+    """Files written from another upstream file (``tokens.json`` from ``tokens.txt``)."""
+    out = ctx.work / staged.config.name / "converted"
+    out.mkdir(parents=True, exist_ok=True)
+    files = dict(staged.files)
+    for name, origin in selection.converted.items():
+        data = tokens_json(files[origin].source.read_text("utf-8"))
+        (out / name).write_bytes(data)
+        files[name] = FileRecord(out / name, len(data), hashlib.sha256(data).hexdigest())
+        ctx.report(f"model {staged.config.name}: wrote {name} from {origin} (both runtimes read only {name})")
+    return replace(staged, files=files, derived=tuple(sorted({*staged.derived, *selection.converted})))
 
 
 def _keep_shipped(staged: StagedModel, selection: Selection) -> StagedModel:
-    """Only what the model directory ships: drops the fp32 inputs of quantization (and
-    their external data) when ``keep-fp32 = false``."""
+    """Only what the model directory ships: drops inputs of what was derived (the fp32 file
+    quantized with ``keep-fp32 = false`` and its external data, ``tokens.txt``)."""
     keep = set(selection.ship)
     keep |= {w for name in selection.ship for w in staged.weights.get(name, ())}
     files: dict[str, FileRecord] = {p: r for p, r in staged.files.items() if p in keep}
-    return replace(staged, files=files, derived=tuple(p for p in staged.derived if p in keep))
+    return replace(staged, files=files, derived=tuple(p for p in staged.derived if p in keep), selection=selection)
 
 
 def stage_model(source: Source, ctx: BuildContext, max_file_size: int | None = None) -> StagedModel:
-    """Select, fetch and, if needed, export and quantize one model's files."""
+    """Select, fetch and, if needed, export, quantize and convert one model's files."""
     selection = select(source.model, source)
+    for advice in selection.advice:
+        ctx.report(f"model {source.model.name}: {advice}")
     staged = fetch_files(source, selection.files, ctx, max_file_size)
     if selection.export:
         staged = export.export_onnx(staged, selection, source, ctx)
     if selection.quantize:
         staged = quantize.quantize_model(staged, selection, ctx)
+    if selection.converted:
+        staged = _convert(staged, selection, ctx)
     return _keep_shipped(staged, selection)
 
 
@@ -177,6 +208,26 @@ def prepare_bundle(
     return pkg, staged
 
 
+def _locked(model: ModelConfig, commit: str, staged: StagedModel) -> LockedModel:
+    """The lock entry of a fetched model: its commit and files, and each extra repository's."""
+
+    def pinned(names: set[str]) -> tuple[LockedFile, ...]:
+        return tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(staged.files.items()) if p in names)
+
+    taken = {f for _e, _c, files in staged.extra for f in files}
+    assert model.repo is not None
+    return LockedModel(
+        name=model.name,
+        hub=model.hub,
+        repo=model.repo,
+        revision=model.revision,
+        commit=commit,
+        declaration=declaration_of(model),
+        files=pinned(set(staged.files) - taken),
+        extra=tuple(LockedRepo(e.hub, e.repo, e.revision, c, pinned(set(f))) for e, c, f in staged.extra),
+    )
+
+
 def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | None = None) -> Lock:
     """Resolve every hub model to a commit and hash its runtime files (downloading them into
     the cache).  Entries of ``ctx.lock`` whose declaration is unchanged are kept as they are
@@ -192,15 +243,7 @@ def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | 
             source = open_source(model, replace(ctx, offline=False))
             staged = fetch_files(source, select(model, source).files, ctx)
             assert model.repo is not None and source.commit is not None
-            entries[model.name] = LockedModel(
-                name=model.name,
-                hub=model.hub,
-                repo=model.repo,
-                revision=model.revision,
-                commit=source.commit,
-                declaration=declaration_of(model),
-                files=tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(staged.files.items())),
-            )
+            entries[model.name] = _locked(model, source.commit, staged)
             ctx.report(f"locked {model.name}: {model.repo}@{source.commit} ({len(staged.files)} files)")
     return Lock(entries)
 
@@ -215,31 +258,130 @@ class Plan:
     format: str
     steps: tuple[str, ...]
     target: str
+    #: Why the build would fail, where the listing is known (a missing file, …).
+    problems: tuple[str, ...] = ()
 
 
-def plan(config: BundleConfig) -> list[Plan]:
-    """The build plan, from the declaration and catalog alone (``hatch-funasr check``)."""
+def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
+    """The files the model's sources have, where known without the network: a local directory,
+    the lock, or listings an earlier build left in the cache; with where it came from."""
+    if model.path is not None:
+        return {p: f.size for p, f in LocalSource.open(model).listing.items()}, "the local directory"
+    assert model.repo is not None
+    entry = lock.models.get(model.name) if lock else None
+    if entry is not None and entry.declaration == declaration_of(model):
+        listing = {f.path: f.size for f in entry.files}
+        for extra in entry.extra:
+            listing |= {f.path: f.size for f in extra.files if f.path not in listing}
+        return listing, LOCK_NAME
+    if cache is None:
+        return None
+    found: dict[str, int] = {}
+    for hub, repo, revision, wanted in [
+        (model.hub, model.repo, model.revision, None),
+        *((e.hub, e.repo, e.revision, e.files) for e in model.extra),
+    ]:
+        commit = revision if is_commit(revision) else cache.read_ref(hub, repo, revision or "@default")
+        snapshot = cache.read_snapshot(hub, repo, commit) if is_commit(commit) else None
+        files = snapshot.get("files") if isinstance(snapshot, dict) else None
+        if not isinstance(files, dict):
+            return None
+        found |= {
+            p: int(f.get("size") or 0) for p, f in files.items() if wanted is None or p in wanted if p not in found
+        }
+    return found, "the cached listing"
+
+
+def _cached_text(model: ModelConfig, name: str, lock: Lock | None, cache: Cache | None) -> str | None:
+    """A small file's text without the network: from the local directory, or the cache."""
+    if model.path is not None:
+        file = model.path / name
+        return file.read_text("utf-8", errors="replace") if file.is_file() else None
+    entry = lock.models.get(model.name) if lock else None
+    sha = next((f.sha256 for f in entry.files if f.path == name), None) if entry else None
+    if sha is None and cache is not None and model.repo is not None:
+        commit = (
+            model.revision
+            if is_commit(model.revision)
+            else cache.read_ref(model.hub, model.repo, model.revision or "@default")
+        )
+        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
+        sha = ((snapshot or {}).get("files", {}).get(name) or {}).get("sha256")
+    if cache is None or not is_sha256(sha) or not cache.blob_path(sha).is_file():
+        return None
+    return cache.blob_path(sha).read_text("utf-8", errors="replace")
+
+
+def _runtime_line(selection: Selection) -> str | None:
+    if selection.quantized_runtime is True:
+        return "runtime: quantized only: funasr_onnx with quantize=True, the C++ runtime with --quantize true"
+    if selection.quantized_runtime is False:
+        return "runtime: fp32 only: funasr_onnx with quantize=False, the C++ runtime with --quantize false"
+    if any(f.endswith("_quant.onnx") for f in selection.ship):
+        return "runtime: both fp32 and quantized files ship (the C++ runtime loads model_quant.onnx by default)"
+    return None
+
+
+def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
+    """The build plan without the network (``hatch-funasr check``): the file selection run on
+    every listing known here (local directory, lock, cache), else what the family implies."""
     plans = []
     for m in config.models:
         family = FAMILIES[m.family]
         steps: list[str] = []
+        problems: list[str] = []
         if m.path is not None:
             steps.append(f"copy from local directory {m.path}")
         else:
             steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
-        entry = catalog.by_repo(m.repo) if m.repo else None
-        onnx_ready = entry is not None and m.repo in entry.onnx.values()
-        if m.format == "onnx" and family.onnx:
-            if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
-                steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
-            if m.quantize:
-                quant = ", ".join(map(quant_name, family.onnx))
-                steps.append(f"quantize to {quant} unless the source ships them")
-        if m.format == "pytorch" and not family.plain:
-            steps.append("pack configuration.json, config.yaml and every file its file_path_metas names")
+        steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
+        known = _known_listing(m, lock, cache)
+        if known is not None:
+            listing, where = known
+            selection = select_files(
+                family,
+                m.format,
+                listing,
+                quantize=m.quantize,
+                keep_fp32=m.keep_fp32,
+                export=m.export,
+                include=m.include,
+                exclude=m.exclude,
+                configuration_json=_cached_text(m, "configuration.json", lock, cache),
+                config_yaml=_cached_text(m, "config.yaml", lock, cache),
+                source=m.source_label,
+            )
+            steps.append(f"files chosen from {where} ({len(listing)} files listed)")
+            if selection.export:
+                steps.append(f"export {', '.join(selection.export)} with FunASR")
+            if selection.quantize:
+                steps.append(
+                    f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
+                )
+            steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
+            steps.append("ship " + ", ".join(selection.ship))
+            steps += [line for line in (_runtime_line(selection),) if line]
+            steps += list(selection.advice)
+            problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
         else:
-            files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
+            entry = catalog.by_repo(m.repo) if m.repo else None
+            onnx_ready = entry is not None and m.repo in entry.onnx.values()
+            if m.format == "onnx" and family.onnx:
+                if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
+                    steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
+                if m.quantize:
+                    quant = ", ".join(map(quant_name, family.onnx))
+                    steps.append(f"quantize to {quant} unless the source ships them")
+                if onnx_ready:
+                    steps.append(
+                        "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
+                        "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
+                    )
+            if onnx_ready and m.format == "onnx" and family.onnx:
+                files = expected_files(family, m.format, quantize=True, keep_fp32=False)
+            else:
+                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
             steps.append("pack " + ", ".join(files))
         target = f"{config.package}/models/{m.dir_name}"
-        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target))
+        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target, tuple(problems)))
     return plans

@@ -18,14 +18,21 @@ from pathlib import Path
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
-from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, storage_cause, storage_error
+from hatch_funasr.errors import (
+    FetchError,
+    FunasrBuildError,
+    IntegrityError,
+    SelectionError,
+    storage_cause,
+    storage_error,
+)
 from hatch_funasr.hubs import HUBS, HubClient
-from hatch_funasr.lock import LOCK_NAME, LockedModel
-from hatch_funasr.model import FileRecord, ModelConfig, RemoteFile, RepoListing
+from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
+from hatch_funasr.model import ExtraFiles, FileRecord, ModelConfig, RemoteFile, RepoListing, Source
 from hatch_funasr.names import case_collisions, check_size, is_commit, is_sha256, relpath_problem
 from hatch_funasr.settings import EnvVars, Report
 
-__all__ = ["HubSource", "LocalSource", "open_locked", "open_source"]
+__all__ = ["ComposedSource", "HubSource", "LocalSource", "open_locked", "open_source"]
 
 #: The ref name under which a model declared without a revision records its resolved commit.
 _DEFAULT_REF = "@default"
@@ -254,6 +261,75 @@ class HubSource:
         return missing, failure or f"{where} did not deliver {', '.join(missing)}"
 
 
+@dataclass
+class ComposedSource:
+    """A model directory composed from its own source and files of other hub repositories
+    (``extra-files``): each file is fetched from, verified against and credited to the
+    repository it comes from.  Where the model's own source has a file too, its copy wins."""
+
+    primary: LocalSource | HubSource
+    extras: list[tuple[ExtraFiles, HubSource]]
+
+    @property
+    def model(self) -> ModelConfig:
+        return self.primary.model
+
+    @property
+    def commit(self) -> str | None:
+        return self.primary.commit
+
+    @property
+    def owners(self) -> dict[str, LocalSource | HubSource]:
+        """Which source each file comes from."""
+        owners: dict[str, LocalSource | HubSource] = {}
+        for extra, source in self.extras:
+            owners.update(dict.fromkeys(extra.files, source))
+        owners.update(dict.fromkeys(self.primary.listing, self.primary))
+        return owners
+
+    @property
+    def listing(self) -> dict[str, RemoteFile]:
+        return {p: owner.listing[p] for p, owner in self.owners.items()}
+
+    def read_text(self, path: str) -> str | None:
+        owner = self.owners.get(path)
+        return owner.read_text(path) if owner is not None else None
+
+    def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
+        owners, out = self.owners, {}
+        for source in {id(o): o for o in (owners[p] for p in paths)}.values():
+            out.update(source.materialize([p for p in paths if owners[p] is source], report))
+        return {p: out[p] for p in paths}
+
+    def missing(self, paths: Sequence[str]) -> list[str]:
+        owners = self.owners
+        return [p for p in paths if owners[p].missing([p])]
+
+    def provenance(self) -> list[tuple[ExtraFiles, str, tuple[str, ...]]]:
+        """Per extra repository: its declaration, resolved commit and the files taken from it."""
+        owners = self.owners
+        return [(e, s.commit, tuple(f for f in e.files if owners.get(f) is s)) for e, s in self.extras]
+
+
+def compose(primary: LocalSource | HubSource, extras: list[tuple[ExtraFiles, HubSource]]) -> Source:
+    """``primary`` alone, or composed with ``extras``; every declared extra file must exist."""
+    if not extras:
+        return primary
+    for extra, source in extras:
+        absent = [f for f in extra.files if f not in source.listing]
+        if absent:
+            raise SelectionError(
+                f"model {primary.model.name}: extra-files from {extra.label} (commit {source.commit}): "
+                f"the repository has no {', '.join(absent)}"
+            )
+    return ComposedSource(primary, extras)
+
+
+def _extra_model(model: ModelConfig, extra: ExtraFiles) -> ModelConfig:
+    """The model as seen from one of its extra repositories (for messages and cache keys)."""
+    return replace(model, repo=extra.repo, hub=extra.hub, revision=extra.revision, extra=())
+
+
 def listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
     """A listing as the cache keeps it (``snapshots/…/<commit>.json``)."""
     return {
@@ -269,8 +345,7 @@ def _listing_from_json(data: Mapping[str, object], what: str) -> dict[str, Remot
     return {p: RemoteFile(p, f.get("size"), f.get("sha256"), f.get("git_sha1")) for p, f in files.items()}
 
 
-def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> HubSource:
-    """A hub model pinned by funasr.lock: its commit and files come from the lock, not the hub."""
+def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) -> HubSource:
     listing = {f.path: RemoteFile(f.path, f.size, f.sha256) for f in entry.files}
     return HubSource(
         model,
@@ -284,10 +359,26 @@ def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> Hu
     )
 
 
-def open_source(model: ModelConfig, ctx: BuildContext) -> LocalSource | HubSource:
-    """List a model's source: a local directory, or a hub revision (from the cache when offline)."""
+def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> Source:
+    """A hub model pinned by funasr.lock: its commits and files come from the lock, not the hub."""
+    primary = _open_locked_repo(model, entry, ctx)
+    extras = [
+        (e, _open_locked_repo(_extra_model(model, e), pinned, ctx))
+        for e, pinned in zip(model.extra, entry.extra, strict=True)
+    ]
+    return compose(primary, extras)
+
+
+def open_source(model: ModelConfig, ctx: BuildContext) -> Source:
+    """List a model's sources: a local directory, or hub revisions (from the cache when offline)."""
     if model.path is not None:
         return LocalSource.open(model)
+    extras = [(e, _open_hub(_extra_model(model, e), ctx)) for e in model.extra]
+    return compose(_open_hub(model, ctx), extras)
+
+
+def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
+    """List one hub revision (from the cache when offline)."""
     assert model.repo is not None
     hub = HUBS[model.hub]
     cache, revision = ctx.cache, model.revision

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import realvad, speech
+from support import hubrepos, realvad, speech
 from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
@@ -27,14 +27,33 @@ def vad_files() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory, vad_files: dict[str, bytes]) -> Iterator[LoopbackHub]:
-    """A loopback server speaking both hub protocols, with the real VAD published as v2.0.4."""
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackHub]:
+    """A loopback server speaking both hub protocols.  The catalog's FSMN-VAD repository is
+    published as the real one is (the real model, quantized only, tags v2.0.4 and v2.0.6:
+    support/hubrepos.py); ``acme/fsmn-vad-onnx`` on Hugging Face is a user's copy of v2.0.4."""
     store = RepoStore(tmp_path_factory.mktemp("hub"))
-    onnx_repo = {k: v for k, v in vad_files.items() if k != "model.pt"} | BOOKKEEPING
-    store.publish(VAD_ONNX_REPO, onnx_repo, tags=["v2.0.4"])
-    store.publish(VAD_HF_REPO, onnx_repo, revision="main", tags=["v2.0.4"])
+    revisions = hubrepos.publish(store, VAD_ONNX_REPO, tmp_path_factory.mktemp("standins"))
+    store.publish(VAD_HF_REPO, revisions["v2.0.4"] | BOOKKEEPING, revision="main", tags=["v2.0.4"])
     with LoopbackHub(store) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def vad_repo(hub: LoopbackHub) -> dict[str, bytes]:
+    """What the catalog's FSMN-VAD repository (and its Hugging Face copy) holds at v2.0.4."""
+    return hubrepos.PUBLISHED[VAD_ONNX_REPO]["v2.0.4"]
+
+
+@pytest.fixture(autouse=True)
+def _hub_had_no_internal_error(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test whose loopback hub failed internally fails too (a 500 the client retried, say)."""
+    hub = request.getfixturevalue("hub") if "hub" in request.fixturenames else None
+    if hub is not None:
+        hub.take_errors()
+    yield
+    if hub is not None:
+        errors = hub.take_errors()
+        assert not errors, "the loopback hub failed internally:\n" + "\n".join(errors)
 
 
 @pytest.fixture

@@ -73,9 +73,7 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"v": "fsmn-vad"}, package="json"),
-        [
-            'tool.funasr.package: expected a Python package name, got "json" (the name of a module it would shadow)'
-        ],
+        ['tool.funasr.package: expected a Python package name, got "json" (the name of a module it would shadow)'],
         id="package-shadows-stdlib",
     ),
     pytest.param(
@@ -98,6 +96,34 @@ BAD = [
             'set tool.funasr.package = "..." to another import name'
         ],
         id="project-name-shadows-stdlib",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"model": "sensevoice-small", "extra-files": {"model": "iic/SenseVoiceSmall"}}}),
+        ["tool.funasr.models.asr.extra-files.files: expected a non-empty array of file names, got None"],
+        id="extra-files-without-files",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"model": "sensevoice-small", "extra-files": [{"files": ["../x", "a"], "revison": "v1"}]}}),
+        [
+            'tool.funasr.models.asr.extra-files[0].revison: unknown key (did you mean "revision"?)',
+            'tool.funasr.models.asr.extra-files[0]: missing "model": the hub repository (owner/name) the files come from',
+            'tool.funasr.models.asr.extra-files[0].files: "../x" is not a file name inside the repository '
+            "(has a '..' component)",
+        ],
+        id="extra-files-bad-table",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"model": "sensevoice-small", "extra-files": "iic/SenseVoiceSmall"}}),
+        [
+            "tool.funasr.models.asr.extra-files: expected a table {{ model, revision, files }} or an array of them, "
+            'got "iic/SenseVoiceSmall"'
+        ],
+        id="extra-files-string",
+    ),
+    pytest.param(
+        _pyproject({"asr": {"path": "m", "family": "sensevoice", "extra-files": []}}),
+        ['tool.funasr.models.asr.extra-files: only applies to hub models, not to a local "path"'],
+        id="extra-files-on-a-path",
     ),
     pytest.param(
         _pyproject({}),
@@ -261,6 +287,46 @@ def test_short_and_long_forms_resolve(tmp_path: Path) -> None:
     assert (by["lm"].family, by["lm"].alias) == ("ngram-lm", "ngram-lm-zh")
     assert (by["spk"].family, by["spk"].format) == ("campplus", "pytorch")
     assert (by["sv"].alias, by["sv"].format) == ("whisper-large-v3", "pytorch")
+
+
+def test_extra_files_default_from_the_catalog_and_declared(tmp_path: Path) -> None:
+    config = parse(
+        _pyproject(
+            {
+                "sv": "sensevoice-small",
+                "sv2": {"model": "sensevoice-small", "extra-files": []},
+                "sv3": {
+                    "model": "iic/SenseVoiceSmall-onnx",
+                    "family": "sensevoice",
+                    "extra-files": {"model": "sensevoice-small", "revision": "v2.0.5", "files": ["a.model"]},
+                },
+            }
+        ),
+        tmp_path,
+        {},
+    )
+    by = {m.name: m for m in config.models}
+    (default,) = by["sv"].extra
+    assert (default.hub, default.repo, default.revision) == ("ms", "iic/SenseVoiceSmall", None)
+    assert default.files == ("chn_jpn_yue_eng_ko_spectok.bpe.model",)
+    assert by["sv2"].extra == ()
+    (declared,) = by["sv3"].extra  # an alias names the PyTorch repository of its hub
+    assert (declared.repo, declared.revision, declared.files) == ("iic/SenseVoiceSmall", "v2.0.5", ("a.model",))
+
+
+def test_keep_fp32_is_unset_true_or_false(tmp_path: Path) -> None:
+    config = parse(
+        _pyproject(
+            {
+                "a": {"model": "fsmn-vad", "quantize": True},
+                "b": {"model": "fsmn-vad", "quantize": True, "keep-fp32": True},
+                "c": {"model": "fsmn-vad", "quantize": True, "keep-fp32": False},
+            }
+        ),
+        tmp_path,
+        {},
+    )
+    assert [m.keep_fp32 for m in config.models] == [None, True, False]
 
 
 def test_schema_lists_every_key() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support import realvad
 from support.projects import (
+    RUNTIME,
     VAD_HF_REPO,
     VAD_ONNX_REPO,
     assert_brackets_speech,
@@ -30,16 +31,20 @@ from support.projects import (
 from support.speech import Utterance
 
 pytestmark = pytest.mark.e2e
-def assert_wheel_contents(wheel: Path, vad_files: dict[str, bytes]) -> None:
+
+
+def assert_wheel_contents(wheel: Path, files: dict[str, bytes], runtime: tuple[str, ...] = RUNTIME) -> None:
+    """The wheel holds exactly ``runtime`` of ``files`` (and the package), weights stored."""
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         models = sorted(n for n in names if n.startswith("acme_vad_models/models/"))
-        assert models == [f"acme_vad_models/models/vad/{f}" for f in ("am.mvn", "config.yaml", "model.onnx")]
-        for f in ("am.mvn", "config.yaml", "model.onnx"):
-            assert zf.read(f"acme_vad_models/models/vad/{f}") == vad_files[f]
+        assert models == [f"acme_vad_models/models/vad/{f}" for f in sorted(runtime)]
+        for f in runtime:
+            assert zf.read(f"acme_vad_models/models/vad/{f}") == files[f]
         for f in ("__init__.py", "__main__.py", "_funasr_runtime.py", "funasr_manifest.json"):
             assert f"acme_vad_models/{f}" in names
-        assert zf.getinfo("acme_vad_models/models/vad/model.onnx").compress_type == zipfile.ZIP_STORED
+        onnx_file = next(f for f in runtime if f.endswith(".onnx"))
+        assert zf.getinfo(f"acme_vad_models/models/vad/{onnx_file}").compress_type == zipfile.ZIP_STORED
         assert zf.getinfo("acme_vad_models/models/vad/config.yaml").compress_type == zipfile.ZIP_DEFLATED
         assert_record_matches(zf)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -52,7 +57,7 @@ def test_hatch_build_from_modelscope(
     wheelhouse: Path,
     fresh_venv: Path,
     utterance: Utterance,
-    vad_files: dict[str, bytes],
+    vad_repo: dict[str, bytes],
 ) -> None:
     proj = make_project(tmp_path)
     hatch = shutil.which("hatch") or str(Path(sys.executable).with_name("hatch"))
@@ -65,9 +70,10 @@ def test_hatch_build_from_modelscope(
     }
     run([hatch, "build", "-t", "wheel"], cwd=proj, env=env)
     wheel = only_wheel(proj / "dist")
-    assert_wheel_contents(wheel, vad_files)
+    assert_wheel_contents(wheel, vad_repo)
     manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
     vad = manifest["models"]["vad"]
+    assert vad["runtime"] == "quantized" and "quantized only" in vad["advice"][0]
     assert (vad["repo"], vad["hub"], vad["revision"], vad["family"]) == (VAD_ONNX_REPO, "ms", "v2.0.4", "fsmn-vad")
     assert len(vad["commit"]) == 40
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
@@ -79,7 +85,7 @@ def test_python_m_build_isolated_sdist_then_wheel_from_hf(
     wheelhouse: Path,
     fresh_venv: Path,
     utterance: Utterance,
-    vad_files: dict[str, bytes],
+    vad_repo: dict[str, bytes],
 ) -> None:
     proj = make_project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
     env = {**os.environ, "PIP_FIND_LINKS": str(wheelhouse)}
@@ -91,7 +97,7 @@ def test_python_m_build_isolated_sdist_then_wheel_from_hf(
     assert any(m.endswith("/pyproject.toml") for m in members)
     assert not any(m.endswith(".onnx") for m in members), "models must not travel in the sdist"
     wheel = only_wheel(proj / "dist")
-    assert_wheel_contents(wheel, vad_files)
+    assert_wheel_contents(wheel, vad_repo)
     manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
     assert (manifest["models"]["vad"]["hub"], manifest["models"]["vad"]["repo"]) == ("hf", VAD_HF_REPO)
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
@@ -105,9 +111,10 @@ def test_no_isolation_from_local_path(
     (proj / "models" / "my-vad" / "README.md").write_text("notes\n")
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."], cwd=proj)
     wheel = only_wheel(proj / "dist")
-    assert_wheel_contents(wheel, vad_files)
+    assert_wheel_contents(wheel, vad_files, ("am.mvn", "config.yaml", "model.onnx"))
     manifest = json.loads(zipfile.ZipFile(wheel).read("acme_vad_models/funasr_manifest.json"))
     assert manifest["models"]["vad"]["path"] == "models/my-vad"
+    assert manifest["models"]["vad"]["runtime"] == "fp32"
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
 
 

@@ -40,9 +40,7 @@ def test_export_and_quantize_real_vad_finds_same_speech(
     config = _config(tmp_path, {"path": "models/vad", "quantize": True})
     pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     messages: list[str] = []
-    again, _ = stage(
-        config, tmp_path / "again", cache=Cache(tmp_path / "cache"), offline=True, report=messages.append
-    )
+    again, _ = stage(config, tmp_path / "again", cache=Cache(tmp_path / "cache"), offline=True, report=messages.append)
     assert "model vad: reusing the cached export of model.onnx" in messages
     assert "model vad: reusing the cached model_quant.onnx" in messages
     assert (again / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
@@ -94,9 +92,7 @@ def test_missing_export_tools_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HATCH_FUNASR_EXPORT_PYTHON", str(bare / "bin" / "python"))
     realvad.write_model(tmp_path / "models" / "vad", PYTORCH_FILES)
     with pytest.raises(ExportError, match=r"install the export extra: pip install 'hatch-funasr\[export\]'"):
-        stage(
-            _config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"), offline=True
-        )
+        stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"), offline=True)
 
 
 RUN_AUTOMODEL = """

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, select_files
+from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, select_files, tokens_json
 
 HUB_EXTRAS = {
     "configuration.json": 300,
@@ -44,12 +46,129 @@ def test_contextual_keeps_fp32_embedding_model_for_cpp_hotwords() -> None:
     }
 
 
-def test_missing_file_named_and_older_tokens_txt_accepted() -> None:
+def test_missing_file_named_and_tokens_json_written_from_tokens_txt() -> None:
     sel = select_files(FAMILIES["paraformer"], "onnx", {"model.onnx": 1, "config.yaml": 1, "tokens.txt": 1})
     assert sel.missing == ("am.mvn",)
-    assert "tokens.txt" in sel.files
+    assert "tokens.txt" in sel.files and "tokens.txt" not in sel.ship and "tokens.json" in sel.ship
+    assert sel.converted == {"tokens.json": "tokens.txt"}
     sel = select_files(FAMILIES["paraformer-streaming"], "onnx", {"model.onnx": 1, "config.yaml": 1, "am.mvn": 1})
-    assert sel.missing == ("tokens.json or tokens.txt", "decoder.onnx")
+    assert sel.missing == ("tokens.json (or tokens.txt to write it from)", "decoder.onnx")
+
+
+def test_tokens_json_from_tokens_txt_keeps_order() -> None:
+    assert json.loads(tokens_json("<blank>\n<s>\n</s>\n你\n\nhello\n")) == ["<blank>", "<s>", "</s>", "你", "hello"]
+
+
+# --- the official -onnx repositories ship the quantized files only (hub-listings.md) ---------
+OFFICIAL = {
+    "paraformer": {
+        "model_quant.onnx": 238_000_000,
+        "tokens.json": 93676,
+        "am.mvn": 11203,
+        "config.yaml": 1,
+        "configuration.json": 1,
+    },
+    "paraformer-streaming": {
+        "model_quant.onnx": 166_350_528,
+        "decoder_quant.onnx": 71_867_274,
+        "tokens.json": 93676,
+        "am.mvn": 11203,
+        "config.yaml": 1,
+        "configuration.json": 1,
+    },
+    "fsmn-vad": {"model_quant.onnx": 506744, "am.mvn": 8040, "config.yaml": 1, "configuration.json": 1},
+    "ct-punc-realtime": {
+        "model_quant.onnx": 281_877_652,
+        "tokens.json": 4_207_480,
+        "config.yaml": 1,
+        "configuration.json": 1,
+    },
+    "sensevoice": {
+        "model_quant.onnx": 241_216_270,
+        "tokens.json": 352064,
+        "am.mvn": 11203,
+        "config.yaml": 1855,
+        "configuration.json": 56,
+    },
+}
+
+
+@pytest.mark.parametrize("family", sorted(OFFICIAL))
+def test_quantized_only_source_is_complete_with_quantize(family: str) -> None:
+    listing = dict(OFFICIAL[family])
+    if family == "sensevoice":
+        listing["chn_jpn_yue_eng_ko_spectok.bpe.model"] = 377341  # composed from iic/SenseVoiceSmall
+    sel = select_files(FAMILIES[family], "onnx", listing, quantize=True)
+    assert not sel.missing and not sel.notes and not sel.quantize and not sel.advice
+    quant = {q for q in listing if q.endswith("_quant.onnx")}
+    assert quant <= set(sel.ship) and not {f for f in sel.ship if f.endswith(".onnx")} - quant
+    assert sel.quantized_runtime is True
+
+
+@pytest.mark.parametrize("family", sorted(OFFICIAL))
+def test_quantized_only_source_without_quantize_serves_the_quantized_runtime_and_says_so(family: str) -> None:
+    listing = {**OFFICIAL[family], "chn_jpn_yue_eng_ko_spectok.bpe.model": 1}
+    sel = select_files(FAMILIES[family], "onnx", listing, source="ms:iic/x-onnx@v2.0.5")
+    assert not sel.missing and not sel.notes
+    assert sel.quantized_runtime is True
+    assert sel.advice and "quantized only" in sel.advice[0] and "quantize=True" in sel.advice[0]
+    assert "ms:iic/x-onnx@v2.0.5" in sel.advice[0]
+
+
+def test_quantized_only_source_with_keep_fp32_true_fails_naming_the_file() -> None:
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", OFFICIAL["fsmn-vad"], quantize=True, keep_fp32=True, source="S")
+    assert sel.notes == (
+        "keep-fp32 = true, but S ships model_quant.onnx without model.onnx (FunASR's -onnx repositories are "
+        "quantized only); drop keep-fp32, or declare the PyTorch repository with export = true",
+    )
+
+
+def test_contextual_official_repo_gets_model_eb_quant_derived_and_keeps_fp32_embedder() -> None:
+    listing = {
+        "model_quant.onnx": 871_251_660,
+        "model_eb.onnx": 25_618_359,
+        "seg_dict": 8_287_834,
+        "tokens.json": 93676,
+        "config.yaml": 2532,
+        "am.mvn": 11203,
+        "configuration.json": 1,
+    }
+    for quantize in (True, False):
+        sel = select_files(FAMILIES["paraformer-contextual"], "onnx", listing, quantize=quantize)
+        assert not sel.missing and not sel.notes, sel
+        assert sel.quantize == ("model_eb.onnx",)
+        assert {"model_quant.onnx", "model_eb.onnx", "model_eb_quant.onnx", "seg_dict"} <= set(sel.ship)
+        assert "model.onnx" not in sel.ship
+        assert sel.quantized_runtime is True
+        assert bool(sel.advice) is (not quantize)
+
+
+def test_fp32_and_quant_both_ship_by_default_where_the_source_has_both() -> None:
+    listing = {"model.onnx": 1, "model_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1}
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", listing, quantize=True)
+    assert {"model.onnx", "model_quant.onnx"} <= set(sel.ship) and sel.quantized_runtime is None
+
+
+@pytest.mark.parametrize("switch", ["true", "True", "yes"])
+def test_seg_jieba_requires_the_jieba_files_and_exclude_cannot_drop_them(switch: str) -> None:
+    listing = {"model_quant.onnx": 1, "config.yaml": 1, "tokens.json": 1, "jieba.c.dict": 1, "jieba_usr_dict": 1}
+    config = f"model: CTTransformer\nmodel_conf:\n  ignore_id: 0\nseg_jieba: {switch}\n"
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, quantize=True, config_yaml=config)
+    assert sel.missing == ("jieba.hmm",)
+    listing["jieba.hmm"] = 1
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, quantize=True, config_yaml=config, exclude=["jieba*"])
+    assert not sel.missing
+    assert {n for n in sel.notes if "jieba" in n} == {
+        f"{f} is read by the ct-punc runtime and cannot be excluded"
+        for f in ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
+    }
+    no_jieba = select_files(
+        FAMILIES["ct-punc"],
+        "onnx",
+        {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1},
+        config_yaml="seg_jieba: false\n",
+    )
+    assert not no_jieba.missing
 
 
 def test_pytorch_repo_plans_export_in_auto_mode_and_refuses_when_off() -> None:
@@ -140,3 +259,106 @@ def test_bookkeeping(path: str, expected: bool) -> None:
 def test_detect_family(repo: str, config_yaml: str | None, family: str) -> None:
     found = detect_family(repo, config_yaml)
     assert found is not None and found.name == family
+
+
+# --- PyTorch format: what funasr.AutoModel reads (download_model_from_hub.py) -----------------
+def _metas(**metas: object) -> str:
+    return json.dumps({"framework": "pytorch", "task": "x", "file_path_metas": metas})
+
+
+def test_campplus_ships_exactly_its_file_path_metas_targets() -> None:
+    listing = {
+        "campplus_cn_common.bin": 28_036_335,
+        "configuration.json": 1,
+        "config.yaml": 1,
+        "README.md": 1,
+        "examples/speaker1_a_cn_16k.wav": 1,
+    }
+    configuration = _metas(init_param="campplus_cn_common.bin", config="config.yaml")
+    sel = select_files(FAMILIES["campplus"], "pytorch", listing, configuration_json=configuration)
+    assert set(sel.ship) == {"configuration.json", "campplus_cn_common.bin", "config.yaml"}
+    assert not sel.missing and not sel.notes
+    # v1.0.0: a configuration.json that is not FunASR's (no file_path_metas, no config.yaml)
+    old = {"campplus_cn_common.bin": 1, "configuration.json": 1}
+    sel = select_files(FAMILIES["campplus"], "pytorch", old, configuration_json='{"framework": "pytorch"}')
+    assert sel.notes and "configuration.json has no file_path_metas" in sel.notes[0]
+
+
+def test_whisper_checkpoint_is_not_model_pt() -> None:
+    listing = {"large-v3.pt": 3_087_371_615, "configuration.json": 1, "config.yaml": 1, "example/en.mp3": 1}
+    configuration = _metas(init_param="large-v3.pt", config="config.yaml")
+    sel = select_files(FAMILIES["whisper"], "pytorch", listing, configuration_json=configuration)
+    assert set(sel.ship) == {"configuration.json", "large-v3.pt", "config.yaml"} and not sel.missing
+
+
+def test_emotion2vec_tokens_txt_and_a_missing_target_named() -> None:
+    listing = {"model.pt": 1_945_790_254, "config.yaml": 5552, "configuration.json": 343, "tokens.txt": 119}
+    configuration = _metas(init_param="model.pt", config="config.yaml", tokenizer_conf={"token_list": "tokens.txt"})
+    sel = select_files(FAMILIES["emotion2vec"], "pytorch", listing, configuration_json=configuration)
+    assert set(sel.ship) == set(listing) and not sel.missing
+    del listing["tokens.txt"]
+    sel = select_files(FAMILIES["emotion2vec"], "pytorch", listing, configuration_json=configuration)
+    assert sel.missing == ("tokens.txt",)
+
+
+NANO_CONFIG = """\
+model: FunASRNano
+model_conf:
+  lsm_weight: 0.1
+audio_encoder: SenseVoiceEncoderSmall
+audio_encoder_conf:
+  output_size: 512
+  freeze: false
+llm: Qwen3-0.6b
+llm_conf:
+  hub: hf
+  freeze: true
+  llm_dtype: bfloat16
+  init_param_path: Qwen3-0.6B
+tokenizer: HuggingfaceTokenizer
+tokenizer_conf:
+  init_param_path: ${llm_conf.init_param_path}
+frontend_conf:
+  fs: 16000
+"""
+NANO = {
+    "model.pt": 1,
+    "config.yaml": 1,
+    "README.md": 1,
+    "example/zh.mp3": 1,
+    "Qwen3-0.6B/model.safetensors": 1,
+    "Qwen3-0.6B/tokenizer.json": 1,
+    "Qwen3-0.6B/config.json": 1,
+    "Qwen3-0.6B/generation_config.json": 1,
+}
+
+
+def test_fun_asr_nano_without_configuration_json_packs_its_nested_llm_directory() -> None:
+    sel = select_files(FAMILIES["fun-asr-nano"], "pytorch", NANO, config_yaml=NANO_CONFIG)
+    assert set(sel.ship) == set(NANO) - {"README.md", "example/zh.mp3"}
+    assert not sel.missing and not sel.notes
+    assert sel.config_paths == {"llm_conf.init_param_path": "Qwen3-0.6B"}
+
+
+def test_a_config_that_loads_a_model_from_a_hub_is_refused() -> None:
+    config = NANO_CONFIG.replace("audio_encoder: SenseVoiceEncoderSmall", "audio_encoder: iic/SenseVoiceSmall").replace(
+        "audio_encoder_conf:\n", "audio_encoder_conf:\n  hub: ms\n"
+    )
+    sel = select_files(FAMILIES["fun-asr-nano"], "pytorch", NANO, config_yaml=config)
+    assert len(sel.notes) == 1
+    assert (
+        "config.yaml: audio_encoder_conf.hub = ms loads audio_encoder = 'iic/SenseVoiceSmall' from a hub"
+        in sel.notes[0]
+    )
+    assert "never reaches for a hub" in sel.notes[0]
+    without_llm = {k: v for k, v in NANO.items() if not k.startswith("Qwen3")}
+    sel = select_files(FAMILIES["fun-asr-nano"], "pytorch", without_llm, config_yaml=NANO_CONFIG)
+    assert any("llm_conf.hub = hf loads llm_conf.init_param_path = 'Qwen3-0.6B'" in n for n in sel.notes)
+
+
+def test_pytorch_without_configuration_json_is_what_automodel_reads() -> None:
+    listing = {"model.pt": 1, "config.yaml": 1, "tokens.json": 1, "am.mvn": 1, "seg_dict": 1, "extra.bin": 1}
+    sel = select_files(FAMILIES["paraformer"], "pytorch", listing, config_yaml="model: Paraformer\n")
+    assert set(sel.ship) == {"model.pt", "config.yaml", "tokens.json", "am.mvn", "seg_dict"}
+    sel = select_files(FAMILIES["paraformer"], "pytorch", {"config.yaml": 1}, config_yaml="model: Paraformer\n")
+    assert sel.missing == ("model.pt",)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.hubserver import Fault, LoopbackHub
-from support.projects import RUNTIME, VAD_HF_REPO, VAD_ONNX_REPO, make_project, stage_project, wheel_build
+from support.projects import MODEL, RUNTIME, VAD_HF_REPO, VAD_ONNX_REPO, make_project, stage_project, wheel_build
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.errors import FetchError
@@ -53,7 +53,7 @@ def stage(project: Path, tmp_path: Path, messages: list[str]) -> Path:
 
 def downloads(hub: LoopbackHub, name: str) -> int:
     """GET requests that fetched ``name``'s bytes, on either protocol."""
-    return sum(1 for m, p in hub.requests if m == "GET" and (p.endswith(f"/{name}") or p.endswith(f"FilePath={name}")))
+    return hub.transfers.count(name)
 
 
 # --- dropped, truncated and short bodies ----------------------------------------------------
@@ -76,15 +76,15 @@ def test_dropped_download_is_retried_and_the_result_is_exact(
     faults: LoopbackHub,
     hub_env: dict[str, str],
     tmp_path: Path,
-    vad_files: dict[str, bytes],
+    vad_repo: dict[str, bytes],
 ) -> None:
-    faults.faults["model.onnx"] = Fault(kind, times)  # type: ignore[arg-type]
+    faults.faults[MODEL] = Fault(kind, times)  # type: ignore[arg-type]
     messages: list[str] = []
     pkg = stage(make_project(tmp_path, models), tmp_path, messages)
-    assert faults.faults["model.onnx"].served == times
-    assert (pkg / "models" / "vad" / "model.onnx").read_bytes() == vad_files["model.onnx"]
+    assert faults.faults[MODEL].served == times
+    assert (pkg / "models" / "vad" / MODEL).read_bytes() == vad_repo[MODEL]
     if kind == "short" or times > 1:  # beyond what the client fixes itself: our retry did it
-        assert any("retrying model.onnx (2/3)" in m for m in messages), messages
+        assert any("retrying model_quant.onnx (2/3)" in m for m in messages), messages
     assert_cache_sound(Path(hub_env["HATCH_FUNASR_CACHE"]))
 
 
@@ -94,26 +94,26 @@ def test_persistent_failure_ends_in_a_clear_error_and_keeps_nothing(
     faults: LoopbackHub,
     hub_env: dict[str, str],
     tmp_path: Path,
-    vad_files: dict[str, bytes],
+    vad_repo: dict[str, bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "2")
-    faults.faults["model.onnx"] = Fault(kind)  # type: ignore[arg-type]
+    faults.faults[MODEL] = Fault(kind)  # type: ignore[arg-type]
     project = make_project(tmp_path, HF_VAD)
     with pytest.raises(
         FetchError,
-        match=r"(?s)model vad: model\.onnx from Hugging Face acme/fsmn-vad-onnx@\w+ not downloaded after 2 attempt\(s\); last failure: .+Nothing of it was kept",
+        match=r"(?s)model vad: model_quant\.onnx from Hugging Face acme/fsmn-vad-onnx@\w+ not downloaded after 2 attempt\(s\); last failure: .+Nothing of it was kept",
     ) as err:
         stage(project, tmp_path, [])
     assert "acme/fsmn-vad-onnx" in str(err.value)
     cache = Path(hub_env["HATCH_FUNASR_CACHE"])
     assert_cache_sound(cache)
-    model_sha = hashlib.sha256(vad_files["model.onnx"]).hexdigest()
+    model_sha = hashlib.sha256(vad_repo[MODEL]).hexdigest()
     assert not Cache(cache).blob_path(model_sha).exists()
     # The hub recovers: the next build downloads the file whole, nothing partial was trusted.
     faults.faults.clear()
     pkg = stage(project, tmp_path / "again", [])
-    assert (pkg / "models" / "vad" / "model.onnx").read_bytes() == vad_files["model.onnx"]
+    assert (pkg / "models" / "vad" / MODEL).read_bytes() == vad_repo[MODEL]
 
 
 # --- killed builds ----------------------------------------------------------------------------
@@ -137,37 +137,37 @@ def _wait_for(condition: object, what: str, timeout: float = 60.0) -> None:
 
 
 def test_sigkill_mid_download_then_rebuild(
-    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_files: dict[str, bytes]
+    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_repo: dict[str, bytes]
 ) -> None:
     cache = Path(hub_env["HATCH_FUNASR_CACHE"])
     project = make_project(tmp_path)
-    faults.chunk_delay = 0.2  # model.onnx takes ~5 s
+    faults.chunk_delay = 0.5  # model_quant.onnx (8 chunks of 64 KiB) takes ~4 s
     build = _build_process(project)
 
     def partial_download() -> bool:
-        return any(f.is_file() and f.stat().st_size > 0 for f in (cache / "tmp").rglob("*model.onnx*"))
+        return any(f.is_file() and f.stat().st_size > 0 for f in (cache / "tmp").rglob(f"*{MODEL}*"))
 
     try:
-        _wait_for(partial_download, "a partial download of model.onnx")
+        _wait_for(partial_download, "a partial download of model_quant.onnx")
     finally:
         os.killpg(build.pid, signal.SIGKILL)
         build.communicate()
     assert build.returncode == -signal.SIGKILL
     assert any((cache / "tmp").iterdir()), "the killed build left its scratch space (as a kill does)"
-    assert not Cache(cache).has_blob(hashlib.sha256(vad_files["model.onnx"]).hexdigest(), len(vad_files["model.onnx"]))
+    assert not Cache(cache).has_blob(hashlib.sha256(vad_repo[MODEL]).hexdigest(), len(vad_repo[MODEL]))
     assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
 
     faults.chunk_delay = 0.0
     wheel = wheel_build(project)
     with zipfile.ZipFile(wheel) as zf:
         for name in RUNTIME:
-            assert zf.read(f"acme_vad_models/models/vad/{name}") == vad_files[name]
+            assert zf.read(f"acme_vad_models/models/vad/{name}") == vad_repo[name]
     assert_cache_sound(cache)  # the dead build's scratch space was swept
 
 
 # --- concurrent builds ------------------------------------------------------------------------
 def test_three_builds_at_once_on_a_cold_cache(
-    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_files: dict[str, bytes]
+    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_repo: dict[str, bytes]
 ) -> None:
     faults.chunk_delay = 0.05  # slow enough that all three are in flight together
     projects = [make_project(tmp_path, name=f"p{i}") for i in range(3)]
@@ -179,7 +179,7 @@ def test_three_builds_at_once_on_a_cold_cache(
     for name in RUNTIME:
         assert downloads(faults, name) == 1, (name, faults.requests)
     with zipfile.ZipFile(next((projects[0] / "dist").glob("*.whl"))) as zf:
-        assert zf.read("acme_vad_models/models/vad/model.onnx") == vad_files["model.onnx"]
+        assert zf.read(f"acme_vad_models/models/vad/{MODEL}") == vad_repo[MODEL]
     assert_cache_sound(Path(hub_env["HATCH_FUNASR_CACHE"]))
 
 
@@ -220,7 +220,7 @@ def test_lock_left_by_a_dead_process_does_not_block(
     assert locks, "the dead process left its lock file behind"
     monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "5")
     pkg = stage(make_project(tmp_path), tmp_path, [])
-    assert (pkg / "models" / "vad" / "model.onnx").is_file()
+    assert (pkg / "models" / "vad" / MODEL).is_file()
 
 
 def test_lock_held_by_a_live_process_waits_a_bounded_time_then_names_it(
@@ -286,8 +286,8 @@ def _full_disk_run(tmp_path: Path, mount: str, project: Path | None = None, **ex
 
 
 def test_cache_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path) -> None:
-    # 1 MiB: the small files fit, model.onnx (1.7 MB) does not.
-    report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=1m tmpfs "$HATCH_FUNASR_CACHE"')
+    # 256 KiB: the small files fit, model_quant.onnx (500 KiB) does not.
+    report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=256k tmpfs "$HATCH_FUNASR_CACHE"')
     assert "build exit 0" not in report
     assert "No space left on device" in log and "free space or point HATCH_FUNASR_CACHE at a writable disk" in log
     assert "model vad: cannot download ModelScope" in log
@@ -295,7 +295,7 @@ def test_cache_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_
 
 
 def test_output_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path) -> None:
-    report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=1m tmpfs "$DIST"')
+    report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=256k tmpfs "$DIST"')
     assert "build exit 0" not in report
     assert "hatch-funasr: cannot write the wheel" in log and "No space left on device" in log
     assert "dist " not in report, report  # neither the wheel nor its unfinished rebuild
@@ -311,7 +311,7 @@ def test_read_only_cache(faults: LoopbackHub, hub_env: dict[str, str], tmp_path:
 
 
 def test_warm_read_only_cache_builds_offline(
-    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_files: dict[str, bytes]
+    faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_repo: dict[str, bytes]
 ) -> None:
     """A cache filled on a connected machine and shared read-only serves offline builds."""
     warm = tmp_path / "warm-cache"
@@ -328,4 +328,4 @@ def test_warm_read_only_cache_builds_offline(
     assert "build exit 0" in report, log
     wheel = next((tmp_path / "dist").glob("*.whl"))
     with zipfile.ZipFile(wheel) as zf:
-        assert zf.read("acme_vad_models/models/vad/model.onnx") == vad_files["model.onnx"]
+        assert zf.read(f"acme_vad_models/models/vad/{MODEL}") == vad_repo[MODEL]

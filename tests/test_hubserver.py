@@ -184,14 +184,18 @@ def test_hf_snapshot_download_by_tag(hub: LoopbackHub, repo: Published, tmp_path
     assert (cache / "models--iic--loopback-asr" / "refs" / TAG).read_text() == repo.c1
     onnx = path / "model.onnx"
     assert onnx.is_symlink() and onnx.resolve().name == hashlib.sha256(V1["model.onnx"]).hexdigest()
-    assert set(hub.requests) == {
+    # The LFS file's HEAD answers 302 with its metadata; the client then GETs the storage URL
+    # (another host name) directly, as it does from the real Hub's CDN.
+    storage = {(m, t) for m, t in hub.requests if t.startswith("/_storage/")}
+    assert {t.rsplit("/", 1)[1] for _, t in storage} == {"model.onnx"} and {m for m, _ in storage} == {"GET"}
+    assert set(hub.requests) - storage == {
         ("GET", f"/api/models/{REPO}/revision/{TAG}"),
         ("GET", f"/api/models/{REPO}/tree/{repo.c1}?recursive=true&expand=false"),
         ("HEAD", f"/{REPO}/resolve/{repo.c1}/model.onnx"),
-        ("GET", f"/{REPO}/resolve/{repo.c1}/model.onnx"),
         ("HEAD", f"/{REPO}/resolve/{repo.c1}/sub/tokens.json"),
         ("GET", f"/{REPO}/resolve/{repo.c1}/sub/tokens.json"),
     }
+    assert hub.storage.authorized == []
 
 
 def test_hf_snapshot_download_by_commit_skips_revision_lookup(
@@ -261,7 +265,9 @@ def test_modelscope_hub_download_repo_by_tag(hub: LoopbackHub, repo: Published, 
         ("GET", f"/api/v1/models/{REPO}/repo?Revision={TAG}&FilePath=sub%2Ftokens.json"),
     }
     region_probe = ("GET", "/api/v1/repos/internalAccelerationInfo")
-    assert expected <= set(hub.requests) <= expected | {region_probe}
+    storage = {(m, t) for m, t in hub.requests if t.startswith("/_storage/")}
+    assert {t.rsplit("/", 1)[1] for _, t in storage} == {"model.onnx"}  # the LFS file, redirected
+    assert expected <= set(hub.requests) - storage <= expected | {region_probe}
     # Quirk: the SDK writes a session id under MODELSCOPE_HOME (default ~/.modelscope), outside the cache.
     assert (Path(os.environ["MODELSCOPE_HOME"]) / "credentials" / "session").is_file()
 
@@ -347,8 +353,9 @@ def test_modelscope_file_listing_and_revisions(hub: LoopbackHub, repo: Published
     assert {p: (f.size, f.sha256) for p, f in listed.items()} == {
         p: (len(c), hashlib.sha256(c).hexdigest()) for p, c in V1.items()
     }
-    revisions = {r["Revision"]: r["CommitId"] for r in api.list_repo_revisions(REPO, "model")}
-    assert revisions == {"master": repo.c2, TAG: repo.c1}
+    revisions = api.list_repo_revisions(REPO, "model")
+    assert {r["Revision"] for r in revisions} == {"master", TAG}
+    assert not any("CommitId" in r for r in revisions), "the real API gives no commit for a revision"
     # Raw legacy entries: per-file "Revision" is the last commit that changed the file.
     raw = {e["Path"]: e for e in api.legacy.list_repo_files(REPO, "model", revision="master")}
     assert raw["model.onnx"]["Revision"] == repo.c2 and raw["model.onnx"]["IsLFS"] is True
@@ -398,17 +405,25 @@ def test_modelscope_missing_file(hub: LoopbackHub, tmp_path: Path) -> None:
 def test_ranges_and_head(hub: LoopbackHub, repo: Published) -> None:
     onnx = V2["model.onnx"]
     status, headers, body = _raw(hub, "HEAD", f"/{REPO}/resolve/master/model.onnx")
-    assert status == 200 and body == b"" and headers["content-length"] == str(len(onnx))
+    assert status == 302 and body == b"" and headers["location"].startswith("http://localhost:")
     assert headers["x-repo-commit"] == repo.c2 and headers["x-linked-size"] == str(len(onnx))
     assert "x-xet-hash" not in headers and "link" not in headers
+    storage = "/" + headers["location"].split("/", 3)[3]
 
-    status, headers, body = _raw(hub, "GET", f"/{REPO}/resolve/master/model.onnx", {"Range": "bytes=10-19"})
+    status, headers, body = _raw(hub, "GET", storage, {"Range": "bytes=10-19"})
     assert (status, body, headers["content-range"]) == (206, onnx[10:20], f"bytes 10-19/{len(onnx)}")
     target = f"/api/v1/models/{REPO}/repo?Revision=master&FilePath=model.onnx"
-    assert _raw(hub, "GET", target, {"Range": "bytes=-5"})[2] == onnx[-5:]
-    assert _raw(hub, "GET", target, {"Range": "bytes=4990-"})[2] == onnx[4990:]
-    status, headers, _ = _raw(hub, "GET", target, {"Range": f"bytes={len(onnx)}-"})
+    assert _raw(hub, "HEAD", target)[0] == 404  # ModelScope's file endpoint refuses HEAD
+    status, headers, _ = _raw(hub, "GET", target)
+    assert status == 302
+    storage = "/" + headers["location"].split("/", 3)[3]
+    assert _raw(hub, "GET", storage, {"Range": "bytes=-5"})[2] == onnx[-5:]
+    assert _raw(hub, "GET", storage, {"Range": "bytes=4990-"})[2] == onnx[4990:]
+    status, headers, _ = _raw(hub, "GET", storage, {"Range": f"bytes={len(onnx)}-"})
     assert (status, headers["content-range"]) == (416, f"bytes */{len(onnx)}")
+    assert _raw(hub, "GET", "/_storage/not-a-token/model.onnx")[0] == 403
+    small = _raw(hub, "GET", f"/{REPO}/resolve/master/config.yaml")
+    assert small[0] == 200 and small[2] == V2["config.yaml"]  # small files are served in place
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import hubrepos
 from support.hubserver import LoopbackHub
 from support.projects import (
     DEAD,
+    MODEL,
     RUNTIME,
     VAD_HF_REPO,
     VAD_ONNX_REPO,
@@ -37,7 +39,7 @@ def build(project: Path, tmp: Path, **env: str) -> Path:
     return stage_project(project, tmp, offline=env.get("offline") == "1")
 
 
-def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], vad_files: dict[str, bytes]) -> None:
+def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], vad_repo: dict[str, bytes]) -> None:
     project = make_project(
         tmp_path, f'vad = "fsmn-vad"\nvad2 = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n'
     )
@@ -47,11 +49,12 @@ def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], 
     lock = read_lock(project)
     assert lock is not None
     text = (project / "funasr.lock").read_text()
-    for name, repo, hub in (("vad", VAD_ONNX_REPO, "ms"), ("vad2", VAD_HF_REPO, "hf")):
+    master = hubrepos.PUBLISHED[VAD_ONNX_REPO]["master"]  # vad has no revision: the default branch
+    for name, repo, hub, files in (("vad", VAD_ONNX_REPO, "ms", master), ("vad2", VAD_HF_REPO, "hf", vad_repo)):
         entry = lock.models[name]
         assert (entry.repo, entry.hub, len(entry.commit)) == (repo, hub, 40)
         assert {(f.path, f.size, f.sha256) for f in entry.files} == {
-            (p, len(vad_files[p]), hashlib.sha256(vad_files[p]).hexdigest()) for p in RUNTIME
+            (p, len(files[p]), hashlib.sha256(files[p]).hexdigest()) for p in RUNTIME
         }
         assert f"[models.{name}]" in text
     assert lock.models["vad2"].revision == "v2.0.4" and lock.models["vad"].revision is None
@@ -62,10 +65,10 @@ def test_lock_contents_and_idempotence(tmp_path: Path, hub_env: dict[str, str], 
 
 
 def test_upgrade_re_resolves_a_moved_branch(
-    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], vad_files: dict[str, bytes]
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], vad_repo: dict[str, bytes]
 ) -> None:
     repo = "acme/moving-fsmn-vad-onnx"
-    files = {k: v for k, v in vad_files.items() if k in RUNTIME}
+    files = {k: v for k, v in vad_repo.items() if k in RUNTIME}
     first = hub.store.publish(repo, files)
     project = make_project(tmp_path, f'vad = {{ model = "{repo}" }}\n')
     lock_project(project)
@@ -101,14 +104,19 @@ def test_offline_locked_build_with_empty_cache_names_model(
     with pytest.raises(FetchError) as info:
         build(project, tmp_path / "b", offline="1")
     assert (
-        f"  - model vad: ms:{VAD_ONNX_REPO} revision v2.0.4 (commit {commit}): config.yaml, am.mvn, model.onnx"
+        f"  - model vad: ms:{VAD_ONNX_REPO} revision v2.0.4 (commit {commit}): config.yaml, am.mvn, model_quant.onnx"
         in str(info.value)
     )
 
 
 @pytest.mark.parametrize("hub_name", ["ms", "hf"])
 def test_altered_byte_on_cold_cache_is_caught(
-    tmp_path: Path, hub_env: dict[str, str], tamper: set[str], monkeypatch: pytest.MonkeyPatch, hub_name: str
+    tmp_path: Path,
+    hub_env: dict[str, str],
+    tamper: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+    hub_name: str,
+    vad_repo: dict[str, bytes],
 ) -> None:
     models = (
         'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
@@ -118,45 +126,45 @@ def test_altered_byte_on_cold_cache_is_caught(
     project = make_project(tmp_path, models)
     lock_project(project)
     monkeypatch.setenv("HATCH_FUNASR_CACHE", str(tmp_path / "cold-cache"))
-    tamper.add("model.onnx")
+    tamper.add(MODEL)
     with pytest.raises((IntegrityError, FetchError)) as info:
         build(project, tmp_path / "b")
     message = str(info.value)
-    assert message.startswith("model vad: ") and "model.onnx" in message
+    assert message.startswith("model vad: ") and MODEL in message
     if hub_name == "hf":  # huggingface_hub checks only the size: our check against the lock catches it
         expected = read_lock(project).models["vad"]  # type: ignore[union-attr]
-        sha = next(f.sha256 for f in expected.files if f.path == "model.onnx")
+        sha = next(f.sha256 for f in expected.files if f.path == MODEL)
         assert isinstance(info.value, IntegrityError)
         assert "does not match funasr.lock: sha256 " in message and f"expected {sha}" in message
     blobs = list((tmp_path / "cold-cache" / "blobs").rglob("*")) if (tmp_path / "cold-cache" / "blobs").exists() else []
-    tampered = [b for b in blobs if b.is_file() and b.stat().st_size == 1730426]
+    tampered = [b for b in blobs if b.is_file() and b.stat().st_size == len(vad_repo[MODEL])]
     assert tampered == [], "the altered bytes must never enter the cache"
     tamper.clear()
     build(project, tmp_path / "b2")  # a later build against a good server succeeds
 
 
 def test_cache_poisoned_after_locking_is_detected(
-    tmp_path: Path, hub_env: dict[str, str], vad_files: dict[str, bytes]
+    tmp_path: Path, hub_env: dict[str, str], vad_repo: dict[str, bytes]
 ) -> None:
     project = make_project(tmp_path)
     lock_project(project)
-    sha = hashlib.sha256(vad_files["model.onnx"]).hexdigest()
+    sha = hashlib.sha256(vad_repo[MODEL]).hexdigest()
     blob = Cache().blob_path(sha)
     blob.chmod(0o644)
     data = bytearray(blob.read_bytes())
     data[100] ^= 0xFF
     blob.write_bytes(bytes(data))
     with pytest.raises(
-        IntegrityError, match=r"model vad: model.onnx: cached copy .* was altered after it was verified"
+        IntegrityError, match=r"model vad: model_quant.onnx: cached copy .* was altered after it was verified"
     ):
         build(project, tmp_path / "offline", offline="1")
     assert not blob.exists(), "the poisoned copy is removed"
-    blob_data = bytearray(vad_files["model.onnx"])
+    blob_data = bytearray(vad_repo[MODEL])
     blob_data[100] ^= 0xFF
     blob.parent.mkdir(parents=True, exist_ok=True)
     blob.write_bytes(bytes(blob_data))
     pkg = build(project, tmp_path / "online")  # online: the bad copy is dropped and fetched again
-    assert (pkg / "models" / "vad" / "model.onnx").read_bytes() == vad_files["model.onnx"]
+    assert (pkg / "models" / "vad" / MODEL).read_bytes() == vad_repo[MODEL]
 
 
 def test_declaration_changed_since_lock(tmp_path: Path, hub_env: dict[str, str]) -> None:
@@ -190,10 +198,10 @@ def test_byte_identical_wheels_from_two_directories(tmp_path: Path, hub_env: dic
 
 def test_unlocked_hf_build_still_checks_lfs_sha256(tmp_path: Path, hub_env: dict[str, str], tamper: set[str]) -> None:
     project = make_project(tmp_path, f'vad = {{ model = "{VAD_HF_REPO}", hub = "hf", revision = "v2.0.4" }}\n')
-    tamper.add("model.onnx")
+    tamper.add(MODEL)
     with pytest.raises(
         IntegrityError,
-        match=r"model vad: acme/fsmn-vad-onnx/model.onnx: downloaded content does not "
+        match=r"model vad: acme/fsmn-vad-onnx/model_quant.onnx: downloaded content does not "
         r"match the hub listing: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}",
     ):
         build(project, tmp_path / "b")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import realvad
+from support.genmodels import write_family
 from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
@@ -43,7 +44,9 @@ def local_project(tmp_path: Path) -> Path:
 
 
 def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None:
-    config = config_of(local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}})
+    config = config_of(
+        local_project, {"vad": {"path": "models/vad"}, "lm": {"path": "models/lm", "family": "ngram-lm"}}
+    )
     pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())
@@ -122,6 +125,34 @@ def test_check_plan_needs_no_network(tmp_path: Path) -> None:
     steps = {p.name: p.steps for p in plan(config)}
     assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
     assert any(s.startswith("export model.onnx, model_eb.onnx") for s in steps["asr"])
+    assert "pack model_quant.onnx, config.yaml, am.mvn" in steps["vad"]  # the -onnx repository is quantized only
+    assert any("expect the quantized runtime" in s for s in steps["vad"])
+
+
+def test_check_runs_the_selection_on_a_local_directory(tmp_path: Path) -> None:
+    """A local model: the plan is the selection on its real listing; a missing file fails `check`."""
+    vad = tmp_path / "models" / "vad"
+    realvad.write_model(vad, ("model.onnx", "config.yaml", "am.mvn"))
+    quantized = tmp_path / "models" / "vad-q"
+    quantized.mkdir()
+    (quantized / "model_quant.onnx").write_bytes((vad / "model.onnx").read_bytes())
+    (quantized / "config.yaml").write_bytes((vad / "config.yaml").read_bytes())
+    config = config_of(tmp_path, {"vad": {"path": "models/vad"}, "q": {"path": "models/vad-q", "family": "fsmn-vad"}})
+    plans = {p.name: p for p in plan(config)}
+    assert "ship config.yaml, am.mvn, model.onnx" in plans["vad"].steps and not plans["vad"].problems
+    assert any(s.startswith("runtime: fp32 only") for s in plans["vad"].steps)
+    assert plans["q"].problems == (f"path:{quantized} has no am.mvn",)
+    assert any(s.startswith("runtime: quantized only") for s in plans["q"].steps)
+    assert any("quantized only" in s and "quantize=True" in s for s in plans["q"].steps)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "acme-asr-models"\nversion = "1"\n[tool.hatch.build.targets.wheel.hooks.funasr]\n'
+        '[tool.funasr.models]\nvad = { path = "models/vad" }\nq = { path = "models/vad-q", family = "fsmn-vad" }\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "check", "--project", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1, result.stdout
+    assert f"error: the build would fail:\n  model q: path:{quantized} has no am.mvn" in result.stderr
 
 
 def test_max_file_size_fails_before_any_work(local_project: Path, tmp_path: Path) -> None:
@@ -165,3 +196,78 @@ def test_quant_drift_threshold_fails_the_build(local_project: Path, tmp_path: Pa
     ):
         stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert not (tmp_path / "stage" / "wheel").exists()
+
+
+def test_tokens_json_is_written_from_tokens_txt_and_recorded(tmp_path: Path) -> None:
+    """Neither runtime reads tokens.txt (funasr_onnx paraformer_bin.py:83-85, C++ paraformer.cpp:50-51):
+    a source with only tokens.txt gets a derived tokens.json, and tokens.txt does not ship."""
+    src = tmp_path / "models" / "asr"
+    write_family("paraformer", src)
+    tokens = json.loads((src / "tokens.json").read_text())
+    (src / "tokens.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    (src / "tokens.json").unlink()
+    pkg, _ = stage(
+        config_of(tmp_path, {"asr": {"path": "models/asr"}}), tmp_path / "stage", cache=Cache(tmp_path / "c")
+    )
+    installed = pkg / "models" / "asr"
+    assert json.loads((installed / "tokens.json").read_text(encoding="utf-8")) == tokens
+    assert not (installed / "tokens.txt").exists()
+    manifest = json.loads((pkg / "funasr_manifest.json").read_text())["models"]["asr"]
+    assert "tokens.json" in manifest["derived"] and "tokens.txt" not in manifest["files"]
+
+
+NANO_CONFIG = """\
+model: FunASRNano
+llm: Qwen3-0.6b
+llm_conf:
+  hub: hf
+  init_param_path: Qwen3-0.6B
+tokenizer_conf:
+  init_param_path: ${llm_conf.init_param_path}
+"""
+
+
+def test_fun_asr_nano_packs_its_llm_directory_and_the_runtime_gives_absolute_paths(tmp_path: Path) -> None:
+    """FunASR hands llm_conf.init_param_path to transformers as it is, relative to the working
+    directory (else it is taken for a Hugging Face repo id): the bundle ships the directory and
+    ``automodel_kwargs`` points the key at the installed copy."""
+    src = tmp_path / "models" / "nano"
+    (src / "Qwen3-0.6B").mkdir(parents=True)
+    (src / "config.yaml").write_text(NANO_CONFIG)
+    (src / "model.pt").write_bytes(b"PK stand-in")
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        (src / "Qwen3-0.6B" / name).write_text(name)
+    (src / "example").mkdir()
+    (src / "example" / "zh.mp3").write_bytes(b"ID3")
+    config = config_of(tmp_path, {"asr": {"path": "models/nano", "family": "fun-asr-nano"}})
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "c"))
+    installed = pkg / "models" / "asr"
+    assert {p.relative_to(installed).as_posix() for p in installed.rglob("*") if p.is_file()} == {
+        "config.yaml",
+        "model.pt",
+        "Qwen3-0.6B/model.safetensors",
+        "Qwen3-0.6B/tokenizer.json",
+        "Qwen3-0.6B/config.json",
+    }
+    result = _run(pkg.parent, "json")
+    assert json.loads(result.stdout)["models"]["asr"]["config_paths"] == {"llm_conf.init_param_path": "Qwen3-0.6B"}
+    code = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import acme_asr_models as m; "
+        "print(json.dumps(m.automodel_kwargs('asr')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(pkg.parent)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == {"llm_conf": {"init_param_path": str(installed / "Qwen3-0.6B")}}
+
+
+def test_a_pytorch_model_that_loads_another_from_a_hub_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "models" / "nano"
+    src.mkdir(parents=True)
+    (src / "config.yaml").write_text(NANO_CONFIG)  # llm_conf.hub = hf and no Qwen3-0.6B/ beside it
+    (src / "model.pt").write_bytes(b"PK stand-in")
+    config = config_of(tmp_path, {"asr": {"path": "models/nano", "family": "fun-asr-nano"}})
+    with pytest.raises(SelectionError) as info:
+        stage(config, tmp_path / "stage", cache=Cache(tmp_path / "c"))
+    assert "config.yaml: llm_conf.hub = hf loads llm_conf.init_param_path = 'Qwen3-0.6B' from a hub" in str(info.value)
+    assert "an installed bundle never reaches for a hub" in str(info.value)

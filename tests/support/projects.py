@@ -33,13 +33,18 @@ VAD_ONNX_REPO = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
 VAD_HF_REPO = "acme/fsmn-vad-onnx"
 #: A dead endpoint: anything that tries the network there fails at once.
 DEAD = "http://127.0.0.1:9"
-RUNTIME = ("am.mvn", "config.yaml", "model.onnx")
+#: What a build ships of the catalog's FSMN-VAD: the official repository is quantized only.
+RUNTIME = ("am.mvn", "config.yaml", "model_quant.onnx")
+#: The model file of that repository (the large one, for faults and tampering).
+MODEL = "model_quant.onnx"
 
+#: As a deployer runs an installed bundle: quantized or not, as the manifest says it serves.
 RUN_VAD = """
 import json, sys
 import acme_vad_models as bundle
 from funasr_onnx import Fsmn_vad
-model = Fsmn_vad(bundle.path(sys.argv[1]))
+quantized = bundle.manifest()["models"][sys.argv[1]]["runtime"] == "quantized"
+model = Fsmn_vad(bundle.path(sys.argv[1]), quantize=quantized)
 print(json.dumps(model(sys.argv[2])))
 """
 
