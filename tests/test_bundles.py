@@ -152,6 +152,13 @@ def test_installed_directories_meet_funasrs_file_contract(installed: dict[tuple[
             assert model.manifest["runtime"] == "quantized", (model.bundle, model.name, model.manifest["runtime"])
         if FAMILIES[model.family].dir_marker:
             assert FAMILIES[model.family].dir_marker in str(model.dir)
+    # What the official repositories lack, made here and recorded as derived (nothing else is).
+    derived = {(m.bundle, m.name): m.manifest["derived"] for m in installed.values() if m.manifest["derived"]}
+    assert derived == {("hotword-zh", "asr"): ["model_eb_quant.onnx"]}
+    sv = installed[("sensevoice-small", "asr")].manifest
+    assert [(e["repo"], e["files"]) for e in sv["extra"]] == [
+        ("iic/SenseVoiceSmall", ["chn_jpn_yue_eng_ko_spectok.bpe.model"])
+    ]
 
 
 def test_every_funasr_onnx_class_runs_on_the_installed_bundles(
