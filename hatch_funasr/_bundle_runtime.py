@@ -10,12 +10,27 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-__all__ = ["VerificationError", "automodel_kwargs", "main", "manifest", "names", "path", "server_args", "verify"]
+__all__ = [
+    "ServerError",
+    "VerificationError",
+    "automodel_kwargs",
+    "exec_server",
+    "main",
+    "manifest",
+    "names",
+    "path",
+    "plan_for",
+    "server_args",
+    "server_plan",
+    "verify",
+]
 
 _HERE = Path(__file__).resolve().parent
 _MANIFEST = "funasr_manifest.json"
@@ -108,30 +123,178 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
     return kwargs
 
 
-def server_args(wss: bool = False) -> List[str]:
-    """Arguments for FunASR's ``run_server.sh``: ``--model-dir … --vad-dir …``.
+# ---- FunASR's C++ programs: which flag takes which model, and how each role is turned off ------
+#
+# Read from FunASR's source (3c58cb5; ``W`` = runtime/websocket/bin/funasr-wss-server.cpp,
+# ``W2`` = funasr-wss-server-2pass.cpp, ``B`` = runtime/onnxruntime/bin, ``S`` =
+# runtime/onnxruntime/src) and checked against the built binaries:
+# - funasr-wss-server fetches every role whose flag is absent *or* a hub id: ITN and LM have hub
+#   ids as defaults and are fetched even when not given (W:322, W:364); "" turns off VAD, PUNC,
+#   ITN and LM (W:205-238, W:322, W:364, W:407-440); --model-dir cannot be turned off ("" loads
+#   /config.yaml and exits: S/util.cpp:76-91, S/paraformer.cpp:170-178).
+# - funasr-wss-server-2pass has hub ids as defaults for every role (W2:45-134); it needs the
+#   offline and the online model (S/tpass-stream.cpp:52-78) and a VAD (without one the first
+#   stream exits the server: S/tpass-online-stream.cpp:6-11); "" turns off PUNC, ITN, LM.
+# - For a local directory both servers run ``python -m funasr.download.runtime_sdk_download_tool``
+#   (W:210-213, W:283-286, W:327-332, W:369-374, W:412-415); with the directory's files present it
+#   neither downloads nor writes (funasr/download/runtime_sdk_download_tool.py:25-55), so the
+#   quantization flags passed here always match the files the bundle ships.
+# - The servers treat only "false" as fp32 in their checks, the library only "true" as quantized
+#   (W:226, S/offline-stream.cpp:13,75,113): exactly "true" or "false" is passed.
+# - run_server.sh / run_server_2pass.sh accept only the role flags (runtime/tools/utils/
+#   parse_options.sh:59-66): no --quantize, and run_server.sh no --online-model-dir.
+REQUIRED = None  # a role that cannot be turned off
 
-    With ``wss`` also the ``funasr-wss-server`` switches that choose quantized models
-    (``--quantize``, ``--vad-quant``, ``--punc-quant``), which run_server.sh does not accept.
-    """
-    quant_flag = {"--model-dir": "--quantize", "--vad-dir": "--vad-quant", "--punc-dir": "--punc-quant"}
+
+class ServerError(ValueError):
+    """The bundle and the program do not fit together (a role it cannot take or cannot miss)."""
+
+
+_WSS_ROLES = {"--model-dir": REQUIRED, "--vad-dir": "", "--punc-dir": "", "--lm-dir": "", "--itn-dir": ""}
+_TPASS_ROLES = {
+    "--model-dir": REQUIRED,
+    "--online-model-dir": REQUIRED,
+    "--vad-dir": REQUIRED,
+    "--punc-dir": "",
+    "--lm-dir": "",
+    "--itn-dir": "",
+}
+_QUANT = {"--model-dir": "--quantize", "--online-model-dir": "--quantize", "--vad-dir": "--vad-quant"}
+_QUANT["--punc-dir"] = "--punc-quant"
+
+#: program -> (roles: flag -> value that turns the role off or REQUIRED, quantization flags,
+#: the punctuation family it loads, flag renames for single-model tools, run with bash)
+_PROGRAMS: Dict[str, Dict[str, Any]] = {
+    "funasr-wss-server": {"roles": _WSS_ROLES, "quant": _QUANT, "punc": "ct-punc"},
+    "funasr-wss-server-2pass": {"roles": _TPASS_ROLES, "quant": _QUANT, "punc": "ct-punc-realtime"},
+    "funasr-onnx-offline": {"roles": _WSS_ROLES, "quant": _QUANT, "punc": "ct-punc"},
+    "funasr-onnx-2pass": {"roles": _TPASS_ROLES, "quant": _QUANT, "punc": "ct-punc-realtime"},
+    "funasr-onnx-offline-vad": {
+        "roles": {"--vad-dir": REQUIRED},
+        "rename": {"--vad-dir": "--model-dir"},
+        "quant": {"--vad-dir": "--quantize"},
+    },
+    "funasr-onnx-offline-punc": {
+        "roles": {"--punc-dir": REQUIRED},
+        "rename": {"--punc-dir": "--model-dir"},
+        "quant": {"--punc-dir": "--quantize"},
+        "punc": "ct-punc",
+    },
+    "run_server.sh": {"roles": _WSS_ROLES, "quant": {}, "punc": "ct-punc", "script": True},
+    "run_server_2pass.sh": {"roles": _TPASS_ROLES, "quant": {}, "punc": "ct-punc-realtime", "script": True},
+}
+_ROLE_NAMES = {
+    "--model-dir": "an offline ASR model",
+    "--online-model-dir": "a streaming ASR model",
+    "--vad-dir": "a VAD model",
+    "--punc-dir": "a punctuation model",
+    "--lm-dir": "an n-gram LM",
+    "--itn-dir": "an ITN model",
+}
+_WHY_REQUIRED = {
+    "--model-dir": '"" makes it load /config.yaml and exit (util.cpp:76-91, paraformer.cpp:170-178)',
+    "--online-model-dir": "the 2-pass programs exit without it (tpass-stream.cpp:75-78, paraformer.cpp:194-202)",
+    "--vad-dir": "the 2-pass programs exit at the first stream without it (tpass-online-stream.cpp:6-11)",
+}
+
+
+def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
+    kind = Path(binary).name
+    if kind not in _PROGRAMS:
+        known = ", ".join(sorted(_PROGRAMS))
+        raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
+    return kind, _PROGRAMS[kind]
+
+
+def _flags_given(user_args: Sequence[str]) -> Set[str]:
+    return {a.split("=", 1)[0] for a in user_args if a.startswith("--")}
+
+
+def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
+    """The arguments for ``binary`` (a FunASR C++ program or run_server*.sh): each role the
+    bundle has, the value that turns off each role it lacks, quantization flags matching the
+    files shipped, then ``user_args`` (a flag given there replaces the bundle's).  Also notes
+    on what was turned off.  :class:`ServerError` when the bundle and program do not fit."""
+    return plan_for(binary, manifest()["models"], lambda name: str(path(name)), user_args)
+
+
+def plan_for(
+    binary: str, models: Dict[str, Dict[str, Any]], where: Any, user_args: Sequence[str] = ()
+) -> Tuple[List[str], List[str]]:
+    """:func:`server_plan` for ``models`` (manifest entries: ``server_flag``, ``family``,
+    ``runtime``) found at ``where(name)``; the build uses it to check a declaration."""
+    kind, spec = _program(binary)
+    by_flag: Dict[str, str] = {}
+    for name in sorted(models):
+        flag = models[name].get("server_flag")
+        if flag:
+            if flag in by_flag:
+                raise ServerError(f"models {by_flag[flag]} and {name} both take {flag}; {kind} takes one")
+            by_flag[flag] = name
+    roles = spec["roles"]
+    single = "rename" in spec
+    problems = []
+    for flag, name in by_flag.items():
+        family = models[name]["family"]
+        if flag not in roles and not single:
+            problems.append(f"model {name} ({family}) needs {flag}, which {kind} does not take")
+        elif flag == "--punc-dir" and flag in roles and spec.get("punc") not in (None, family):
+            problems.append(f"model {name} is {family}; {kind} loads punctuation as {spec['punc']}")
+    given = _flags_given(user_args)
     args: List[str] = []
-    quant: List[str] = []
-    seen = set()
-    for name in names():
-        info = manifest()["models"][name]
-        flag = info.get("server_flag")
-        if not flag or flag in seen:
-            continue
-        seen.add(flag)
-        args += [flag, str(path(name))]
-        if flag in quant_flag:
-            quant += [quant_flag[flag], "false" if info.get("runtime") == "fp32" else "true"]
-    return args + quant if wss else args
+    quant: Dict[str, str] = {}
+    notes: List[str] = []
+    for flag, off in roles.items():
+        target = spec.get("rename", {}).get(flag, flag)
+        owner = by_flag.get(flag)
+        if owner is not None:
+            value = "false" if models[owner].get("runtime") == "fp32" else "true"
+            switch = spec["quant"].get(flag)
+            if switch is None and value == "false":
+                problems.append(f"model {owner} ships fp32 only, and {kind} takes no quantization flag")
+            elif switch is not None and quant.setdefault(switch, value) != value:
+                problems.append(f"{switch} is one switch for several models of {kind}, and they differ here")
+            if target not in given:
+                args += [target, where(owner)]
+        elif off is REQUIRED:
+            why = _WHY_REQUIRED.get(flag, "it cannot be turned off")
+            problems.append(f"{kind} needs {_ROLE_NAMES[flag]} ({flag}): {why}; the bundle has none")
+        elif target not in given:
+            args += [target, off]
+            notes.append(f"{target} {off!r}: the bundle has no {_ROLE_NAMES[flag][3:]}, so {kind} runs without one")
+    for switch, value in quant.items():
+        if switch not in given:
+            args += [switch, value]
+    if problems:
+        raise ServerError(f"cannot start {kind} with this bundle:\n" + "\n".join(f"  - {p}" for p in problems))
+    return args + list(user_args), notes
+
+
+def server_args(binary: str = "run_server.sh") -> List[str]:
+    """The arguments :func:`exec_server` would pass to ``binary`` (for display)."""
+    return server_plan(binary)[0]
+
+
+def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
+    """Replace this process with ``binary`` and the bundle's arguments (no shell)."""
+    args, notes = server_plan(binary, user_args)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    found = shutil.which(binary) if os.sep not in binary else binary
+    if found is None or not Path(found).is_file():
+        raise ServerError(f"{binary}: no such program (give its path, or put its directory on PATH)")
+    # ONNX Runtime (1.32) sends OneDS telemetry, resolving mobile.events.data.microsoft.com, unless
+    # told not to (observed under strace); a deployment that must reach no host turns it off.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    if _PROGRAMS[Path(binary).name].get("script"):
+        bash = shutil.which("bash") or "/bin/bash"
+        os.execv(bash, [bash, found, *args])  # the scripts have no #! line
+    os.execv(found, [found, *args])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m <bundle> path NAME | names | json | verify [NAME…] | server-args [--wss]``."""
+    """``python -m <bundle> path NAME | names | json | verify [NAME…] | server-args [BINARY] |
+    exec-server BINARY [ARGS…]``."""
     prog = __package__ or "bundle"
     parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,8 +304,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub.add_parser("json", help="print the manifest")
     p_verify = sub.add_parser("verify", help="re-hash installed files against the manifest")
     p_verify.add_argument("names", nargs="*")
-    p_server = sub.add_parser("server-args", help="print run_server.sh arguments")
-    p_server.add_argument("--wss", action="store_true", help="add funasr-wss-server's quantization switches")
+    p_server = sub.add_parser("server-args", help="print a FunASR program's arguments, shell-quoted (for eval)")
+    p_server.add_argument("binary", nargs="?", default="run_server.sh", help="default: run_server.sh")
+    p_exec = sub.add_parser("exec-server", help="start a FunASR program with the bundle's directories")
+    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, …")
+    p_exec.add_argument("args", nargs=argparse.REMAINDER, help="more arguments; a flag given here wins")
     args = parser.parse_args(argv)
     try:
         if args.command == "names":
@@ -155,9 +321,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             verify(args.names or None)
             count = sum(len(manifest()["models"][n]["files"]) for n in (args.names or names()))
             print(f"ok: {count} files match the manifest")
+        elif args.command == "server-args":
+            plan, notes = server_plan(args.binary)
+            for note in notes:
+                print(f"# {note}", file=sys.stderr)
+            print(shlex.join(plan))
         else:
-            print(" ".join(shlex.quote(a) for a in server_args(args.wss)))
-    except (KeyError, VerificationError) as e:
+            exec_server(args.binary, args.args)
+    except (KeyError, VerificationError, ServerError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 1
     return 0

@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__, catalog
+from hatch_funasr import _bundle_runtime as runtime
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
+from hatch_funasr.families import FAMILIES
 from hatch_funasr.hubs import HUBS
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
+from hatch_funasr.model import BundleConfig
 from hatch_funasr.package import MANIFEST_NAME
-from hatch_funasr.pipeline import fetch_files, lock_models, open_sources, plan, select
+from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["main"]
@@ -78,12 +81,38 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         size = sum(f.size for e in lock.models.values() for f in e.files)
         print(f"\n{LOCK_NAME}: {len(lock.models)} model(s) pinned, {size / 2**20:.1f} MiB of files")
+    servers = _server_fit(config, plans)
+    if servers:
+        print("\nFunASR's C++ programs (`python -m " + config.package + " exec-server PROGRAM`):")
+        for line in servers:
+            print(f"  {line}")
     failing = [f"model {p.name}: {problem}" for p in plans for problem in p.problems]
     if failing:
         _err("error: the build would fail:\n" + "\n".join(f"  {f}" for f in failing))
         return 1
     print("\nok: the declaration is valid (no network was used)")
     return 0
+
+
+def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
+    """Which of FunASR's servers the bundle starts, with the roles it turns off, or why not."""
+    models = {
+        m.name: {"server_flag": FAMILIES[m.family].server_flag, "family": m.family, "runtime": p.runtime}
+        for m, p in zip(config.models, plans, strict=True)
+        if (FAMILIES[m.family].server_flag and m.format == "onnx") or FAMILIES[m.family].plain
+    }
+    if not models:
+        return []
+    lines = []
+    for program in ("funasr-wss-server", "funasr-wss-server-2pass", "run_server.sh", "run_server_2pass.sh"):
+        try:
+            _args, notes = runtime.plan_for(program, models, lambda name: f"models/{name}")
+        except runtime.ServerError as e:
+            lines.append(f"{program}: no; " + "; ".join(line.strip(" -") for line in str(e).splitlines()[1:]))
+            continue
+        off = [n.split(":")[0] for n in notes]
+        lines.append(f"{program}: yes" + (f" (turned off: {', '.join(off)})" if off else ""))
+    return lines
 
 
 def cmd_lock(args: argparse.Namespace) -> int:

@@ -307,6 +307,13 @@ class Selection:
     #: on unchanged (relative to the working directory at run time): dotted key -> path.
     config_paths: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def runtime(self) -> str | None:
+        """The runtime mode the directory serves: "quantized", "fp32" or "both"; None without ONNX."""
+        if not any(f.endswith(".onnx") for f in self.ship):
+            return None
+        return {True: "quantized", False: "fp32", None: "both"}[self.quantized_runtime]
+
 
 def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(posixpath.basename(path), p) for p in patterns)

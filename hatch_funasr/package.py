@@ -107,7 +107,7 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "tools": dict(sorted(staged.tools.items())),
         # Which runtime mode the directory serves: "quantized" (funasr_onnx quantize=True,
         # C++ --quantize true), "fp32", or "both"; None for families without ONNX.
-        "runtime": _runtime_mode(staged),
+        "runtime": selection.runtime if selection else None,
         "advice": list(selection.advice) if selection else [],
         # config.yaml keys FunASR hands on as paths relative to the working directory; the
         # runtime module turns them into absolute ones (automodel_kwargs).
@@ -117,15 +117,6 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
             for e, commit, files in staged.extra
         ],
     }
-
-
-def _runtime_mode(staged: StagedModel) -> str | None:
-    selection = staged.selection
-    if selection is None or not any(p.endswith(".onnx") for p in staged.files):
-        return None
-    if selection.quantized_runtime is None:
-        return "both"
-    return "quantized" if selection.quantized_runtime else "fp32"
 
 
 def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str, Any]:

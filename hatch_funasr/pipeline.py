@@ -260,6 +260,8 @@ class Plan:
     target: str
     #: Why the build would fail, where the listing is known (a missing file, …).
     problems: tuple[str, ...] = ()
+    #: The runtime mode the directory will serve: "quantized", "fp32", "both", or None (no ONNX).
+    runtime: str | None = None
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
@@ -330,6 +332,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         family = FAMILIES[m.family]
         steps: list[str] = []
         problems: list[str] = []
+        runtime: str | None = "quantized" if m.format == "onnx" and family.onnx and m.quantize else None
         if m.path is not None:
             steps.append(f"copy from local directory {m.path}")
         else:
@@ -361,6 +364,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
             steps.append("ship " + ", ".join(selection.ship))
             steps += [line for line in (_runtime_line(selection),) if line]
+            runtime = selection.runtime
             steps += list(selection.advice)
             problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
         else:
@@ -373,6 +377,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                     quant = ", ".join(map(quant_name, family.onnx))
                     steps.append(f"quantize to {quant} unless the source ships them")
                 if onnx_ready:
+                    runtime = "quantized"
                     steps.append(
                         "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
                         "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
@@ -383,5 +388,6 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                 files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
             steps.append("pack " + ", ".join(files))
         target = f"{config.package}/models/{m.dir_name}"
-        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target, tuple(problems)))
+        runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
+        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target, tuple(problems), runtime))
     return plans

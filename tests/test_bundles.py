@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,7 +23,9 @@ from support.genmodels import ONNX_SPECS, RUNTIME_FILES, required_files
 from support.hubserver import LoopbackHub
 from support.runtimes import (
     SV_TAGS,
+    WssServer,
     check_result,
+    cpp_dir,
     cpp_offline,
     cpp_offline_vad,
     funasr_onnx_jobs,
@@ -68,6 +71,13 @@ def test_bundle_checks_offline(project: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: the declaration is valid (no network was used)" in result.stdout
+    servers = result.stdout.split("FunASR's C++ programs")[1] if "FunASR's C++ programs" in result.stdout else ""
+    expected = {
+        "offline-server-zh": ("funasr-wss-server: yes", "run_server.sh: yes"),
+        "streaming-zh": ("funasr-wss-server-2pass: yes (turned off: --lm-dir '', --itn-dir '')",),
+        "paraformer-en": ("funasr-wss-server: yes (turned off: --lm-dir '', --itn-dir '')",),
+    }.get(project.name, ())
+    assert all(line in servers for line in expected), servers
     assert "run `hatch-funasr lock` once on a connected machine" in result.stdout
     assert not (tmp_path / "cache").exists()
 
@@ -97,11 +107,17 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Installed]:
-    """Every bundle installed with ``pip --no-index`` into one venv: (bundle, model) -> where it is."""
+def deploy_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv where every bundle gets installed (no funasr, no torch: a deployment host)."""
     target = tmp_path_factory.mktemp("deploy") / "venv"
     venv.EnvBuilder(with_pip=False).create(target)
-    python = target / "bin" / "python"
+    return target / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def installed(built: dict[str, Path], deploy_python: Path) -> dict[tuple[str, str], Installed]:
+    """Every bundle installed with ``pip --no-index`` into one venv: (bundle, model) -> where it is."""
+    python = deploy_python
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", "--no-deps"]
         + [str(w) for w in built.values()],
@@ -292,3 +308,231 @@ def test_main_readme_which_bundle_table_lists_every_bundle() -> None:
     listed = re.findall(r"\[`bundles/([\w-]+)`\]", table)
     assert sorted(listed) == [p.name for p in bundle_dirs()]
     assert all((BUNDLES / name / "pyproject.toml").is_file() for name in listed)
+
+
+# --- exec-server: FunASR's C++ programs started from a bundle (issue 17) -----------------------
+RECORDER = """#!/bin/bash
+# A stand-in for a FunASR program: records its arguments, NUL-separated.
+printf '%s\\0' "$@" > "$ARGV_RECORD"
+"""
+PROGRAMS = (
+    "funasr-wss-server",
+    "funasr-wss-server-2pass",
+    "funasr-onnx-offline",
+    "funasr-onnx-2pass",
+    "funasr-onnx-offline-vad",
+    "funasr-onnx-offline-punc",
+    "run_server.sh",
+    "run_server_2pass.sh",
+)
+OFFLINE_ROLES = ("--model-dir", "--vad-dir", "--punc-dir", "--lm-dir", "--itn-dir")
+TPASS_ROLES = ("--model-dir", "--online-model-dir", "--vad-dir", "--punc-dir", "--lm-dir", "--itn-dir")
+ROLE_OF = {"asr": "--model-dir", "asr-online": "--online-model-dir", "vad": "--vad-dir", "punc": "--punc-dir"}
+ROLE_OF |= {"lm": "--lm-dir", "itn": "--itn-dir"}
+#: (bundle, program) -> why it cannot start; every other pair starts (read from FunASR's source)
+REFUSED = {
+    **{
+        (b, p): "needs an offline ASR model (--model-dir)"
+        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for p in (
+            "funasr-wss-server",
+            "funasr-onnx-offline",
+            "run_server.sh",
+            "funasr-wss-server-2pass",
+            "funasr-onnx-2pass",
+            "run_server_2pass.sh",
+        )
+    },
+    **{
+        (b, p): "needs a VAD model (--vad-dir)"
+        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for p in ("funasr-onnx-offline-vad",)
+    },
+    **{
+        (b, p): "needs a punctuation model (--punc-dir)"
+        for b in ("sensevoice-small", "speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for p in ("funasr-onnx-offline-punc",)
+    },
+    **{
+        ("streaming-zh", p): "model asr-online (paraformer-streaming) needs --online-model-dir, which"
+        for p in ("funasr-wss-server", "funasr-onnx-offline", "run_server.sh")
+    },
+    ("streaming-zh", "funasr-onnx-offline-punc"): "model punc is ct-punc-realtime",
+    **{
+        (b, p): "needs a streaming ASR model (--online-model-dir)"
+        for b in ("offline-server-zh", "sensevoice-small", "paraformer-en", "hotword-zh")
+        for p in ("funasr-wss-server-2pass", "funasr-onnx-2pass", "run_server_2pass.sh")
+    },
+}
+
+
+def _expected(bundle: str, program: str, dirs: dict[str, Path]) -> list[str]:
+    """What the program must get, written out from the per-program rules (not from the code)."""
+    if program in ("funasr-onnx-offline-vad", "funasr-onnx-offline-punc"):
+        role = "vad" if program.endswith("vad") else "punc"
+        return ["--model-dir", str(dirs[role]), "--quantize", "true"]
+    roles = TPASS_ROLES if "2pass" in program else OFFLINE_ROLES
+    have = {ROLE_OF[name]: str(d) for name, d in dirs.items()}
+    args = [a for flag in roles for a in (flag, have.get(flag, ""))]
+    if not program.endswith(".sh"):  # the scripts take no quantization flag; the server's default is true
+        quant = {"--model-dir": "--quantize", "--online-model-dir": "--quantize", "--vad-dir": "--vad-quant"}
+        quant["--punc-dir"] = "--punc-quant"
+        args += [
+            a for switch in dict.fromkeys(quant[f] for f in roles if f in have and f in quant) for a in (switch, "true")
+        ]
+    return args
+
+
+@pytest.fixture(scope="module")
+def recorders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("programs")
+    for program in PROGRAMS:
+        (root / program).write_text(RECORDER)
+        (root / program).chmod(0o755)
+    return root
+
+
+def _exec(python: Path, package: str, program: Path, *args: str, record: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ARGV_RECORD": str(record)}
+    return subprocess.run(
+        [str(python), "-m", package, "exec-server", str(program), *args], capture_output=True, text=True, env=env
+    )
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_exec_server_passes_each_program_the_bundle_roles(
+    program: str,
+    installed: dict[tuple[str, str], Installed],
+    deploy_python: Path,
+    recorders: Path,
+    tmp_path: Path,
+) -> None:
+    """Every bundle with every program: its directories, "" for each role it lacks, quantization
+    flags matching what ships; or a clear refusal where they do not fit."""
+    for project in bundle_dirs():
+        package = load_config(project).package
+        dirs = {name: m.dir for (b, name), m in installed.items() if b == project.name and name in ROLE_OF}
+        record = tmp_path / f"{project.name}.argv"
+        result = _exec(deploy_python, package, recorders / program, record=record)
+        refused = REFUSED.get((project.name, program))
+        if refused:
+            assert result.returncode != 0 and not record.exists(), (project.name, program)
+            assert f"error: cannot start {program} with this bundle" in result.stderr, result.stderr
+            assert refused in result.stderr, (project.name, program, result.stderr)
+            continue
+        assert result.returncode == 0, (project.name, program, result.stderr)
+        argv = record.read_bytes().split(b"\0")[:-1]
+        assert [a.decode() for a in argv] == _expected(project.name, program, dirs), (project.name, program)
+        off = [f for f, v in zip(argv[::2], argv[1::2], strict=True) if v == b""]
+        for flag in off:  # each role turned off is said, on stderr
+            assert f"# {flag.decode()} '': the bundle has no " in result.stderr
+
+
+def test_exec_server_user_arguments_come_last_and_win(
+    installed: dict[tuple[str, str], Installed], deploy_python: Path, recorders: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "argv"
+    result = _exec(
+        deploy_python,
+        "funasr_offline_server_zh",
+        recorders / "funasr-wss-server",
+        "--vad-dir",
+        "/srv/my-vad",
+        "--quantize=false",
+        "--port",
+        "10096",
+        record=record,
+    )
+    assert result.returncode == 0, result.stderr
+    argv = [a.decode() for a in record.read_bytes().split(b"\0")[:-1]]
+    assert argv.count("--vad-dir") == 1 and "--quantize" not in argv  # theirs replace ours, no duplicates (TCLAP)
+    assert argv[-5:] == ["--vad-dir", "/srv/my-vad", "--quantize=false", "--port", "10096"]
+    assert argv[:2] == ["--model-dir", str(installed[("offline-server-zh", "asr")].dir)]
+
+
+def test_server_args_is_shell_quoted_and_survives_eval(
+    installed: dict[tuple[str, str], Installed], deploy_python: Path, tmp_path: Path
+) -> None:
+    """The display form: `eval` keeps the empty values a `$(...)` would drop."""
+    shown = subprocess.run(
+        [str(deploy_python), "-m", "funasr_paraformer_en", "server-args", "funasr-wss-server"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--lm-dir '' --itn-dir ''" in shown.stdout
+    assert "# --lm-dir '': the bundle has no n-gram LM, so funasr-wss-server runs without one" in shown.stderr
+    printed = subprocess.run(
+        ["bash", "-c", f"eval \"printf '%s\\\\0' {shown.stdout.strip()}\""], capture_output=True, check=True
+    ).stdout.split(b"\0")[:-1]
+    dirs = {name: m.dir for (b, name), m in installed.items() if b == "paraformer-en"}
+    assert [a.decode() for a in printed] == _expected("paraformer-en", "funasr-wss-server", dirs)
+
+
+PYTHON_STUB = """#!/bin/bash
+# What funasr-wss-server runs for each local role directory (its download tool): record, then fail
+# as it does on a host without funasr (funasr-wss-server.cpp logs it and goes on).
+printf '%s\\n' "$*" >> "$TOOL_RECORD"
+exit 1
+"""
+
+
+@pytest.mark.parametrize("bundle", ["offline-server-zh", "paraformer-en", "sensevoice-small"])
+def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
+    bundle: str,
+    installed: dict[tuple[str, str], Installed],
+    deploy_python: Path,
+    utterance: Utterance,
+    tmp_path: Path,
+) -> None:
+    """`python -m <bundle> exec-server .../funasr-wss-server` (FunASR's real server from
+    ../shared/funasr-cpp) listens on 127.0.0.1 with every model of the bundle loaded and answers
+    a websocket request; under strace, no connection leaves the machine; the download tool it
+    runs for each directory gets local paths only, and the installed files do not change."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is required (apt-get install strace): it shows the server opens no outbound connection")
+    dirs = {name: m.dir for (b, name), m in installed.items() if b == bundle and name in ROLE_OF}
+    before = {name: sorted(_files(d)) for name, d in dirs.items()}
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "python").write_text(PYTHON_STUB)
+    (stub / "python").chmod(0o755)
+    record, trace = tmp_path / "tool.txt", tmp_path / "strace.txt"
+    env = {**os.environ, "PATH": f"{stub}:/usr/bin:/bin", "TOOL_RECORD": str(record)}
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # exec-server turns ONNX Runtime's telemetry off itself
+    launcher = [str(deploy_python), "-m", load_config(BUNDLES / bundle).package, "exec-server"]
+    launcher.append(str(cpp_dir() / "bin" / "funasr-wss-server"))
+    server = WssServer(
+        ["--hotword", ""],
+        tmp_path / "server.log",
+        launcher=launcher,
+        env=env,
+        wrap=["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace)],
+    )
+    try:
+        server.wait_ready()
+        loaded = set(server.loaded)
+        for name, directory in dirs.items():
+            if name in ("lm", "itn"):
+                continue  # the LM and ITN loaders log no "Successfully load" line
+            assert any(p.startswith(str(directory)) for p in loaded), (name, loaded)
+        extra = {"svs_lang": "auto", "svs_itn": True} if bundle == "sensevoice-small" else {}
+        result = server.transcribe(utterance.wav, **extra)
+        assert result.get("text"), result
+    finally:
+        server.stop()
+    text = server.text()
+    if bundle != "sensevoice-small":  # the server clears LM, ITN and punctuation for SenseVoice itself
+        for name in ("lm", "itn"):
+            if name in dirs:
+                assert str(dirs[name]) in text, name
+    connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
+    outbound = [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
+    assert outbound == [], outbound
+    calls = record.read_text().splitlines() if record.exists() else []
+    assert calls, "the server runs its download tool for each local directory"
+    for call in calls:
+        model_name = call.split("--model-name ")[1].split()[0]
+        assert Path(model_name).is_dir() and any(model_name == str(d) for d in dirs.values()), call
+    assert {name: sorted(_files(d)) for name, d in dirs.items()} == before
+    assert subprocess.run([str(deploy_python), "-m", launcher[2], "verify"], capture_output=True).returncode == 0

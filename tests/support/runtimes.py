@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -27,7 +28,7 @@ import time
 import venv
 import wave
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -455,24 +456,28 @@ def _free_port() -> int:
 class WssServer:
     """``funasr-wss-server`` on a free port with the given role directories (``""`` = role off)."""
 
-    def __init__(self, args: Sequence[str], log: Path) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log: Path,
+        *,
+        launcher: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+        wrap: Sequence[str] = (),
+    ) -> None:
+        """``launcher``: what starts the server instead of the binary itself (``python -m
+        bundle exec-server <binary>``); ``wrap``: a command the whole thing runs under (strace)."""
         self.port = _free_port()
         self.log = log
         root = cpp_dir()
-        argv = [
-            str(root / "bin" / "funasr-wss-server"),
-            *args,
-            "--port",
-            str(self.port),
-            "--certfile",
-            "",
-            "--keyfile",
-            "",
-        ]
+        argv = [*wrap, *(launcher or [str(root / "bin" / "funasr-wss-server")]), *args]
+        argv += ["--listen-ip", "127.0.0.1", "--port", str(self.port), "--certfile", "", "--keyfile", ""]
         argv += ["--decoder-thread-num", "1", "--io-thread-num", "1", "--model-thread-num", "1"]
         self.argv = argv
         self._log_file = log.open("w")
-        self.proc = subprocess.Popen(argv, cwd=root, stdout=self._log_file, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, cwd=root, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -485,7 +490,8 @@ class WssServer:
         raise AssertionError(f"funasr-wss-server not ready after {timeout}s:\n{self.text()[-4000:]}")
 
     def text(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")
 
     @property
@@ -509,13 +515,18 @@ class WssServer:
             ws.close()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        """Stop the server and everything it started (its own process group: a wrapper such as
+        strace does not pass a terminate signal on)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(timeout=10)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                continue
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the group
         self._log_file.close()
 
 
