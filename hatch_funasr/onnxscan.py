@@ -25,16 +25,28 @@ class OnnxFormatError(ValueError):
     """The file is not a well-formed ONNX protobuf."""
 
 
-# Sub-messages that can hold tensors, by message kind: field number -> kind of the field.
-_GRAPH, _NODE, _ATTRIBUTE, _TENSOR, _SPARSE, _ENTRY = "graph", "node", "attribute", "tensor", "sparse", "entry"
+# Sub-messages that can hold tensors, by message kind: field number -> kind of the field
+# (onnx.proto: ModelProto.graph 7, .training_info 20, .functions 25; TrainingInfoProto
+# .initialization 1, .algorithm 2; FunctionProto.node 7; GraphProto.node 1, .initializer 5,
+# .sparse_initializer 15; NodeProto.attribute 5; AttributeProto.t 5, .g 6, .tensors 10,
+# .graphs 11, .sparse_tensor 22, .sparse_tensors 23; SparseTensorProto.values 1, .indices 2;
+# TensorProto.external_data 13).
+_MODEL, _GRAPH, _NODE, _ATTRIBUTE = "model", "graph", "node", "attribute"
+_TENSOR, _SPARSE, _ENTRY, _TRAINING, _FUNCTION = "tensor", "sparse", "entry", "training", "function"
 _CHILDREN: dict[str, dict[int, str]] = {
-    "model": {7: _GRAPH},
+    _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},
+    _FUNCTION: {7: _NODE},
     _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
     _NODE: {5: _ATTRIBUTE},
     _ATTRIBUTE: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
     _SPARSE: {1: _TENSOR, 2: _TENSOR},
     _TENSOR: {13: _ENTRY},
 }
+#: Deeper nesting than any real model has (graphs inside If/Loop attributes): refused, not recursed.
+MAX_DEPTH = 64
+#: The longest key or value of an external-data entry read into memory.
+_MAX_ENTRY = 4096
 
 
 def _varint(f: BinaryIO) -> int | None:
@@ -53,45 +65,55 @@ def _varint(f: BinaryIO) -> int | None:
             raise OnnxFormatError("varint too long")
 
 
-def _walk(f: BinaryIO, kind: str, end: int, found: list[str]) -> None:
-    """Visit the fields of one message that ends at offset ``end``."""
-    entry: dict[int, bytes] = {}
-    while f.tell() < end:
+def _scan(f: BinaryIO, size: int) -> list[str]:
+    """Every external-data location in the model, visiting the message tree iteratively (an
+    explicit stack, at most :data:`MAX_DEPTH` deep) and seeking past everything else."""
+    found: list[str] = []
+    # (kind, end offset, the key/value fields of an external-data entry)
+    stack: list[tuple[str, int, dict[int, bytes]]] = [(_MODEL, size, {})]
+    while stack:
+        kind, end, entry = stack[-1]
+        if f.tell() >= end:
+            stack.pop()
+            if kind == _ENTRY and entry.get(1) == b"location" and 2 in entry:
+                found.append(entry[2].decode("utf-8", errors="replace"))
+            continue
         tag = _varint(f)
         if tag is None:
             raise OnnxFormatError("truncated message")
         field, wire = tag >> 3, tag & 7
         if wire == 0:
             _varint(f)
-        elif wire == 1:
-            f.seek(8, 1)
-        elif wire == 5:
-            f.seek(4, 1)
+        elif wire in (1, 5):
+            f.seek(8 if wire == 1 else 4, 1)
         elif wire == 2:
             length = _varint(f)
             if length is None or f.tell() + length > end:
                 raise OnnxFormatError("field runs past its message")
             child = _CHILDREN.get(kind, {}).get(field)
             if kind == _ENTRY and field in (1, 2):
+                if length > _MAX_ENTRY:
+                    raise OnnxFormatError(f"external-data entry of {length} bytes")
                 entry[field] = f.read(length)
             elif child is not None:
-                _walk(f, child, f.tell() + length, found)
+                if len(stack) >= MAX_DEPTH:
+                    raise OnnxFormatError(f"messages nested deeper than {MAX_DEPTH} levels")
+                stack.append((child, f.tell() + length, {}))
             else:
                 f.seek(length, 1)
         else:
             raise OnnxFormatError(f"unsupported wire type {wire}")
-    if kind == _ENTRY and entry.get(1) == b"location" and 2 in entry:
-        found.append(entry[2].decode("utf-8", errors="replace"))
+        if f.tell() > end:
+            raise OnnxFormatError("field runs past its message")
+    return found
 
 
 def external_data(path: Path) -> list[str]:
     """The external-data locations ``path`` refers to (relative to its directory), sorted, unique."""
-    found: list[str] = []
     with path.open("rb") as f:
         size = f.seek(0, 2)
         f.seek(0)
-        _walk(f, "model", size, found)
-    return sorted(set(found))
+        return sorted(set(_scan(f, size)))
 
 
 def weight_files(onnx_file: str, path: Path, available: Container[str], *, what: str, source: str) -> list[str]:

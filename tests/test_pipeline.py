@@ -63,13 +63,11 @@ def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None
     wheel_root = pkg.parent
     assert _run(wheel_root, "names").stdout.split() == ["lm", "vad"]
     assert _run(wheel_root, "path", "vad").stdout.strip() == str(pkg / "models" / "vad")
-    assert _run(wheel_root, "server-args").stdout.split() == [
-        "--lm-dir",
-        str(pkg / "models" / "lm"),
-        "--vad-dir",
-        str(pkg / "models" / "vad"),
-    ]
-    assert _run(wheel_root, "server-args", "--wss").stdout.split()[-2:] == ["--vad-quant", "false"]
+    no_asr = _run(wheel_root, "server-args")  # run_server.sh needs an ASR model this bundle lacks
+    assert no_asr.returncode == 1 and "funasr-wss-server" not in no_asr.stdout
+    assert "run_server.sh needs an offline ASR model (--model-dir)" in no_asr.stderr
+    vad_tool = _run(wheel_root, "server-args", "funasr-onnx-offline-vad").stdout.split()
+    assert vad_tool == ["--model-dir", str(pkg / "models" / "vad"), "--quantize", "false"]  # fp32 ships
     assert "ok: 6 files match the manifest" in _run(wheel_root, "verify").stdout
     missing = _run(wheel_root, "path", "asr")
     assert missing.returncode == 1 and "no model named 'asr'" in missing.stderr
