@@ -30,7 +30,7 @@ from hatch_funasr import __version__
 from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import FileRecord
-from hatch_funasr.names import is_sha256, relpath_problem
+from hatch_funasr.names import check_sha256, is_sha256, relpath_problem
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["Cache"]
@@ -85,6 +85,7 @@ class Cache:
     def adopt(
         self,
         file: Path,
+        digest: FileDigest,
         *,
         expect_sha256: str | None,
         expect_git_sha1: str | None,
@@ -92,12 +93,14 @@ class Cache:
         what: str,
         against: str = "the hub listing",
     ) -> FileDigest:
-        """Hash a downloaded ``file`` and, if it is what the listing promised, move it into
-        the blob store.  On any difference the file is deleted and IntegrityError names it."""
-        digest = hash_file(file)
+        """Move a downloaded ``file`` into the blob store if ``digest`` (computed while it
+        streamed in, or vouched for by the client that checked our expected sha256) is what the
+        listing or lock promised; the file is not read again.  On any difference it is deleted
+        and IntegrityError names it."""
         problems = []
-        if expect_size is not None and digest.size != expect_size:
-            problems.append(f"size {digest.size}, expected {expect_size}")
+        actual = file.stat().st_size
+        if actual != digest.size or (expect_size is not None and actual != expect_size):
+            problems.append(f"size {actual}, expected {expect_size if expect_size is not None else digest.size}")
         if expect_sha256 is not None and digest.sha256 != expect_sha256:
             problems.append(f"sha256 {digest.sha256}, expected {expect_sha256}")
         elif expect_sha256 is None and expect_git_sha1 is not None and digest.git_sha1 != expect_git_sha1:
@@ -105,7 +108,7 @@ class Cache:
         if problems:
             file.unlink(missing_ok=True)
             raise IntegrityError(f"{what}: downloaded content does not match {against}: {'; '.join(problems)}")
-        blob = self.blob_path(digest.sha256)
+        blob = self.blob_path(check_sha256(digest.sha256, what))
         blob.parent.mkdir(parents=True, exist_ok=True)
         file.chmod(0o444)
         file.replace(blob)

@@ -12,13 +12,13 @@ to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKE
 
 from __future__ import annotations
 
-import glob
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
+from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import RemoteFile, RepoListing
 from hatch_funasr.names import is_commit
@@ -28,9 +28,13 @@ __all__ = ["HUBS", "HubClient", "HubSpec", "hub_label"]
 
 
 class HubClient(Protocol):
-    def list(self, repo: str, revision: str | None) -> RepoListing: ...
+    def list(self, repo: str, revision: str | None) -> RepoListing:
+        """A revision's commit and every file of it (validated by the caller before use)."""
 
-    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None: ...
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+        """Download ``remote`` to ``dest/remote.path``, stopping at its listed size; the digest
+        of what arrived (hashed while streaming, or verified by the client against
+        ``remote.sha256``).  :class:`IntegrityError` for bytes that are not the listed ones."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,18 @@ class HubSpec:
         return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
 
 
-def _quiet_progress() -> bool:
-    """Hub progress bars only on a terminal."""
-    try:
-        return not os.isatty(2)
-    except OSError:
-        return True
+#: How often a dropped Hugging Face body is resumed (the client's own http_get resumes 5 times).
+_RESUMES = 6
+
+
+def _take(chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile, repo: str) -> None:
+    """Write and hash one chunk of ``remote``'s body; refuse a body longer than the listing."""
+    if hasher.seen + len(chunk) > remote.size:
+        raise IntegrityError(
+            f"{repo}/{remote.path}: the hub sent more than the {remote.size} bytes it lists; stopped there"
+        )
+    out.write(chunk)
+    hasher.update(chunk)
 
 
 def _no_phone_home() -> None:
@@ -85,20 +95,45 @@ class HuggingFaceClient:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
         return RepoListing(info.sha, files)
 
-    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+        """The client's own URL, headers (token) and HTTP session; the body streamed here, so
+        it is hashed as it arrives (huggingface_hub checks only sizes, after writing) and cut
+        off at the listed size.  A dropped body resumes with a Range request."""
         _no_phone_home()
-        from huggingface_hub import snapshot_download
-
-        if _quiet_progress():
-            os.environ.setdefault(EnvVars.HF_HUB_DISABLE_PROGRESS_BARS, "1")
-        snapshot_download(
-            repo,
-            revision=commit,
-            allow_patterns=[glob.escape(p) for p in paths],
-            local_dir=dest,
-            endpoint=self.endpoint,
-            max_workers=4,
+        from huggingface_hub import hf_hub_url
+        from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
+            build_hf_headers,
+            hf_raise_for_status,
+            http_stream_backoff,
         )
+
+        url = hf_hub_url(repo, remote.path, revision=commit, endpoint=self.endpoint)
+        target = dest / remote.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        hasher = StreamHasher(remote.size)
+        failure: Exception | None = None
+        with target.open("wb") as out:
+            for _ in range(_RESUMES):
+                headers = build_hf_headers()
+                if hasher.seen:
+                    headers["Range"] = f"bytes={hasher.seen}-"
+                try:
+                    with http_stream_backoff("GET", url, headers=headers) as response:
+                        hf_raise_for_status(response)
+                        if hasher.seen and response.status_code == 200:  # Range ignored: start over
+                            out.seek(0)
+                            out.truncate()
+                            hasher = StreamHasher(remote.size)
+                        for chunk in response.iter_bytes(CHUNK):
+                            _take(chunk, hasher, out, remote, repo)
+                except IntegrityError:
+                    raise
+                except Exception as e:  # a dropped or cut connection: resume where it stopped
+                    failure = e
+                if hasher.seen == remote.size:
+                    return hasher.digest()
+        why = f"{type(failure).__name__}: {failure}" if failure else "the body ended early"
+        raise ConnectionError(f"{remote.path}: {hasher.seen} of {remote.size} bytes after {_RESUMES} tries ({why})")
 
 
 class ModelScopeClient:
@@ -137,33 +172,33 @@ class ModelScopeClient:
         }
         return RepoListing(commit, files)
 
-    def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+        """The client's single-file download, given the sha256 and size we expect (the lock's
+        or the validated listing's): it hashes while streaming, stops past the size, and
+        refuses other bytes; so the file is not read again here."""
         from modelscope_hub.errors import FileIntegrityError, FileSizeMismatchError
 
         try:
-            self._api().download_repo(
+            path = self._api().download_file(
                 repo,
                 "model",
+                remote.path,
                 revision=commit,
                 local_dir=dest,
-                allow_patterns=[glob.escape(p) for p in paths],
-                max_workers=4,
+                expected_sha256=remote.sha256,
+                file_size=remote.size,
             )
-        except Exception as e:
-            # The client checks sha256 itself and retries; wrong bytes after that are not a
-            # transient failure worth another round, unlike a dropped or short transfer.
-            failed = getattr(e, "failed_files", None) or {}
-            altered = sorted(
-                str(path)
-                for path, error in failed.items()
-                if isinstance(error, FileIntegrityError) and not isinstance(error, FileSizeMismatchError)
-            )
-            if altered:
-                raise IntegrityError(
-                    f"{', '.join(altered)} from ModelScope {repo}@{commit[:12]}: downloaded content does not match "
-                    f"the sha256 the hub lists ({failed[altered[0]]})"
-                ) from e
-            raise
+        except FileSizeMismatchError:
+            raise  # a short or long body: worth another try
+        except FileIntegrityError as e:
+            # The client retried already; wrong bytes again are not a transient failure.
+            raise IntegrityError(
+                f"{remote.path} from ModelScope {repo}@{commit[:12]}: downloaded content does not match "
+                f"sha256 {remote.sha256} ({e})"
+            ) from e
+        if remote.sha256 is None:  # nothing to verify against: hash it here
+            return hash_file(Path(path))
+        return FileDigest(Path(path).stat().st_size, remote.sha256, None)
 
 
 HUBS: dict[str, HubSpec] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -222,35 +223,30 @@ class HubSource:
             self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing))
 
     def _attempt(self, paths: Sequence[str], where: str) -> tuple[list[str], str]:
-        """One download of ``paths``; adopt what arrived whole; return what is still missing and why."""
-        failure = ""
-        with self.cache.tempdir("download-") as tmp:
-            try:
-                self.client.download(self.repo, self.commit, paths, tmp)
-            except FunasrBuildError as e:
-                raise type(e)(f"model {self.model.name}: {e}") from e
-            except Exception as e:  # the clients raise many kinds; all mean the same to a user
-                disk = storage_cause(e)
-                if disk is not None:
-                    raise storage_error(
-                        disk,
-                        f"model {self.model.name}: cannot download {where} into the cache {self.cache.root}",
-                        f"free space or point {EnvVars.CACHE} at a writable disk",
-                    ) from e
-                failure = f"{type(e).__name__}: {e}"
-            missing = []
-            for path in paths:
-                remote, file = self.listing[path], tmp / path
-                if not file.is_file():
-                    missing.append(path)
+        """One download of ``paths`` (up to four files at once); adopt each file that arrived
+        whole; return what is still missing and why."""
+        failures: dict[str, str] = {}
+        with self.cache.tempdir("download-") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {p: pool.submit(self.client.fetch, self.repo, self.commit, self.listing[p], tmp) for p in paths}
+            for path, future in futures.items():
+                try:
+                    digest = future.result()
+                except FunasrBuildError as e:
+                    raise type(e)(f"model {self.model.name}: {e}") from e
+                except Exception as e:  # the clients raise many kinds; all mean the same to a user
+                    disk = storage_cause(e)
+                    if disk is not None:
+                        raise storage_error(
+                            disk,
+                            f"model {self.model.name}: cannot download {where} into the cache {self.cache.root}",
+                            f"free space or point {EnvVars.CACHE} at a writable disk",
+                        ) from e
+                    failures[path] = f"{type(e).__name__}: {e}"
                     continue
-                if file.stat().st_size != remote.size:  # a short body: worth another try
-                    failure = f"{path}: got {file.stat().st_size} bytes, the listing says {remote.size}"
-                    file.unlink()
-                    missing.append(path)
-                    continue
+                remote = self.listing[path]
                 digest = self.cache.adopt(
-                    file,
+                    tmp / path,
+                    digest,
                     expect_sha256=remote.sha256,
                     expect_git_sha1=remote.git_sha1,
                     expect_size=remote.size,
@@ -258,7 +254,8 @@ class HubSource:
                     against=LOCK_NAME if self.locked else "the hub listing",
                 )
                 self.listing[path] = replace(remote, sha256=digest.sha256)
-        return missing, failure or f"{where} did not deliver {', '.join(missing)}"
+        missing = sorted(failures)
+        return missing, "; ".join(failures[p] for p in missing) or ""
 
 
 @dataclass
