@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import platform
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,10 @@ from hatch_funasr import __version__
 from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import FileRecord
-from hatch_funasr.names import check_sha256, is_sha256, relpath_problem
+from hatch_funasr.names import check_sha256, relpath_problem
 from hatch_funasr.settings import EnvVars, Settings
 
-__all__ = ["Cache"]
+__all__ = ["Cache", "DerivedEntry"]
 
 #: This host's name as used in scratch directory names (no dashes: they separate fields).
 _HOST = "".join(c for c in platform.node() if c.isalnum()) or "host"
@@ -57,22 +60,36 @@ def _safe_component(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else f"%{ord(c):02x}" for c in text)
 
 
+@dataclass(frozen=True)
+class DerivedEntry:
+    """Files made by export or quantization, kept in the cache, and what was recorded with them
+    (drift, tool versions), so a hit needs neither the tools nor a second read."""
+
+    files: dict[str, FileRecord]
+    meta: dict[str, Any]
+
+
 class Cache:
     """Blobs, listings and resolved revisions under one root directory."""
 
-    def __init__(self, root: Path | None = None, *, lock_timeout: float | None = None) -> None:
-        """``root`` and ``lock_timeout`` default to the settings (``HATCH_FUNASR_CACHE``,
-        ``HATCH_FUNASR_LOCK_TIMEOUT``)."""
-        if root is None or lock_timeout is None:
+    def __init__(
+        self, root: Path | None = None, *, lock_timeout: float | None = None, key_file: Path | None = None
+    ) -> None:
+        """``root``, ``lock_timeout`` and ``key_file`` default to the settings
+        (``HATCH_FUNASR_CACHE``, ``HATCH_FUNASR_LOCK_TIMEOUT``, ``HATCH_FUNASR_KEY_FILE``)."""
+        if root is None or lock_timeout is None or key_file is None:
             settings = Settings.from_env()
             root = settings.cache_root if root is None else root
             lock_timeout = settings.lock_timeout if lock_timeout is None else lock_timeout
+            key_file = settings.key_file if key_file is None else key_file
         self.root = root.resolve()
         self.lock_timeout = lock_timeout
+        self.key_file = key_file
+        self._key: bytes | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Cache:
-        return cls(settings.cache_root, lock_timeout=settings.lock_timeout)
+        return cls(settings.cache_root, lock_timeout=settings.lock_timeout, key_file=settings.key_file)
 
     # --- blobs -------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
@@ -192,45 +209,96 @@ class Cache:
         payload = json.dumps({**parts, "hatch-funasr": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def load_derived(self, key: str) -> dict[str, FileRecord] | None:
-        """Files produced earlier for ``key``, re-verified, with the digests that verification
-        computed.  An entry whose index names an unsafe path or a malformed hash, or whose
-        files differ from it, is removed."""
+    def _mac_key(self) -> bytes | None:
+        """This machine's key for derived-file records (created on first use, 0600, outside the
+        cache); None when it can be neither read nor created (then nothing derived is trusted)."""
+        if self._key is None:
+            try:
+                text = self.key_file.read_text("ascii").strip()
+                self._key = bytes.fromhex(text) if len(text) == 64 else None
+            except (OSError, ValueError):
+                self._key = None
+            if self._key is None:
+                with contextlib.suppress(OSError):
+                    self.key_file.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "w") as f:
+                        f.write(secrets.token_hex(32))
+                with contextlib.suppress(OSError, ValueError):
+                    text = self.key_file.read_text("ascii").strip()
+                    self._key = bytes.fromhex(text) if len(text) == 64 else None
+        return self._key
+
+    def _sign(self, key: str, record: dict[str, Any]) -> str | None:
+        secret = self._mac_key()
+        if secret is None:
+            return None
+        payload = json.dumps({"key": key, "record": record}, sort_keys=True, separators=(",", ":"))
+        return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+
+    def load_derived(self, key: str, *, strict: bool = False) -> DerivedEntry | None:
+        """Files produced earlier for ``key`` (a hash of inputs and tool versions) and what was
+        recorded with them, if their record is signed with this machine's key and every file
+        is still what it recorded (unchanged file status, else re-hashed).  An entry that is
+        not is removed and None returned; with ``strict`` (offline builds, which cannot make
+        the files again) an entry whose record cannot be verified is an IntegrityError."""
         base = self.root / "derived" / key
         try:
-            index: object = json.loads((base / "index.json").read_text("utf-8"))
+            index: Any = json.loads((base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
+        record = index.get("record") if isinstance(index, dict) else None
+        mac = index.get("mac") if isinstance(index, dict) else None
+        expected = self._sign(key, record) if isinstance(record, dict) else None
+        if expected is None or not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
+            if strict:
+                raise IntegrityError(
+                    f"the cached derived files {base} carry no record this machine signed (made elsewhere, or "
+                    "altered); an offline build cannot make them again: build once online, or delete that directory"
+                )
+            shutil.rmtree(base, ignore_errors=True)
+            return None
+        assert isinstance(record, dict)
         found = {}
-        for name, sha256 in index.items() if isinstance(index, dict) else [("", "")]:
+        for name, entry in (record.get("files") or {}).items():
             path = base / str(name)
-            valid = relpath_problem(name) is None and is_sha256(sha256) and path.is_file()
-            digest = hash_file(path) if valid else None
-            if digest is None or digest.sha256 != sha256:
+            ok = relpath_problem(name) is None and isinstance(entry, dict) and path.is_file()
+            if ok and entry.get("stamp") != self._stamp_of(path):
+                digest = hash_file(path)
+                ok = (digest.sha256, digest.size) == (entry.get("sha256"), entry.get("size"))
+            if not ok:
                 shutil.rmtree(base, ignore_errors=True)
                 return None
-            found[str(name)] = FileRecord(path, digest.size, digest.sha256)
-        return found
+            found[str(name)] = FileRecord(path, int(entry["size"]), str(entry["sha256"]))
+        return DerivedEntry(found, dict(record.get("meta") or {}))
 
-    def store_derived(self, key: str, files: dict[str, Path]) -> dict[str, FileRecord]:
+    def store_derived(self, key: str, files: dict[str, Path], meta: dict[str, Any] | None = None) -> DerivedEntry:
         """Keep produced files under ``key``: copied (and hashed in the same pass) into scratch
-        space, then renamed in at once."""
+        space, renamed in at once, then recorded (hashes, file status, ``meta``) and signed."""
         base = self.root / "derived" / key
         with self.tempdir("derived-") as tmp:
-            records = {}
+            digests = {}
             for name, src in files.items():
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 with src.open("rb") as f, (tmp / name).open("wb") as out:
-                    digest = hash_stream(f, src.stat().st_size, out)
-                records[name] = FileRecord(base / name, digest.size, digest.sha256)
-            index = {name: r.sha256 for name, r in records.items()}
-            (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), "utf-8")
+                    digests[name] = hash_stream(f, src.stat().st_size, out)
             base.parent.mkdir(parents=True, exist_ok=True)
             try:
                 tmp.rename(base)
             except OSError:  # another build stored the same result first: use (and verify) that
-                return self.load_derived(key) or {n: FileRecord(files[n], r.size, r.sha256) for n, r in records.items()}
-        return records
+                theirs = self.load_derived(key)
+                if theirs is not None:
+                    return theirs
+                records = {n: FileRecord(files[n], d.size, d.sha256) for n, d in digests.items()}
+                return DerivedEntry(records, dict(meta or {}))
+        record = {
+            "files": {
+                n: {"size": d.size, "sha256": d.sha256, "stamp": self._stamp_of(base / n)} for n, d in digests.items()
+            },
+            "meta": meta or {},
+        }
+        self._write_atomic(base / "index.json", json.dumps({"record": record, "mac": self._sign(key, record)}).encode())
+        return DerivedEntry({n: FileRecord(base / n, d.size, d.sha256) for n, d in digests.items()}, dict(meta or {}))
 
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager

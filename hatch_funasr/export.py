@@ -91,8 +91,8 @@ def export_onnx(staged: StagedModel, selection: Selection, source: Source, ctx: 
         opset=model.opset_version,
         tools=tools,
     )
-    exported = ctx.cache.load_derived(key)
-    if exported is not None:
+    entry = ctx.cache.load_derived(key, strict=ctx.offline)
+    if entry is not None:
         ctx.report(f"model {model.name}: reusing the cached export of {', '.join(selection.export)}")
     else:
         src = ctx.work / model.name / "export"
@@ -108,10 +108,10 @@ def export_onnx(staged: StagedModel, selection: Selection, source: Source, ctx: 
             if not (src / name).is_file():
                 raise ExportError(f"model {model.name}: FunASR export did not produce {name}")
             load_check(model, src / name)
-        exported = ctx.cache.store_derived(key, {name: src / name for name in selection.export})
+        entry = ctx.cache.store_derived(key, {name: src / name for name in selection.export}, {"tools": tools})
     return replace(
         staged,
-        files={**staged.files, **exported},
+        files={**staged.files, **entry.files},
         tools={**staged.tools, **tools},
-        derived=tuple(sorted({*staged.derived, *exported})),
+        derived=tuple(sorted({*staged.derived, *entry.files})),
     )

@@ -121,17 +121,27 @@ def _beside(directory: Path, onnx_file: str, record: FileRecord, weights: Mappin
     return directory / onnx_file
 
 
-def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext) -> StagedModel:
-    """Quantize every file in ``selection.quantize`` (already among the model's files)."""
-    import onnxruntime
+def _onnxruntime_version() -> str:
+    """The installed onnxruntime's version, without importing it (a cache hit needs no onnxruntime)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("onnxruntime")
+    except PackageNotFoundError:
+        return "none"
+
+
+def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext) -> StagedModel:
+    """Quantize every file in ``selection.quantize`` (already among the model's files).  A cached
+    result signed by this machine costs no more than packing it: no onnxruntime, the drift
+    from its record."""
     model = staged.config
     files = dict(staged.files)
     weights = dict(staged.weights)
     drift = dict(staged.drift)
     derived = set(staged.derived)
+    runtime_version = _onnxruntime_version()
     scratch = ctx.work / model.name / "quant"
-    scratch.mkdir(parents=True, exist_ok=True)
     for onnx_file in selection.quantize:
         fp32 = files[onnx_file] = files[onnx_file].hashed()
         inputs = {n: files[n] for n in weights.get(onnx_file, ())}
@@ -139,33 +149,38 @@ def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext)
             kind="quantize",
             input=fp32.sha256,
             external=sorted((n, r.digest()) for n, r in inputs.items()),
-            onnxruntime=onnxruntime.__version__,
+            onnxruntime=runtime_version,
             settings=_SETTINGS,
         )
-        src = _beside(scratch / f"in-{onnx_file}", onnx_file, fp32, inputs) if inputs else fp32.source
-        out = scratch / quant_name(onnx_file)
-        outputs = ctx.cache.load_derived(key)
-        if outputs is not None:
-            ctx.report(f"model {model.name}: reusing the cached {out.name}")
+        name = quant_name(onnx_file)
+        entry = ctx.cache.load_derived(key, strict=ctx.offline)
+        if entry is not None:
+            ctx.report(f"model {model.name}: reusing the cached {name}")
+            measured = entry.meta.get("drift")
         else:
-            ctx.report(f"model {model.name}: quantizing {onnx_file} -> {out.name}")
+            ctx.report(f"model {model.name}: quantizing {onnx_file} -> {name}")
+            scratch.mkdir(parents=True, exist_ok=True)
+            src = _beside(scratch / f"in-{onnx_file}", onnx_file, fp32, inputs) if inputs else fp32.source
+            out = scratch / name
             try:
                 quantize_file(src, out, external=True if inputs else None)
             except Exception as e:
                 raise ExportError(f"model {model.name}: quantizing {onnx_file} failed: {type(e).__name__}: {e}") from e
             load_check(model, out)
-            outputs = ctx.cache.store_derived(key, {out.name: out} | {n: out.parent / n for n in external_data(out)})
-        produced = outputs[out.name]
-        weights[out.name] = tuple(
-            weight_files(out.name, produced.source, outputs, what=f"model {model.name}", source="the quantizer")
+            measured = quant_drift(src, out)
+            produced = {out.name: out} | {n: out.parent / n for n in external_data(out)}
+            entry = ctx.cache.store_derived(key, produced, {"drift": measured})
+        outputs = entry.files
+        weights[name] = tuple(
+            weight_files(name, outputs[name].source, outputs, what=f"model {model.name}", source="the quantizer")
         )
-        measured = drift[out.name] = quant_drift(src, produced.source)
-        shown = "not measurable" if measured is None else f"{measured:.6g}"
-        ctx.report(f"model {model.name}: {out.name} max abs drift from fp32 on a fixed input: {shown}")
+        value = drift[name] = measured if isinstance(measured, float) else None
+        shown = "not measurable" if value is None else f"{value:.6g}"
+        ctx.report(f"model {model.name}: {name} max abs drift from fp32 on a fixed input: {shown}")
         limit = model.max_quant_drift
-        if limit is not None and (measured is None or measured > limit):
+        if limit is not None and (value is None or value > limit):
             raise ExportError(
-                f"model {model.name}: {out.name} drifts {shown} from {onnx_file} on a fixed input, over "
+                f"model {model.name}: {name} drifts {shown} from {onnx_file} on a fixed input, over "
                 f"max-quant-drift = {limit}; raise the limit or ship fp32 only (quantize = false)"
             )
         files.update(outputs)
@@ -176,5 +191,5 @@ def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext)
         weights=weights,
         drift=drift,
         derived=tuple(sorted(derived)),
-        tools={**staged.tools, "onnxruntime": onnxruntime.__version__},
+        tools={**staged.tools, "onnxruntime": runtime_version},
     )

@@ -44,6 +44,8 @@ class EnvVars:
     LOCK_TIMEOUT = "HATCH_FUNASR_LOCK_TIMEOUT"
     DOWNLOAD_ATTEMPTS = "HATCH_FUNASR_DOWNLOAD_ATTEMPTS"
     EXPORT_PYTHON = "HATCH_FUNASR_EXPORT_PYTHON"
+    KEY_FILE = "HATCH_FUNASR_KEY_FILE"
+    TRUST_CACHE = "HATCH_FUNASR_TRUST_CACHE"
     SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
     # Hub clients: endpoints (mirrors) we pass on explicitly; switches we set for them.
     HF_ENDPOINT = "HF_ENDPOINT"
@@ -52,7 +54,9 @@ class EnvVars:
     HF_HUB_OFFLINE = "HF_HUB_OFFLINE"
     # Platform cache locations.
     XDG_CACHE_HOME = "XDG_CACHE_HOME"
+    XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
     LOCALAPPDATA = "LOCALAPPDATA"
+    APPDATA = "APPDATA"
 
 
 #: Credentials the hub clients read themselves; hatch-funasr never reads them, and removes
@@ -97,6 +101,18 @@ def _default_cache_root(env: Mapping[str, str]) -> Path:
     return Path(env.get(EnvVars.XDG_CACHE_HOME) or Path.home() / ".cache") / "hatch-funasr"
 
 
+def _default_key_file(env: Mapping[str, str]) -> Path:
+    """Where this machine's key for the cache's derived-file records lives: the user's config
+    directory, never the cache (which travels, and is not trusted)."""
+    if sys.platform == "win32":
+        base = Path(env.get(EnvVars.APPDATA) or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(env.get(EnvVars.XDG_CONFIG_HOME) or Path.home() / ".config")
+    return base / "hatch-funasr" / "cache.key"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The runtime switches of one build or command."""
@@ -115,6 +131,11 @@ class Settings:
     export_python: str = sys.executable
     #: ``SOURCE_DATE_EPOCH``: the time stamped on a wheel's entries (reproducible builds).
     source_date_epoch: int = _ZIP_EPOCH
+    #: ``HATCH_FUNASR_KEY_FILE``: this machine's key that signs derived-file records in the cache.
+    key_file: Path = Path()
+    #: ``HATCH_FUNASR_TRUST_CACHE=1``: allow an offline build without funasr.lock, taking the
+    #: cache's listings on trust (the cache is otherwise not a root of trust).
+    trust_cache: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,14 +146,21 @@ class Settings:
         if lock not in ("", "update"):
             raise ConfigError([f'{EnvVars.LOCK}: expected "update" or unset, got {lock!r}'], source="the environment")
         epoch = _number(env, EnvVars.SOURCE_DATE_EPOCH, _ZIP_EPOCH, minimum=_ZIP_EPOCH, integer=True)
+        cache_root = (Path(cache).expanduser() if cache else _default_cache_root(env)).resolve()
+        if cache_root.exists() and not cache_root.is_dir():
+            why = f"{EnvVars.CACHE}: {cache_root} is not a directory; point it at a directory (created if missing)"
+            raise ConfigError([why], source="the environment")
+        key_file = env.get(EnvVars.KEY_FILE, "").strip()
         return cls(
             offline=_flag(env, EnvVars.OFFLINE),
-            cache_root=(Path(cache).expanduser() if cache else _default_cache_root(env)).resolve(),
+            cache_root=cache_root,
             lock_update=lock == "update",
             lock_timeout=_number(env, EnvVars.LOCK_TIMEOUT, 600.0, minimum=0.0),
             download_attempts=int(_number(env, EnvVars.DOWNLOAD_ATTEMPTS, 3, minimum=1, integer=True)),
             export_python=env.get(EnvVars.EXPORT_PYTHON, "").strip() or sys.executable,
             source_date_epoch=int(epoch),
+            key_file=(Path(key_file).expanduser() if key_file else _default_key_file(env)).resolve(),
+            trust_cache=_flag(env, EnvVars.TRUST_CACHE),
         )
 
 

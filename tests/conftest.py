@@ -21,6 +21,19 @@ FUNASR_ONNX = "funasr_onnx==0.4.3"
 BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _machine_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This test session's key for signed derived-file records (not the user's own)."""
+    key = tmp_path_factory.mktemp("key") / "cache.key"
+    before = os.environ.get("HATCH_FUNASR_KEY_FILE")
+    os.environ["HATCH_FUNASR_KEY_FILE"] = str(key)
+    yield
+    if before is None:
+        os.environ.pop("HATCH_FUNASR_KEY_FILE", None)
+    else:
+        os.environ["HATCH_FUNASR_KEY_FILE"] = before
+
+
 @pytest.fixture(scope="session")
 def vad_files() -> dict[str, bytes]:
     return realvad.model_files()
