@@ -67,6 +67,14 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
 def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     """Every model's source: from the lock when there is one.  Offline, every model missing
     from the cache is named in one error, not just the first."""
+    hub_models = [m.name for m in config.models if m.path is None]
+    if ctx.offline and ctx.lock is None and hub_models and not ctx.settings.trust_cache:
+        raise FetchError(
+            f"an offline build of hub models ({', '.join(hub_models)}) needs {LOCK_NAME}: the cache is not a root "
+            "of trust (it travels, and its listings could have been edited to match altered files). Run "
+            f"`hatch-funasr lock` on the connected machine and carry {LOCK_NAME} with the project; or set "
+            f"{EnvVars.TRUST_CACHE}=1 to take the cache's listings on trust"
+        )
     if ctx.lock is not None:
         problems = mismatches(config, ctx.lock)
         if problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -60,9 +61,13 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     assert staged[0].commit and len(staged[0].commit) == 40
     assert json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]["hub"] == hub_name
 
-    # Offline, with both endpoints dead: the cache alone builds the same package.
+    # Offline, with both endpoints dead: the cache alone builds the same package (taken on
+    # trust, knowingly: without funasr.lock an offline build refuses to).
     monkeypatch.setenv("HF_ENDPOINT", DEAD)
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", DEAD)
+    with pytest.raises(FetchError, match=r"needs funasr\.lock: the cache is not a root of trust"):
+        stage(config, tmp_path / "refused", cache=cache, offline=True)
+    monkeypatch.setenv("HATCH_FUNASR_TRUST_CACHE", "1")
     hub.clear_log()
     pkg2, staged2 = stage(config, tmp_path / "s2", cache=cache, offline=True)
     assert hub.requests == []
@@ -70,7 +75,10 @@ def test_fetch_only_runtime_files_then_offline_rebuild(
     assert (pkg2 / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
 
 
-def test_offline_with_empty_cache_names_each_model_and_revision(tmp_path: Path, hub_env: dict[str, str]) -> None:
+def test_offline_with_empty_cache_names_each_model_and_revision(
+    tmp_path: Path, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCH_FUNASR_TRUST_CACHE", "1")
     config = _config(
         tmp_path,
         {"vad": {"model": "fsmn-vad", "revision": "v2.0.4"}, "vad2": {"model": VAD_HF_REPO, "hub": "hf"}},
@@ -146,11 +154,15 @@ def test_cli_models_check_fetch_then_offline_build(tmp_path: Path, hub_env: dict
     check = _cli(project, "check", env=dead)
     assert check.returncode == 0, check.stderr
     assert f"fetch {VAD_ONNX_REPO} at v2.0.4 from ms" in check.stdout
+    assert _cli(project, "lock").returncode == 0  # the air-gap recipe: lock, fetch, carry both
     fetched = _cli(project, "fetch")
     assert fetched.returncode == 0, fetched.stderr
     assert "vad: " + VAD_ONNX_REPO in fetched.stdout and "3 files" in fetched.stdout
     offline = _cli(project, "fetch", env={**dead, "HATCH_FUNASR_OFFLINE": "1"})
     assert offline.returncode == 0, offline.stderr
+    (project / "funasr.lock").unlink()
+    unlocked = _cli(project, "fetch", env={**dead, "HATCH_FUNASR_OFFLINE": "1"})
+    assert unlocked.returncode == 1 and "an offline build of hub models (vad) needs funasr.lock" in unlocked.stderr
 
     (project / "pyproject.toml").write_text(
         '[project]\nname = "x"\nversion = "1"\n[tool.funasr.models]\nvad = "fsmn-vda"\n'
@@ -254,3 +266,32 @@ def test_without_extra_files_sensevoice_onnx_names_the_missing_bpe_model(
     project = make_project(tmp_path, f'asr = {{ model = "{SV_ONNX}", revision = "v2.0.5", extra-files = [] }}\n')
     with pytest.raises(SelectionError, match=rf"ms:{SV_ONNX}@v2.0.5 has no {BPE}"):
         stage_project(project, tmp_path / "b")
+
+
+def test_offline_without_a_lock_refuses_an_edited_cached_listing(
+    tmp_path: Path, hub_env: dict[str, str], vad_repo: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache travels: an attacker edits a cached listing to name their own (cached) file.
+    Offline and unlocked the build refuses to start; with the lock, the edit is caught."""
+    project = make_project(tmp_path)
+    lock_project(project)
+    stage_project(project, tmp_path / "warm")
+    cache = Path(hub_env["HATCH_FUNASR_CACHE"])
+    evil = b"\x08\x07 not the model"
+    evil_sha = hashlib.sha256(evil).hexdigest()
+    blob = cache / "blobs" / "sha256" / evil_sha[:2] / evil_sha
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(evil)
+    for snapshot in (cache / "snapshots").rglob("*.json"):
+        data = json.loads(snapshot.read_text())
+        if "model_quant.onnx" in data["files"]:
+            data["files"]["model_quant.onnx"] = {"size": len(evil), "sha256": evil_sha, "git_sha1": None}
+            snapshot.write_text(json.dumps(data))
+    monkeypatch.setenv("HATCH_FUNASR_OFFLINE", "1")
+    unlocked = tmp_path / "unlocked"
+    shutil.copytree(project, unlocked)
+    (unlocked / "funasr.lock").unlink()
+    with pytest.raises(FetchError, match=r"needs funasr\.lock"):
+        stage_project(unlocked, tmp_path / "s1", offline=True)
+    pkg = stage_project(project, tmp_path / "s2", offline=True)  # locked: the lock decides, not the listing
+    assert (pkg / "models" / "vad" / "model_quant.onnx").read_bytes() == vad_repo["model_quant.onnx"]
