@@ -21,6 +21,7 @@ __all__ = [
     "ServerError",
     "VerificationError",
     "automodel_kwargs",
+    "check_installed",
     "exec_server",
     "main",
     "manifest",
@@ -37,6 +38,8 @@ _MANIFEST = "funasr_manifest.json"
 #: Written only into editable installs: model name -> absolute directory outside site-packages.
 _LOCATIONS = "_funasr_locations.json"
 _CHUNK = 1 << 20
+#: A manifest larger than this is not one (it lists a few hundred files at most).
+MAX_MANIFEST = 16 << 20
 
 
 class VerificationError(ValueError):
@@ -50,12 +53,48 @@ class VerificationError(ValueError):
 _cache: Dict[str, Any] = {}
 
 
+def _relative(name: object, what: str) -> str:
+    """``name`` if it is a relative path inside its directory (installed files are not trusted)."""
+    parts = name.split("/") if isinstance(name, str) else [""]
+    if not isinstance(name, str) or name.startswith("/") or "\\" in name or ":" in name or any(
+        p in ("", ".", "..") for p in parts
+    ):
+        raise VerificationError([f"the manifest names {what} {name!r}, which is not a path inside the bundle"])
+    return name
+
+
 def manifest() -> Dict[str, Any]:
     """The bundle manifest: bundle name and version, and per model its provenance and files."""
     if "manifest" not in _cache:
-        with open(_HERE / _MANIFEST, encoding="utf-8") as f:
-            _cache["manifest"] = json.load(f)
+        with open(_HERE / _MANIFEST, "rb") as f:
+            data = f.read(MAX_MANIFEST + 1)
+        if len(data) > MAX_MANIFEST:
+            raise VerificationError([f"{_HERE / _MANIFEST} is over {MAX_MANIFEST} bytes: not a manifest"])
+        loaded = json.loads(data.decode("utf-8"))
+        for name, model in loaded.get("models", {}).items():
+            _relative(name, "a model")
+            _relative(model.get("dir"), f"for model {name} the directory")
+            for rel in model.get("files", {}):
+                _relative(rel, f"for model {name} the file")
+        _cache["manifest"] = loaded
     return _cache["manifest"]  # type: ignore[no-any-return]
+
+
+def check_installed() -> None:
+    """Every model file the manifest lists is present (a stat each): called when the bundle is
+    imported, so a wheel that lost its models (an interrupted build) is refused at once."""
+    missing = [
+        f"{name}: {path(name) / rel}"
+        for name in names()
+        for rel in manifest()["models"][name]["files"]
+        if not (path(name) / rel).is_file()
+    ]
+    if missing:
+        shown = "\n".join(missing[:10]) + (f"\n... and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise ImportError(
+            f"{__package__}: {len(missing)} model file(s) of this bundle are not installed (a wheel from an "
+            f"interrupted build?); reinstall it from a complete wheel:\n{shown}"
+        )
 
 
 def names() -> List[str]:
@@ -92,14 +131,21 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
     problems: List[str] = []
     for name in model_names or names():
         root = path(name)
-        for rel, info in sorted(manifest()["models"][name]["files"].items()):
+        listed = manifest()["models"][name]["files"]
+        if root.is_dir():
+            present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+            unexpected = sorted(present - set(listed))
+            problems += [f"{name}: {root / rel}: not in the manifest (planted?)" for rel in unexpected]
+        for rel, info in sorted(listed.items()):
             file = root / rel
             if not file.is_file():
                 problems.append(f"{name}: {file}: missing")
             elif file.stat().st_size != info["size"]:
                 problems.append(f"{name}: {file}: size {file.stat().st_size}, expected {info['size']}")
-            elif _sha256(file) != info["sha256"]:
-                problems.append(f"{name}: {file}: sha256 {_sha256(file)}, expected {info['sha256']}")
+            else:
+                actual = _sha256(file)
+                if actual != info["sha256"]:
+                    problems.append(f"{name}: {file}: sha256 {actual}, expected {info['sha256']}")
     if problems:
         raise VerificationError(problems)
 

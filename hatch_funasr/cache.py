@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hatch_funasr import __version__
+from hatch_funasr import __version__, scratch
 from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import FileRecord
@@ -37,24 +37,6 @@ from hatch_funasr.names import check_sha256, relpath_problem
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["Cache", "DerivedEntry"]
-
-#: This host's name as used in scratch directory names (no dashes: they separate fields).
-_HOST = "".join(c for c in platform.node() if c.isalnum()) or "host"
-
-
-def _running(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, not ours to signal
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
 
 def _safe_component(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else f"%{ord(c):02x}" for c in text)
@@ -308,24 +290,11 @@ class Cache:
         Its name carries this host and process id, so scratch space left by a killed build
         is removed by the next build on the same host (nothing in it was ever trusted).
         """
-        base = self.root / "tmp"
-        base.mkdir(parents=True, exist_ok=True)
-        self._sweep_tmp(base)
-        path = Path(tempfile.mkdtemp(prefix=f"{prefix}{_HOST}-{os.getpid()}-", dir=base))
+        path = scratch.make_dir(self.root / "tmp", prefix)
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
-
-    @staticmethod
-    def _sweep_tmp(base: Path) -> None:
-        """Remove scratch directories of processes on this host that no longer run."""
-        for entry in base.iterdir():
-            parts = entry.name.split("-")
-            if len(parts) < 4 or parts[-3] != _HOST or not parts[-2].isdigit():
-                continue
-            if not _running(int(parts[-2])):
-                shutil.rmtree(entry, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout: float | None = None) -> Iterator[None]:

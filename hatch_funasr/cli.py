@@ -172,7 +172,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if not names:
             _err(f"{args.wheel}: no {MANIFEST_NAME}; not a hatch-funasr bundle wheel")
             return 1
-        manifest = json.loads(zf.read(names[0]))
+        info = zf.getinfo(names[0])
+        with zf.open(info) as member:  # bounded: a wheel is not trusted (a deflate bomb stays a small read)
+            data = member.read(runtime.MAX_MANIFEST + 1)
+        if len(data) > runtime.MAX_MANIFEST:
+            _err(f"{args.wheel}: {names[0]} is over {runtime.MAX_MANIFEST} bytes: not a manifest")
+            return 1
+        manifest = json.loads(data)
         problems = _verify_wheel(zf, manifest)
     if args.json:
         print(json.dumps({**manifest, "verify": problems or "ok"}, indent=2, sort_keys=True))
@@ -182,8 +188,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
     for name, m in sorted(manifest["models"].items()):
         origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
-        runtime = f", runtime {m['runtime']}" if m.get("runtime") else ""
-        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{runtime}]")
+        mode = f", runtime {m['runtime']}" if m.get("runtime") else ""
+        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{mode}]")
         for extra in m.get("extra", []):
             print(f"  + {', '.join(extra['files'])} from {extra['hub']}:{extra['repo']}@{extra['commit']}")
         derived = set(m.get("derived", []))

@@ -272,6 +272,9 @@ def _parse_model(
         source_dir = (root / local).resolve()
         if not source_dir.is_dir():
             c.add(f"{path}.path", f'"{local}" is not a directory (relative paths start at {root})')
+        elif source_dir == Path(source_dir.anchor) or root == source_dir or root.is_relative_to(source_dir):
+            why = "which holds the project itself; name the model's own directory"
+            c.add(f"{path}.path", f'"{local}" is {source_dir}, {why}')
         elif family is None:
             config_yaml = source_dir / "config.yaml"
             text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None

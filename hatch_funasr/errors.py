@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 from collections.abc import Iterable, Iterator
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SelectionError",
     "StorageError",
     "disk_errors",
+    "redact",
     "storage_cause",
     "storage_error",
 ]
@@ -109,3 +111,12 @@ def disk_errors(doing: str, hint: str) -> Iterator[None]:
         if cause is None:
             raise
         raise storage_error(cause, doing, hint) from e
+
+
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URL in it (``https://user:secret@mirror``) replaced
+    by ``***``: endpoint variables may carry them, and messages and logs must not."""
+    return _CREDENTIALS.sub(r"\1***@", text)

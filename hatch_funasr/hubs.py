@@ -12,6 +12,7 @@ to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKE
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
-from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.errors import FetchError, IntegrityError, redact
 from hatch_funasr.model import RemoteFile, RepoListing
 from hatch_funasr.names import is_commit
 from hatch_funasr.settings import EnvVars, endpoint
@@ -51,6 +52,7 @@ class HubSpec:
 
     def client(self) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
+        _redact_client_logs()
         return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
 
 
@@ -66,6 +68,25 @@ def _take(chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile,
         )
     out.write(chunk)
     hasher.update(chunk)
+
+
+_previous_factory = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every log record made in this process has URL credentials (a mirror's
+    ``https://user:secret@host``) redacted: the clients log request URLs in their retry warnings,
+    through loggers and handlers we do not own."""
+    record = _previous_factory(*args, **kwargs)
+    message = record.getMessage()
+    if "@" in message and "://" in message:
+        record.msg, record.args = redact(message), None
+    return record
+
+
+def _redact_client_logs() -> None:
+    if logging.getLogRecordFactory() is not _redacting_factory:
+        logging.setLogRecordFactory(_redacting_factory)
 
 
 def _no_phone_home() -> None:

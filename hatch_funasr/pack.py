@@ -22,11 +22,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatch_funasr import scratch
 from hatch_funasr.digest import CHUNK, record_hash
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.settings import Report
 
-__all__ = ["PackEntry", "add_models", "compress_type_for", "read_record", "write_record"]
+__all__ = ["PARTIAL_PREFIX", "PackEntry", "add_models", "compress_type_for", "read_record", "write_record"]
+
+#: Hidden names of wheels being packed (never ``*.whl``): ``.funasr-partial-<wheel>-<host>-<pid>-…``.
+PARTIAL_PREFIX = ".funasr-partial-"
 
 #: Files the runtimes read as binary weights or graphs: never worth deflating.
 _BINARY = (".onnx", ".pt", ".pth", ".bin", ".fst", ".model", ".safetensors", ".ckpt", ".npy", ".data")
@@ -102,10 +106,15 @@ def add_models(
     were read for the first time here).
     """
     rewrite = dict(rewrite or {})
-    tmp = wheel.with_name(wheel.name + ".funasr-tmp")
+    # First of all, hatchling's wheel (without the models) stops being installable: it is moved
+    # to a hidden name owned by this process.  A build killed from here on leaves no *.whl,
+    # only scratch files the next build in this directory removes.
+    partial = wheel.with_name(scratch.owned_name(f"{PARTIAL_PREFIX}{wheel.name}-", "partial"))
+    tmp = wheel.with_name(scratch.owned_name(f"{PARTIAL_PREFIX}{wheel.name}-", "new"))
     date_time = time.gmtime(source_date_epoch)[:6]
+    wheel.replace(partial)
     try:
-        with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
+        with zipfile.ZipFile(partial) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
             infos = src.infolist()
             record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
             skip = {record_name, *rewrite}
@@ -141,3 +150,5 @@ def add_models(
         tmp.unlink(missing_ok=True)
         wheel.unlink(missing_ok=True)
         raise
+    finally:
+        partial.unlink(missing_ok=True)

@@ -36,7 +36,18 @@ _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
     {package}.verify()       # re-hash installed files against the manifest
 """
 
-from ._funasr_runtime import VerificationError, automodel_kwargs, manifest, names, path, server_args, verify
+from ._funasr_runtime import (
+    VerificationError,
+    automodel_kwargs,
+    check_installed,
+    manifest,
+    names,
+    path,
+    server_args,
+    verify,
+)
+
+check_installed()  # a wheel that lost its model files (an interrupted build) is refused at import
 
 __all__ = ["VerificationError", "automodel_kwargs", "manifest", "names", "path", "server_args", "verify"]
 __version__ = "{version}"

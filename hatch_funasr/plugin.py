@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
+from hatch_funasr import scratch
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
-from hatch_funasr.pack import add_models
+from hatch_funasr.pack import PARTIAL_PREFIX, add_models
 from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
 from hatch_funasr.pipeline import lock_models, prepare_bundle
 from hatch_funasr.settings import EnvVars
@@ -22,6 +28,16 @@ from hatch_funasr.settings import EnvVars
 __all__ = ["FunasrBuildHook"]
 
 ENTRY_POINT_GROUP = "funasr_models"
+#: Signals that end a build cleanly: whatever the hook made is removed, no wheel without its models stays.
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class BuildInterrupted(BaseException):
+    """A terminating signal arrived during the build (cleanup runs, then the build ends)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"hatch-funasr: build interrupted by signal {signum}; nothing half-made was kept")
+        self.signum = signum
 
 
 class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic only in hatchling's stubs
@@ -39,7 +55,10 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         root = Path(self.root).resolve()
         found = find_hook_table(self.metadata.config)
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
-        self._staging = Path(tempfile.mkdtemp(prefix="hatch-funasr-build-"))
+        scratch.sweep(Path(self.directory), PARTIAL_PREFIX)  # left by a build killed while packing
+        self._started = time.time()
+        self._staging = scratch.make_dir(Path(tempfile.gettempdir()), "hatch-funasr-build-")
+        self._catch_signals()
         try:
             ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
             if ctx.lock is not None and ctx.settings.lock_update:
@@ -105,8 +124,29 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         finally:
             self._cleanup()
 
+    def _catch_signals(self) -> None:
+        """Turn SIGTERM/SIGHUP into an exception while the hook owns the build, so the cleanup
+        runs: staging removed, and no wheel without its models left behind."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._previous = {}
+        for signum in _SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._interrupted)
+
+    def _interrupted(self, signum: int, _frame: object) -> None:
+        # Between hatchling writing the wheel and finalize, the wheel has no models yet.
+        prefix = re.sub(r"[-_.]+", "_", self.metadata.core.name).lower() + "-"
+        for wheel in Path(self.directory).glob("*.whl"):
+            with contextlib.suppress(OSError):
+                if wheel.name.lower().startswith(prefix) and wheel.stat().st_mtime >= self._started - 1:
+                    wheel.unlink()
+        raise BuildInterrupted(signum)
+
     def _cleanup(self) -> None:
         staging = getattr(self, "_staging", None)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
             del self._staging
+        for signum, handler in getattr(self, "_previous", {}).items():
+            signal.signal(signum, handler)
+        self._previous = {}

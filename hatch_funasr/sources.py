@@ -24,6 +24,7 @@ from hatch_funasr.errors import (
     FunasrBuildError,
     IntegrityError,
     SelectionError,
+    redact,
     storage_cause,
     storage_error,
 )
@@ -35,6 +36,8 @@ from hatch_funasr.settings import EnvVars, Report
 
 __all__ = ["ComposedSource", "HubSource", "LocalSource", "open_locked", "open_source"]
 
+#: More files than any model directory has: a ``path`` with more is not a model directory.
+_MAX_LOCAL_FILES = 10_000
 #: The ref name under which a model declared without a revision records its resolved commit.
 _DEFAULT_REF = "@default"
 
@@ -111,6 +114,11 @@ class LocalSource:
                         )
                 if name in filenames and entry.is_file():
                     files[rel] = RemoteFile(rel, entry.stat().st_size)
+                    if len(files) > _MAX_LOCAL_FILES:
+                        raise SelectionError(
+                            f"model {model.name}: {root} holds more than {_MAX_LOCAL_FILES} files; is it the model's "
+                            "own directory?"
+                        )
         check_listing(model, files, f"the local directory {root}")
         return cls(model, root, files)
 
@@ -232,7 +240,7 @@ class HubSource:
                 try:
                     digest = future.result()
                 except FunasrBuildError as e:
-                    raise type(e)(f"model {self.model.name}: {e}") from e
+                    raise type(e)(redact(f"model {self.model.name}: {e}")) from None
                 except Exception as e:  # the clients raise many kinds; all mean the same to a user
                     disk = storage_cause(e)
                     if disk is not None:
@@ -241,7 +249,7 @@ class HubSource:
                             f"model {self.model.name}: cannot download {where} into the cache {self.cache.root}",
                             f"free space or point {EnvVars.CACHE} at a writable disk",
                         ) from e
-                    failures[path] = f"{type(e).__name__}: {e}"
+                    failures[path] = redact(f"{type(e).__name__}: {e}")
                     continue
                 remote = self.listing[path]
                 digest = self.cache.adopt(
@@ -399,12 +407,14 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
     try:
         listing: RepoListing = client.list(model.repo, revision)
     except FunasrBuildError as e:
-        raise type(e)(f"model {model.name}: {e}") from e
+        raise type(e)(redact(f"model {model.name}: {e}")) from None
     except Exception as e:  # RepositoryNotFound, RevisionNotFound, connection errors, …
-        raise FetchError(
-            f"model {model.name}: cannot list {hub.label} repository {model.repo} at revision "
-            f"{revision or 'default'}: {type(e).__name__}: {e}"
-        ) from e
+        raise FetchError(  # the client's message may hold the endpoint's credentials: redacted, not chained
+            redact(
+                f"model {model.name}: cannot list {hub.label} repository {model.repo} at revision "
+                f"{revision or 'default'}: {type(e).__name__}: {e}"
+            )
+        ) from None
     if not is_commit(listing.commit):
         raise IntegrityError(f"model {model.name}: {hub.label} gave {listing.commit!r} as the commit of {model.repo}")
     check_listing(model, listing.files, f"{hub.label} repository {model.repo}@{listing.commit}")

@@ -437,6 +437,8 @@ class FileBody:
     path: Path
     start: int
     length: int
+    #: Bytes sent after the range (a fault: a body longer than the listing says).
+    pad: int = 0
 
 
 @dataclass
@@ -451,7 +453,7 @@ class HubResponse:
     @property
     def content_length(self) -> int:
         """Length of the body that will be sent for GET."""
-        return self.file.length if self.file is not None else len(self.body)
+        return self.file.length + self.file.pad if self.file is not None else len(self.body)
 
 
 def json_response(status: int, payload: object, headers: Sequence[tuple[str, str]] = ()) -> HubResponse:
@@ -981,9 +983,11 @@ def _has_dot_segment(request: HubRequest) -> bool:
 class Fault:
     """A file body that goes wrong: ``truncate`` closes the connection after half the
     promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
-    if it were all of it (consistent Content-Length).  Applies to ``times`` responses."""
+    if it were all of it (consistent Content-Length); ``long`` sends the file and then 64 MiB
+    more (consistent Content-Length: a proxy serving another object).  Applies to ``times``
+    responses."""
 
-    kind: Literal["truncate", "reset", "short"]
+    kind: Literal["truncate", "reset", "short", "long"]
     times: int = 1_000_000
     #: How many responses this fault spoiled so far.
     served: int = 0
@@ -1012,6 +1016,8 @@ class LoopbackHub:
         self.faults: dict[str, Fault] = {}
         #: Seconds to sleep after each chunk of a file body (a slow link).
         self.chunk_delay = 0.0
+        #: Bytes of ``long`` fault padding that reached a client (it should stop reading early).
+        self.padded_sent = 0
 
     @property
     def url(self) -> str:
@@ -1102,8 +1108,12 @@ class LoopbackHub:
         else:
             response = self.hf.handle(request)
         body = response.file
-        if body is not None and request.method == "GET" and self.take_fault(body.path.name, "short"):
-            response.file = FileBody(body.path, body.start, body.length // 2)
+        if body is not None and request.method == "GET":
+            fault = self.take_fault(body.path.name, "short", "long")
+            if fault is not None and fault.kind == "short":
+                response.file = FileBody(body.path, body.start, body.length // 2)
+            elif fault is not None:
+                response.file = FileBody(body.path, body.start, body.length, pad=64 << 20)
         return response
 
     def take_fault(self, name: str, *kinds: str) -> Fault | None:
@@ -1138,7 +1148,14 @@ class LoopbackHub:
                     time.sleep(self.chunk_delay)
         if fault is not None and fault.kind == "reset":
             raise ConnectionResetError(f"fault: connection reset after {sent} bytes of {body.path.name}")
-        return sent
+        padded = 0
+        while padded < body.pad:
+            chunk = bytes(min(CHUNK_SIZE, body.pad - padded))
+            out.write(chunk)
+            padded += len(chunk)
+        with self._lock:
+            self.padded_sent += padded
+        return sent + padded
 
 
 class _HubServer(ThreadingHTTPServer):
@@ -1222,7 +1239,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
             return
         try:
-            complete = self.hub.stream(response.file, cast(BinaryIO, self.wfile)) == response.file.length
+            complete = self.hub.stream(response.file, cast(BinaryIO, self.wfile)) == response.content_length
         except ConnectionResetError:
             # Abort with RST: linger 0 makes close() drop the connection instead of a FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
