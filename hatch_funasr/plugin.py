@@ -29,7 +29,7 @@ __all__ = ["FunasrBuildHook"]
 
 ENTRY_POINT_GROUP = "funasr_models"
 #: Signals that end a build cleanly: whatever the hook made is removed, no wheel without its models stays.
-_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, n))
 
 
 class BuildInterrupted(BaseException):

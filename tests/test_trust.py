@@ -119,7 +119,7 @@ def _build_and_signal(project: Path, tmp: Path, sig: int) -> subprocess.Popen[st
     return build
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_while_packing_leaves_no_wheel_and_no_staging(sig: int, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
