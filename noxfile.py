@@ -7,7 +7,16 @@ import nox
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-TEST_DEPS = ["pytest>=8", "build>=1.2", "hatch>=1.13", "pip>=24", "editables", "modelscope", "pypiserver>=2.4"]
+TEST_DEPS = [
+    "pytest>=8",
+    "build>=1.2",
+    "hatch>=1.13",
+    "pip>=24",
+    "uv>=0.4",
+    "editables",
+    "modelscope",
+    "pypiserver>=2.4",
+]
 
 
 @nox.session

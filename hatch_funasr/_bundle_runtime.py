@@ -56,8 +56,12 @@ _cache: Dict[str, Any] = {}
 def _relative(name: object, what: str) -> str:
     """``name`` if it is a relative path inside its directory (installed files are not trusted)."""
     parts = name.split("/") if isinstance(name, str) else [""]
-    if not isinstance(name, str) or name.startswith("/") or "\\" in name or ":" in name or any(
-        p in ("", ".", "..") for p in parts
+    if (
+        not isinstance(name, str)
+        or name.startswith("/")
+        or "\\" in name
+        or ":" in name
+        or any(p in ("", ".", "..") for p in parts)
     ):
         raise VerificationError([f"the manifest names {what} {name!r}, which is not a path inside the bundle"])
     return name

@@ -38,6 +38,7 @@ from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["Cache", "DerivedEntry"]
 
+
 def _safe_component(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else f"%{ord(c):02x}" for c in text)
 

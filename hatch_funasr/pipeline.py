@@ -11,6 +11,7 @@ and :mod:`hatch_funasr.pack` streams the model files in.
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, St
 from hatch_funasr.names import is_commit, is_sha256
 from hatch_funasr.onnxscan import weight_files
 from hatch_funasr.package import write_package
-from hatch_funasr.settings import EnvVars
+from hatch_funasr.settings import EnvVars, Settings
 from hatch_funasr.sources import ComposedSource, LocalSource, open_locked, open_source
 
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
@@ -270,6 +271,9 @@ class Plan:
     problems: tuple[str, ...] = ()
     #: The runtime mode the directory will serve: "quantized", "fp32", "both", or None (no ONNX).
     runtime: str | None = None
+    #: Whether the build exports / quantizes: True, False, or None (the listing decides).
+    exports: bool | None = False
+    quantizes: bool | None = False
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
@@ -341,6 +345,11 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         steps: list[str] = []
         problems: list[str] = []
         runtime: str | None = "quantized" if m.format == "onnx" and family.onnx and m.quantize else None
+        onnx = m.format == "onnx" and bool(family.onnx)
+        # Unknown listing: quantization when asked for (or a contextual model, whose official
+        # repository lacks model_eb_quant.onnx), export unless a ready ONNX repository is known.
+        quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
+        exports: bool | None = True if onnx and m.export is True else None if onnx and m.export == "auto" else False
         if m.path is not None:
             steps.append(f"copy from local directory {m.path}")
         else:
@@ -373,6 +382,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps.append("ship " + ", ".join(selection.ship))
             steps += [line for line in (_runtime_line(selection),) if line]
             runtime = selection.runtime
+            exports, quantizes = bool(selection.export), bool(selection.quantize)
             steps += list(selection.advice)
             problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
         else:
@@ -386,6 +396,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                     steps.append(f"quantize to {quant} unless the source ships them")
                 if onnx_ready:
                     runtime = "quantized"
+                    exports = False if m.export == "auto" else exports
                     steps.append(
                         "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
                         "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
@@ -397,5 +408,50 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps.append("pack " + ", ".join(files))
         target = f"{config.package}/models/{m.dir_name}"
         runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
-        plans.append(Plan(m.name, m.source_label, m.family, m.format, tuple(steps), target, tuple(problems), runtime))
+        plans.append(
+            Plan(
+                m.name,
+                m.source_label,
+                m.family,
+                m.format,
+                tuple(steps),
+                target,
+                tuple(problems),
+                runtime,
+                exports,
+                quantizes,
+            )
+        )
     return plans
+
+
+def _extra(name: str) -> list[str]:
+    """The requirements of one of our extras (``quantize``, ``export``), from our own metadata:
+    pyproject.toml stays the one place they are written."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        listed = requires("hatch-funasr") or []
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return []
+    out = []
+    for text in listed:
+        req = Requirement(text)
+        if req.marker is not None and req.marker.evaluate({"extra": name}) and not req.marker.evaluate({"extra": ""}):
+            req.marker = None
+            out.append(str(req))
+    return out
+
+
+def build_requirements(config: BundleConfig, plans: list[Plan], settings: Settings) -> list[str]:
+    """What the build environment needs beyond hatch-funasr, for the hook's ``dependencies()``:
+    onnx and onnxruntime when anything may be quantized; the export stack (FunASR, torch) when
+    anything may be exported, unless ``HATCH_FUNASR_EXPORT_PYTHON`` names a Python that has it."""
+    wanted: list[str] = []
+    if any(p.quantizes is not False for p in plans):
+        wanted += _extra("quantize")
+    if any(p.exports is not False for p in plans) and settings.export_python == sys.executable:
+        wanted += _extra("export")
+    return list(dict.fromkeys(wanted))

@@ -16,14 +16,15 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from hatch_funasr import scratch
+from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
 from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
-from hatch_funasr.pipeline import lock_models, prepare_bundle
-from hatch_funasr.settings import EnvVars
+from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
+from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["FunasrBuildHook"]
 
@@ -44,6 +45,16 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
     """Stages the declared models as package data of the bundle's package."""
 
     PLUGIN_NAME = "funasr"
+
+    def dependencies(self) -> list[str]:
+        """Ask the frontend for what the declaration needs in an isolated build environment:
+        onnx/onnxruntime to quantize, the export stack to export (see build_requirements)."""
+        found = find_hook_table(self.metadata.config)
+        root = Path(self.root).resolve()
+        config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
+        settings = Settings.from_env()
+        cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None
+        return build_requirements(config, plan(config, lock=read_lock(root), cache=cache), settings)
 
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)
@@ -95,6 +106,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._entries = [] if version == "editable" else pack_entries(config, staged)
         self._package = config.package
         self._epoch = ctx.settings.source_date_epoch
+        build_data["tag"] = "py3-none-any"  # the runtime module needs Python 3 (hatchling may say py2.py3)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
         if version == "editable":
