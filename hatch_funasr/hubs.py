@@ -25,17 +25,26 @@ from hatch_funasr.model import RemoteFile, RepoListing
 from hatch_funasr.names import is_commit
 from hatch_funasr.settings import EnvVars, endpoint
 
-__all__ = ["HUBS", "HubClient", "HubSpec", "hub_label"]
+__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label"]
+
+#: Told the byte count of each piece of a download as it arrives (negative: given back when a
+#: transfer starts over).  Called from download threads.
+Progress = Callable[[int], None]
+
+
+def _ignore(_count: int) -> None:
+    """A :data:`Progress` that keeps no count."""
 
 
 class HubClient(Protocol):
     def list(self, repo: str, revision: str | None) -> RepoListing:
         """A revision's commit and every file of it (validated by the caller before use)."""
 
-    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """Download ``remote`` to ``dest/remote.path``, stopping at its listed size; the digest
         of what arrived (hashed while streaming, or verified by the client against
-        ``remote.sha256``).  :class:`IntegrityError` for bytes that are not the listed ones."""
+        ``remote.sha256``).  :class:`IntegrityError` for bytes that are not the listed ones.
+        ``progress`` is called with the size of each piece as it arrives."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ class HubSpec:
 _RESUMES = 6
 
 
-def _take(chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile, repo: str) -> None:
+def _take(
+    chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile, *, repo: str, progress: Progress
+) -> None:
     """Write and hash one chunk of ``remote``'s body; refuse a body longer than the listing."""
     if hasher.seen + len(chunk) > remote.size:
         raise IntegrityError(
@@ -68,6 +79,7 @@ def _take(chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile,
         )
     out.write(chunk)
     hasher.update(chunk)
+    progress(len(chunk))
 
 
 _previous_factory = logging.getLogRecordFactory()
@@ -116,7 +128,7 @@ class HuggingFaceClient:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
         return RepoListing(info.sha, files)
 
-    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """The client's own URL, headers (token) and HTTP session; the body streamed here, so
         it is hashed as it arrives (huggingface_hub checks only sizes, after writing) and cut
         off at the listed size.  A dropped body resumes with a Range request."""
@@ -144,9 +156,10 @@ class HuggingFaceClient:
                         if hasher.seen and response.status_code == 200:  # Range ignored: start over
                             out.seek(0)
                             out.truncate()
+                            progress(-hasher.seen)
                             hasher = StreamHasher(remote.size)
                         for chunk in response.iter_bytes(CHUNK):
-                            _take(chunk, hasher, out, remote, repo)
+                            _take(chunk, hasher, out, remote, repo=repo, progress=progress)
                 except IntegrityError:
                     raise
                 except Exception as e:  # a dropped or cut connection: resume where it stopped
@@ -193,21 +206,34 @@ class ModelScopeClient:
         }
         return RepoListing(commit, files)
 
-    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path) -> FileDigest:
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """The client's single-file download, given the sha256 and size we expect (the lock's
         or the validated listing's): it hashes while streaming, stops past the size, and
-        refuses other bytes; so the file is not read again here."""
+        refuses other bytes; so the file is not read again here.  Progress comes from the
+        client's own per-file callback class (``ProgressCallback``), in place of its tqdm bar."""
+        from modelscope_hub import ProgressCallback
         from modelscope_hub.errors import FileIntegrityError, FileSizeMismatchError
 
+        class Counted(ProgressCallback):
+            def __init__(self, filename: str, file_size: int) -> None:
+                super().__init__(filename, file_size)
+                self.seen = 0
+
+            def update(self, size: int) -> None:
+                self.seen += size
+                progress(size)
+
         try:
-            path = self._api().download_file(
-                repo,
-                "model",
-                remote.path,
+            # HubApi.download_file minus the tqdm bar: its downloader takes the callback classes.
+            path = self._api().downloader.download_file(
+                repo_id=repo,
+                repo_type="model",
+                file_path=remote.path,
                 revision=commit,
                 local_dir=dest,
                 expected_sha256=remote.sha256,
                 file_size=remote.size,
+                progress_callbacks=[Counted],
             )
         except FileSizeMismatchError:
             raise  # a short or long body: worth another try

@@ -25,6 +25,7 @@ from pathlib import Path
 from hatch_funasr import scratch
 from hatch_funasr.digest import CHUNK, record_hash
 from hatch_funasr.errors import IntegrityError
+from hatch_funasr.progress import Meter
 from hatch_funasr.settings import Report
 
 __all__ = ["PARTIAL_PREFIX", "PackEntry", "add_models", "compress_type_for", "read_record", "write_record"]
@@ -68,20 +69,30 @@ def write_record(rows: Sequence[Sequence[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _copy_in(dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report) -> str:
+def _copy_in(
+    dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report, progress: str | None
+) -> str:
     info = zipfile.ZipInfo(entry.arcname, date_time)  # type: ignore[arg-type]
     info.external_attr = (0o100644 & 0xFFFF) << 16
     info.compress_type = compress_type_for(entry.arcname, entry.size)
     info.file_size = entry.size
     sha = hashlib.sha256()
+    meter = None
     if entry.size >= _PROGRESS:
         report(f"hatch-funasr: packing {entry.arcname} ({entry.size / 2**20:.0f} MiB, stored)")
+        meter = Meter(f"hatch-funasr: packing {posixpath.basename(entry.arcname)}", entry.size, report, mode=progress)
     written = 0
-    with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
-        for chunk in iter(lambda: src.read(CHUNK), b""):
-            sha.update(chunk)
-            out.write(chunk)
-            written += len(chunk)
+    try:
+        with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                sha.update(chunk)
+                out.write(chunk)
+                written += len(chunk)
+                if meter is not None:
+                    meter.advance(len(chunk))
+    finally:
+        if meter is not None:
+            meter.close()
     if written != entry.size or entry.sha256 not in (None, sha.hexdigest()):
         raise IntegrityError(
             f"{entry.arcname}: {entry.source} changed after it was verified (size {written}, sha256 "
@@ -96,6 +107,7 @@ def add_models(
     *,
     source_date_epoch: int,
     report: Report = lambda _m: None,
+    progress: str | None = None,
     rewrite: Mapping[str, Callable[[bytes, Mapping[str, str]], bytes]] | None = None,
 ) -> None:
     """Rebuild ``wheel`` with ``entries`` added before its ``.dist-info`` and RECORD rewritten.
@@ -124,7 +136,7 @@ def add_models(
 
             def models_then_rewritten() -> None:
                 for e in pending:
-                    hashes[e.arcname] = _copy_in(dst, e, date_time, report)
+                    hashes[e.arcname] = _copy_in(dst, e, date_time, report, progress)
                     rows.append([e.arcname, record_hash(hashes[e.arcname]), str(e.size)])
                 for info in infos:
                     if info.filename in rewrite:

@@ -388,6 +388,8 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         else:
             entry = catalog.by_repo(m.repo) if m.repo else None
             onnx_ready = entry is not None and m.repo in entry.onnx.values()
+            if m.export == "auto" and m.repo is not None and (onnx_ready or m.repo.lower().endswith("-onnx")):
+                exports = False  # an ONNX repository (by the catalog, or by FunASR's naming): nothing to export
             if m.format == "onnx" and family.onnx:
                 if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
                     steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
@@ -396,7 +398,6 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                     steps.append(f"quantize to {quant} unless the source ships them")
                 if onnx_ready:
                     runtime = "quantized"
-                    exports = False if m.export == "auto" else exports
                     steps.append(
                         "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
                         "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"

@@ -106,6 +106,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._entries = [] if version == "editable" else pack_entries(config, staged)
         self._package = config.package
         self._epoch = ctx.settings.source_date_epoch
+        self._progress = ctx.settings.progress
         build_data["tag"] = "py3-none-any"  # the runtime module needs Python 3 (hatchling may say py2.py3)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
@@ -131,6 +132,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                         self._entries,
                         source_date_epoch=self._epoch,
                         report=self.app.display_info,
+                        progress=self._progress,
                         rewrite={f"{self._package}/{MANIFEST_NAME}": complete_manifest},
                     )
         finally:

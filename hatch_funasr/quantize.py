@@ -11,6 +11,7 @@ onnxruntime version.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import replace
@@ -35,7 +36,8 @@ def unavailable(selection: Selection) -> list[str]:
     if selection.quantize and not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
         return [
             f"quantize = true needs onnx and onnxruntime to make {', '.join(map(quant_name, selection.quantize))}: "
-            "pip install 'hatch-funasr[quantize]' (or add it to build-system.requires)"
+            "pip install 'hatch-funasr[quantize]' into this build environment (isolated builds get them "
+            "from the hook's dependencies)"
         ]
     return []
 
@@ -47,21 +49,34 @@ def _nodes_to_exclude(model_path: Path) -> list[str]:
     return [n.name for n in graph.node if any(key in n.name for key in _EXCLUDED_NODES)]
 
 
+def _static_only_hint(record: logging.LogRecord) -> bool:
+    """onnxruntime logs "Please consider to run pre-processing before quantization" on the root
+    logger for every model it quantizes; the pre-processing (shape inference, graph
+    optimization) is advice for static quantization and changes nothing FunASR's dynamic
+    MatMul quantization does.  Every other record passes."""
+    return not str(record.msg).startswith("Please consider to run pre-processing before quantization")
+
+
 def quantize_file(src: Path, dst: Path, *, external: bool | None = None) -> None:
     """FunASR's quantization of one ONNX file; ``external``: write the weights beside ``dst``
     as external data (default: when the input is near protobuf's 2 GB limit)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        model_input=str(src),
-        model_output=str(dst),
-        op_types_to_quantize=["MatMul"],
-        per_channel=True,
-        reduce_range=False,
-        weight_type=QuantType.QUInt8,
-        nodes_to_exclude=_nodes_to_exclude(src),
-        use_external_data_format=src.stat().st_size > 2**31 - 2**24 if external is None else external,
-    )
+    root = logging.getLogger()
+    root.addFilter(_static_only_hint)
+    try:
+        quantize_dynamic(
+            model_input=str(src),
+            model_output=str(dst),
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            reduce_range=False,
+            weight_type=QuantType.QUInt8,
+            nodes_to_exclude=_nodes_to_exclude(src),
+            use_external_data_format=src.stat().st_size > 2**31 - 2**24 if external is None else external,
+        )
+    finally:
+        root.removeFilter(_static_only_hint)
 
 
 def load_check(model: ModelConfig, file: Path) -> None:

@@ -46,6 +46,7 @@ class EnvVars:
     EXPORT_PYTHON = "HATCH_FUNASR_EXPORT_PYTHON"
     KEY_FILE = "HATCH_FUNASR_KEY_FILE"
     TRUST_CACHE = "HATCH_FUNASR_TRUST_CACHE"
+    PROGRESS = "HATCH_FUNASR_PROGRESS"
     SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
     # Hub clients: endpoints (mirrors) we pass on explicitly; switches we set for them.
     HF_ENDPOINT = "HF_ENDPOINT"
@@ -136,6 +137,9 @@ class Settings:
     #: ``HATCH_FUNASR_TRUST_CACHE=1``: allow an offline build without funasr.lock, taking the
     #: cache's listings on trust (the cache is otherwise not a root of trust).
     trust_cache: bool = False
+    #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
+    #: or 5 s), ``off``; unset (None): live on a terminal, log elsewhere.
+    progress: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +155,10 @@ class Settings:
             why = f"{EnvVars.CACHE}: {cache_root} is not a directory; point it at a directory (created if missing)"
             raise ConfigError([why], source="the environment")
         key_file = env.get(EnvVars.KEY_FILE, "").strip()
+        progress = env.get(EnvVars.PROGRESS, "").strip().lower()
+        if progress not in ("", "live", "log", "off"):
+            why = f'{EnvVars.PROGRESS}: expected "live", "log" or "off", got {progress!r}'
+            raise ConfigError([why], source="the environment")
         return cls(
             offline=_flag(env, EnvVars.OFFLINE),
             cache_root=cache_root,
@@ -161,6 +169,7 @@ class Settings:
             source_date_epoch=int(epoch),
             key_file=(Path(key_file).expanduser() if key_file else _default_key_file(env)).resolve(),
             trust_cache=_flag(env, EnvVars.TRUST_CACHE),
+            progress=progress or None,
         )
 
 

@@ -32,6 +32,7 @@ from hatch_funasr.hubs import HUBS, HubClient
 from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
 from hatch_funasr.model import ExtraFiles, FileRecord, ModelConfig, RemoteFile, RepoListing, Source
 from hatch_funasr.names import case_collisions, check_size, is_commit, is_sha256, relpath_problem
+from hatch_funasr.progress import Meter
 from hatch_funasr.settings import EnvVars, Report
 
 __all__ = ["ComposedSource", "HubSource", "LocalSource", "open_locked", "open_source"]
@@ -151,6 +152,8 @@ class HubSource:
     #: The listing comes from funasr.lock: cached bytes are re-verified before use.
     locked: bool = False
     attempts: int = 3
+    #: ``HATCH_FUNASR_PROGRESS`` (None: live on a terminal, log lines elsewhere).
+    progress: str | None = None
 
     @property
     def repo(self) -> str:
@@ -218,7 +221,16 @@ class HubSource:
                     f"after: {failure}"
                 )
                 time.sleep(min(2.0 ** (attempt - 2), 8.0))
-            pending, failure = self._attempt(pending, where)
+            meter = Meter(
+                f"model {self.model.name}: downloading",
+                sum(self.listing[p].size for p in pending),
+                report,
+                mode=self.progress,
+            )
+            try:
+                pending, failure = self._attempt(pending, where, meter)
+            finally:
+                meter.close()
             if not pending:
                 break
         if pending:
@@ -230,12 +242,15 @@ class HubSource:
         if not self.locked:
             self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing))
 
-    def _attempt(self, paths: Sequence[str], where: str) -> tuple[list[str], str]:
+    def _attempt(self, paths: Sequence[str], where: str, meter: Meter) -> tuple[list[str], str]:
         """One download of ``paths`` (up to four files at once); adopt each file that arrived
         whole; return what is still missing and why."""
         failures: dict[str, str] = {}
         with self.cache.tempdir("download-") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
-            futures = {p: pool.submit(self.client.fetch, self.repo, self.commit, self.listing[p], tmp) for p in paths}
+            futures = {
+                p: pool.submit(self.client.fetch, self.repo, self.commit, self.listing[p], tmp, meter.advance)
+                for p in paths
+            }
             for path, future in futures.items():
                 try:
                     digest = future.result()
@@ -361,6 +376,7 @@ def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) 
         offline=ctx.offline,
         locked=True,
         attempts=ctx.settings.download_attempts,
+        progress=ctx.settings.progress,
     )
 
 
@@ -431,4 +447,12 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
                 files[p] = replace(files[p], sha256=known.sha256)
     cache.write_snapshot(model.hub, model.repo, listing.commit, listing_json(files))
     cache.write_ref(model.hub, model.repo, revision or _DEFAULT_REF, listing.commit)
-    return HubSource(model, listing.commit, files, cache, client, attempts=ctx.settings.download_attempts)
+    return HubSource(
+        model,
+        listing.commit,
+        files,
+        cache,
+        client,
+        attempts=ctx.settings.download_attempts,
+        progress=ctx.settings.progress,
+    )
