@@ -18,7 +18,15 @@ from hatch_funasr import catalog, export, quantize
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
-from hatch_funasr.families import FAMILIES, Selection, expected_files, quant_name, select_files, tokens_json
+from hatch_funasr.families import (
+    FAMILIES,
+    Selection,
+    expected_files,
+    exported_files,
+    quant_name,
+    select_files,
+    tokens_json,
+)
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
 from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
 from hatch_funasr.names import is_commit, is_sha256
@@ -37,7 +45,9 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
     to name everything missing), and list those two among the files."""
     sizes = {p: f.size for p, f in source.listing.items()}
     if not read_configs:
-        fallback = select_files(FAMILIES[model.family], model.format, sizes, quantize=model.quantize)
+        fallback = select_files(
+            FAMILIES[model.family], model.format, sizes, quantize=model.quantize, export=model.export
+        )
         configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
     pytorch = model.format == "pytorch" or "model.pt" in sizes
@@ -175,7 +185,7 @@ def stage_model(source: Source, ctx: BuildContext, max_file_size: int | None = N
         ctx.report(f"model {source.model.name}: {advice}")
     staged = fetch_files(source, selection.files, ctx, max_file_size)
     if selection.export:
-        staged = export.export_onnx(staged, selection, source, ctx)
+        staged = export.export_model(staged, selection, source, ctx)
     if selection.quantize:
         staged = quantize.quantize_model(staged, selection, ctx)
     if selection.converted:
@@ -324,6 +334,17 @@ def _runtime_line(selection: Selection) -> str | None:
     return None
 
 
+def _export_step(m: ModelConfig, files: tuple[str, ...]) -> str:
+    """How ``files`` will be exported, and the check every export gets."""
+    gate = f", at most {m.max_export_drift}" if m.max_export_drift is not None else ""
+    check = f"; check it against the PyTorch model on a fixed input (max abs drift recorded{gate})"
+    if m.export == "generic":
+        traced = ", ".join(f"{s.name}{list(s.shape)}" for s in m.export_inputs)
+        how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"
+        return f"export {', '.join(files)} with {how} of AutoModel(...).model on {traced} (experimental){check}"
+    return f'export {", ".join(files)} with FunASR\'s export(type="{m.format}"){check}'
+
+
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
     every listing known here (local directory, lock, cache), else what the family implies."""
@@ -356,7 +377,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             )
             steps.append(f"files chosen from {where} ({len(listing)} files listed)")
             if selection.export:
-                steps.append(f"export {', '.join(selection.export)} with FunASR")
+                steps.append(_export_step(m, selection.export))
             if selection.quantize:
                 steps.append(
                     f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
@@ -370,9 +391,14 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         else:
             entry = catalog.by_repo(m.repo) if m.repo else None
             onnx_ready = entry is not None and m.repo in entry.onnx.values()
+            model_files = exported_files(family, m.format, m.export)
+            if m.export == "generic":
+                steps.append(_export_step(m, model_files))
+            elif m.format == "torchscript" and model_files and m.export is not False:
+                steps.append(_export_step(m, model_files) + " if the source has none")
             if m.format == "onnx" and family.onnx:
                 if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
-                    steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
+                    steps.append(_export_step(m, family.onnx) + " if the source has no ONNX")
                 if m.quantize:
                     quant = ", ".join(map(quant_name, family.onnx))
                     steps.append(f"quantize to {quant} unless the source ships them")
@@ -385,7 +411,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             if onnx_ready and m.format == "onnx" and family.onnx:
                 files = expected_files(family, m.format, quantize=True, keep_fp32=False)
             else:
-                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
+                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
             steps.append("pack " + ", ".join(files))
         target = f"{config.package}/models/{m.dir_name}"
         runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
