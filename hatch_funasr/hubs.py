@@ -1,7 +1,8 @@
 """The hubs: one registry entry each, and thin adapters over their official clients.
 
 A hub is an entry of :data:`HUBS` (its short name, label, endpoint variable, default
-branch) plus an adapter class with two calls: list a revision, download named files.
+branch, the organisations that publish FunASR models there) plus an adapter class with three
+calls: list a revision, download named files, list the models an organisation publishes.
 Adding a hub is one entry and one adapter; nothing else names hubs.
 
 ``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
@@ -19,18 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hatch_funasr.errors import FetchError, IntegrityError
-from hatch_funasr.model import RemoteFile, RepoListing
+from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError
+from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.names import is_commit
 from hatch_funasr.settings import EnvVars, endpoint
 
-__all__ = ["HUBS", "HubClient", "HubSpec", "hub_label"]
+__all__ = ["HUBS", "HubClient", "HubSpec", "hub_label", "search"]
 
 
 class HubClient(Protocol):
     def list(self, repo: str, revision: str | None) -> RepoListing: ...
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None: ...
+
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """The models ``owner`` publishes (with ``task``, in the hub's own task names), at most ``limit``."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,20 @@ class HubSpec:
     default_endpoint: str | None
     default_branch: str
     adapter: Callable[[str | None], HubClient]
+    #: The organisations that publish FunASR's models here (the seed's section 3), listed by
+    #: ``hatch-funasr models --remote`` unless ``--org`` names others.
+    organisations: tuple[str, ...] = ()
+    #: Where the client goes when the endpoint variable is unset (for messages).
+    client_default: str = ""
 
     def client(self) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
         return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
+
+    def where(self) -> str:
+        """The endpoint in use, and how to change it: for messages."""
+        url = endpoint(self.endpoint_var, self.default_endpoint)
+        return f"{url} ({self.endpoint_var})" if url else f"{self.client_default} ({self.endpoint_var} unset)"
 
 
 def _quiet_progress() -> bool:
@@ -84,6 +98,23 @@ class HuggingFaceClient:
         if not info.sha:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
         return RepoListing(info.sha, files)
+
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """``HfApi.list_models(author=, pipeline_tag=, limit=)``: ``GET /api/models``, pages followed
+        through ``Link: rel="next"`` by the client."""
+        _no_phone_home()
+        from huggingface_hub import HfApi
+
+        found = HfApi(endpoint=self.endpoint).list_models(author=owner, pipeline_tag=task, limit=limit)
+        return [
+            RemoteModel(
+                m.id,
+                (m.pipeline_tag,) if m.pipeline_tag else (),
+                m.downloads,
+                _date(m.last_modified or m.created_at),
+            )
+            for m in found
+        ]
 
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
         _no_phone_home()
@@ -137,6 +168,26 @@ class ModelScopeClient:
         }
         return RepoListing(commit, files)
 
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """``HubApi.list_repos("model", owner=, task=)``: ``GET /openapi/v1/models`` with
+        ``owner``, ``filter.task``, ``page_number``, ``page_size`` (at most 50), page after page."""
+        api = self._api()
+        found: list[RemoteModel] = []
+        page = 1
+        while len(found) < limit:
+            result = api.list_repos(
+                "model", owner=owner, task=task, page_number=page, page_size=min(_MS_PAGE, limit - len(found))
+            )
+            found += [
+                RemoteModel(r.repo_id, tuple(r.tasks or ()), r.downloads, _date(r.last_modified or r.created_at))
+                for r in result.items
+                if r.repo_id
+            ]
+            if not result.items or not result.has_next:
+                break
+            page += 1
+        return found[:limit]
+
     def download(self, repo: str, commit: str, paths: Sequence[str], dest: Path) -> None:
         from modelscope_hub.errors import FileIntegrityError, FileSizeMismatchError
 
@@ -166,12 +217,68 @@ class ModelScopeClient:
             raise
 
 
+#: ModelScope's OpenAPI pages (``modelscope_hub`` caps its own list calls at 50 a page).
+_MS_PAGE = 50
+
+
+def _date(value: object) -> str | None:
+    """An ISO date from a client's datetime (or string), for display."""
+    iso = getattr(value, "isoformat", None)
+    text = iso() if callable(iso) else value
+    return str(text)[:10] if text else None
+
+
 HUBS: dict[str, HubSpec] = {
-    "ms": HubSpec("ms", "ModelScope", EnvVars.MODELSCOPE_ENDPOINT, None, "master", ModelScopeClient),
-    "hf": HubSpec("hf", "Hugging Face", EnvVars.HF_ENDPOINT, "https://huggingface.co", "main", HuggingFaceClient),
+    "ms": HubSpec(
+        "ms",
+        "ModelScope",
+        EnvVars.MODELSCOPE_ENDPOINT,
+        None,
+        "master",
+        ModelScopeClient,
+        organisations=("iic", "damo", "FunAudioLLM"),
+        client_default="https://www.modelscope.cn",
+    ),
+    "hf": HubSpec(
+        "hf",
+        "Hugging Face",
+        EnvVars.HF_ENDPOINT,
+        "https://huggingface.co",
+        "main",
+        HuggingFaceClient,
+        organisations=("FunASR", "FunAudioLLM"),
+        client_default="https://huggingface.co",
+    ),
 }
 
 
 def hub_label(name: str) -> str:
     """``"ms"`` -> ``"ModelScope"``."""
     return HUBS[name].label
+
+
+def search(
+    hub: str, owners: Sequence[str], task: str | None, *, limit: int, offline: bool
+) -> list[tuple[str, RemoteModel]]:
+    """What each of ``owners`` publishes on ``hub`` (the hub's default organisations when none
+    are named), as ``(owner, model)``; a :class:`FetchError` naming the hub, the endpoint and
+    its variable when offline or when the hub cannot be reached."""
+    spec = HUBS[hub]
+    if offline:
+        raise FetchError(
+            f"listing {spec.label}'s models needs the network, and {EnvVars.OFFLINE}=1 says not to use it; "
+            f"unset it (the endpoint would be {spec.where()})"
+        )
+    client = spec.client()
+    found: list[tuple[str, RemoteModel]] = []
+    for owner in owners or spec.organisations:
+        try:
+            found += [(owner, m) for m in client.search(owner, task, limit)]
+        except FunasrBuildError:
+            raise
+        except Exception as e:
+            raise FetchError(
+                f"cannot list the models of {owner} on {spec.label} at {spec.where()}: {type(e).__name__}: {e}; "
+                f"check the network, or set {spec.endpoint_var} to a reachable mirror"
+            ) from e
+    return found
