@@ -41,14 +41,15 @@ _DRIFT_NAME = "export_drift.json"
 _CHECK = "export-drift/v1: FunASR export_dummy_inputs() at seed 0; generic axes 2/100 traced, 3/67 checked"
 
 
-def unavailable(selection: Selection, available: Mapping[str, int]) -> list[str]:
-    """Why the exports ``selection`` asks for cannot be made from the source (empty if they can)."""
-    if selection.export and not ({"model.pt", "configuration.json"} & set(available)):
-        return [
-            f"the source has no {', '.join(selection.export)} and no PyTorch checkpoint (model.pt, or a "
-            "configuration.json naming one) to export them from"
-        ]
-    return []
+def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str, int]) -> list[str]:
+    """Why the exports ``selection`` asks for cannot be made from the source (empty if they can):
+    FunASR's export needs ``model.pt``; the generic one also takes the checkpoint a
+    ``configuration.json`` names (CAM++'s ``campplus_cn_common.bin``)."""
+    generic = model.export == "generic"
+    if not selection.export or "model.pt" in available or (generic and "configuration.json" in available):
+        return []
+    what = "model.pt, or a configuration.json naming the checkpoint," if generic else "model.pt"
+    return [f"the source has no {', '.join(selection.export)} and no {what} to export them from"]
 
 
 def _export_env() -> dict[str, str]:

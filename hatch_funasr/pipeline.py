@@ -65,7 +65,7 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
         source=model.source_label,
     )
     problems = [f"{model.source_label} has no {name}" for name in selection.missing]
-    problems += [*selection.notes, *export.unavailable(selection, sizes), *quantize.unavailable(selection)]
+    problems += [*selection.notes, *export.unavailable(model, selection, sizes), *quantize.unavailable(selection)]
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
@@ -334,15 +334,15 @@ def _runtime_line(selection: Selection) -> str | None:
     return None
 
 
-def _export_step(m: ModelConfig, files: tuple[str, ...]) -> str:
+def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
     """How ``files`` will be exported, and the check every export gets."""
     gate = f", at most {m.max_export_drift}" if m.max_export_drift is not None else ""
-    check = f"; check it against the PyTorch model on a fixed input (max abs drift recorded{gate})"
+    check = f"; check against the PyTorch model on a fixed input (max abs drift recorded{gate})"
     if m.export == "generic":
-        traced = ", ".join(f"{s.name}{list(s.shape)}" for s in m.export_inputs)
+        traced = ", ".join(f"{s.name}[{', '.join(map(str, s.shape))}]" for s in m.export_inputs)
         how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"
-        return f"export {', '.join(files)} with {how} of AutoModel(...).model on {traced} (experimental){check}"
-    return f'export {", ".join(files)} with FunASR\'s export(type="{m.format}"){check}'
+        return f"{when}export {', '.join(files)} with {how} of AutoModel(...).model on {traced} (experimental){check}"
+    return f'{when}export {", ".join(files)} with FunASR\'s export(type="{m.format}"){check}'
 
 
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
@@ -395,10 +395,10 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             if m.export == "generic":
                 steps.append(_export_step(m, model_files))
             elif m.format == "torchscript" and model_files and m.export is not False:
-                steps.append(_export_step(m, model_files) + " if the source has none")
+                steps.append(_export_step(m, model_files, "if the source has none, "))
             if m.format == "onnx" and family.onnx:
                 if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
-                    steps.append(_export_step(m, family.onnx) + " if the source has no ONNX")
+                    steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
                 if m.quantize:
                     quant = ", ".join(map(quant_name, family.onnx))
                     steps.append(f"quantize to {quant} unless the source ships them")
