@@ -433,6 +433,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         derived = set(m.get("derived", []))
         for rel, f in sorted(m["files"].items()):
             print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
+        for kind, against in (("export_drift", "the PyTorch model"), ("quant_drift", "fp32")):
+            for rel, drift in sorted((m.get(kind) or {}).items()):
+                shown = "not measurable" if drift is None else f"{drift:.3g}"
+                print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
         for advice in m.get("advice", []):
             print(f"  note: {advice}")
     if problems:

@@ -174,10 +174,10 @@ class ModelScopeClient:
         api = self._api()
         found: list[RemoteModel] = []
         page = 1
+        limit = min(limit, _MS_DEPTH)
+        size = min(_MS_PAGE, limit)  # one size for every page: the server pages by page_number * page_size
         while len(found) < limit:
-            result = api.list_repos(
-                "model", owner=owner, task=task, page_number=page, page_size=min(_MS_PAGE, limit - len(found))
-            )
+            result = api.list_repos("model", owner=owner, task=task, page_number=page, page_size=size)
             found += [
                 RemoteModel(r.repo_id, tuple(r.tasks or ()), r.downloads, _date(r.last_modified or r.created_at))
                 for r in result.items
@@ -217,8 +217,11 @@ class ModelScopeClient:
             raise
 
 
-#: ModelScope's OpenAPI pages (``modelscope_hub`` caps its own list calls at 50 a page).
+#: ModelScope's OpenAPI list pages: 50 models each (``modelscope_hub``'s compat ``list_models``
+#: caps its pages there, ``_OPENAPI_MAX_PAGE_SIZE``), at most 3000 deep (``_openapi.list_models``
+#: refuses ``page_number * page_size > 3000``).
 _MS_PAGE = 50
+_MS_DEPTH = 3000
 
 
 def _date(value: object) -> str | None:

@@ -189,6 +189,8 @@ def test_torchscript_export_of_real_vad_loads_from_the_installed_wheel(
     assert manifest["export_drift"] == {"model.torchscript": 0.0}  # the traced module computes what PyTorch does
     assert manifest["server_flag"] is None, "the C++ servers' VAD loads ONNX only"
     assert "no FunASR runtime loads a TorchScript fsmn-vad model" in manifest["advice"][0]
+    shown = run([sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], cwd=tmp_path).stdout
+    assert "  model.torchscript: max abs drift from the PyTorch model on a fixed input: 0\n" in shown
 
     target = tmp_path / "torch-venv"
     venv.EnvBuilder(with_pip=False).create(target)

@@ -137,6 +137,15 @@ def test_modelscope_listing_marks_every_repository_and_its_lines_parse(
     assert '\nsensevoice-pt = { model = "sensevoice-small", hub = "ms", format = "pytorch" }\n' in out
 
 
+@pytest.mark.parametrize(("which", "org", "limit"), [("ms", "iic", 70), ("hf", "FunASR", 3)])
+def test_limit_per_organisation_takes_distinct_models(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], which: str, org: str, limit: int
+) -> None:
+    code, out, _ = _models(capsys, "--hub", which, "--org", org, "--limit", str(limit), "--json")
+    repos = [r["repo"] for r in json.loads(out)]
+    assert code == 0 and len(repos) == len(set(repos)) == limit
+
+
 def test_both_hubs_paste_into_one_table(
     listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
