@@ -1,11 +1,30 @@
-"""Run FunASR's own ONNX export in a child process: ``python -m hatch_funasr._export_child DIR OPSET``.
+"""Export a PyTorch model in a child process and check the result against it: ``python -I
+_export_child.py JOB.json`` (``--versions``: print the tool versions only).
 
-The parent passes a staging copy of the PyTorch model directory (never the cache) and an
-environment with no hub tokens and no reachable hub.  Two safety/compatibility patches:
-``torch.load`` always runs with ``weights_only=True`` (a checkpoint that would run code is
-refused), and ``torch.onnx.export`` uses the legacy exporter (``dynamo=False``), which is what
-FunASR's export works with on torch >= 2.9.  Prints one JSON line: the tool versions
-(``--versions`` prints only that, for the cache key of an export).
+The parent passes a job (a JSON file) naming a staging copy of the PyTorch model directory
+(never the cache), the format (``onnx`` or ``torchscript``) and the method, and an environment
+with no hub tokens and no reachable hub.  Two safety/compatibility patches: ``torch.load``
+always runs with ``weights_only=True`` (a checkpoint that would run code is refused), and
+``torch.onnx.export`` uses the legacy exporter (``dynamo=False``), which is what FunASR's export
+works with on torch >= 2.9.
+
+Methods:
+
+* ``funasr``: FunASR's own ``AutoModel(model=DIR).export(type=FORMAT)``.  Each module FunASR
+  exports is captured as it is written (``funasr.utils.export_utils._onnx`` /
+  ``_torchscripts``), so the check runs the very module that was exported.
+* ``generic``: for models FunASR has no ``export()`` for (the seed's method 3, CAM++):
+  ``torch.onnx.export`` (named inputs, outputs and dynamic axes) or ``torch.jit.trace`` of
+  ``AutoModel(model=DIR).model`` on inputs built from the declared ``export-inputs``.
+
+The check, for every file written: the PyTorch module and the exported file (onnxruntime,
+or ``torch.jit.load``) run on one fixed input; the max abs difference of all their outputs is
+reported.  FunASR's modules get their own ``export_dummy_inputs()`` drawn under seed 0 (the
+export traced with unseeded ones); generic ones are traced with every dynamic axis at one size
+and checked at another (first axis 2 then 3, other axes 100 then 67), so a shape the trace
+froze shows up as a failure.  A check that cannot run fails the export.
+
+Prints ``HATCH_FUNASR_EXPORT {versions}`` and ``HATCH_FUNASR_CHECK {file: drift}``.
 """
 
 from __future__ import annotations
@@ -13,10 +32,19 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+#: Sizes of a generic export's dynamic axes: (trace, check), for a first axis and for others.
+_FIRST_AXIS = (2, 3)
+_OTHER_AXES = (100, 67)
 
-def main(model_dir: str, opset: int) -> int:
+
+class CheckError(Exception):
+    """The exported file and the PyTorch module could not be compared, or disagree in shape."""
+
+
+def _patch_torch() -> None:
     import torch
 
     original_load = torch.load
@@ -35,10 +63,177 @@ def main(model_dir: str, opset: int) -> int:
     torch.load = safe_load
     torch.onnx.export = legacy_export
 
+
+def _flatten(value: Any) -> list[Any]:
+    """Every tensor of a module's output, in order (tuples and lists of tuples and lists)."""
+    if isinstance(value, (tuple, list)):
+        return [t for item in value for t in _flatten(item)]
+    return [value]
+
+
+def _as_array(value: Any) -> Any:
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _max_abs_difference(name: str, expected: list[Any], got: list[Any]) -> float:
+    import numpy as np
+
+    if len(expected) != len(got):
+        raise CheckError(f"{name}: the PyTorch module returns {len(expected)} outputs, the export {len(got)}")
+    worst = 0.0
+    for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+        x, y = _as_array(a).astype(np.float64), _as_array(b).astype(np.float64)
+        if x.shape != y.shape:
+            raise CheckError(f"{name}: output {i} has shape {list(x.shape)} from PyTorch, {list(y.shape)} exported")
+        both_nan = np.isnan(x) & np.isnan(y)
+        diff = np.where(both_nan, 0.0, np.abs(x - y))
+        if diff.size:
+            worst = max(worst, float("inf") if np.isnan(diff).any() else float(diff.max()))
+    return worst
+
+
+def _run_exported(path: Path, fmt: str, inputs: tuple[Any, ...], names: list[str]) -> list[Any]:
+    """The exported file's outputs on ``inputs``: onnxruntime (inputs by name; the exporter
+    drops inputs the graph does not use) or ``torch.jit.load``."""
+    if fmt == "torchscript":
+        import torch
+
+        with torch.no_grad():
+            return _flatten(torch.jit.load(str(path), map_location="cpu")(*inputs))
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    feed = {n: _as_array(t) for n, t in zip(names, inputs, strict=False) if n in wanted}
+    missing = wanted - set(feed)
+    if missing:
+        raise CheckError(f"{path.name}: takes inputs {sorted(missing)} the module's inputs ({names}) do not name")
+    return list(session.run(None, feed))
+
+
+def _agreement(module: Any, path: Path, fmt: str, inputs: tuple[Any, ...], names: list[str]) -> float:
+    import torch
+
+    with torch.no_grad():
+        expected = _flatten(module(*inputs))
+    return _max_abs_difference(path.name, expected, _run_exported(path, fmt, inputs, names))
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in directory.iterdir() if p.is_file()}
+
+
+def _export_funasr(model_dir: Path, fmt: str, opset: int) -> dict[str, float]:
+    """FunASR's export; each exported module checked against its file as soon as it is written."""
+    import torch
+    from funasr import AutoModel
+    from funasr.utils import export_utils
+
+    drift: dict[str, float] = {}
+
+    def capture(original: Any) -> Any:
+        @functools.wraps(original)
+        def run(module: Any, *args: Any, **kwargs: Any) -> Any:
+            before = _snapshot(model_dir)
+            result = original(module, *args, **kwargs)
+            written = sorted(n for n, stat in _snapshot(model_dir).items() if before.get(n) != stat)
+            for name in written:
+                path = model_dir / name
+                if fmt == "torchscript" and not name.endswith(".torchscript"):
+                    # _torchscripts names the file after a string export_name with no extension
+                    # ("model", "model_eb": Paraformer's export_meta.py); FunASR's libtorch
+                    # runtimes open model.torchscript (com-define.h TORCH_MODEL_NAME,
+                    # funasr_torch paraformer_bin.py).
+                    path = path.replace(model_dir / f"{name}.torchscript")
+                torch.manual_seed(0)
+                dummy = module.export_dummy_inputs()
+                inputs = (dummy,) if isinstance(dummy, torch.Tensor) else tuple(dummy)
+                drift[path.name] = _agreement(module, path, fmt, inputs, list(module.export_input_names()))
+            return result
+
+        return run
+
+    export_utils._onnx = capture(export_utils._onnx)
+    export_utils._torchscripts = capture(export_utils._torchscripts)
+    model = AutoModel(model=str(model_dir), disable_update=True, device="cpu")
+    model.export(type=fmt, quantize=False, opset_version=opset)
+    return drift
+
+
+def _inputs(specs: list[dict[str, Any]], which: int) -> tuple[Any, ...]:
+    """Tensors for a generic export's declared inputs: ``which`` 0 for tracing, 1 for the check."""
+    import torch
+
+    sizes: dict[str, int] = {}
+    for spec in specs:
+        for axis, dim in enumerate(spec["shape"]):
+            if isinstance(dim, str):
+                sizes.setdefault(dim, (_FIRST_AXIS if axis == 0 else _OTHER_AXES)[which])
+    torch.manual_seed(which)
+    tensors = []
+    for spec in specs:
+        shape = [sizes[d] if isinstance(d, str) else d for d in spec["shape"]]
+        dtype = getattr(torch, spec["dtype"] or "float32")
+        if dtype.is_floating_point:
+            tensors.append(torch.randn(shape, dtype=dtype))
+        else:
+            value = spec["value"]
+            tensors.append(torch.full(shape, sizes[value] if isinstance(value, str) else value, dtype=dtype))
+    return tuple(tensors)
+
+
+def _axes(specs: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
+    return {
+        s["name"]: {i: d for i, d in enumerate(s["shape"]) if isinstance(d, str)}
+        for s in specs
+        if any(isinstance(d, str) for d in s["shape"])
+    }
+
+
+def _export_generic(model_dir: Path, fmt: str, opset: int, job: dict[str, Any]) -> dict[str, float]:
+    """The seed's method 3: trace the PyTorch module FunASR builds, with the declared inputs."""
+    import torch
     from funasr import AutoModel
 
-    model = AutoModel(model=model_dir, disable_update=True, device="cpu")
-    model.export(type="onnx", quantize=False, opset_version=opset)
+    module = AutoModel(model=str(model_dir), disable_update=True, device="cpu").model.eval()
+    inputs, outputs = job["inputs"], job["outputs"]
+    names = [s["name"] for s in inputs]
+    path = model_dir / job["files"][0]
+    trace = _inputs(inputs, 0)
+    with torch.no_grad():
+        if fmt == "onnx":
+            torch.onnx.export(
+                module,
+                trace,
+                str(path),
+                input_names=names,
+                output_names=[s["name"] for s in outputs] or None,
+                dynamic_axes=_axes(inputs + outputs),
+                opset_version=opset,
+                do_constant_folding=True,
+            )
+        else:
+            torch.jit.trace(module, trace).save(str(path))
+    return {path.name: _agreement(module, path, fmt, _inputs(inputs, 1), names)}
+
+
+def main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text("utf-8"))
+    model_dir, fmt, opset = Path(job["dir"]), job["format"], int(job["opset"])
+    _patch_torch()
+    try:
+        if job["method"] == "generic":
+            drift = _export_generic(model_dir, fmt, opset, job)
+        else:
+            drift = _export_funasr(model_dir, fmt, opset)
+    except CheckError as e:
+        print(f"the exported model and the PyTorch model could not be compared: {e}", file=sys.stderr)
+        return 3
+    print("HATCH_FUNASR_CHECK " + json.dumps(drift, sort_keys=True), flush=True)
     return versions()
 
 
@@ -61,4 +256,4 @@ def versions() -> int:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--versions"]:
         raise SystemExit(versions())
-    raise SystemExit(main(sys.argv[1], int(sys.argv[2])))
+    raise SystemExit(main(sys.argv[1]))

@@ -1,13 +1,17 @@
-"""``hatch-funasr``: the catalog, a no-network check of the declaration, cache filling, wheel inspection."""
+"""``hatch-funasr``: the catalog and the hubs' live listings, a no-network check of the declaration,
+cache filling, wheel inspection."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +22,10 @@ from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
-from hatch_funasr.families import FAMILIES
-from hatch_funasr.hubs import HUBS
+from hatch_funasr.families import FAMILIES, Family, detect_family
+from hatch_funasr.hubs import HUBS, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
-from hatch_funasr.model import BundleConfig
+from hatch_funasr.model import BundleConfig, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
 from hatch_funasr.settings import EnvVars, Settings
@@ -34,6 +38,8 @@ def _err(message: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.remote:
+        return cmd_remote(args)
     header = ["alias", "family"]
     header += [h.label for h in HUBS.values()] + [f"ready ONNX ({h.label})" for h in HUBS.values()] + ["note"]
     rows = [tuple(header)]
@@ -50,6 +56,244 @@ def cmd_models(args: argparse.Namespace) -> int:
         "\nFunASR's short names also resolve: "
         + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names}))
     )
+    return 0
+
+
+#: ``models --remote`` fits this many columns unless ``--wide``.
+WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One repository of a hub's listing, as ``models --remote`` marks it."""
+
+    hub: str
+    owner: str
+    repo: str
+    #: The family hatch-funasr detects (catalog, else the repository name); None: not a FunASR one it knows.
+    family: str | None
+    #: ``this`` (the repository is ONNX), ``sibling`` (a ``-onnx`` repository in the listing),
+    #: ``catalog`` (the catalog's ready ONNX), ``export`` (FunASR exports it at build), ``none``, ``unknown``.
+    onnx: str
+    onnx_repo: str | None
+    alias: str | None
+    #: The model's name and table in a ``[tool.funasr.models]`` line that resolves to exactly
+    #: this repository (None without a family).
+    name: str | None
+    table: dict[str, str] | None
+    tasks: tuple[str, ...]
+    downloads: int | None
+    modified: str | None
+
+    @property
+    def declaration(self) -> str | None:
+        return _line(self.name, self.table) if self.name and self.table else None
+
+
+def _same_repo(a: str, b: str) -> bool:
+    """Repo ids compared as the hubs do: case-insensitively, ModelScope's ``damo/`` being ``iic/``."""
+
+    def norm(r: str) -> str:
+        return r.lower().replace("damo/", "iic/", 1)
+
+    return norm(a) == norm(b)
+
+
+def _onnx_of(
+    hub: str, repo: str, entry: catalog.CatalogEntry | None, family: Family | None, listed: list[str]
+) -> tuple[str, str | None]:
+    """Whether an ONNX form of ``repo`` exists, and where."""
+    if repo.lower().endswith("-onnx") or (entry is not None and any(_same_repo(repo, r) for r in entry.onnx.values())):
+        return "this", repo
+    base = re.sub(r"[-_]pytorch$", "", repo, flags=re.IGNORECASE)
+    sibling = next((r for r in listed if _same_repo(r, f"{base}-onnx")), None)
+    if sibling is not None:
+        return "sibling", sibling
+    if entry is not None and entry.onnx.get(hub):
+        return "catalog", entry.onnx[hub]
+    if family is None:
+        return "unknown", None
+    return ("export" if family.has_onnx else "none"), None
+
+
+def _toml(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _declaration(hub: str, repo: str, entry: catalog.CatalogEntry | None, family: Family) -> tuple[str, dict[str, str]]:
+    """The shortest declaration that resolves to exactly ``repo``: the catalog alias (with
+    ``format = "pytorch"`` where the alias's default format would fetch its ready ONNX
+    repository instead), else the repo id; always with its hub (a project's default may differ).
+    Named after the alias, else the family or the repository, short enough for the line to fit."""
+    table = {"model": repo, "hub": hub}
+    names = [re.sub(r"[^A-Za-z0-9_-]+", "-", re.sub(r"^speech_", "", repo.split("/", 1)[1], flags=re.I))]
+    if entry is not None:
+        for fmt, suffix in ((family.default_format, ""), ("pytorch", "-pt")):
+            resolved = entry.repo(hub, fmt)
+            if resolved is not None and _same_repo(resolved, repo):
+                table = {"model": entry.alias, "hub": hub} | ({"format": fmt} if suffix else {})
+                names = [entry.alias + suffix, family.name + suffix]
+                break
+    room = min(40, max(16, WIDTH - len(_line("", table))))
+    safe = [n.strip("-_").lower() for n in names if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", n)] or [family.name]
+    name = next((n for n in safe if len(n) <= room), safe[-1])
+    if len(name) > room:  # cut at a - or _
+        cut = max(name.rfind("-", room // 2, room), name.rfind("_", room // 2, room))
+        name = name[: cut if cut > 0 else room].rstrip("-_")
+    return name, table
+
+
+def _line(name: str, table: dict[str, str]) -> str:
+    return f"{name} = {{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in table.items()) + " }"
+
+
+def _wrapped(name: str, table: dict[str, str], indent: str) -> list[str]:
+    r"""The declaration in ``WIDTH`` columns: as one line when it fits, else with the repo id in
+    a TOML multi-line string whose lines end in ``\`` (the backslash joins them, dropping the
+    newline and the indentation that follows), cut after a ``-`` or ``_``."""
+    line = indent + _line(name, table)
+    if len(line) <= WIDTH:
+        return [line]
+    inner = indent + "    "
+    room = WIDTH - len(inner) - 1
+    rest, parts = table["model"], []
+    while len(rest) > room:
+        cut = max(rest.rfind("-", room // 2, room), rest.rfind("_", room // 2, room)) + 1 or room
+        parts.append(rest[:cut])
+        rest = rest[cut:]
+    parts.append(rest)
+    tail = ", ".join(f"{k} = {_toml(v)}" for k, v in table.items() if k != "model")
+    return [
+        f'{indent}{name} = {{ model = """\\',
+        *(f"{inner}{part}\\" for part in parts),
+        f'{inner}"""' + (f", {tail}" if tail else "") + " }",
+    ]
+
+
+def _listed(hub: str, found: list[tuple[str, RemoteModel]], taken: set[str]) -> list[Listed]:
+    """Each repository of one hub's listing, marked; declaration names unique among ``taken``
+    (all hubs' lines paste into one table)."""
+    repos = [m.repo for _, m in found]
+    out = []
+    for owner, m in sorted(found, key=lambda item: item[1].repo.lower()):
+        entry = catalog.by_repo(m.repo)
+        family = FAMILIES[entry.family] if entry is not None else detect_family(m.repo)
+        onnx, onnx_repo = _onnx_of(hub, m.repo, entry, family, repos)
+        unique, table = None, None
+        if family is not None:
+            name, table = _declaration(hub, m.repo, entry, family)
+            unique, n = name, 2
+            if unique.lower() in taken:
+                unique = f"{name}-{hub}"
+            while unique.lower() in taken:
+                unique, n = f"{name}-{hub}{n}", n + 1
+            taken.add(unique.lower())
+        out.append(
+            Listed(
+                hub,
+                owner,
+                m.repo,
+                family.name if family else None,
+                onnx,
+                onnx_repo,
+                entry.alias if entry else None,
+                unique,
+                table,
+                m.tasks,
+                m.downloads,
+                m.modified,
+            )
+        )
+    return out
+
+
+_ONNX_TEXT = {
+    "this": "this repository",
+    "sibling": "{repo}",
+    "catalog": "{repo} (catalog)",
+    "export": "FunASR's export at build (needs torch)",
+    "none": "none, PyTorch only",
+    "unknown": "?",
+}
+
+
+def _elide(text: str, room: int) -> str:
+    """``text`` in ``room`` columns, its middle replaced by ``...`` when longer."""
+    if len(text) <= room:
+        return text
+    keep = room - 3
+    return text[: keep // 2] + "..." + text[len(text) - (keep - keep // 2) :]
+
+
+def _comment(text: str) -> list[str]:
+    """``text`` as TOML comment lines of at most ``WIDTH`` columns."""
+    return ["# " + _elide(line, WIDTH - 2) for line in textwrap.wrap(text, WIDTH - 2, break_long_words=False)]
+
+
+def _block(item: Listed) -> list[str]:
+    """One repository in ``WIDTH`` columns, as TOML: its id and what it is in comments, then its
+    declaration (so a whole listing pastes under ``[tool.funasr.models]`` as it is)."""
+    onnx = _ONNX_TEXT[item.onnx].format(repo=item.onnx_repo)
+    facts = [f"family {item.family or '? (not one hatch-funasr knows: no declaration)'}", f"ONNX: {onnx}"]
+    if item.alias:
+        facts.append(f"alias {item.alias}")
+    if item.tasks:
+        facts.append(", ".join(item.tasks))
+    lines = ["# " + _elide(item.repo, WIDTH - 2)]
+    lines += ["#   " + line for line in textwrap.wrap("; ".join(facts), WIDTH - 4, break_long_words=False)]
+    lines = [_elide(line, WIDTH) for line in lines]
+    if item.name and item.table:
+        lines += _wrapped(item.name, item.table, "")
+    return lines
+
+
+def _wide(items: list[Listed]) -> list[str]:
+    """One line per repository, however wide."""
+    rows = [("repository", "family", "ONNX", "alias", "[tool.funasr.models]")]
+    rows += [
+        (i.repo, i.family or "?", _ONNX_TEXT[i.onnx].format(repo=i.onnx_repo), i.alias or "-", i.declaration or "-")
+        for i in items
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows]
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    """``models --remote``: what the hubs publish, marked against what hatch-funasr knows."""
+    offline = Settings.from_env().offline
+    taken: set[str] = set()
+    listed = {
+        hub: _listed(hub, search(hub, args.org or (), args.task, limit=args.limit, offline=offline), taken)
+        for hub in ([args.hub] if args.hub else HUBS)
+    }
+    if args.json:
+        records = [asdict(item) | {"declaration": item.declaration} for items in listed.values() for item in items]
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return 0
+    sections: list[list[str]] = []
+    for hub, items in listed.items():
+        spec = HUBS[hub]
+        shown = [i for i in items if args.all or i.family is not None]
+        owners = ", ".join(args.org or spec.organisations)
+        head = f"{spec.label} at {spec.where()}: {owners}" + (f", task {args.task}" if args.task else "")
+        head += f": {len(items)} repositories, {len(shown)} shown"
+        hidden = len(items) - len(shown)
+        tail = [f"({hidden} more with no FunASR family hatch-funasr knows: --all lists them)"] if hidden else []
+        if args.wide:
+            sections.append([head, *_wide(shown), *tail])
+        else:
+            section = _comment(head)
+            for item in shown:
+                section += ["", *_block(item)]
+            sections.append(section + [line for t in tail for line in ["", *_comment(t)]])
+    if not args.wide:
+        sections.append(
+            _comment(
+                "Paste these lines under [tool.funasr.models] (comments and all): each declaration fetches "
+                "exactly the repository above it; `hatch-funasr check` shows the plan."
+            )
+        )
+    print("\n\n".join("\n".join(section) for section in sections))
     return 0
 
 
@@ -195,6 +439,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         derived = set(m.get("derived", []))
         for rel, f in sorted(m["files"].items()):
             print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
+        for kind, against in (("export_drift", "the PyTorch model"), ("quant_drift", "fp32")):
+            for rel, drift in sorted((m.get(kind) or {}).items()):
+                shown = "not measurable" if drift is None else f"{drift:.3g}"
+                print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
         for advice in m.get("advice", []):
             print(f"  note: {advice}")
     if problems:
@@ -208,8 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hatch-funasr", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hatch-funasr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("models", help="print the catalog")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("models", help="print the catalog, or (--remote) what the hubs publish")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--remote", action="store_true", help="list what the hubs publish (needs the network)")
+    p.add_argument("--hub", choices=list(HUBS), help="with --remote: one hub (default: all)")
+    p.add_argument("--task", help="with --remote: the hub's task name (ModelScope auto-speech-recognition, …)")
+    p.add_argument("--org", action="append", help="with --remote: an organisation (repeatable; default the hub's)")
+    p.add_argument("--limit", type=int, default=500, help="with --remote: at most this many per organisation")
+    p.add_argument("--all", action="store_true", help="with --remote: also repositories of no known family")
+    p.add_argument("--wide", action="store_true", help="with --remote: one line per repository, not 80 columns")
     p.set_defaults(func=cmd_models)
     for name, func, text in (
         ("check", cmd_check, "validate the declaration and show the plan (no network)"),

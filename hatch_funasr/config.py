@@ -16,9 +16,9 @@ from typing import Any
 
 from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
-from hatch_funasr.families import FAMILIES, FORMATS, detect_family
+from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
 from hatch_funasr.hubs import HUBS
-from hatch_funasr.model import BundleConfig, Export, ExtraFiles, ModelConfig
+from hatch_funasr.model import BundleConfig, Export, ExtraFiles, ModelConfig, TensorSpec
 from hatch_funasr.names import REPO_ID, pattern_problem, relpath_problem
 from hatch_funasr.settings import tomllib
 
@@ -36,6 +36,11 @@ _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+#: Names of a generic export's inputs and outputs, and of their dynamic axes.
+_TENSOR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+_AXIS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+#: dtypes an ``export-inputs`` entry may have (torch's names); integer ones need a ``value``.
+INPUT_DTYPES = ("float32", "float64", "int64", "int32")
 
 
 def find_hook_table(pyproject: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -102,7 +107,8 @@ def _get_choice(c: _Collector, table: Mapping[str, Any], key: str, path: str, ch
     if value is None:
         return None
     if value not in choices:
-        options = " or ".join(f'"{x}"' for x in choices)
+        quoted = [f'"{x}"' for x in choices]
+        options = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
         c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}")
         return None
     return str(value)
@@ -123,10 +129,83 @@ def _get_patterns(c: _Collector, table: Mapping[str, Any], key: str, path: str) 
 
 def _get_export(c: _Collector, table: Mapping[str, Any], path: str) -> Export:
     value = table.get("export", "auto")
-    if value == "auto" or isinstance(value, bool):
+    if value in ("auto", "generic") or isinstance(value, bool):
         return value  # type: ignore[no-any-return]  # narrowed by the test above
-    c.add(f"{path}.export", f'expected "auto", true or false, got {_describe(value)}')
+    c.add(f"{path}.export", f'expected "auto", true, false or "generic", got {_describe(value)}')
     return "auto"
+
+
+def _get_drift(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        c.add(f"{path}.{key}", f"expected a non-negative number, got {_describe(value)}")
+        return None
+    return float(value)
+
+
+def _get_tensors(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> tuple[TensorSpec, ...]:
+    """``export-inputs`` / ``export-outputs``: ``{ NAME = { shape = [...], dtype = "...", value = ... } }``
+    in the order the module takes (or returns) them; outputs have only ``shape``."""
+    value = table.get(key)
+    if value is None:
+        return ()
+    where = f"{path}.{key}"
+    inputs = key == "export-inputs"
+    example = '{ x = { shape = ["B", "T", 80], dtype = "float32" } }' if inputs else '{ y = { shape = ["B", 192] } }'
+    if not isinstance(value, dict) or not value:
+        c.add(where, f"expected a table of tensors such as {example}, got {_describe(value)}")
+        return ()
+    specs = []
+    for name, spec in value.items():
+        at = f"{where}.{name}" if _TENSOR_NAME.fullmatch(name) else f'{where}."{name}"'
+        if not _TENSOR_NAME.fullmatch(name):
+            c.add(at, "tensor names must be a letter or _ then letters, digits, _ . : or -")
+            continue
+        if not isinstance(spec, dict):
+            c.add(at, f"expected a table such as {example.split(' = ', 1)[1][:-2]}, got {_describe(spec)}")
+            continue
+        c.unknown_keys(at, spec, ("shape", "dtype", "value") if inputs else ("shape",))
+        shape = spec.get("shape")
+        if (
+            not isinstance(shape, list)
+            or not shape
+            or not all(
+                (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                or (isinstance(d, str) and _AXIS_NAME.fullmatch(d))
+                for d in shape
+            )
+        ):
+            c.add(
+                f"{at}.shape",
+                "expected an array of sizes (positive integers) and dynamic axis names (strings such as "
+                f'"B" or "T"), got {_describe(shape)}',
+            )
+            continue
+        dtype = _get_choice(c, spec, "dtype", at, INPUT_DTYPES) if inputs else None
+        fill = spec.get("value")
+        if inputs and (dtype or "float32").startswith("int"):
+            if fill is None or isinstance(fill, bool) or not isinstance(fill, (int, str)):
+                c.add(
+                    f"{at}.value",
+                    f"integer inputs need a value to fill them with: an integer, or the name of a dynamic axis "
+                    f'(e.g. "T" for a lengths input), got {_describe(fill)}',
+                )
+                continue
+        elif fill is not None and inputs:
+            c.add(f"{at}.value", "only integer inputs take a value (float inputs are seeded random normal)")
+            continue
+        specs.append(TensorSpec(name, tuple(shape), (dtype or "float32") if inputs else None, fill))
+    if inputs:
+        axes = {d for s in specs for d in s.shape if isinstance(d, str)}
+        for s in specs:
+            if isinstance(s.value, str) and s.value not in axes:
+                c.add(
+                    f"{where}.{s.name}.value",
+                    f'"{s.value}" names no dynamic axis of the inputs ({", ".join(sorted(axes)) or "none"})',
+                )
+    return tuple(specs)
 
 
 def _get_opset(c: _Collector, table: Mapping[str, Any], path: str) -> int:
@@ -160,6 +239,9 @@ MODEL_KEYS = (
     "keep-fp32",
     "opset-version",
     "max-quant-drift",
+    "max-export-drift",
+    "export-inputs",
+    "export-outputs",
     "include",
     "exclude",
     "family",
@@ -232,12 +314,10 @@ def _parse_model(
     quantize = _get_bool(c, raw, "quantize", path, False)
     keep_fp32 = _get_bool(c, raw, "keep-fp32", path, False) if "keep-fp32" in raw else None
     opset = _get_opset(c, raw, path)
-    max_drift = raw.get("max-quant-drift")
-    if max_drift is not None and (
-        isinstance(max_drift, bool) or not isinstance(max_drift, (int, float)) or max_drift < 0
-    ):
-        c.add(f"{path}.max-quant-drift", f"expected a non-negative number, got {_describe(max_drift)}")
-        max_drift = None
+    max_drift = _get_drift(c, raw, "max-quant-drift", path)
+    max_export_drift = _get_drift(c, raw, "max-export-drift", path)
+    export_inputs = _get_tensors(c, raw, "export-inputs", path)
+    export_outputs = _get_tensors(c, raw, "export-outputs", path)
     include = _get_patterns(c, raw, "include", path)
     exclude = _get_patterns(c, raw, "exclude", path)
 
@@ -285,13 +365,26 @@ def _parse_model(
             f"cannot tell the model family of {model or local}; set family = one of: " + ", ".join(FAMILIES),
         )
 
+    generic = export == "generic"
     if family is not None:
-        fmt = fmt or family.default_format
-        if fmt == "onnx" and family.no_onnx_reason:
-            c.add(f"{path}.format", f'"onnx" is not available for {family.name} models: {family.no_onnx_reason}')
-        if quantize and (fmt == "pytorch" or family.plain or not family.has_onnx):
+        fmt = fmt or ("onnx" if generic else family.default_format)
+        _check_export(c, path, family, fmt, raw)
+        if fmt == "onnx" and family.no_onnx_reason and not generic:
+            c.add(
+                f"{path}.format",
+                f'"onnx" is not available for {family.name} models: {family.no_onnx_reason}; or, experimental, '
+                'export = "generic" with export-inputs (torch.onnx.export of the PyTorch module, checked against it)',
+            )
+        if fmt == "torchscript" and family.no_torchscript_reason and not generic:
+            c.add(
+                f"{path}.format",
+                f'"torchscript" is not available for {family.name} models: {family.no_torchscript_reason}',
+            )
+        if quantize and (fmt != "onnx" or family.plain or not (family.has_onnx or generic)):
             c.add(f"{path}.quantize", f"only applies to ONNX models; {family.name} in {fmt} format has none")
-    if quantize is False and keep_fp32 is False:
+        if keep_fp32 is not None and fmt == "torchscript":
+            c.add(f"{path}.keep-fp32", "only applies to ONNX models (FunASR quantizes ONNX only)")
+    if quantize is False and keep_fp32 is False and fmt != "torchscript":
         c.add(f"{path}.keep-fp32", "false needs quantize = true, or nothing would ship")
 
     hub = hub or default_hub
@@ -317,12 +410,47 @@ def _parse_model(
         quantize=quantize,
         keep_fp32=keep_fp32,
         opset_version=opset,
-        max_quant_drift=float(max_drift) if max_drift is not None else None,
+        max_quant_drift=max_drift,
+        max_export_drift=max_export_drift,
+        export_inputs=export_inputs,
+        export_outputs=export_outputs,
         include=include,
         exclude=exclude,
         alias=entry.alias if entry else None,
         extra=extra if extra is not None else catalog.completions(repo),
     )
+
+
+def _check_export(c: _Collector, path: str, family: Family, fmt: str, raw: Mapping[str, Any]) -> None:
+    """``export = "generic"`` and its inputs: only for models FunASR has no export() for, only
+    to ONNX or TorchScript, never without the inputs to trace with."""
+    generic = raw.get("export") == "generic"
+    if not generic:
+        for key in ("export-inputs", "export-outputs"):
+            if key in raw:
+                c.add(f"{path}.{key}", 'only applies to export = "generic"')
+        return
+    if fmt == "pytorch" or family.plain:
+        what = (
+            "a PyTorch directory"
+            if fmt == "pytorch"
+            else f"{family.name} models, whose files are the same in every format"
+        )
+        c.add(f"{path}.export", f'"generic" exports to format = "onnx" or "torchscript"; nothing to export for {what}')
+        return
+    official = family.has_onnx if fmt == "onnx" else family.has_torchscript
+    if official:
+        c.add(
+            f"{path}.export",
+            f'"generic" is for models FunASR has no export() for; FunASR exports {family.name} to {fmt} itself: '
+            'use export = "auto" or true',
+        )
+    if "export-inputs" not in raw:
+        c.add(
+            f"{path}.export-inputs",
+            'required with export = "generic": the inputs of the module\'s forward, in order, e.g. '
+            'export-inputs = { x = { shape = ["B", "T", 80], dtype = "float32" } } (strings are dynamic axes)',
+        )
 
 
 def _package_problem(value: object) -> str | None:
@@ -452,11 +580,23 @@ def json_schema() -> dict[str, Any]:
         "hub": {"enum": list(HUBS)},
         "revision": {"type": "string", "description": "tag, branch or commit"},
         "format": {"enum": list(FORMATS)},
-        "export": {"enum": ["auto", True, False]},
+        "export": {"enum": ["auto", True, False, "generic"]},
         "quantize": {"type": "boolean"},
         "keep-fp32": {"type": "boolean"},
         "opset-version": {"type": "integer", "minimum": 9, "maximum": 23},
         "max-quant-drift": {"type": "number", "minimum": 0},
+        "max-export-drift": {"type": "number", "minimum": 0},
+        "export-inputs": {
+            "description": 'export = "generic": the module\'s inputs in order, name -> { shape, dtype, value }',
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"$ref": "#/definitions/tensor"},
+        },
+        "export-outputs": {
+            "description": 'export = "generic": the module\'s outputs in order, name -> { shape }',
+            "type": "object",
+            "additionalProperties": {"$ref": "#/definitions/tensor"},
+        },
         "include": {"type": "array", "items": {"type": "string"}},
         "exclude": {"type": "array", "items": {"type": "string"}},
         "family": {"enum": list(FAMILIES)},
@@ -482,7 +622,21 @@ def json_schema() -> dict[str, Any]:
                     "revision": {"type": "string"},
                     "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                 },
-            }
+            },
+            "tensor": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["shape"],
+                "properties": {
+                    "shape": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]},
+                    },
+                    "dtype": {"enum": list(INPUT_DTYPES)},
+                    "value": {"type": ["integer", "string"]},
+                },
+            },
         },
         "properties": {
             "hub": {"enum": list(HUBS)},

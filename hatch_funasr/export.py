@@ -1,16 +1,23 @@
-"""Export of PyTorch checkpoints to ONNX with FunASR's own export, in a child process.
+"""Export of PyTorch checkpoints to ONNX or TorchScript in a child process, checked against PyTorch.
 
-Export runs FunASR's ``AutoModel(...).export(type="onnx")`` in a child process
+Export runs FunASR's ``AutoModel(...).export(type="onnx" | "torchscript")`` in a child process
 (:mod:`hatch_funasr._export_child`) on a staging copy of the model directory, with no hub
-tokens in its environment and ``torch.load(weights_only=True)``.  The Python it runs with is
-``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch, kept out of build isolation), else
-the build's own (install ``hatch-funasr[export]``).  Results are written into the build's
-scratch space and kept in the cache under a hash of the inputs and tool versions.
+tokens in its environment and ``torch.load(weights_only=True)``.  ``export = "generic"`` (for
+models FunASR has no ``export()`` for, e.g. CAM++) traces ``AutoModel(...).model`` with the
+declared ``export-inputs`` instead.  Either way the child runs the PyTorch model and the
+exported file on one fixed input and reports the max abs difference of their outputs: it is
+recorded per file (``export_drift``) and gates the build with ``max-export-drift``.
+
+The Python the child runs with is ``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch,
+kept out of build isolation), else the build's own (install ``hatch-funasr[export]``).
+Results are written into the build's scratch space and kept in the cache under a hash of the
+inputs, the declaration of the export and the tool versions, with the measured drift.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -18,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from hatch_funasr.cache import DerivedEntry
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ExportError
 from hatch_funasr.families import Selection, pytorch_files
@@ -25,16 +33,22 @@ from hatch_funasr.model import ModelConfig, Source, StagedModel
 from hatch_funasr.quantize import load_check
 from hatch_funasr.settings import TOKEN_VARS, EnvVars
 
-__all__ = ["export_onnx", "unavailable"]
+__all__ = ["export_model", "unavailable"]
 
 _NOWHERE = "http://127.0.0.1:9"
+#: Part of the cache key of an export: change it when the child's check changes.
+_CHECK = "export-drift/v1: FunASR export_dummy_inputs() at seed 0; generic axes 2/100 traced, 3/67 checked"
 
 
-def unavailable(selection: Selection, available: Mapping[str, int]) -> list[str]:
-    """Why the exports ``selection`` asks for cannot be made from the source (empty if they can)."""
-    if selection.export and "model.pt" not in available:
-        return [f"the source has no {', '.join(selection.export)} and no model.pt to export them from"]
-    return []
+def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str, int]) -> list[str]:
+    """Why the exports ``selection`` asks for cannot be made from the source (empty if they can):
+    FunASR's export needs ``model.pt``; the generic one also takes the checkpoint a
+    ``configuration.json`` names (CAM++'s ``campplus_cn_common.bin``)."""
+    generic = model.export == "generic"
+    if not selection.export or "model.pt" in available or (generic and "configuration.json" in available):
+        return []
+    what = "model.pt, or a configuration.json naming the checkpoint," if generic else "model.pt"
+    return [f"the source has no {', '.join(selection.export)} and no {what} to export them from"]
 
 
 def _export_env() -> dict[str, str]:
@@ -53,8 +67,14 @@ def _export_env() -> dict[str, str]:
     return env
 
 
-def _run_child(model: ModelConfig, python: str, args: list[str]) -> dict[str, str]:
-    """Run the export child; return the tool versions it reports."""
+def _reported(stdout: str, tag: str) -> dict[str, object]:
+    line = next((ln for ln in stdout.splitlines() if ln.startswith(tag + " ")), "")
+    found = json.loads(line.split(" ", 1)[1]) if line else {}
+    return found if isinstance(found, dict) else {}
+
+
+def _run_child(model: ModelConfig, python: str, args: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """Run the export child; return the tool versions it reports and the drift it measured."""
     child = Path(__file__).with_name("_export_child.py")
     # -I: isolated, so the child's directory (ours) is not put on its sys.path, where our
     # module names would shadow top-level modules of torch's and FunASR's dependencies.
@@ -66,14 +86,44 @@ def _run_child(model: ModelConfig, python: str, args: list[str]) -> dict[str, st
         hint = ""
         if "No module named" in tail:
             hint = f"; install the export extra: pip install 'hatch-funasr[export]' (or set {EnvVars.EXPORT_PYTHON})"
-        raise ExportError(f"model {model.name}: FunASR export failed{hint}:\n{tail}")
-    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("HATCH_FUNASR_EXPORT ")), "")
-    versions: dict[str, str] = json.loads(line.split(" ", 1)[1]) if line else {}
-    return versions
+        what = "FunASR export" if model.export != "generic" else 'generic export (export = "generic")'
+        raise ExportError(f"model {model.name}: {what} failed{hint}:\n{tail}")
+    versions = {str(k): str(v) for k, v in _reported(result.stdout, "HATCH_FUNASR_EXPORT").items()}
+    drift = {str(k): v for k, v in _reported(result.stdout, "HATCH_FUNASR_CHECK").items() if isinstance(v, float)}
+    return versions, drift
 
 
-def export_onnx(staged: StagedModel, selection: Selection, source: Source, ctx: BuildContext) -> StagedModel:
-    """Export ``selection.export`` from the PyTorch checkpoint with FunASR; add the results."""
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _job(model: ModelConfig, selection: Selection, src: Path) -> dict[str, object]:
+    return {
+        "dir": str(src),
+        "format": model.format,
+        "opset": model.opset_version,
+        "method": "generic" if model.export == "generic" else "funasr",
+        "files": list(selection.export),
+        "inputs": [s.as_json() for s in model.export_inputs],
+        "outputs": [s.as_json() for s in model.export_outputs],
+    }
+
+
+def _gate(model: ModelConfig, drift: Mapping[str, float], ctx: BuildContext) -> None:
+    """Say each exported file's drift from PyTorch; fail past ``max-export-drift``."""
+    for name, measured in sorted(drift.items()):
+        ctx.report(f"model {model.name}: {name} max abs drift from the PyTorch model on a fixed input: {measured:.6g}")
+        limit = model.max_export_drift
+        if limit is not None and not measured <= limit:
+            raise ExportError(
+                f"model {model.name}: {name} drifts {measured:.6g} from the PyTorch model on a fixed input, over "
+                f"max-export-drift = {limit}; the export does not compute what the checkpoint does"
+                + (" (check export-inputs, and whether the module can be traced)" if model.export == "generic" else "")
+            )
+
+
+def export_model(staged: StagedModel, selection: Selection, source: Source, ctx: BuildContext) -> StagedModel:
+    """Export ``selection.export`` from the PyTorch checkpoint; check it; add the results."""
     model = staged.config
     sizes = {p: f.size for p, f in source.listing.items()}
     configuration, config_yaml = source.read_text("configuration.json"), source.read_text("config.yaml")
@@ -83,35 +133,57 @@ def export_onnx(staged: StagedModel, selection: Selection, source: Source, ctx: 
         raise ExportError(f"model {model.name}: cannot export: {'; '.join(why + problems)}")
     records = source.materialize(names, ctx.report)
     python = ctx.settings.export_python
-    tools = _run_child(model, python, ["--versions"])
+    tools, _ = _run_child(model, python, ["--versions"])
+    job_spec = _job(model, selection, Path())
     key = ctx.cache.derived_key(
         kind="export",
         inputs=sorted((rel, r.digest()) for rel, r in records.items()),
         outputs=selection.export,
-        opset=model.opset_version,
+        job={k: v for k, v in job_spec.items() if k != "dir"},
+        check=_CHECK,
         tools=tools,
     )
+    how = "generic export" if model.export == "generic" else "export"
     entry = ctx.cache.load_derived(key, strict=ctx.offline)
-    if entry is not None:
-        ctx.report(f"model {model.name}: reusing the cached export of {', '.join(selection.export)}")
+    drift = _cached_drift(entry, selection)
+    if entry is not None and drift is not None:
+        ctx.report(f"model {model.name}: reusing the cached {how} of {', '.join(selection.export)}")
     else:
         src = ctx.work / model.name / "export"
         shutil.rmtree(src, ignore_errors=True)
         for rel, record in records.items():  # a copy: FunASR writes next to the checkpoint
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(record.source, src / rel)
-        ctx.report(
-            f"model {model.name}: exporting {', '.join(selection.export)} with FunASR (opset {model.opset_version})"
-        )
-        _run_child(model, python, [str(src), str(model.opset_version)])
+        opset = f", opset {model.opset_version}" if model.format == "onnx" else ""
+        method = "torch (experimental, export-inputs)" if model.export == "generic" else "FunASR"
+        ctx.report(f"model {model.name}: exporting {', '.join(selection.export)} with {method}{opset}")
+        job = src.parent / "export-job.json"
+        job.write_text(json.dumps(_job(model, selection, src)), "utf-8")
+        _, drift = _run_child(model, python, [str(job)])
         for name in selection.export:
             if not (src / name).is_file():
-                raise ExportError(f"model {model.name}: FunASR export did not produce {name}")
-            load_check(model, src / name)
-        entry = ctx.cache.store_derived(key, {name: src / name for name in selection.export}, {"tools": tools})
+                raise ExportError(f"model {model.name}: the {how} did not produce {name}")
+            if name not in drift:
+                raise ExportError(f"model {model.name}: the {how} wrote {name} but did not check it against PyTorch")
+            if name.endswith(".onnx"):
+                load_check(model, src / name)
+        entry = ctx.cache.store_derived(
+            key, {name: src / name for name in selection.export}, {"tools": tools, "export_drift": drift}
+        )
+    _gate(model, drift, ctx)
+    produced = {name: entry.files[name] for name in selection.export}
     return replace(
         staged,
-        files={**staged.files, **entry.files},
+        files={**staged.files, **produced},
         tools={**staged.tools, **tools},
-        derived=tuple(sorted({*staged.derived, *entry.files})),
+        derived=tuple(sorted({*staged.derived, *produced})),
+        export_drift={**staged.export_drift, **{n: drift[n] for n in selection.export}},
     )
+
+
+def _cached_drift(entry: DerivedEntry | None, selection: Selection) -> dict[str, float] | None:
+    """The drift recorded (and signed) with a cached export; None when the entry lacks it: export again."""
+    data = entry.meta.get("export_drift") if entry is not None else None
+    if not isinstance(data, dict) or not all(_number(data.get(n)) for n in selection.export):
+        return None
+    return {n: float(data[n]) for n in selection.export}

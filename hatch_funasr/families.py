@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 __all__ = [
     "FAMILIES",
     "FORMATS",
+    "GENERIC_FILES",
+    "GENERIC_SIDE",
     "Family",
     "Selection",
     "detect_family",
     "expected_files",
+    "exported_files",
     "get_family",
     "is_bookkeeping",
     "keeps_fp32",
@@ -30,7 +33,11 @@ __all__ = [
     "tokens_json",
 ]
 
-FORMATS = ("onnx", "pytorch")
+FORMATS = ("onnx", "pytorch", "torchscript")
+#: The file an export of each format writes where the family has no file names of its own
+#: (``export = "generic"``), and the side files such an export ships where the source has them.
+GENERIC_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript"}
+GENERIC_SIDE = ("config.yaml", "am.mvn")
 
 #: Files a runtime reads that may be written from another file of the source: both
 #: runtimes read only ``tokens.json`` (funasr_onnx ``paraformer_bin.py``/``punc_bin.py``,
@@ -59,6 +66,13 @@ class Family:
     fp32_always: tuple[str, ...] = ()
     #: A name the installed directory must contain (the C++ runtime detects SenseVoice by it).
     dir_marker: str | None = None
+    #: The TorchScript files FunASR's ``export(type="torchscript")`` writes for the family
+    #: (``export_utils._torchscripts``: the ONNX names with ``onnx`` -> ``torchscript``).
+    torchscript: tuple[str, ...] = ()
+    #: Who loads those files (said in the plan and the manifest's advice); None: no FunASR runtime.
+    torchscript_reader: str | None = None
+    #: Why ``format = "torchscript"`` is impossible (FunASR's export has no TorchScript path).
+    no_torchscript_reason: str | None = None
     #: ``model:`` values in config.yaml that identify the family.
     config_models: tuple[str, ...] = ()
     #: Regular expressions on a repository id that identify the family (checked in table order).
@@ -67,6 +81,10 @@ class Family:
     @property
     def has_onnx(self) -> bool:
         return self.no_onnx_reason is None and bool(self.onnx)
+
+    @property
+    def has_torchscript(self) -> bool:
+        return self.no_torchscript_reason is None and bool(self.torchscript)
 
     @property
     def plain(self) -> bool:
@@ -79,6 +97,9 @@ class Family:
 
 
 _PARAFORMER_SIDE = ("config.yaml", "am.mvn", "tokens.json")
+#: The C++ runtime loads TorchScript only when built with GPU support and started with
+#: ``--gpu`` (``offline-stream.cpp:40-47``, ``:78-79``; ``com-define.h:62``).
+_CPP_GPU = "the C++ runtime's GPU build (funasr-wss-server --gpu: ParaformerTorch, model.torchscript)"
 
 _TABLE = (
     Family(
@@ -87,6 +108,8 @@ _TABLE = (
         required=(*_PARAFORMER_SIDE, "seg_dict"),
         server_flag="--model-dir",
         fp32_always=("model_eb.onnx",),
+        torchscript=("model.torchscript", "model_eb.torchscript"),
+        torchscript_reader=_CPP_GPU + " with model_eb.torchscript for hotwords (offline-stream.cpp:61-72)",
         config_models=("ContextualParaformer", "SeacoParaformer"),
         repo_patterns=(r"seaco", r"contextual"),
     ),
@@ -95,6 +118,7 @@ _TABLE = (
         onnx=("model.onnx", "decoder.onnx"),
         required=_PARAFORMER_SIDE,
         server_flag="--online-model-dir",
+        torchscript=("model.torchscript", "decoder.torchscript"),
         config_models=("ParaformerStreaming",),
         repo_patterns=(r"paraformer.*online", r"paraformer.*streaming"),
     ),
@@ -104,6 +128,8 @@ _TABLE = (
         required=_PARAFORMER_SIDE,
         optional=("seg_dict",),
         server_flag="--model-dir",
+        torchscript=("model.torchscript",),
+        torchscript_reader=_CPP_GPU + "; funasr_torch.Paraformer (runtime/python/libtorch paraformer_bin.py:49)",
         config_models=("Paraformer", "BiCifParaformer", "ParaformerBert"),
         repo_patterns=(r"paraformer",),
     ),
@@ -112,6 +138,7 @@ _TABLE = (
         onnx=("model.onnx",),
         required=("config.yaml", "am.mvn"),
         server_flag="--vad-dir",
+        torchscript=("model.torchscript",),
         config_models=("FsmnVADStreaming", "FsmnVAD"),
         repo_patterns=(r"fsmn[-_]vad",),
     ),
@@ -122,6 +149,7 @@ _TABLE = (
         optional=_JIEBA,
         when_config={"seg_jieba": _JIEBA},
         server_flag="--punc-dir",
+        torchscript=("model.torchscript",),
         config_models=("CTTransformerStreaming",),
         repo_patterns=(r"punc.*realtime", r"ct-punc-realtime"),
     ),
@@ -132,6 +160,7 @@ _TABLE = (
         optional=_JIEBA,
         when_config={"seg_jieba": _JIEBA},
         server_flag="--punc-dir",
+        torchscript=("model.torchscript",),
         config_models=("CTTransformer",),
         repo_patterns=(r"punc_ct", r"ct-punc"),
     ),
@@ -141,6 +170,8 @@ _TABLE = (
         required=("config.yaml", "am.mvn", "tokens.json", "chn_jpn_yue_eng_ko_spectok.bpe.model"),
         server_flag="--model-dir",
         dir_marker="SenseVoiceSmall",
+        torchscript=("model.torchscript",),
+        torchscript_reader="funasr_torch.SenseVoiceSmall (runtime/python/libtorch sensevoice_bin.py:55)",
         config_models=("SenseVoiceSmall",),
         repo_patterns=(r"sensevoice",),
     ),
@@ -167,6 +198,10 @@ _TABLE = (
             "section 4); a third-party ONNX (lovemefan/campplus) exists but is unverified; "
             'use format = "pytorch"'
         ),
+        no_torchscript_reason=(
+            "FunASR has no export() for CAM++ (funasr/models/campplus has no export_meta.py), so its "
+            'TorchScript export does not exist either; use format = "pytorch"'
+        ),
         config_models=("CAMPPlus",),
         repo_patterns=(r"campplus", r"cam\+\+"),
     ),
@@ -177,6 +212,10 @@ _TABLE = (
         no_onnx_reason=(
             "FunASR's ONNX export of emotion2vec is limited and manual, and neither funasr_onnx "
             'nor the C++ runtime runs it; use format = "pytorch"'
+        ),
+        no_torchscript_reason=(
+            "FunASR's export of emotion2vec rebuilds the model for ONNX only (emotion2vec/export_meta.py has no "
+            'TorchScript switch) and no FunASR runtime loads it; use format = "pytorch"'
         ),
         config_models=("Emotion2vec",),
         repo_patterns=(r"emotion2vec",),
@@ -189,6 +228,7 @@ _TABLE = (
             "FunASR's Whisper export is only partial and neither funasr_onnx nor the C++ runtime "
             'runs Whisper; use format = "pytorch"'
         ),
+        no_torchscript_reason='FunASR has no export() for Whisper (no export_meta.py); use format = "pytorch"',
         config_models=("WhisperWarp",),
         repo_patterns=(r"whisper",),
     ),
@@ -197,6 +237,10 @@ _TABLE = (
         onnx=(),
         required=(),
         no_onnx_reason='Fun-ASR-Nano is an LLM-based model with no ONNX export in FunASR; use format = "pytorch"',
+        no_torchscript_reason=(
+            "Fun-ASR-Nano is an LLM-based model with no export() in FunASR, TorchScript included; "
+            'use format = "pytorch"'
+        ),
         config_models=("FunASRNano",),
         repo_patterns=(r"fun-asr-nano",),
     ),
@@ -209,6 +253,10 @@ _TABLE = (
             "runtime; for ONNX timestamps use the vad-punc Paraformer (paraformer-zh), or "
             'format = "pytorch"'
         ),
+        no_torchscript_reason=(
+            "FunASR has no export() for the timestamp-prediction model (fa-zh) and no runtime loads a TorchScript "
+            'of it; use format = "pytorch"'
+        ),
         config_models=("MonotonicAligner",),
         repo_patterns=(r"timestamp_prediction",),
     ),
@@ -220,6 +268,10 @@ _TABLE = (
             "no runtime in funasr_onnx 0.4.3 or the C++ runtime reads a keyword-spotting ONNX, so an "
             'exported one could not be checked; use format = "pytorch"'
         ),
+        no_torchscript_reason=(
+            "no runtime in FunASR loads a keyword-spotting TorchScript either, so an exported one could not "
+            'be checked against its consumer; use format = "pytorch"'
+        ),
         repo_patterns=(r"kws",),
     ),
     Family(
@@ -228,6 +280,9 @@ _TABLE = (
         required=(),
         no_onnx_reason=(
             'Qwen-Audio is a multimodal LLM that FunASR cannot export (the seed\'s section 4); use format = "pytorch"'
+        ),
+        no_torchscript_reason=(
+            'Qwen-Audio is a multimodal LLM that FunASR cannot export, to TorchScript neither; use format = "pytorch"'
         ),
         repo_patterns=(r"qwen-audio",),
     ),
@@ -463,6 +518,14 @@ def keeps_fp32(family: Family, onnx_file: str, *, quantize: bool, keep_fp32: boo
     return not quantize or keep_fp32 is not False or onnx_file in family.fp32_always
 
 
+def exported_files(family: Family, fmt: str, export: str | bool) -> tuple[str, ...]:
+    """The model files of ``family`` in ``fmt`` that an export writes (and the runtimes open):
+    the family's ONNX or TorchScript names, or ``model.<ext>`` for ``export = "generic"``."""
+    if export == "generic":
+        return (GENERIC_FILES[fmt],)
+    return family.torchscript if fmt == "torchscript" else family.onnx
+
+
 def select_files(
     family: Family,
     fmt: str,
@@ -484,9 +547,13 @@ def select_files(
     repositories) is complete for the quantized runtime; the directory then serves that
     runtime only, and every ONNX file of the family needs its ``_quant`` form (quantized
     here when only fp32 exists, e.g. the contextual ``model_eb.onnx``).  ONNX missing from
-    a PyTorch source is planned as an export unless ``export`` is false.  ``tokens.json``
-    is written from ``tokens.txt`` when only that exists.  ``exclude`` may not remove a file
-    a runtime reads.  ``keep_fp32``: None ships fp32 where the source has it; True insists.
+    a PyTorch source is planned as an export unless ``export`` is false.  TorchScript
+    (``fmt = "torchscript"``) is the same with the family's ``.torchscript`` files and no
+    quantized forms.  ``export = "generic"`` always exports ``model.onnx`` /
+    ``model.torchscript`` and ships the source's ``config.yaml`` and ``am.mvn`` beside it.
+    ``tokens.json`` is written from ``tokens.txt`` when only that exists.  ``exclude`` may
+    not remove a file a runtime reads.  ``keep_fp32``: None ships fp32 where the source has
+    it; True insists.
     """
     usable = {p: s for p, s in available.items() if not is_bookkeeping(p)}
     extras: list[str] = []
@@ -505,9 +572,10 @@ def select_files(
         if config_yaml is not None:
             config_paths = config_references(config_yaml, usable)[1]
     else:
+        generic = export == "generic"
         switches = config_values(config_yaml) if config_yaml is not None else {}
-        required = list(family.required)
-        for key, files in family.when_config.items():
+        required = [] if generic else list(family.required)
+        for key, files in {} if generic else family.when_config.items():
             if _truthy(switches.get(key)):
                 required += files
         needed, missing = [], []
@@ -520,50 +588,42 @@ def select_files(
                 derived.append(name)
             else:
                 missing.append(f"{name} (or {DERIVABLE[name]} to write it from)" if name in DERIVABLE else name)
-        extras.extend(o for o in family.optional if o in usable and o not in needed)
-        have_fp32 = all(f in usable for f in family.onnx)
-        if family.onnx and (export is True or (not have_fp32 and export == "auto" and "model.pt" in usable)):
-            to_export = list(family.onnx)
-        # A source with X_quant.onnx but no X.onnx serves the quantized runtime only.
-        quant_only = [
-            f
-            for f in family.onnx
-            if not to_export and f not in usable and quant_name(f) in usable and f not in family.fp32_always
-        ]
-        need_quant = quantize or bool(quant_only)
-        for onnx_file in family.onnx:
-            quant = quant_name(onnx_file)
-            has_fp32 = bool(to_export) or onnx_file in usable
-            has_quant = not to_export and quant in usable
-            if not has_fp32 and (onnx_file in family.fp32_always or not has_quant):
-                missing.append(onnx_file)
-                continue
-            if keep_fp32 is True and not has_fp32:
-                notes.append(
-                    f"keep-fp32 = true, but {source} ships {quant} without {onnx_file} (FunASR's -onnx repositories "
-                    "are quantized only); drop keep-fp32, or declare the PyTorch repository with export = true"
-                )
-            ship_fp32 = has_fp32 and keeps_fp32(family, onnx_file, quantize=need_quant, keep_fp32=keep_fp32)
-            if ship_fp32:
-                (derived if to_export else needed).append(onnx_file)
-            if not need_quant:
-                continue
-            if has_quant:
-                needed.append(quant)
-                continue
-            to_quantize.append(onnx_file)
-            derived.append(quant)
-            if not to_export and not ship_fp32:
-                inputs.append(onnx_file)
-        if family.onnx and not any(f.endswith(".onnx") for f in missing):
-            fp32_ships = all(f in needed or f in derived for f in family.onnx)
-            quant_ships = need_quant
-            quantized_runtime = None if fp32_ships and quant_ships else quant_ships
-        if quant_only and not quantize:
+        optional = GENERIC_SIDE if generic else family.optional
+        extras.extend(o for o in optional if o in usable and o not in needed)
+        model_files = exported_files(family, fmt, export)
+        have_all = all(f in usable for f in model_files)
+        if model_files and (export is True or generic or (not have_all and export == "auto" and "model.pt" in usable)):
+            to_export = list(model_files)
+        if generic:
             advice.append(
-                f"{source} ships {', '.join(map(quant_name, quant_only))} without the fp32 file (quantized only): "
-                "the directory serves the quantized runtime: funasr_onnx with quantize=True, the C++ runtime "
-                "with --quantize true (its default)"
+                f"{model_files[0]} is traced from the PyTorch module with the declared export-inputs "
+                '(export = "generic", experimental): no FunASR runtime loads it; feed it those inputs'
+            )
+        if fmt == "torchscript" and not family.plain:
+            for name in model_files:
+                if to_export:
+                    derived.append(name)
+                elif name in usable:
+                    needed.append(name)
+                else:
+                    missing.append(name)
+            if to_export and not generic:
+                advice.append(
+                    f"{', '.join(model_files)}: loaded by {family.torchscript_reader}"
+                    if family.torchscript_reader
+                    else f"no FunASR runtime loads a TorchScript {family.name} model: load {model_files[0]} with "
+                    "torch.jit.load and feed it what FunASR's export traced (export_meta.py export_input_names)"
+                )
+        else:
+            quantized_runtime = _select_onnx(
+                family,
+                model_files,
+                usable,
+                to_export=bool(to_export),
+                quantize=quantize,
+                keep_fp32=keep_fp32,
+                source=source,
+                out=_OnnxChoice(needed, missing, derived, inputs, to_quantize, notes, advice),
             )
     extras.extend(p for p in sorted(usable) if include and _matches(p, include))
     notes += [
@@ -584,16 +644,91 @@ def select_files(
     )
 
 
-def expected_files(family: Family, fmt: str, *, quantize: bool, keep_fp32: bool | None) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class _OnnxChoice:
+    """The lists :func:`_select_onnx` appends to (those of :func:`select_files`)."""
+
+    needed: list[str]
+    missing: list[str]
+    derived: list[str]
+    inputs: list[str]
+    to_quantize: list[str]
+    notes: list[str]
+    advice: list[str]
+
+
+def _select_onnx(
+    family: Family,
+    onnx_files: tuple[str, ...],
+    usable: Mapping[str, int],
+    *,
+    to_export: bool,
+    quantize: bool,
+    keep_fp32: bool | None,
+    source: str,
+    out: _OnnxChoice,
+) -> bool | None:
+    """The ONNX files of a selection, fp32 and ``_quant``; returns the runtime mode served
+    (True quantized only, False fp32 only, None both or no ONNX)."""
+    # A source with X_quant.onnx but no X.onnx serves the quantized runtime only.
+    quant_only = [
+        f
+        for f in onnx_files
+        if not to_export and f not in usable and quant_name(f) in usable and f not in family.fp32_always
+    ]
+    need_quant = quantize or bool(quant_only)
+    for onnx_file in onnx_files:
+        quant = quant_name(onnx_file)
+        has_fp32 = to_export or onnx_file in usable
+        has_quant = not to_export and quant in usable
+        if not has_fp32 and (onnx_file in family.fp32_always or not has_quant):
+            out.missing.append(onnx_file)
+            continue
+        if keep_fp32 is True and not has_fp32:
+            out.notes.append(
+                f"keep-fp32 = true, but {source} ships {quant} without {onnx_file} (FunASR's -onnx repositories "
+                "are quantized only); drop keep-fp32, or declare the PyTorch repository with export = true"
+            )
+        ship_fp32 = has_fp32 and keeps_fp32(family, onnx_file, quantize=need_quant, keep_fp32=keep_fp32)
+        if ship_fp32:
+            (out.derived if to_export else out.needed).append(onnx_file)
+        if not need_quant:
+            continue
+        if has_quant:
+            out.needed.append(quant)
+            continue
+        out.to_quantize.append(onnx_file)
+        out.derived.append(quant)
+        if not to_export and not ship_fp32:
+            out.inputs.append(onnx_file)
+    if quant_only and not quantize:
+        out.advice.append(
+            f"{source} ships {', '.join(map(quant_name, quant_only))} without the fp32 file (quantized only): "
+            "the directory serves the quantized runtime: funasr_onnx with quantize=True, the C++ runtime "
+            "with --quantize true (its default)"
+        )
+    if not onnx_files or any(f.endswith(".onnx") for f in out.missing):
+        return None
+    fp32_ships = all(f in out.needed or f in out.derived for f in onnx_files)
+    return None if fp32_ships and need_quant else need_quant
+
+
+def expected_files(
+    family: Family, fmt: str, *, quantize: bool, keep_fp32: bool | None, export: str | bool = "auto"
+) -> tuple[str, ...]:
     """What a model directory of ``family`` holds, before any listing is known (``check``
     without network): the ONNX names this selection would ship where the source has both
     forms, then the other files."""
     if fmt == "pytorch" and not family.plain:
         return ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)")
+    model_files = exported_files(family, fmt, export)
+    side = tuple(f"{f} (if the source has it)" for f in GENERIC_SIDE) if export == "generic" else family.required
+    if fmt == "torchscript":
+        return (*model_files, *side)
     onnx: list[str] = []
-    for onnx_file in family.onnx:
+    for onnx_file in model_files:
         if keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32):
             onnx.append(onnx_file)
         if quantize:
             onnx.append(quant_name(onnx_file))
-    return (*onnx, *family.required)
+    return (*onnx, *side)

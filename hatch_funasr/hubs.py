@@ -1,7 +1,8 @@
 """The hubs: one registry entry each, and thin adapters over their official clients.
 
 A hub is an entry of :data:`HUBS` (its short name, label, endpoint variable, default
-branch) plus an adapter class with two calls: list a revision, download named files.
+branch, the organisations that publish FunASR models there) plus an adapter class with three
+calls: list a revision, download named files, list the models an organisation publishes.
 Adding a hub is one entry and one adapter; nothing else names hubs.
 
 ``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
@@ -14,18 +15,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
-from hatch_funasr.errors import FetchError, IntegrityError, redact
-from hatch_funasr.model import RemoteFile, RepoListing
+from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, redact
+from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.names import is_commit
 from hatch_funasr.settings import EnvVars, endpoint
 
-__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label"]
+__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label", "search"]
 
 #: Told the byte count of each piece of a download as it arrives (negative: given back when a
 #: transfer starts over).  Called from download threads.
@@ -46,6 +47,9 @@ class HubClient(Protocol):
         ``remote.sha256``).  :class:`IntegrityError` for bytes that are not the listed ones.
         ``progress`` is called with the size of each piece as it arrives."""
 
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """The models ``owner`` publishes (with ``task``, in the hub's own task names), at most ``limit``."""
+
 
 @dataclass(frozen=True)
 class HubSpec:
@@ -58,11 +62,21 @@ class HubSpec:
     default_endpoint: str | None
     default_branch: str
     adapter: Callable[[str | None], HubClient]
+    #: The organisations that publish FunASR's models here (the seed's section 3), listed by
+    #: ``hatch-funasr models --remote`` unless ``--org`` names others.
+    organisations: tuple[str, ...] = ()
+    #: Where the client goes when the endpoint variable is unset (for messages).
+    client_default: str = ""
 
     def client(self) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
         _redact_client_logs()
         return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
+
+    def where(self) -> str:
+        """The endpoint in use, and how to change it: for messages."""
+        url = endpoint(self.endpoint_var, self.default_endpoint)
+        return f"{url} ({self.endpoint_var})" if url else f"{self.client_default} ({self.endpoint_var} unset)"
 
 
 #: How often a dropped Hugging Face body is resumed (the client's own http_get resumes 5 times).
@@ -127,6 +141,23 @@ class HuggingFaceClient:
         if not info.sha:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
         return RepoListing(info.sha, files)
+
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """``HfApi.list_models(author=, pipeline_tag=, limit=)``: ``GET /api/models``, pages followed
+        through ``Link: rel="next"`` by the client."""
+        _no_phone_home()
+        from huggingface_hub import HfApi
+
+        found = HfApi(endpoint=self.endpoint).list_models(author=owner, pipeline_tag=task, limit=limit)
+        return [
+            RemoteModel(
+                m.id,
+                (m.pipeline_tag,) if m.pipeline_tag else (),
+                m.downloads,
+                _date(m.last_modified or m.created_at),
+            )
+            for m in found
+        ]
 
     def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """The client's own URL, headers (token) and HTTP session; the body streamed here, so
@@ -206,6 +237,26 @@ class ModelScopeClient:
         }
         return RepoListing(commit, files)
 
+    def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
+        """``HubApi.list_repos("model", owner=, task=)``: ``GET /openapi/v1/models`` with
+        ``owner``, ``filter.task``, ``page_number``, ``page_size`` (at most 50), page after page."""
+        api = self._api()
+        found: list[RemoteModel] = []
+        page = 1
+        limit = min(limit, _MS_DEPTH)
+        size = min(_MS_PAGE, limit)  # one size for every page: the server pages by page_number * page_size
+        while len(found) < limit:
+            result = api.list_repos("model", owner=owner, task=task, page_number=page, page_size=size)
+            found += [
+                RemoteModel(r.repo_id, tuple(r.tasks or ()), r.downloads, _date(r.last_modified or r.created_at))
+                for r in result.items
+                if r.repo_id
+            ]
+            if not result.items or not result.has_next:
+                break
+            page += 1
+        return found[:limit]
+
     def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """The client's single-file download, given the sha256 and size we expect (the lock's
         or the validated listing's): it hashes while streaming, stops past the size, and
@@ -248,12 +299,73 @@ class ModelScopeClient:
         return FileDigest(Path(path).stat().st_size, remote.sha256, None)
 
 
+#: ModelScope's OpenAPI list pages: 50 models each (``modelscope_hub``'s compat ``list_models``
+#: caps its pages there, ``_OPENAPI_MAX_PAGE_SIZE``), at most 3000 deep (``_openapi.list_models``
+#: refuses ``page_number * page_size > 3000``).
+_MS_PAGE = 50
+_MS_DEPTH = 3000
+
+
+def _date(value: object) -> str | None:
+    """An ISO date from a client's datetime (or string), for display."""
+    iso = getattr(value, "isoformat", None)
+    text = iso() if callable(iso) else value
+    return str(text)[:10] if text else None
+
+
 HUBS: dict[str, HubSpec] = {
-    "ms": HubSpec("ms", "ModelScope", EnvVars.MODELSCOPE_ENDPOINT, None, "master", ModelScopeClient),
-    "hf": HubSpec("hf", "Hugging Face", EnvVars.HF_ENDPOINT, "https://huggingface.co", "main", HuggingFaceClient),
+    "ms": HubSpec(
+        "ms",
+        "ModelScope",
+        EnvVars.MODELSCOPE_ENDPOINT,
+        None,
+        "master",
+        ModelScopeClient,
+        organisations=("iic", "damo", "FunAudioLLM"),
+        client_default="https://www.modelscope.cn",
+    ),
+    "hf": HubSpec(
+        "hf",
+        "Hugging Face",
+        EnvVars.HF_ENDPOINT,
+        "https://huggingface.co",
+        "main",
+        HuggingFaceClient,
+        organisations=("FunASR", "FunAudioLLM"),
+        client_default="https://huggingface.co",
+    ),
 }
 
 
 def hub_label(name: str) -> str:
     """``"ms"`` -> ``"ModelScope"``."""
     return HUBS[name].label
+
+
+def search(
+    hub: str, owners: Sequence[str], task: str | None, *, limit: int, offline: bool
+) -> list[tuple[str, RemoteModel]]:
+    """What each of ``owners`` publishes on ``hub`` (the hub's default organisations when none
+    are named), as ``(owner, model)``; a :class:`FetchError` naming the hub, the endpoint and
+    its variable when offline or when the hub cannot be reached."""
+    spec = HUBS[hub]
+    if offline:
+        raise FetchError(
+            f"listing {spec.label}'s models needs the network, and {EnvVars.OFFLINE}=1 says not to use it; "
+            f"unset it (the endpoint would be {spec.where()})"
+        )
+    client = spec.client()
+    found: list[tuple[str, RemoteModel]] = []
+    for owner in owners or spec.organisations:
+        try:
+            found += [(owner, m) for m in client.search(owner, task, limit)]
+        except FunasrBuildError:
+            raise
+        except Exception as e:
+            raise FetchError(  # the client's message may hold the endpoint's credentials: redacted, not chained
+                redact(
+                    f"cannot list the models of {owner} on {spec.label} at {spec.where()}: {type(e).__name__}: {e}; "
+                    f"check the network, or set {spec.endpoint_var} to a reachable mirror"
+                )
+            ) from None
+    return found

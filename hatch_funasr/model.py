@@ -22,12 +22,33 @@ __all__ = [
     "FileRecord",
     "ModelConfig",
     "RemoteFile",
+    "RemoteModel",
     "RepoListing",
     "Source",
     "StagedModel",
+    "TensorSpec",
 ]
 
-Export = Literal["auto"] | bool
+#: ``export``: ``"auto"``, ``True``, ``False``, or ``"generic"`` (``torch.onnx.export`` /
+#: ``torch.jit.trace`` of the PyTorch module with declared inputs, for models FunASR has no
+#: ``export()`` for).
+Export = Literal["auto", "generic"] | bool
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input (or output) of a generic export (``export-inputs`` / ``export-outputs``):
+    its shape, where a string is a named dynamic axis (``["B", "T", 80]``), and for inputs its
+    dtype and, for integer inputs, the value they are filled with (an integer, or the name of a
+    dynamic axis, e.g. ``"T"`` for a lengths input)."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str | None = None
+    value: int | str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,11 @@ class ModelConfig:
     opset_version: int = 14
     #: Fail the build when a quantized file's outputs drift more than this from fp32.
     max_quant_drift: float | None = None
+    #: Fail the build when an exported file's outputs drift more than this from PyTorch's.
+    max_export_drift: float | None = None
+    #: ``export = "generic"``: the inputs to trace with, and the outputs' names and axes.
+    export_inputs: tuple[TensorSpec, ...] = ()
+    export_outputs: tuple[TensorSpec, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     #: The catalog alias this model came from, if any.
@@ -118,6 +144,18 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
+class RemoteModel:
+    """A repository as a hub's model listing shows it (``models --remote``)."""
+
+    repo: str
+    #: The hub's task labels (ModelScope ``tasks``, Hugging Face ``pipeline_tag``).
+    tasks: tuple[str, ...] = ()
+    downloads: int | None = None
+    #: ISO date of the last change, where the hub says.
+    modified: str | None = None
+
+
+@dataclass(frozen=True)
 class RepoListing:
     """A hub revision resolved to its commit, with every file of that commit."""
 
@@ -157,6 +195,9 @@ class StagedModel:
     derived: tuple[str, ...] = ()
     #: Per quantized file, the max abs difference of its outputs from fp32 on a fixed input.
     drift: Mapping[str, float | None] = field(default_factory=dict)
+    #: Per exported file, the max abs difference of its outputs from the PyTorch model's on a
+    #: fixed input (measured in the export child).
+    export_drift: Mapping[str, float] = field(default_factory=dict)
     #: What selection decided for this model (runtime mode, advice, config paths).
     selection: Selection | None = None
     #: Per extra repository (``extra-files``): its declaration, commit and the files taken.

@@ -110,11 +110,15 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "family": m.family,
         "format": m.format,
         "quantized": staged.quantized,
-        "server_flag": FAMILIES[m.family].server_flag,
+        # The C++ servers load ONNX directories (and LM/ITN ones, the same in every format).
+        "server_flag": FAMILIES[m.family].server_flag if m.format == "onnx" or FAMILIES[m.family].plain else None,
         "dir": f"models/{m.dir_name}",
         "files": {p: {"size": r.size, "sha256": r.sha256} for p, r in sorted(staged.files.items())},
         "derived": sorted(staged.derived),
         "quant_drift": dict(sorted(staged.drift.items())),
+        # Per exported file: max abs difference of its outputs from the PyTorch model's on a
+        # fixed input, measured where it was exported.
+        "export_drift": dict(sorted(staged.export_drift.items())),
         "tools": dict(sorted(staged.tools.items())),
         # Which runtime mode the directory serves: "quantized" (funasr_onnx quantize=True,
         # C++ --quantize true), "fp32", or "both"; None for families without ONNX.

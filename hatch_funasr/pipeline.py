@@ -19,7 +19,15 @@ from hatch_funasr import catalog, export, quantize
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
-from hatch_funasr.families import FAMILIES, Selection, expected_files, quant_name, select_files, tokens_json
+from hatch_funasr.families import (
+    FAMILIES,
+    Selection,
+    expected_files,
+    exported_files,
+    quant_name,
+    select_files,
+    tokens_json,
+)
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
 from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
 from hatch_funasr.names import is_commit, is_sha256
@@ -38,7 +46,9 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
     to name everything missing), and list those two among the files."""
     sizes = {p: f.size for p, f in source.listing.items()}
     if not read_configs:
-        fallback = select_files(FAMILIES[model.family], model.format, sizes, quantize=model.quantize)
+        fallback = select_files(
+            FAMILIES[model.family], model.format, sizes, quantize=model.quantize, export=model.export
+        )
         configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
     pytorch = model.format == "pytorch" or "model.pt" in sizes
@@ -56,7 +66,7 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
         source=model.source_label,
     )
     problems = [f"{model.source_label} has no {name}" for name in selection.missing]
-    problems += [*selection.notes, *export.unavailable(selection, sizes), *quantize.unavailable(selection)]
+    problems += [*selection.notes, *export.unavailable(model, selection, sizes), *quantize.unavailable(selection)]
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
@@ -184,7 +194,7 @@ def stage_model(source: Source, ctx: BuildContext, max_file_size: int | None = N
         ctx.report(f"model {source.model.name}: {advice}")
     staged = fetch_files(source, selection.files, ctx, max_file_size)
     if selection.export:
-        staged = export.export_onnx(staged, selection, source, ctx)
+        staged = export.export_model(staged, selection, source, ctx)
     if selection.quantize:
         staged = quantize.quantize_model(staged, selection, ctx)
     if selection.converted:
@@ -336,6 +346,17 @@ def _runtime_line(selection: Selection) -> str | None:
     return None
 
 
+def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
+    """How ``files`` will be exported, and the check every export gets."""
+    gate = f", at most {m.max_export_drift}" if m.max_export_drift is not None else ""
+    check = f"; check against the PyTorch model on a fixed input (max abs drift recorded{gate})"
+    if m.export == "generic":
+        traced = ", ".join(f"{s.name}[{', '.join(map(str, s.shape))}]" for s in m.export_inputs)
+        how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"
+        return f"{when}export {', '.join(files)} with {how} of AutoModel(...).model on {traced} (experimental){check}"
+    return f'{when}export {", ".join(files)} with FunASR\'s export(type="{m.format}"){check}'
+
+
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
     every listing known here (local directory, lock, cache), else what the family implies."""
@@ -349,7 +370,10 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         # Unknown listing: quantization when asked for (or a contextual model, whose official
         # repository lacks model_eb_quant.onnx), export unless a ready ONNX repository is known.
         quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
-        exports: bool | None = True if onnx and m.export is True else None if onnx and m.export == "auto" else False
+        exportable = m.format in ("onnx", "torchscript") and bool(exported_files(family, m.format, m.export))
+        exports: bool | None = (
+            False if m.export is False or not exportable else True if m.export in (True, "generic") else None
+        )
         if m.path is not None:
             steps.append(f"copy from local directory {m.path}")
         else:
@@ -373,7 +397,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             )
             steps.append(f"files chosen from {where} ({len(listing)} files listed)")
             if selection.export:
-                steps.append(f"export {', '.join(selection.export)} with FunASR")
+                steps.append(_export_step(m, selection.export))
             if selection.quantize:
                 steps.append(
                     f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
@@ -390,9 +414,14 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             onnx_ready = entry is not None and m.repo in entry.onnx.values()
             if m.export == "auto" and m.repo is not None and (onnx_ready or m.repo.lower().endswith("-onnx")):
                 exports = False  # an ONNX repository (by the catalog, or by FunASR's naming): nothing to export
+            model_files = exported_files(family, m.format, m.export)
+            if m.export == "generic":
+                steps.append(_export_step(m, model_files))
+            elif m.format == "torchscript" and model_files and m.export is not False:
+                steps.append(_export_step(m, model_files, "if the source has none, "))
             if m.format == "onnx" and family.onnx:
                 if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
-                    steps.append(f"export {', '.join(family.onnx)} with FunASR if the source has no ONNX")
+                    steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
                 if m.quantize:
                     quant = ", ".join(map(quant_name, family.onnx))
                     steps.append(f"quantize to {quant} unless the source ships them")
@@ -405,7 +434,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             if onnx_ready and m.format == "onnx" and family.onnx:
                 files = expected_files(family, m.format, quantize=True, keep_fp32=False)
             else:
-                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32)
+                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
             steps.append("pack " + ", ".join(files))
         target = f"{config.package}/models/{m.dir_name}"
         runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)

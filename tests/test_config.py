@@ -152,12 +152,12 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"v": {"model": "fsmn-vad", "format": "tflite"}}),
-        ['tool.funasr.models.v.format: expected "onnx" or "pytorch", got "tflite"'],
+        ['tool.funasr.models.v.format: expected "onnx", "pytorch" or "torchscript", got "tflite"'],
         id="bad-format",
     ),
     pytest.param(
         _pyproject({"v": {"model": "fsmn-vad", "export": "yes"}}),
-        ['tool.funasr.models.v.export: expected "auto", true or false, got "yes"'],
+        ['tool.funasr.models.v.export: expected "auto", true, false or "generic", got "yes"'],
         id="bad-export",
     ),
     pytest.param(
@@ -188,9 +188,113 @@ BAD = [
         [
             'tool.funasr.models.spk.format: "onnx" is not available for campplus models: FunASR has no export() '
             "for CAM++ and publishes no official ONNX of it (the seed's section 4); a third-party ONNX "
-            '(lovemefan/campplus) exists but is unverified; use format = "pytorch"'
+            '(lovemefan/campplus) exists but is unverified; use format = "pytorch"; or, experimental, '
+            'export = "generic" with export-inputs (torch.onnx.export of the PyTorch module, checked against it)'
         ],
         id="campplus-onnx",
+    ),
+    pytest.param(
+        _pyproject({"spk": {"model": "cam++", "format": "torchscript"}}),
+        [
+            'tool.funasr.models.spk.format: "torchscript" is not available for campplus models: FunASR has no '
+            "export() for CAM++ (funasr/models/campplus has no export_meta.py), so its TorchScript export does not "
+            'exist either; use format = "pytorch"'
+        ],
+        id="campplus-torchscript",
+    ),
+    pytest.param(
+        _pyproject({"ser": {"model": "emotion2vec-plus-large", "format": "torchscript"}}),
+        [
+            'tool.funasr.models.ser.format: "torchscript" is not available for emotion2vec models: FunASR\'s '
+            "export of emotion2vec rebuilds the model for ONNX only (emotion2vec/export_meta.py has no TorchScript "
+            'switch) and no FunASR runtime loads it; use format = "pytorch"'
+        ],
+        id="emotion2vec-torchscript",
+    ),
+    pytest.param(
+        _pyproject({"vad": {"model": "fsmn-vad", "format": "torchscript", "quantize": True, "keep-fp32": True}}),
+        [
+            "tool.funasr.models.vad.quantize: only applies to ONNX models; fsmn-vad in torchscript format has none",
+            "tool.funasr.models.vad.keep-fp32: only applies to ONNX models (FunASR quantizes ONNX only)",
+        ],
+        id="torchscript-quantize",
+    ),
+    pytest.param(
+        _pyproject({"spk": {"model": "cam++", "export": "generic"}}),
+        [
+            'tool.funasr.models.spk.export-inputs: required with export = "generic": the inputs of the '
+            'module\'s forward, in order, e.g. export-inputs = {{ x = {{ shape = ["B", "T", 80], dtype = '
+            '"float32" }} }} (strings are dynamic axes)'
+        ],
+        id="generic-without-inputs",
+    ),
+    pytest.param(
+        _pyproject(
+            {"vad": {"model": "fsmn-vad", "export": "generic", "export-inputs": {"x": {"shape": ["B", "T", 400]}}}}
+        ),
+        [
+            'tool.funasr.models.vad.export: "generic" is for models FunASR has no export() for; FunASR exports '
+            'fsmn-vad to onnx itself: use export = "auto" or true'
+        ],
+        id="generic-where-funasr-exports",
+    ),
+    pytest.param(
+        _pyproject(
+            {
+                "spk": {
+                    "model": "cam++",
+                    "format": "pytorch",
+                    "export": "generic",
+                    "export-inputs": {"x": {"shape": ["B", "T", 80]}},
+                }
+            }
+        ),
+        [
+            'tool.funasr.models.spk.export: "generic" exports to format = "onnx" or "torchscript"; nothing to '
+            "export for a PyTorch directory"
+        ],
+        id="generic-to-pytorch",
+    ),
+    pytest.param(
+        _pyproject({"vad": {"model": "fsmn-vad", "export-inputs": {"x": {"shape": ["B"]}}}}),
+        ['tool.funasr.models.vad.export-inputs: only applies to export = "generic"'],
+        id="inputs-without-generic",
+    ),
+    pytest.param(
+        _pyproject(
+            {
+                "spk": {
+                    "model": "cam++",
+                    "export": "generic",
+                    "max-export-drift": -1,
+                    "export-inputs": {
+                        "x": {"shape": ["B", 0, "T"], "dtype": "float32"},
+                        "lens": {"shape": ["B"], "dtype": "int64"},
+                        "n": {"shape": [1], "dtype": "int32", "value": "U"},
+                        "y": {"shape": [2], "dtype": "float16"},
+                        "z": {"shape": [2], "value": 3},
+                        "1bad": {"shape": [1]},
+                    },
+                    "export-outputs": {"e": {"shape": ["B", 192], "dtype": "float32"}},
+                }
+            }
+        ),
+        [
+            "tool.funasr.models.spk.max-export-drift: expected a non-negative number, got -1",
+            "tool.funasr.models.spk.export-inputs.x.shape: expected an array of sizes (positive integers) and "
+            'dynamic axis names (strings such as "B" or "T"), got an array',
+            "tool.funasr.models.spk.export-inputs.lens.value: integer inputs need a value to fill them with: an "
+            'integer, or the name of a dynamic axis (e.g. "T" for a lengths input), got None',
+            'tool.funasr.models.spk.export-inputs.y.dtype: expected "float32", "float64", "int64" or "int32", '
+            'got "float16"',
+            "tool.funasr.models.spk.export-inputs.z.value: only integer inputs take a value (float inputs are "
+            "seeded random normal)",
+            'tool.funasr.models.spk.export-inputs."1bad": tensor names must be a letter or _ then letters, digits, '
+            "_ . : or -",
+            'tool.funasr.models.spk.export-inputs.n.value: "U" names no dynamic axis of the inputs (none)',
+            "tool.funasr.models.spk.export-outputs.e.dtype: unknown key (expected one of: shape)",
+        ],
+        id="generic-bad-inputs",
     ),
     pytest.param(
         _pyproject({"lm": {"model": "ngram-lm-zh", "quantize": True}}),
@@ -327,6 +431,43 @@ def test_keep_fp32_is_unset_true_or_false(tmp_path: Path) -> None:
         {},
     )
     assert [m.keep_fp32 for m in config.models] == [None, True, False]
+
+
+def test_generic_export_and_torchscript_parse(tmp_path: Path) -> None:
+    config = parse(
+        _pyproject(
+            {
+                "spk": {
+                    "model": "cam++",
+                    "export": "generic",
+                    "max-export-drift": 1e-4,
+                    "export-inputs": {
+                        "features": {"shape": ["B", "T", 80]},
+                        "lengths": {"shape": ["B"], "dtype": "int64", "value": "T"},
+                    },
+                    "export-outputs": {"embedding": {"shape": ["B", 192]}},
+                },
+                "vad": {"model": "fsmn-vad", "format": "torchscript", "max-export-drift": 0},
+                "lm": {"model": "ngram-lm-zh", "format": "torchscript"},
+            }
+        ),
+        tmp_path,
+        {},
+    )
+    spk, vad, lm = config.models
+    assert (spk.format, spk.export, spk.max_export_drift) == ("onnx", "generic", 1e-4)  # generic defaults to ONNX
+    assert [(s.name, s.shape, s.dtype, s.value) for s in spk.export_inputs] == [
+        ("features", ("B", "T", 80), "float32", None),
+        ("lengths", ("B",), "int64", "T"),
+    ]
+    assert [(s.name, s.shape) for s in spk.export_outputs] == [("embedding", ("B", 192))]
+    assert spk.repo == "iic/speech_campplus_sv_zh-cn_16k-common"  # the PyTorch repository: no ready ONNX
+    assert (vad.format, vad.repo, vad.max_export_drift) == (
+        "torchscript",
+        "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+        0.0,
+    )
+    assert lm.format == "torchscript"  # LM files are the same in every format
 
 
 def test_schema_lists_every_key() -> None:

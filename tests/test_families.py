@@ -362,3 +362,44 @@ def test_pytorch_without_configuration_json_is_what_automodel_reads() -> None:
     assert set(sel.ship) == {"model.pt", "config.yaml", "tokens.json", "am.mvn", "seg_dict"}
     sel = select_files(FAMILIES["paraformer"], "pytorch", {"config.yaml": 1}, config_yaml="model: Paraformer\n")
     assert sel.missing == ("model.pt",)
+
+
+# --- TorchScript (FunASR's export(type="torchscript")) and generic exports ----------------------
+PYTORCH_VAD = {"model.pt": 1_721_366, "config.yaml": 1215, "configuration.json": 365, "am.mvn": 8040, **HUB_EXTRAS}
+
+
+def test_torchscript_is_exported_from_the_checkpoint_with_the_family_side_files() -> None:
+    sel = select_files(FAMILIES["fsmn-vad"], "torchscript", PYTORCH_VAD)
+    assert sel.export == ("model.torchscript",)
+    assert sel.ship == ("config.yaml", "am.mvn", "model.torchscript")
+    assert not sel.quantize and not sel.missing and sel.runtime is None
+    assert sel.advice == (
+        "no FunASR runtime loads a TorchScript fsmn-vad model: load model.torchscript with torch.jit.load and "
+        "feed it what FunASR's export traced (export_meta.py export_input_names)",
+    )
+    sel = select_files(
+        FAMILIES["paraformer-contextual"],
+        "torchscript",
+        {"model.pt": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1, "seg_dict": 1},
+    )
+    assert sel.export == ("model.torchscript", "model_eb.torchscript")  # the names the C++ GPU runtime opens
+    assert "offline-stream.cpp:61-72" in sel.advice[0]
+
+
+def test_torchscript_shipped_by_the_source_or_missing() -> None:
+    shipped = {"model.torchscript": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["paraformer"], "torchscript", shipped)
+    assert sel.ship == ("config.yaml", "am.mvn", "tokens.json", "model.torchscript") and not sel.export
+    sel = select_files(FAMILIES["paraformer"], "torchscript", {**PYTORCH_VAD, "tokens.json": 1}, export=False)
+    assert sel.missing == ("model.torchscript",) and not sel.export
+
+
+def test_generic_export_ships_model_file_and_frontend_config_only() -> None:
+    cam = {"campplus_cn_common.bin": 28_036_335, "config.yaml": 1, "configuration.json": 1, "README.md": 1}
+    sel = select_files(FAMILIES["campplus"], "onnx", cam, export="generic")
+    assert (sel.export, sel.ship, sel.missing) == (("model.onnx",), ("config.yaml", "model.onnx"), ())
+    assert 'export = "generic", experimental' in sel.advice[0]
+    sel = select_files(FAMILIES["campplus"], "onnx", cam, export="generic", quantize=True, keep_fp32=False)
+    assert sel.quantize == ("model.onnx",) and sel.ship == ("config.yaml", "model_quant.onnx")
+    sel = select_files(FAMILIES["campplus"], "torchscript", cam, export="generic")
+    assert sel.ship == ("config.yaml", "model.torchscript")

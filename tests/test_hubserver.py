@@ -366,6 +366,51 @@ def test_modelscope_file_listing_and_revisions(hub: LoopbackHub, repo: Published
 # ---------------------------------------------------------------------------
 # (e) Errors
 # ---------------------------------------------------------------------------
+def _listing_store(tmp_path: Path) -> RepoStore:
+    """130 repos of FunAudioLLM (two kinds of task) and one of acme, listed by both hubs."""
+    store = RepoStore(tmp_path / "listing")
+    for i in range(130):
+        repo = f"FunAudioLLM/model-{i:03d}"
+        store.publish(repo, {"README.md": f"# {i}\n".encode()})
+        kind = (
+            ("auto-speech-recognition", "automatic-speech-recognition")
+            if i % 2
+            else ("punctuation", "token-classification")
+        )
+        store.describe(repo, tasks=(kind[0],), pipeline_tag=kind[1], downloads=i)
+    store.publish("acme/other", {"README.md": b"# other\n"})
+    return store
+
+
+def test_hf_list_models_by_author_and_tag_follows_pages(tmp_path: Path) -> None:
+    with LoopbackHub(_listing_store(tmp_path)) as hub:
+        api = HfApi(endpoint=hub.url)
+        models = list(api.list_models(author="funaudiollm"))  # organisation names: any case
+        assert len(models) == 130 and models[0].id == "FunAudioLLM/model-000"
+        assert models[7].downloads == 7 and models[7].pipeline_tag == "automatic-speech-recognition"
+        assert models[0].created_at is not None and models[0].siblings is None
+        pages = [t for _, t in hub.requests if t.startswith("/api/models")]
+        assert len(pages) == 2 and "cursor=100" in pages[1]  # Link: rel="next", followed by the client
+        asr = list(api.list_models(author="FunAudioLLM", pipeline_tag="automatic-speech-recognition", limit=10))
+        assert [m.id for m in asr][:2] == ["FunAudioLLM/model-001", "FunAudioLLM/model-003"] and len(asr) == 10
+        assert [m.id for m in api.list_models(author="acme")] == ["acme/other"]
+        assert hub.errors == []
+
+
+def test_modelscope_list_repos_by_owner_and_task_pages(tmp_path: Path) -> None:
+    with LoopbackHub(_listing_store(tmp_path)) as hub:
+        api = HubApi(endpoint=hub.url)
+        page = api.list_repos("model", owner="FunAudioLLM", page_number=3, page_size=50)
+        assert (page.total_count, page.page_number, page.page_size, len(page.items)) == (130, 3, 50, 30)
+        assert not page.has_next and page.items[0].repo_id == "FunAudioLLM/model-100"
+        assert page.items[1].tasks == ["auto-speech-recognition"] and page.items[1].downloads == 101
+        asr = api.list_repos("model", owner="FunAudioLLM", task="auto-speech-recognition", page_size=50)
+        assert asr.total_count == 65 and asr.has_next
+        assert any("filter.task=auto-speech-recognition" in t for _, t in hub.requests)
+        assert api.list_repos("model", owner="FunAudioLLM", task="nothing-like-it").total_count == 0
+        assert hub.errors == []
+
+
 @pytest.mark.parametrize(
     ("repo_id", "revision", "error"),
     [("iic/missing", "master", RepositoryNotFoundError), (REPO, "v9.9.9", RevisionNotFoundError)],

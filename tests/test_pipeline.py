@@ -122,7 +122,7 @@ def test_check_plan_needs_no_network(tmp_path: Path) -> None:
     config = config_of(tmp_path, {"vad": "fsmn-vad", "asr": {"model": "seaco-paraformer", "quantize": True}})
     steps = {p.name: p.steps for p in plan(config)}
     assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
-    assert any(s.startswith("export model.onnx, model_eb.onnx") for s in steps["asr"])
+    assert any(s.startswith("if the source has no ONNX, export model.onnx, model_eb.onnx") for s in steps["asr"])
     assert "pack model_quant.onnx, config.yaml, am.mvn" in steps["vad"]  # the -onnx repository is quantized only
     assert any("expect the quantized runtime" in s for s in steps["vad"])
 
@@ -151,6 +151,40 @@ def test_check_runs_the_selection_on_a_local_directory(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stdout
     assert f"error: the build would fail:\n  model q: path:{quantized} has no am.mvn" in result.stderr
+
+
+def test_plan_of_torchscript_and_generic_exports_and_a_source_without_checkpoint(tmp_path: Path) -> None:
+    vad = realvad.write_model(tmp_path / "models" / "vad", ("model.pt", "config.yaml", "am.mvn", "configuration.json"))
+    spk = tmp_path / "models" / "spk"
+    spk.mkdir()
+    (spk / "config.yaml").write_text("model: CAMPPlus\n")
+    generic = {"export": "generic", "export-inputs": {"x": {"shape": ["B", "T", 80]}}, "max-export-drift": 0.01}
+    config = config_of(
+        tmp_path,
+        {"vad": {"path": "models/vad", "format": "torchscript"}, "spk": {"path": "models/spk", **generic}},
+    )
+    plans = {p.name: p for p in plan(config)}
+    assert (
+        'export model.torchscript with FunASR\'s export(type="torchscript"); check against the PyTorch model on a '
+        "fixed input (max abs drift recorded)" in plans["vad"].steps
+    )
+    assert "ship config.yaml, am.mvn, model.torchscript" in plans["vad"].steps and plans["vad"].runtime is None
+    assert (
+        "export model.onnx with torch.onnx.export of AutoModel(...).model on x[B, T, 80] (experimental); check "
+        "against the PyTorch model on a fixed input (max abs drift recorded, at most 0.01)" in plans["spk"].steps
+    )
+    assert vad.is_dir()
+    with pytest.raises(SelectionError) as info:  # nothing to export from: said before anything is exported
+        stage(
+            config_of(tmp_path, {"spk": {"path": "models/spk", **generic}}),
+            tmp_path / "s",
+            cache=Cache(tmp_path / "cache"),
+            offline=True,
+        )
+    assert (
+        "the source has no model.onnx and no model.pt, or a configuration.json naming the checkpoint, to export "
+        "them from" in str(info.value)
+    )
 
 
 def test_max_file_size_fails_before_any_work(local_project: Path, tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ a directory-backed :class:`RepoStore`.
 Routes (one port, no collisions):
 
 * ``/api/v1/...``       ModelScope legacy API (HF never has a repo type ``v1``)
-* ``/openapi/v1/...``   ModelScope OpenAPI
-* ``/api/...``          Hugging Face API (incl. ``/api/agent-harnesses``, an empty registry)
+* ``/openapi/v1/...``   ModelScope OpenAPI (incl. ``/openapi/v1/models``, the model listing)
+* ``/api/...``          Hugging Face API (incl. ``/api/models``, the model listing, and
+  ``/api/agent-harnesses``, an empty registry)
 * ``/{owner}/{name}/resolve/{revision}/{path}``  Hugging Face files
 
 Owners ``api`` and ``openapi`` are reserved (``RepoStore.publish`` rejects
@@ -234,6 +235,49 @@ class RepoStore:
     def tags(self, repo_id: str) -> frozenset[str]:
         """Names of the refs that are tags."""
         return frozenset(_read_json(self.repo_dir(repo_id) / "tags.json", []))
+
+    def describe(
+        self,
+        repo_id: str,
+        *,
+        tasks: Sequence[str] = (),
+        pipeline_tag: str | None = None,
+        downloads: int = 0,
+        listed_by: Sequence[str] = ("ms", "hf"),
+    ) -> None:
+        """What the hubs' model listings say about a published repo: its ModelScope ``tasks``,
+        its Hugging Face ``pipeline_tag``, its download count, and which hubs list it (one
+        store serves both protocols; a real repository lives on one hub)."""
+        card = {"tasks": list(tasks), "pipeline_tag": pipeline_tag, "downloads": downloads, "hubs": list(listed_by)}
+        _write_json(self.repo_dir(repo_id) / "card.json", card)
+
+    def card(self, repo_id: str) -> JSON:
+        """The listing metadata set by :meth:`describe` (empty values when never described)."""
+        card: JSON = _read_json(self.repo_dir(repo_id) / "card.json", {})
+        return {
+            "tasks": card.get("tasks", []),
+            "pipeline_tag": card.get("pipeline_tag"),
+            "downloads": card.get("downloads", 0),
+            "hubs": card.get("hubs", ["ms", "hf"]),
+        }
+
+    def repo_ids(self) -> list[str]:
+        """Every published repo, sorted by id."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            f"{owner.name}/{name.name}"
+            for owner in self.root.iterdir()
+            if owner.is_dir()
+            for name in owner.iterdir()
+            if (name / "commits").is_dir()
+        )
+
+    def created(self, repo_id: str) -> int:
+        """The time of the repo's default branch commit (0 when it has none)."""
+        sha = self.resolve(repo_id, "master")
+        commit = self.commit(repo_id, sha) if sha is not None else None
+        return commit.timestamp if commit is not None else 0
 
     def publish(
         self,
@@ -604,13 +648,58 @@ class HuggingFaceRoutes:
         return hf_error("", "Not Found")
 
     def _api(self, request: HubRequest, segments: list[str]) -> HubResponse:
-        """``/api/models/{owner}/{name}[/...]`` and ``/api/agent-harnesses``."""
+        """``/api/models``, ``/api/models/{owner}/{name}[/...]`` and ``/api/agent-harnesses``."""
         if segments == ["agent-harnesses"]:
             return json_response(200, {"standardEnvVars": [], "harnesses": {}})
+        if segments == ["models"]:
+            return self._list_models(request)
         repo_id = "/".join(segments[1:3])
         if len(segments) < 3 or segments[0] != "models" or not self.store.exists(repo_id):
             return hf_error("RepoNotFound", "Repository not found")
         return self._repo_api(request, repo_id, segments[3:])
+
+    list_page_size = 100
+
+    def _list_models(self, request: HubRequest) -> HubResponse:
+        """``HfApi.list_models``: ``GET /api/models?author=&pipeline_tag=&search=&limit=`` (hf_api.py
+        ``list_models``), a JSON array of models, further pages behind ``Link: <url>; rel="next"``
+        (``utils/_pagination.py``, as for trees; ``cursor`` here).  Each item has the fields the
+        Hub sends without ``expand`` and ``ModelInfo.__init__`` reads: ``_id``, ``id`` (required),
+        ``likes``, ``trendingScore``, ``private``, ``downloads``, ``tags``, ``pipeline_tag``,
+        ``library_name``, ``createdAt``.  ``author`` matches the owner case-insensitively (the
+        Hub's organisation names are; an assumption, not seen in a listing)."""
+        author = (request.param("author") or "").lower()
+        tag = request.param("pipeline_tag")
+        search = (request.param("search") or "").lower()
+        models = []
+        for repo_id in self.store.repo_ids():
+            card = self.store.card(repo_id)
+            if "hf" not in card["hubs"] or (author and repo_id.split("/")[0].lower() != author):
+                continue
+            if (tag and card["pipeline_tag"] != tag) or (search and search not in repo_id.lower()):
+                continue
+            models.append(
+                {
+                    "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
+                    "id": repo_id,
+                    "likes": 0,
+                    "trendingScore": 0,
+                    "private": False,
+                    "downloads": card["downloads"],
+                    "tags": ["funasr", *([card["pipeline_tag"]] if card["pipeline_tag"] else [])],
+                    "pipeline_tag": card["pipeline_tag"],
+                    "library_name": "funasr",
+                    "createdAt": _iso(self.store.created(repo_id)),
+                }
+            )
+        limit = request.param("limit")
+        size = min(self.list_page_size, int(limit)) if limit and limit.isdigit() else self.list_page_size
+        raw_cursor = request.param("cursor") or "0"
+        cursor = int(raw_cursor) if raw_cursor.isdigit() else 0
+        headers = []
+        if cursor + size < len(models):
+            headers.append(("Link", f'<{self._next_url(request, cursor + size)}>; rel="next"'))
+        return json_response(200, models[cursor : cursor + size], headers)
 
     def _repo_api(self, request: HubRequest, repo_id: str, rest: list[str]) -> HubResponse:
         """Routes below an existing repo."""
@@ -817,7 +906,7 @@ class ModelScopeRoutes:
         """Dispatch one ModelScope request (path starts with api/v1 or openapi/v1)."""
         segments = request.segments
         if segments[0] == "openapi":
-            return self._openapi(segments[2:])
+            return self._openapi(request, segments[2:])
         return self._legacy(request, segments[2:])
 
     def _legacy(self, request: HubRequest, segments: list[str]) -> HubResponse:
@@ -946,8 +1035,65 @@ class ModelScopeRoutes:
             return HubResponse(302, [("Location", self.storage.url_for(request, disk, meta))])
         return file_response(disk, meta.size, request.header("range"), [])
 
-    def _openapi(self, segments: list[str]) -> HubResponse:
-        """``/openapi/v1/models/{owner}/{name}`` (``HubApi.get_repo``/``repo_exists``)."""
+    def _list_models(self, request: HubRequest) -> HubResponse:
+        """``HubApi.list_repos("model", owner=, task=)``: ``GET /openapi/v1/models?owner=&search=
+        &page_number=&page_size=&filter.task=`` (``_openapi.py`` ``list_models``; filters are sent as
+        ``filter.<key>``, ``_flatten_filters``).  The envelope's ``data`` holds ``models``,
+        ``total_count``, ``page_number``, ``page_size`` (what ``api.py`` ``_extract_paged`` reads, and
+        ``PagedResult.has_next`` pages on); each model is the OpenAPI's snake_case object with ``id``
+        ``"owner/name"`` (``_repo_info_from_payload`` splits it), ``tasks``, ``downloads``,
+        ``created_at``/``last_modified``, as ``/openapi/v1/models/{owner}/{name}`` answers.
+        ``page_number * page_size`` over 3000 is refused, as the client refuses it."""
+        owner = request.param("owner")
+        task = request.param("filter.task")
+        search = (request.param("search") or "").lower()
+        try:
+            page = max(1, int(request.param("page_number") or "1"))
+            size = max(1, int(request.param("page_size") or "10"))
+        except ValueError:
+            return json_response(400, {"success": False, "code": "InvalidParameter", "message": "bad page"})
+        if page * size > 3000:
+            return json_response(400, {"success": False, "code": "InvalidParameter", "message": "page too deep"})
+        models = []
+        for repo_id in self.store.repo_ids():
+            card = self.store.card(repo_id)
+            if "ms" not in card["hubs"] or (owner and repo_id.split("/")[0] != owner):
+                continue
+            if (task and task not in card["tasks"]) or (search and search not in repo_id.lower()):
+                continue
+            models.append(self.model_payload(repo_id))
+        data = {
+            "models": models[(page - 1) * size : page * size],
+            "total_count": len(models),
+            "page_number": page,
+            "page_size": size,
+        }
+        return json_response(200, {"success": True, "data": data, "request_id": uuid.uuid4().hex})
+
+    def model_payload(self, repo_id: str) -> JSON:
+        """One model as the OpenAPI describes it (listing and ``/models/{owner}/{name}``)."""
+        owner, name = repo_id.split("/")
+        card = self.store.card(repo_id)
+        created = datetime.fromtimestamp(self.store.created(repo_id), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "id": repo_id,
+            "owner": owner,
+            "name": name,
+            "display_name": name,
+            "private": False,
+            "downloads": card["downloads"],
+            "likes": 0,
+            "tags": [],
+            "tasks": card["tasks"],
+            "created_at": created,
+            "last_modified": created,
+        }
+
+    def _openapi(self, request: HubRequest, segments: list[str]) -> HubResponse:
+        """``/openapi/v1/models`` (the listing) and ``/openapi/v1/models/{owner}/{name}``
+        (``HubApi.get_repo``/``repo_exists``)."""
+        if segments == ["models"]:
+            return self._list_models(request)
         repo_id = "/".join(segments[1:3])
         if len(segments) != 3 or segments[0] != "models" or not self.store.exists(repo_id):
             payload = {
@@ -957,18 +1103,9 @@ class ModelScopeRoutes:
                 "request_id": uuid.uuid4().hex,
             }
             return json_response(404, payload)
-        data = {
-            "id": repo_id,
-            "owner": segments[1],
-            "name": segments[2],
-            "display_name": segments[2],
-            "private": False,
-            "downloads": 0,
-            "likes": 0,
-            "tags": [],
-            "tasks": [],
-        }
-        return json_response(200, {"success": True, "data": data, "request_id": uuid.uuid4().hex})
+        return json_response(
+            200, {"success": True, "data": self.model_payload(repo_id), "request_id": uuid.uuid4().hex}
+        )
 
 
 # ---------------------------------------------------------------------------

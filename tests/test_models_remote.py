@@ -1,0 +1,237 @@
+"""``hatch-funasr models --remote``: the hubs' model listings through the official clients
+(``modelscope_hub`` ``HubApi.list_repos``, ``huggingface_hub`` ``HfApi.list_models``) against the
+loopback hub, each repository marked with family, ONNX availability and catalog alias, with a
+declaration line that ``hatch_funasr.config.parse`` takes and that resolves to that repository."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.hubserver import LoopbackHub, RepoStore
+
+from hatch_funasr import cli
+from hatch_funasr.config import parse
+from hatch_funasr.settings import tomllib
+
+#: Real repository names (the seed's tables, hub-listings.md, the catalog) and one of each kind
+#: the listing must tell apart: a -onnx sibling, a catalog ONNX elsewhere, FunASR-exportable, no
+#: ONNX at all, no family hatch-funasr knows, ModelScope's damo/ spelling, an 81-character id.
+MS_REPOS: dict[str, tuple[str, ...]] = {
+    "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch": ("voice-activity-detection",),
+    "iic/speech_fsmn_vad_zh-cn-16k-common-onnx": ("voice-activity-detection",),
+    "iic/SenseVoiceSmall": ("auto-speech-recognition",),
+    "iic/SenseVoiceSmall-onnx": ("auto-speech-recognition",),
+    "iic/speech_campplus_sv_zh-cn_16k-common": ("speaker-verification",),
+    "iic/speech_paraformer-large-vad-punc-spk_asr_nat-zh-cn": ("auto-speech-recognition",),
+    "iic/speech_paraformer-large_asr_nat-zh-cn-16k-aishell1-vocab8404-pytorch": ("auto-speech-recognition",),
+    "iic/speech_eres2net_sv_zh-cn_16k-common": ("speaker-verification",),
+    "iic/nlp_structbert_word-segmentation_chinese-base": ("word-segmentation",),
+    "damo/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch": ("auto-speech-recognition",),
+    "FunAudioLLM/Fun-ASR-Nano-2512": ("auto-speech-recognition",),
+}
+HF_REPOS: dict[str, str | None] = {
+    "funasr/paraformer-zh": "automatic-speech-recognition",
+    "funasr/fsmn-vad": "voice-activity-detection",
+    "funasr/fsmn-vad-onnx": "voice-activity-detection",
+    "funasr/campplus": None,
+    "FunAudioLLM/SenseVoiceSmall": "automatic-speech-recognition",
+    "FunAudioLLM/CosyVoice2-0.5B": "text-to-speech",
+}
+
+
+@pytest.fixture(scope="module")
+def listing_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackHub]:
+    """A hub of its own (the session hub's repositories are real-shaped file sets; these are
+    listing entries), 120 ModelScope repositories of iic in all, so the listing takes pages."""
+    store = RepoStore(tmp_path_factory.mktemp("listing-hub"))
+    for repo, tasks in MS_REPOS.items():
+        store.publish(repo, {"configuration.json": b'{"framework": "pytorch"}\n'})
+        store.describe(repo, tasks=tasks, downloads=100, listed_by=("ms",))
+    for i in range(110):
+        filler = f"iic/cv_filler-model-{i:03d}"
+        store.publish(filler, {"README.md": b"# not a speech model\n"})
+        store.describe(filler, tasks=("image-classification",), listed_by=("ms",))
+    for repo, tag in HF_REPOS.items():
+        store.publish(repo, {"README.md": b"# model\n"})
+        store.describe(repo, pipeline_tag=tag, listed_by=("hf",))
+    with LoopbackHub(store) as hub:
+        yield hub
+
+
+@pytest.fixture
+def listing_env(listing_hub: LoopbackHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LoopbackHub:
+    for var in ("MODELSCOPE_ENDPOINT", "HF_ENDPOINT"):
+        monkeypatch.setenv(var, listing_hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "ms-home"))
+    monkeypatch.delenv("HATCH_FUNASR_OFFLINE", raising=False)
+    listing_hub.clear_log()
+    return listing_hub
+
+
+def _models(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["models", "--remote", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _parsed(out: str, tmp_path: Path) -> dict[str, Any]:
+    """The default output pasted under ``[tool.funasr.models]`` (it is TOML, comments and all),
+    parsed as a declaration; its models by name."""
+    table = tomllib.loads("[tool.funasr.models]\n" + out)["tool"]["funasr"]["models"]
+    pyproject = {"project": {"name": "acme", "version": "1"}, "tool": {"funasr": {"hub": "hf", "models": table}}}
+    return {m.name: m for m in parse(pyproject, tmp_path, {}).models}
+
+
+def test_modelscope_listing_marks_every_repository_and_its_lines_parse(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _models(capsys, "--hub", "ms")
+    assert code == 0, err
+    assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
+    # the official client's calls: GET /openapi/v1/models, owner by owner, page after page
+    listed = [t for m, t in listing_env.requests if t.startswith("/openapi/v1/models?")]
+    assert {re.search(r"owner=(\w+)", t).group(1) for t in listed} == {"iic", "damo", "FunAudioLLM"}  # type: ignore[union-attr]
+    assert any("page_number=3" in t for t in listed), "120 iic models at 50 a page: three pages"
+    assert out.startswith(f"# ModelScope at {listing_env.url} (MODELSCOPE_ENDPOINT): iic, damo,\n# FunAudioLLM: 121")
+    assert "# (112 more with no FunASR family hatch-funasr knows: --all lists them)" in out
+
+    by_repo = {i.repo: i for i in cli._listed("ms", [("iic", _remote(r)) for r in MS_REPOS], set())}
+    vad = by_repo["iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"]
+    assert (vad.family, vad.onnx, vad.onnx_repo, vad.alias) == (
+        "fsmn-vad",
+        "sibling",
+        "iic/speech_fsmn_vad_zh-cn-16k-common-onnx",
+        "fsmn-vad",
+    )
+    assert vad.declaration == 'fsmn-vad-pt = { model = "fsmn-vad", hub = "ms", format = "pytorch" }'
+    assert by_repo["iic/speech_fsmn_vad_zh-cn-16k-common-onnx"].declaration == (
+        'fsmn-vad = { model = "fsmn-vad", hub = "ms" }'
+    )
+    assert by_repo["iic/SenseVoiceSmall"].onnx == "sibling"
+    assert by_repo["iic/speech_campplus_sv_zh-cn_16k-common"].onnx == "none"
+    spk = by_repo["iic/speech_paraformer-large-vad-punc-spk_asr_nat-zh-cn"]
+    assert (spk.onnx, spk.alias) == ("export", "paraformer-zh-spk")
+    unknown = by_repo["iic/speech_paraformer-large_asr_nat-zh-cn-16k-aishell1-vocab8404-pytorch"]
+    assert (unknown.family, unknown.onnx, unknown.alias) == ("paraformer", "export", None)
+    damo = by_repo["damo/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch"]
+    assert (damo.alias, damo.onnx) == ("paraformer-zh", "catalog")  # damo/ is iic/ on ModelScope
+    assert damo.onnx_repo == "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx"
+    assert by_repo["iic/speech_eres2net_sv_zh-cn_16k-common"].family is None
+    assert by_repo["iic/speech_eres2net_sv_zh-cn_16k-common"].declaration is None
+
+    # every printed declaration parses (together: names are unique), and resolves to its repository
+    models = _parsed(out, tmp_path)
+    shown = [r for r in MS_REPOS if by_repo[r].family is not None]
+    assert len(models) == len(shown) == 9
+    for item in (by_repo[r] for r in shown):
+        m = models[item.name]  # type: ignore[index]
+        assert m.hub == "ms" and cli._same_repo(m.repo, item.repo), (item.declaration, m.repo)
+        assert m.family == item.family
+    assert 'paraformer = { model = """\\\n' in out, "a long repo id is wrapped into a TOML multi-line string"
+    assert '\nsensevoice-pt = { model = "sensevoice-small", hub = "ms", format = "pytorch" }\n' in out
+
+
+@pytest.mark.parametrize(("which", "org", "limit"), [("ms", "iic", 70), ("hf", "FunASR", 3)])
+def test_limit_per_organisation_takes_distinct_models(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], which: str, org: str, limit: int
+) -> None:
+    code, out, _ = _models(capsys, "--hub", which, "--org", org, "--limit", str(limit), "--json")
+    repos = [r["repo"] for r in json.loads(out)]
+    assert code == 0 and len(repos) == len(set(repos)) == limit
+
+
+def test_both_hubs_paste_into_one_table(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _models(capsys)
+    assert code == 0, err
+    models = _parsed(out, tmp_path)  # no name twice, though fsmn-vad is on both hubs
+    assert (models["fsmn-vad"].hub, models["fsmn-vad-hf"].hub) == ("ms", "hf")
+    assert models["fsmn-vad-hf"].repo == "funasr/fsmn-vad" and len(models) == 9 + 5
+
+
+def _remote(repo: str) -> Any:
+    from hatch_funasr.model import RemoteModel
+
+    return RemoteModel(repo)
+
+
+def test_hugging_face_listing_by_author_and_task_and_wide_and_json(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _models(capsys, "--hub", "hf")
+    assert code == 0, err
+    assert all(len(line) <= 80 for line in out.splitlines())
+    listed = [t for m, t in listing_env.requests if t.startswith("/api/models?")]
+    assert {re.search(r"author=(\w+)", t).group(1) for t in listed} == {"FunASR", "FunAudioLLM"}  # type: ignore[union-attr]
+    models = _parsed(out, tmp_path)
+    assert {(m.name, m.repo) for m in models.values()} == {
+        ("paraformer-zh", "funasr/paraformer-zh"),
+        ("fsmn-vad", "funasr/fsmn-vad"),
+        ("fsmn-vad-onnx", "funasr/fsmn-vad-onnx"),
+        ("campplus", "funasr/campplus"),  # cam++ is no TOML bare key: the family names it
+        ("sensevoice-small", "FunAudioLLM/SenseVoiceSmall"),
+    }
+    assert all(m.hub == "hf" for m in models.values())
+    assert "# (1 more with no FunASR family" in out  # CosyVoice: a TTS model, not one of FunASR's families
+
+    code, out, _ = _models(capsys, "--hub", "hf", "--task", "voice-activity-detection", "--json")
+    records = json.loads(out)
+    assert [(r["repo"], r["family"], r["onnx"]) for r in records] == [
+        ("funasr/fsmn-vad", "fsmn-vad", "sibling"),
+        ("funasr/fsmn-vad-onnx", "fsmn-vad", "this"),
+    ]
+    assert records[0]["tasks"] == ["voice-activity-detection"]
+    assert any("pipeline_tag=voice-activity-detection" in t for _, t in listing_env.requests)
+
+    code, out, _ = _models(capsys, "--hub", "ms", "--org", "iic", "--task", "speaker-verification", "--wide", "--all")
+    rows = out.splitlines()
+    assert any(r.startswith("iic/speech_campplus_sv_zh-cn_16k-common ") and "none, PyTorch only" in r for r in rows)
+    assert any(r.startswith("iic/speech_eres2net_sv_zh-cn_16k-common ") and r.rstrip().endswith("-") for r in rows)
+    assert any("filter.task=speaker-verification" in t for _, t in listing_env.requests)
+
+
+def test_offline_or_unreachable_names_hub_and_endpoint_variable(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCH_FUNASR_OFFLINE", "1")
+    code, out, err = _models(capsys, "--hub", "hf")
+    assert code == 1 and not out
+    assert err.strip() == (
+        "error: listing Hugging Face's models needs the network, and HATCH_FUNASR_OFFLINE=1 says not to use it; "
+        f"unset it (the endpoint would be {listing_env.url} (HF_ENDPOINT))"
+    )
+    assert not listing_env.requests
+
+    monkeypatch.delenv("HATCH_FUNASR_OFFLINE")
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://127.0.0.1:9")
+    import modelscope_hub._openapi
+
+    monkeypatch.setattr(modelscope_hub._openapi, "API_MAX_RETRIES", 0)  # the client's own retries: not here
+    code, out, err = _models(capsys, "--hub", "ms")
+    assert code == 1 and not out
+    assert err.startswith(
+        "error: cannot list the models of iic on ModelScope at http://127.0.0.1:9 (MODELSCOPE_ENDPOINT): "
+    )
+    assert err.rstrip().endswith("check the network, or set MODELSCOPE_ENDPOINT to a reachable mirror")
+
+
+@pytest.mark.parametrize(
+    ("name", "repo"),
+    [
+        ("long", "damo/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch"),
+        ("longer", "acme/" + "x" * 200),
+        ("dashes", "acme/" + "-".join(["abcdefghij"] * 15)),
+    ],
+)
+def test_wrapped_declarations_fit_and_parse_back(name: str, repo: str) -> None:
+    table = {"model": repo, "hub": "ms", "format": "pytorch"}
+    lines = cli._wrapped(name, table, "    ")
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines), lines
+    assert tomllib.loads("\n".join(lines))[name] == table
