@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hatch_funasr import __version__, catalog
+from hatch_funasr import __version__, catalog, checks
 from hatch_funasr import _bundle_runtime as runtime
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
@@ -28,7 +28,7 @@ from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
 from hatch_funasr.model import BundleConfig, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
-from hatch_funasr.settings import EnvVars, Settings
+from hatch_funasr.settings import EnvVars, Settings, tomllib
 
 __all__ = ["main"]
 
@@ -330,7 +330,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("\nFunASR's C++ programs (`python -m " + config.package + " exec-server PROGRAM`):")
         for line in servers:
             print(f"  {line}")
-    failing = [f"model {p.name}: {problem}" for p in plans for problem in p.problems]
+    with (args.project / "pyproject.toml").open("rb") as f:
+        pyproject = tomllib.load(f)
+    notes, project_problems = [], []
+    for found_notes, found_problems in (
+        checks.build_system(pyproject),
+        checks.package_clash(config),
+        checks.size_limits(config, plans),
+    ):
+        notes += found_notes
+        project_problems += found_problems
+    if notes:
+        print()
+        for note in notes:
+            print(note)
+    failing = [f"model {p.name}: {problem}" for p in plans for problem in p.problems] + project_problems
     if failing:
         _err("error: the build would fail:\n" + "\n".join(f"  {f}" for f in failing))
         return 1

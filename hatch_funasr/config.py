@@ -453,13 +453,39 @@ def _check_export(c: _Collector, path: str, family: Family, fmt: str, raw: Mappi
         )
 
 
+#: Import names a FunASR deployment has installed beside a bundle (the runtimes and what they
+#: import): a bundle package of one of these names would overwrite it on install.
+_DEPLOYMENT_MODULES = frozenset(
+    (
+        "hatch_funasr",
+        "funasr",
+        "funasr_onnx",
+        "funasr_torch",
+        "modelscope",
+        "modelscope_hub",
+        "huggingface_hub",
+        "torch",
+        "torchaudio",
+        "onnx",
+        "onnxruntime",
+        "numpy",
+        "kaldi_native_fbank",
+        "jieba",
+        "sentencepiece",
+        "librosa",
+        "soundfile",
+        "yaml",
+    )
+)
+
+
 def _package_problem(value: object) -> str | None:
     """Why ``value`` cannot be the bundle's import name, or None."""
     if not isinstance(value, str) or not _PACKAGE.fullmatch(value):
         return "letters, digits and _, not starting with a digit"
     if keyword.iskeyword(value):
         return "a Python keyword"
-    if value in sys.stdlib_module_names or value == "hatch_funasr":
+    if value in sys.stdlib_module_names or value in _DEPLOYMENT_MODULES:
         return "the name of a module it would shadow"
     return None
 

@@ -284,6 +284,8 @@ class Plan:
     #: Whether the build exports / quantizes: True, False, or None (the listing decides).
     exports: bool | None = False
     quantizes: bool | None = False
+    #: Where the listing is known: each shipped file with its size (None: made by the build).
+    shipped: tuple[tuple[str, int | None], ...] = ()
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
@@ -379,6 +381,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         else:
             steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
         steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
+        shipped: tuple[tuple[str, int | None], ...] = ()
         known = _known_listing(m, lock, cache)
         if known is not None:
             listing, where = known
@@ -407,6 +410,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps += [line for line in (_runtime_line(selection),) if line]
             runtime = selection.runtime
             exports, quantizes = bool(selection.export), bool(selection.quantize)
+            shipped = tuple((f, listing.get(f)) for f in selection.ship)
             steps += list(selection.advice)
             problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
         else:
@@ -450,6 +454,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                 runtime,
                 exports,
                 quantizes,
+                shipped,
             )
         )
     return plans

@@ -148,7 +148,9 @@ def test_cli_models_check_fetch_then_offline_build(tmp_path: Path, hub_env: dict
     project = tmp_path / "p"
     project.mkdir()
     (project / "pyproject.toml").write_text(
-        '[project]\nname = "acme-vad"\nversion = "1"\n[tool.funasr.models]\nvad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
+        '[build-system]\nrequires = ["hatch-funasr"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "acme-vad"\nversion = "1"\n[tool.hatch.build.targets.wheel.hooks.funasr]\n'
+        '[tool.funasr.models]\nvad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
     )
     dead = {**os.environ, "HF_ENDPOINT": DEAD, "MODELSCOPE_ENDPOINT": DEAD}
     check = _cli(project, "check", env=dead)
