@@ -16,6 +16,7 @@ TEST_DEPS = [
     "editables",
     "modelscope",
     "pypiserver>=2.4",
+    "cyclonedx-python-lib[json-validation]>=8",
 ]
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hatch_funasr import __version__, catalog, checks
+from hatch_funasr import __version__, catalog, checks, sbom
 from hatch_funasr import _bundle_runtime as runtime
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
@@ -438,8 +438,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             return 1
         manifest = json.loads(data)
         problems = _verify_wheel(zf, manifest)
+        sbom_name, sbom_line, sbom_problems = _check_sbom(zf, manifest)
+        problems += sbom_problems
     if args.json:
-        print(json.dumps({**manifest, "verify": problems or "ok"}, indent=2, sort_keys=True))
+        print(json.dumps({**manifest, "sbom": sbom_name, "verify": problems or "ok"}, indent=2, sort_keys=True))
         return 1 if problems else 0
     b = manifest["bundle"]
     generator = manifest["generator"]["hatch-funasr"]
@@ -448,6 +450,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
         mode = f", runtime {m['runtime']}" if m.get("runtime") else ""
         print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{mode}]")
+        if m.get("repo"):
+            print(f"  licence: {m.get('license') or 'not reported by the hub'}")
         for extra in m.get("extra", []):
             print(f"  + {', '.join(extra['files'])} from {extra['hub']}:{extra['repo']}@{extra['commit']}")
         derived = set(m.get("derived", []))
@@ -459,11 +463,45 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
         for advice in m.get("advice", []):
             print(f"  note: {advice}")
+    print(f"\n{sbom_line}")
     if problems:
         _err("\nverify: FAILED\n" + "\n".join(f"  {p}" for p in problems))
         return 1
     print("\nverify: ok, every model file matches the manifest")
     return 0
+
+
+def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | None, str, list[str]]:
+    """The wheel's SBOM (``.dist-info/sboms/``): its name, a line about it, and where it
+    disagrees with the manifest (a model or file it lacks, another sha256)."""
+    names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/sboms/" + re.escape(sbom.SBOM_NAME), n)]
+    if not names:
+        return None, "SBOM: none (built before hatch-funasr wrote one)", [f"no .dist-info/sboms/{sbom.SBOM_NAME}"]
+    with zf.open(names[0]) as member:
+        data = member.read(runtime.MAX_MANIFEST + 1)
+    try:
+        bom: dict[str, Any] = json.loads(data) if len(data) <= runtime.MAX_MANIFEST else {}
+        listed = {
+            f["name"]: next((h["content"] for h in f.get("hashes", []) if h.get("alg") == "SHA-256"), None)
+            for c in bom["components"]
+            for f in c.get("components", [])
+        }
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return names[0], f"SBOM: {names[0]} (unreadable)", [f"{names[0]} is not a CycloneDX SBOM hatch-funasr wrote"]
+    package = manifest["bundle"]["package"]
+    expected = {
+        f"{package}/{m['dir']}/{rel}": f["sha256"] for m in manifest["models"].values() for rel, f in m["files"].items()
+    }
+    problems = [
+        f"{names[0]}: {arcname} {'is missing' if arcname not in listed else 'has another sha256'}"
+        for arcname, sha in sorted(expected.items())
+        if listed.get(arcname) != sha
+    ]
+    extra = sorted(set(listed) - set(expected))
+    problems += [f"{names[0]}: lists {arcname}, which the manifest does not" for arcname in extra]
+    models = len(bom["components"])
+    line = f"SBOM: {names[0]} (CycloneDX {bom.get('specVersion')}, {models} model(s), {len(listed)} files)"
+    return names[0], line, problems
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,7 +140,7 @@ class HuggingFaceClient:
             files[s.rfilename] = RemoteFile(s.rfilename, int(size), sha256, None if sha256 else s.blob_id)
         if not info.sha:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
-        return RepoListing(info.sha, files)
+        return RepoListing(info.sha, files, _hf_license(info))
 
     def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
         """``HfApi.list_models(author=, pipeline_tag=, limit=)``: ``GET /api/models``, pages followed
@@ -235,7 +235,18 @@ class ModelScopeClient:
         files = {
             e["Path"]: RemoteFile(e["Path"], int(e.get("Size") or 0), e.get("Sha256") or None, None) for e in blobs
         }
-        return RepoListing(commit, files)
+        return RepoListing(commit, files, self._license(api, repo))
+
+    @staticmethod
+    def _license(api: Any, repo: str) -> str | None:
+        """The licence on the repository's page (``HubApi.get_repo``: ``GET /openapi/v1/models/{owner}/
+        {name}``, its ``license``); None when the hub does not say or cannot be asked: a licence
+        is provenance for the SBOM, not a reason to fail a build."""
+        try:
+            value = api.get_repo(repo, "model").license
+        except Exception:  # any failure of this optional request
+            return None
+        return value if isinstance(value, str) and value else None
 
     def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
         """``HubApi.list_repos("model", owner=, task=)``: ``GET /openapi/v1/models`` with
@@ -297,6 +308,19 @@ class ModelScopeClient:
         if remote.sha256 is None:  # nothing to verify against: hash it here
             return hash_file(Path(path))
         return FileDigest(Path(path).stat().st_size, remote.sha256, None)
+
+
+def _hf_license(info: Any) -> str | None:
+    """The licence a Hugging Face model card declares (``cardData.license``, which
+    ``huggingface_hub`` parses into ``ModelInfo.card_data``), else its ``license:`` tag."""
+    card = getattr(info, "card_data", None)
+    value = getattr(card, "license", None) if card is not None else None
+    if isinstance(value, str) and value:
+        return value
+    tags = [
+        t.split(":", 1)[1] for t in getattr(info, "tags", None) or [] if isinstance(t, str) and t.startswith("license:")
+    ]
+    return tags[0] if tags else None
 
 
 #: ModelScope's OpenAPI list pages: 50 models each (``modelscope_hub``'s compat ``list_models``

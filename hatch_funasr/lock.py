@@ -17,7 +17,15 @@ from typing import Any
 from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.hubs import HUBS
 from hatch_funasr.model import BundleConfig, ModelConfig
-from hatch_funasr.names import REPO_ID, case_collisions, check_commit, check_relpath, check_sha256, check_size
+from hatch_funasr.names import (
+    REPO_ID,
+    case_collisions,
+    check_commit,
+    check_relpath,
+    check_sha256,
+    check_size,
+    is_license,
+)
 from hatch_funasr.settings import tomllib
 
 __all__ = [
@@ -52,6 +60,8 @@ class LockedRepo:
     revision: str | None
     commit: str
     files: tuple[LockedFile, ...]
+    #: The licence the hub reported when the lock was made (for the manifest and SBOM).
+    license: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,8 @@ def _render_repo(r: LockedRepo) -> list[str]:
     if r.revision is not None:
         lines.append(f"revision = {_q(r.revision)}")
     lines.append(f"commit = {_q(r.commit)}")
+    if r.license is not None:
+        lines.append(f"license = {_q(r.license)}")
     return lines
 
 
@@ -161,7 +173,11 @@ def _locked_repo(m: object, where: str) -> LockedRepo:
     clash = case_collisions(f.path for f in locked)
     if clash:
         raise IntegrityError(f"{where}.files: {clash[0][0]!r} and {clash[0][1]!r} are one file on Windows and macOS")
+    license = _text(m, "license", where, optional=True)
+    if license is not None and not is_license(license):
+        raise IntegrityError(f"{where}.license: {license!r} is not a licence name or SPDX expression")
     return LockedRepo(
+        license=license,
         hub=str(hub),
         repo=repo,
         revision=_text(m, "revision", where, optional=True),

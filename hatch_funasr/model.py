@@ -161,6 +161,8 @@ class RepoListing:
 
     commit: str
     files: Mapping[str, RemoteFile]
+    #: The licence the hub reports for the repository, if any (validated by the caller).
+    license: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ class StagedModel:
     selection: Selection | None = None
     #: Per extra repository (``extra-files``): its declaration, commit and the files taken.
     extra: tuple[tuple[ExtraFiles, str, tuple[str, ...]], ...] = ()
+    #: The licence the hub reports for the model's repository (None: not reported, or local).
+    license: str | None = None
     #: Per ONNX file, the files it keeps its weights in (external data, models over 2 GB).
     weights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -225,6 +229,10 @@ class Source(Protocol):
     @property
     def listing(self) -> Mapping[str, RemoteFile]:
         """Every file the source has (path -> size and hashes), validated names only."""
+
+    @property
+    def license(self) -> str | None:
+        """The licence the hub reports for the repository (None: not reported, or local)."""
 
     def read_text(self, path: str) -> str | None:
         """A small file's text (None when the source has no such file)."""

@@ -26,6 +26,7 @@ __all__ = [
     "check_sha256",
     "check_size",
     "is_commit",
+    "is_license",
     "is_sha256",
     "pattern_problem",
     "relpath_problem",
@@ -122,6 +123,17 @@ def check_commit(value: object, what: str) -> str:
     if not is_commit(value):
         raise IntegrityError(f"{what}: {value!r} is not a full commit id (40 lowercase hex digits)")
     return value
+
+
+#: A licence as a hub states it: an SPDX id or expression ("Apache-2.0", "apache-2.0"), or a
+#: display name ("Apache License 2.0"); printable, one line, short.
+_LICENSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,+()/_:-]{0,127}$")
+
+
+def is_license(value: object) -> TypeGuard[str]:
+    """Whether ``value`` reads as a licence name or SPDX expression (what a hub reports is not
+    trusted: anything else is not packed into a manifest or SBOM)."""
+    return isinstance(value, str) and _LICENSE.fullmatch(value) is not None
 
 
 def check_size(value: object, what: str) -> int:

@@ -109,6 +109,8 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
         "commit": staged.commit,
         "family": m.family,
         "format": m.format,
+        # As the hub reports it (lock, listing); None: not reported, or a local directory.
+        "license": staged.license,
         "quantized": staged.quantized,
         # The C++ servers load ONNX directories (and LM/ITN ones, the same in every format).
         "server_flag": FAMILIES[m.family].server_flag if m.format == "onnx" or FAMILIES[m.family].plain else None,

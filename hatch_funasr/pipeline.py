@@ -162,7 +162,14 @@ def fetch_files(
             ctx.report(f"model {model.name}: {onnx_file} keeps its weights in {', '.join(wanted)}; packing them too")
             files.update(source.materialize(list(wanted), ctx.report))
     extra = source.provenance() if isinstance(source, ComposedSource) else ()
-    return StagedModel(model, source.commit, files, weights={k: v for k, v in weights.items() if v}, extra=tuple(extra))
+    return StagedModel(
+        model,
+        source.commit,
+        files,
+        weights={k: v for k, v in weights.items() if v},
+        extra=tuple(extra),
+        license=source.license,
+    )
 
 
 def _convert(staged: StagedModel, selection: Selection, ctx: BuildContext) -> StagedModel:
@@ -243,6 +250,7 @@ def _locked(model: ModelConfig, commit: str, staged: StagedModel) -> LockedModel
         commit=commit,
         declaration=declaration_of(model),
         files=pinned(set(staged.files) - taken),
+        license=staged.license,
         extra=tuple(LockedRepo(e.hub, e.repo, e.revision, c, pinned(set(f))) for e, c, f in staged.extra),
     )
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import shutil
 import signal
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_funasr import scratch
+from hatch_funasr import sbom, scratch
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
@@ -27,6 +29,14 @@ from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["FunasrBuildHook"]
+
+
+def _dist_info(wheel: str) -> str:
+    """``acme_asr_models-2026.11.0.dist-info`` of ``…/acme_asr_models-2026.11.0-py3-none-any.whl``
+    (a wheel's name and version are escaped the same way in both places)."""
+    name, version = Path(wheel).name.split("-")[:2]
+    return f"{name}-{version}.dist-info"
+
 
 ENTRY_POINT_GROUP = "funasr_models"
 #: Signals that end a build cleanly: whatever the hook made is removed, no wheel without its models stays.
@@ -107,6 +117,13 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._package = config.package
         self._epoch = ctx.settings.source_date_epoch
         self._progress = ctx.settings.progress
+        # The SBOM (PEP 770), made from the staged manifest; packing completes both with the
+        # sha256 of local files it hashes (see finalize).
+        self._manifest = (pkg / MANIFEST_NAME).read_bytes()
+        sbom_file = self._staging / "sbom" / sbom.SBOM_NAME
+        sbom_file.parent.mkdir(parents=True, exist_ok=True)
+        sbom_file.write_bytes(sbom.render(json.loads(self._manifest), epoch=self._epoch))
+        build_data.setdefault("sbom_files", []).append(str(sbom_file))
         build_data["tag"] = "py3-none-any"  # the runtime module needs Python 3 (hatchling may say py2.py3)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
         build_data.setdefault(inclusion, {})[str(pkg)] = config.package
@@ -133,10 +150,17 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                         source_date_epoch=self._epoch,
                         report=self.app.display_info,
                         progress=self._progress,
-                        rewrite={f"{self._package}/{MANIFEST_NAME}": complete_manifest},
+                        rewrite={
+                            f"{self._package}/{MANIFEST_NAME}": complete_manifest,
+                            f"{_dist_info(artifact_path)}/sboms/{sbom.SBOM_NAME}": self._complete_sbom,
+                        },
                     )
         finally:
             self._cleanup()
+
+    def _complete_sbom(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
+        """The SBOM of the manifest as packing completed it (every file's sha256 known)."""
+        return sbom.render(json.loads(complete_manifest(self._manifest, hashes)), epoch=self._epoch)
 
     def _catch_signals(self) -> None:
         """Turn SIGTERM/SIGHUP into an exception while the hook owns the build, so the cleanup

@@ -31,7 +31,7 @@ from hatch_funasr.errors import (
 from hatch_funasr.hubs import HUBS, HubClient
 from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
 from hatch_funasr.model import ExtraFiles, FileRecord, ModelConfig, RemoteFile, RepoListing, Source
-from hatch_funasr.names import case_collisions, check_size, is_commit, is_sha256, relpath_problem
+from hatch_funasr.names import case_collisions, check_size, is_commit, is_license, is_sha256, relpath_problem
 from hatch_funasr.progress import Meter
 from hatch_funasr.settings import EnvVars, Report
 
@@ -90,6 +90,7 @@ class LocalSource:
     root: Path
     listing: dict[str, RemoteFile]
     commit: None = None
+    license: None = None
     _records: dict[str, FileRecord] = field(default_factory=dict)
 
     @classmethod
@@ -154,6 +155,8 @@ class HubSource:
     attempts: int = 3
     #: ``HATCH_FUNASR_PROGRESS`` (None: live on a terminal, log lines elsewhere).
     progress: str | None = None
+    #: The licence the hub reports (validated; None when it reports none or nothing usable).
+    license: str | None = None
 
     @property
     def repo(self) -> str:
@@ -240,7 +243,7 @@ class HubSource:
                 "Nothing of it was kept; the next build starts it afresh"
             )
         if not self.locked:
-            self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing))
+            self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing, self.license))
 
     def _attempt(self, paths: Sequence[str], where: str, meter: Meter) -> tuple[list[str], str]:
         """One download of ``paths`` (up to four files at once); adopt each file that arrived
@@ -299,6 +302,10 @@ class ComposedSource:
         return self.primary.commit
 
     @property
+    def license(self) -> str | None:
+        return self.primary.license
+
+    @property
     def owners(self) -> dict[str, LocalSource | HubSource]:
         """Which source each file comes from."""
         owners: dict[str, LocalSource | HubSource] = {}
@@ -350,11 +357,19 @@ def _extra_model(model: ModelConfig, extra: ExtraFiles) -> ModelConfig:
     return replace(model, repo=extra.repo, hub=extra.hub, revision=extra.revision, extra=())
 
 
-def listing_json(files: Mapping[str, RemoteFile]) -> dict[str, object]:
-    """A listing as the cache keeps it (``snapshots/…/<commit>.json``)."""
-    return {
+def listing_json(files: Mapping[str, RemoteFile], license: str | None = None) -> dict[str, object]:
+    """A listing as the cache keeps it (``snapshots/…/<commit>.json``), with the repository's licence."""
+    data: dict[str, object] = {
         "files": {p: {"size": f.size, "sha256": f.sha256, "git_sha1": f.git_sha1} for p, f in sorted(files.items())}
     }
+    if license is not None:
+        data["license"] = license
+    return data
+
+
+def valid_license(value: object) -> str | None:
+    """A licence read from a hub or the cache, if it reads as one (else dropped: not trusted)."""
+    return value if is_license(value) else None
 
 
 def _listing_from_json(data: Mapping[str, object], what: str) -> dict[str, RemoteFile]:
@@ -377,6 +392,7 @@ def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) 
         locked=True,
         attempts=ctx.settings.download_attempts,
         progress=ctx.settings.progress,
+        license=entry.license,
     )
 
 
@@ -418,7 +434,8 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
         where = f"the cached listing of {model.repo}@{commit}"
         cached_listing = _listing_from_json(snapshot, where)
         check_listing(model, cached_listing, where)
-        return HubSource(model, commit, cached_listing, cache, hub.client(), offline=True)
+        license = valid_license(snapshot.get("license"))
+        return HubSource(model, commit, cached_listing, cache, hub.client(), offline=True, license=license)
     client = hub.client()
     try:
         listing: RepoListing = client.list(model.repo, revision)
@@ -445,7 +462,11 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
         for p, known in known_files.items():
             if p in files and files[p].sha256 is None and known.sha256 and known.git_sha1 == files[p].git_sha1:
                 files[p] = replace(files[p], sha256=known.sha256)
-    cache.write_snapshot(model.hub, model.repo, listing.commit, listing_json(files))
+    license = valid_license(listing.license)
+    if listing.license is not None and license is None:
+        ignored = f"{listing.license!r:.80}"
+        ctx.report(f"model {model.name}: ignoring the licence {hub.label} reports (not a licence name): {ignored}")
+    cache.write_snapshot(model.hub, model.repo, listing.commit, listing_json(files, license))
     cache.write_ref(model.hub, model.repo, revision or _DEFAULT_REF, listing.commit)
     return HubSource(
         model,
@@ -455,4 +476,5 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
         client,
         attempts=ctx.settings.download_attempts,
         progress=ctx.settings.progress,
+        license=license,
     )

@@ -47,6 +47,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackHub]:
     store = RepoStore(tmp_path_factory.mktemp("hub"))
     revisions = hubrepos.publish(store, VAD_ONNX_REPO, tmp_path_factory.mktemp("standins"))
     store.publish(VAD_HF_REPO, revisions["v2.0.4"] | BOOKKEEPING, revision="main", tags=["v2.0.4"])
+    # Licences as each hub spells them: ModelScope a display name (modelscope_hub's api.py maps
+    # "Apache License 2.0" and the like to SPDX ids when it creates repositories), Hugging Face
+    # the card's lowercase id.
+    store.describe(VAD_ONNX_REPO, license="Apache License 2.0")
+    store.describe(VAD_HF_REPO, license="apache-2.0")
     with LoopbackHub(store) as server:
         yield server
 

@@ -244,11 +244,20 @@ class RepoStore:
         pipeline_tag: str | None = None,
         downloads: int = 0,
         listed_by: Sequence[str] = ("ms", "hf"),
+        license: str | None = None,
     ) -> None:
         """What the hubs' model listings say about a published repo: its ModelScope ``tasks``,
         its Hugging Face ``pipeline_tag``, its download count, and which hubs list it (one
-        store serves both protocols; a real repository lives on one hub)."""
-        card = {"tasks": list(tasks), "pipeline_tag": pipeline_tag, "downloads": downloads, "hubs": list(listed_by)}
+        store serves both protocols; a real repository lives on one hub); and its licence, as
+        each hub's model page gives it (ModelScope's ``license``, Hugging Face's model card
+        ``license`` metadata)."""
+        card = {
+            "tasks": list(tasks),
+            "pipeline_tag": pipeline_tag,
+            "downloads": downloads,
+            "hubs": list(listed_by),
+            "license": license,
+        }
         _write_json(self.repo_dir(repo_id) / "card.json", card)
 
     def card(self, repo_id: str) -> JSON:
@@ -259,6 +268,7 @@ class RepoStore:
             "pipeline_tag": card.get("pipeline_tag"),
             "downloads": card.get("downloads", 0),
             "hubs": card.get("hubs", ["ms", "hf"]),
+            "license": card.get("license"),
         }
 
     def repo_ids(self) -> list[str]:
@@ -726,7 +736,14 @@ class HuggingFaceRoutes:
         if isinstance(commit, HubResponse):
             return commit
         blobs = _truthy(request.param("blobs"))
-        return json_response(200, self.info_payload(repo_id, commit, blobs=blobs))
+        payload = self.info_payload(repo_id, commit, blobs=blobs)
+        license = self.store.card(repo_id)["license"]
+        if license:
+            # A model card's YAML metadata reaches the API as ``cardData`` (huggingface_hub's
+            # ModelInfo parses it into ``card_data``), and the hub adds a ``license:`` tag.
+            payload["cardData"] = {"license": license}
+            payload["tags"] = [*payload["tags"], f"license:{license}"]
+        return json_response(200, payload)
 
     @staticmethod
     def info_payload(repo_id: str, commit: Commit, *, blobs: bool) -> JSON:
@@ -1085,6 +1102,8 @@ class ModelScopeRoutes:
             "likes": 0,
             "tags": [],
             "tasks": card["tasks"],
+            # ``HubApi.get_repo`` -> RepoInfo.license (modelscope_hub api.py maps "License"/"license").
+            "license": card["license"],
             "created_at": created,
             "last_modified": created,
         }
