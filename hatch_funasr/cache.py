@@ -173,7 +173,7 @@ class Cache:
 
     def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
         file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
-        self._write_atomic(file, json.dumps(listing, indent=1, sort_keys=True).encode())
+        self._write_atomic(file, json.dumps(listing, sort_keys=True, separators=(",", ":")).encode())
 
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:
         file = self._repo_dir("refs", hub, repo) / _safe_component(revision)

@@ -16,11 +16,14 @@ import csv
 import hashlib
 import io
 import posixpath
+import queue
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from hatch_funasr import scratch
 from hatch_funasr.digest import CHUNK, record_hash
@@ -36,7 +39,11 @@ PARTIAL_PREFIX = ".funasr-partial-"
 #: Files the runtimes read as binary weights or graphs: never worth deflating.
 _BINARY = (".onnx", ".pt", ".pth", ".bin", ".fst", ".model", ".safetensors", ".ckpt", ".npy", ".data")
 _SMALL = 1 << 20
+_TINY = 4 << 10
 _PROGRESS = 64 << 20
+#: Files from this size are hashed in a second thread beside the write.
+_TWO_CORES = 8 << 20
+_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,10 @@ class PackEntry:
 
 
 def compress_type_for(arcname: str, size: int) -> int:
-    """Stored for weights and anything over 1 MiB; deflated for small text (yaml, json, mvn, tokens)."""
-    if size > _SMALL or posixpath.basename(arcname).lower().endswith(_BINARY):
+    """Stored for weights, anything over 1 MiB and anything under 4 KiB (a compressor's set-up
+    costs more than the few hundred bytes it would save); deflated for text between (yaml,
+    json, mvn, tokens)."""
+    if size > _SMALL or size < _TINY or posixpath.basename(arcname).lower().endswith(_BINARY):
         return zipfile.ZIP_STORED
     return zipfile.ZIP_DEFLATED
 
@@ -69,6 +78,40 @@ def write_record(rows: Sequence[Sequence[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def _copy_hashing_beside(src: BinaryIO, out: IO[bytes], sha: Any, meter: Meter | None) -> int:
+    """Copy ``src`` into ``out`` (the zip entry: crc32 and write) while a second thread hashes
+    the same chunks with sha256: hashlib and zlib release the GIL on large buffers, so on two
+    cores the hash costs no time beside the write.  Each byte is still read once; at most
+    :data:`_IN_FLIGHT` chunks wait for the hasher (flat memory)."""
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_IN_FLIGHT)
+    failure: list[BaseException] = []
+
+    def hash_chunks() -> None:
+        while (chunk := chunks.get()) is not None:
+            if not failure:
+                try:
+                    sha.update(chunk)
+                except BaseException as e:  # kept for the caller; the queue is still drained
+                    failure.append(e)
+
+    hasher = threading.Thread(target=hash_chunks, name="hatch-funasr-sha256", daemon=True)
+    hasher.start()
+    written = 0
+    try:
+        while chunk := src.read(CHUNK):
+            chunks.put(chunk)
+            out.write(chunk)
+            written += len(chunk)
+            if meter is not None:
+                meter.advance(len(chunk))
+    finally:
+        chunks.put(None)
+        hasher.join()
+    if failure:
+        raise failure[0]
+    return written
+
+
 def _copy_in(
     dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report, progress: str | None
 ) -> str:
@@ -81,15 +124,16 @@ def _copy_in(
     if entry.size >= _PROGRESS:
         report(f"hatch-funasr: packing {entry.arcname} ({entry.size / 2**20:.0f} MiB, stored)")
         meter = Meter(f"hatch-funasr: packing {posixpath.basename(entry.arcname)}", entry.size, report, mode=progress)
-    written = 0
     try:
         with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
-            for chunk in iter(lambda: src.read(CHUNK), b""):
-                sha.update(chunk)
-                out.write(chunk)
-                written += len(chunk)
-                if meter is not None:
-                    meter.advance(len(chunk))
+            if entry.size >= _TWO_CORES:
+                written = _copy_hashing_beside(src, out, sha, meter)
+            else:
+                written = 0
+                while chunk := src.read(CHUNK):
+                    sha.update(chunk)
+                    out.write(chunk)
+                    written += len(chunk)
     finally:
         if meter is not None:
             meter.close()

@@ -80,7 +80,13 @@ def complete_manifest(data: bytes, hashes: Mapping[str, str]) -> bytes:
                 if arcname not in hashes:
                     raise ValueError(f"model {name}: {rel} was not packed, so its sha256 is unknown")
                 f["sha256"] = hashes[arcname]
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    return manifest_bytes(manifest)
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """The manifest as stored: sorted keys, compact (json's C encoder: a bundle of thousands of
+    files costs no pure-Python encoding; ``python -m <package> json`` prints it indented)."""
+    return (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -179,7 +185,7 @@ def write_package(
         payload = {name: str(path) for name, path in sorted(locations.items())}
         _write_text(pkg / LOCATIONS_NAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     manifest = build_manifest(config, models)
-    _write_text(pkg / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (pkg / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
     runtime = resource_files("hatch_funasr").joinpath("_bundle_runtime.py").read_text("utf-8")
     _write_text(pkg / RUNTIME_NAME, runtime)
     if generate_init:

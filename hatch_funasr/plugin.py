@@ -120,9 +120,12 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         # The SBOM (PEP 770), made from the staged manifest; packing completes both with the
         # sha256 of local files it hashes (see finalize).
         self._manifest = (pkg / MANIFEST_NAME).read_bytes()
+        manifest = json.loads(self._manifest)
+        # Complete already (hub files, editable builds): render it now; else packing does.
+        self._sbom_pending = any(f["sha256"] is None for m in manifest["models"].values() for f in m["files"].values())
         sbom_file = self._staging / "sbom" / sbom.SBOM_NAME
         sbom_file.parent.mkdir(parents=True, exist_ok=True)
-        sbom_file.write_bytes(sbom.render(json.loads(self._manifest), epoch=self._epoch))
+        sbom_file.write_bytes(b"{}\n" if self._sbom_pending else sbom.render(manifest, epoch=self._epoch))
         build_data.setdefault("sbom_files", []).append(str(sbom_file))
         build_data["tag"] = "py3-none-any"  # the runtime module needs Python 3 (hatchling may say py2.py3)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
@@ -152,7 +155,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                         progress=self._progress,
                         rewrite={
                             f"{self._package}/{MANIFEST_NAME}": complete_manifest,
-                            f"{_dist_info(artifact_path)}/sboms/{sbom.SBOM_NAME}": self._complete_sbom,
+                            **(
+                                {f"{_dist_info(artifact_path)}/sboms/{sbom.SBOM_NAME}": self._complete_sbom}
+                                if self._sbom_pending
+                                else {}
+                            ),
                         },
                     )
         finally:

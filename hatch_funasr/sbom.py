@@ -170,4 +170,4 @@ def render(manifest: Mapping[str, Any], *, epoch: int) -> bytes:
         "dependencies": [{"ref": purl, "dependsOn": [m["bom-ref"] for m in models]}]
         + [{"ref": m["bom-ref"]} for m in models],
     }
-    return (json.dumps(bom, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(bom, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

@@ -82,6 +82,19 @@ def check_listing(model: ModelConfig, files: Mapping[str, RemoteFile], where: st
         )
 
 
+def _check_link(model: ModelConfig, root: Path, entry: Path) -> None:
+    """A symbolic link in a local model directory may point only inside it, at something."""
+    try:
+        target = entry.resolve(strict=True)
+    except (OSError, RuntimeError) as e:  # a loop, or a link to nothing
+        raise FetchError(f"model {model.name}: {entry} is a broken or looping link ({e})") from e
+    if not target.is_relative_to(root):
+        raise IntegrityError(
+            f"model {model.name}: {entry} is a symbolic link to {target}, outside the model "
+            f"directory {root}; refusing to pack it"
+        )
+
+
 @dataclass
 class LocalSource:
     """A model directory on this machine (``path = "..."``): files are used where they are."""
@@ -99,28 +112,23 @@ class LocalSource:
         assert model.path is not None
         root = model.path
         files: dict[str, RemoteFile] = {}
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            here = Path(dirpath)
-            for name in sorted(dirnames + filenames):
-                entry = here / name
-                rel = entry.relative_to(root).as_posix()
-                if entry.is_symlink():
-                    try:
-                        target = entry.resolve(strict=True)
-                    except (OSError, RuntimeError) as e:  # a loop, or a link to nothing
-                        raise FetchError(f"model {model.name}: {entry} is a broken or looping link ({e})") from e
-                    if not target.is_relative_to(root):
-                        raise IntegrityError(
-                            f"model {model.name}: {entry} is a symbolic link to {target}, outside the model "
-                            f"directory {root}; refusing to pack it"
-                        )
-                if name in filenames and entry.is_file():
-                    files[rel] = RemoteFile(rel, entry.stat().st_size)
-                    if len(files) > _MAX_LOCAL_FILES:
-                        raise SelectionError(
-                            f"model {model.name}: {root} holds more than {_MAX_LOCAL_FILES} files; is it the model's "
-                            "own directory?"
-                        )
+        pending = [(root, "")]
+        while pending:  # one scandir per directory, one stat per file (DirEntry caches the type)
+            directory, prefix = pending.pop()
+            with os.scandir(directory) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    rel = prefix + entry.name
+                    if entry.is_symlink():
+                        _check_link(model, root, Path(entry.path))
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((Path(entry.path), rel + "/"))
+                    elif entry.is_file():
+                        files[rel] = RemoteFile(rel, entry.stat().st_size)
+                        if len(files) > _MAX_LOCAL_FILES:
+                            raise SelectionError(
+                                f"model {model.name}: {root} holds more than {_MAX_LOCAL_FILES} files; is it the "
+                                "model's own directory?"
+                            )
         check_listing(model, files, f"the local directory {root}")
         return cls(model, root, files)
 

@@ -45,7 +45,8 @@ def assert_wheel_contents(wheel: Path, files: dict[str, bytes], runtime: tuple[s
             assert f"acme_vad_models/{f}" in names
         onnx_file = next(f for f in runtime if f.endswith(".onnx"))
         assert zf.getinfo(f"acme_vad_models/models/vad/{onnx_file}").compress_type == zipfile.ZIP_STORED
-        assert zf.getinfo("acme_vad_models/models/vad/config.yaml").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("acme_vad_models/models/vad/am.mvn").compress_type == zipfile.ZIP_DEFLATED  # 8 KB text
+        assert zf.getinfo("acme_vad_models/models/vad/config.yaml").compress_type == zipfile.ZIP_STORED  # under 4 KiB
         assert_record_matches(zf)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()

@@ -37,7 +37,7 @@ def _entry(tmp_path: Path, name: str, data: bytes, sha: str | None = None) -> Pa
 
 def test_models_added_before_dist_info_with_record(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
-    entries = [_entry(tmp_path, "model.onnx", b"\x08" * 5000), _entry(tmp_path, "config.yaml", b"a: 1\n" * 100)]
+    entries = [_entry(tmp_path, "model.onnx", b"\x08" * 5000), _entry(tmp_path, "config.yaml", b"a: 1\n" * 1000)]
     add_models(wheel, entries, source_date_epoch=1767225600)
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
@@ -64,7 +64,14 @@ def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("name", "size", "stored"),
-    [("model.onnx", 10, True), ("TLG.fst", 10, True), ("am.mvn", 8040, False), ("tokens.json", 5 << 20, True)],
+    [
+        ("model.onnx", 10, True),
+        ("TLG.fst", 10, True),
+        ("am.mvn", 8040, False),
+        ("tokens.json", 5 << 20, True),
+        ("config.yaml", 1215, True),  # under 4 KiB: a compressor's set-up costs more than it saves
+        ("config.yaml", 4096, False),
+    ],
 )
 def test_compression_rule(name: str, size: int, stored: bool) -> None:
     assert (compress_type_for(f"p/{name}", size) == zipfile.ZIP_STORED) is stored
