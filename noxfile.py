@@ -16,6 +16,8 @@ TEST_DEPS = [
     "editables",
     "modelscope",
     "pypiserver>=2.4",
+    "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
+    "jsonschema>=4",  # the draft-07 metaschema check
 ]
 
 
