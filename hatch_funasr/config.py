@@ -2,6 +2,9 @@
 
 Every problem is collected with its TOML path and raised once as a :class:`ConfigError`.
 Nothing here touches the network; local ``path`` sources are only checked to exist.
+
+The keys are one table of :class:`Field` per TOML table: the parser's unknown-key checks, the
+JSON Schema validate-pyproject gets (:func:`tool_schema`) and README's key tables come from it.
 """
 
 from __future__ import annotations
