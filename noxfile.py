@@ -17,6 +17,8 @@ TEST_DEPS = [
     "modelscope",
     "pypiserver>=2.4",
     "cyclonedx-python-lib[json-validation]>=8",
+    "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
+    "jsonschema>=4",  # the draft-07 metaschema check
 ]
 
 

@@ -4,11 +4,14 @@ cache filling, wheel inspection."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 import tempfile
 import textwrap
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -37,7 +40,32 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+#: ``models`` and ``models --remote`` fit this many columns unless ``--wide``.
+WIDTH = 80
+
+
+def _onnx_form(entry: catalog.CatalogEntry) -> str:
+    """How an alias gets to ONNX, in a word or two."""
+    family = FAMILIES[entry.family]
+    if family.plain:
+        return "as is"
+    if not family.has_onnx:
+        return "none"
+    return "ready " + " ".join(entry.onnx) if entry.onnx else "export"
+
+
+#: What ``models``' short columns mean.
+_CATALOG_KEY = (
+    "hubs: where the alias's repository is (ms ModelScope, hf Hugging Face). ONNX: ready = FunASR's "
+    "exported repository on that hub, fetched as it is (no torch at build); export = FunASR exports it at "
+    'build (needs torch); none = PyTorch only (format = "pytorch"); as is = files the same in every '
+    "format. --wide adds the repository ids, --json gives every field."
+)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
+    """``models``: the catalog, in 80 columns (alias, family, hubs, how it gets to ONNX, its note);
+    ``--wide`` with every repository id, ``--json`` every field."""
     if args.remote:
         return cmd_remote(args)
     header = ["alias", "family"]
@@ -49,18 +77,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([dict(zip(rows[0], r, strict=True)) for r in rows[1:]], indent=2, ensure_ascii=False))
         return 0
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
-    print(
-        "\nFunASR's short names also resolve: "
-        + ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names}))
-    )
+    if args.wide:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    else:
+        # one line an alias, its note wrapped under it
+        short = [("alias", "family", "hubs", "ONNX", "")]
+        short += [(e.alias, e.family, " ".join(e.repos), _onnx_form(e), e.note) for e in catalog.entries()]
+        widths = [max(len(r[i]) for r in short) for i in range(3)]
+        for *cells, onnx, note in short:
+            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + onnx)
+            for line in _wrap(note, WIDTH - 4):
+                print("    " + line)
+        print("", *_wrap(_CATALOG_KEY, WIDTH), sep="\n")
+    names = ", ".join(sorted({n for e in catalog.entries() for n in e.funasr_names}))
+    print("", *_wrap(f"FunASR's short names also resolve: {names}", 10**6 if args.wide else WIDTH), sep="\n")
     return 0
 
 
-#: ``models --remote`` fits this many columns unless ``--wide``.
-WIDTH = 80
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` terminal columns (CJK characters take two), broken at
+    spaces only: names keep their hyphens."""
+    wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return textwrap.wrap(text, width - wide, break_long_words=False, break_on_hyphens=False)
 
 
 @dataclass(frozen=True)
@@ -516,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", action="append", help="with --remote: an organisation (repeatable; default the hub's)")
     p.add_argument("--limit", type=int, default=500, help="with --remote: at most this many per organisation")
     p.add_argument("--all", action="store_true", help="with --remote: also repositories of no known family")
-    p.add_argument("--wide", action="store_true", help="with --remote: one line per repository, not 80 columns")
+    p.add_argument("--wide", action="store_true", help="one line per alias (or repository), however wide")
     p.set_defaults(func=cmd_models)
     for name, func, text in (
         ("check", cmd_check, "validate the declaration and show the plan (no network)"),
@@ -536,7 +576,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        try:
+            return _run(build_parser().parse_args(argv))
+        finally:
+            sys.stdout.flush()  # here, not at exit, so that a reader gone away is caught below
+    except BrokenPipeError:
+        # `hatch-funasr models | head`: stop quietly, as Unix tools do. Python's docs (signal, "Note on
+        # SIGPIPE"): point stdout at devnull so that the flush at exit does not fail again; exit 1.
+        with contextlib.suppress(OSError, ValueError):  # a stdout with no file descriptor (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with disk_errors("cannot write", f"free space, or point {EnvVars.CACHE} at a writable disk"):
             return int(args.func(args))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hatch_funasr.config import json_schema, parse
+from hatch_funasr.config import parse
 from hatch_funasr.errors import ConfigError
 
 
@@ -468,9 +468,3 @@ def test_generic_export_and_torchscript_parse(tmp_path: Path) -> None:
         0.0,
     )
     assert lm.format == "torchscript"  # LM files are the same in every format
-
-
-def test_schema_lists_every_key() -> None:
-    schema = json_schema()
-    model = schema["properties"]["models"]["additionalProperties"]["oneOf"][1]
-    assert set(model["properties"]) >= {"model", "path", "quantize", "keep-fp32", "opset-version", "family"}
