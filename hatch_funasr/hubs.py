@@ -71,6 +71,7 @@ class HubSpec:
     def client(self) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
         _redact_client_logs()
+        _no_client_bars()
         return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
 
     def where(self) -> str:
@@ -113,6 +114,14 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
 def _redact_client_logs() -> None:
     if logging.getLogRecordFactory() is not _redacting_factory:
         logging.setLogRecordFactory(_redacting_factory)
+
+
+def _no_client_bars() -> None:
+    """modelscope_hub draws a tqdm bar for every file it streams, whatever its caller asks; our
+    own progress (:mod:`hatch_funasr.progress`) reports per model, so the clients' bars are
+    turned off through tqdm's own variable (read when tqdm is imported, which the clients do
+    lazily after this; ``TQDM_DISABLE=0`` keeps them)."""
+    os.environ.setdefault(EnvVars.TQDM_DISABLE, "1")
 
 
 def _no_phone_home() -> None:

@@ -134,6 +134,8 @@ def _copy_in(
                     sha.update(chunk)
                     out.write(chunk)
                     written += len(chunk)
+                    if meter is not None:
+                        meter.advance(len(chunk))
     finally:
         if meter is not None:
             meter.close()

@@ -75,3 +75,46 @@ def test_locked_build_from_a_warm_cache_reads_each_file_once(
     assert hub.requests == [], "a warm locked build makes no request"
     with zipfile.ZipFile(wheel) as zf:
         assert zf.read("acme_vad_models/models/asr/model.onnx") == files["model.onnx"]
+
+
+#: Builds a wheel in a fresh interpreter and prints the bytes it read and wrote meanwhile
+#: (``rchar``/``wchar``: files and sockets alike) -- the loopback hub runs in the test process,
+#: so its reads of the served files are not counted.
+MEASURE = """
+import hatchling.build as b
+def io():
+    fields = dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())
+    return int(fields["rchar"]), int(fields["wchar"])
+r0, w0 = io()
+b.build_wheel("dist")
+r1, w1 = io()
+print("IO", r1 - r0, w1 - w0)
+"""
+
+
+@pytest.mark.parametrize("hub_name", ["ms", "hf"])
+def test_cold_build_reads_each_downloaded_byte_once_more(
+    hub_name: str, hub: LoopbackHub, tmp_path: Path, hub_env: dict[str, str]
+) -> None:
+    """A cold, unlocked build from either hub: the download's bytes arrive from the socket
+    (``recv``, not counted in ``rchar``) and are hashed as they arrive, written once into the
+    cache, then read once to be packed and written once into the wheel.  A re-read for
+    hashing after the download would double the reads."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "big"
+    write_family("paraformer", source, weight_mb=WEIGHT_MB)
+    files = {p.relative_to(source).as_posix(): p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    repo = f"acme/cold-paraformer-{hub_name}-onnx"
+    hub.store.publish(repo, files, tags=["v1"])
+    project = make_project(
+        tmp_path, f'asr = {{ model = "{repo}", hub = "{hub_name}", family = "paraformer", revision = "v1" }}\n'
+    )
+    result = subprocess.run([sys.executable, "-c", MEASURE], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "%|" not in result.stderr, "the hub clients' own tqdm bars are off: our progress reports per model"
+    read, written = (int(x) for x in result.stdout.split("IO", 1)[1].split())
+    model = len(files["model.onnx"])
+    assert model <= read < 1.5 * model, (read / model, result.stderr[-2000:])
+    assert 2 * model <= written < 2.4 * model, (written / model, result.stderr[-2000:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -75,3 +76,25 @@ def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> No
 )
 def test_compression_rule(name: str, size: int, stored: bool) -> None:
     assert (compress_type_for(f"p/{name}", size) == zipfile.ZIP_STORED) is stored
+
+
+@pytest.mark.parametrize("two_cores", [1, 1 << 30], ids=["hashed-beside", "hashed-inline"])
+def test_each_copy_path_hashes_what_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_cores: int) -> None:
+    """Large files are hashed in a second thread while written (pack._TWO_CORES), small ones
+    inline: both give RECORD the sha256 of the bytes written, and both refuse other bytes."""
+    from hatch_funasr import pack
+
+    monkeypatch.setattr(pack, "_TWO_CORES", two_cores)
+    data = os.urandom(5 * 2**20 + 123)
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    add_models(wheel, [_entry(tmp_path, "model.onnx", data)], source_date_epoch=1767225600)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("pkg/models/m/model.onnx") == data
+        record = zf.read("pkg-1.dist-info/RECORD").decode()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    assert f"pkg/models/m/model.onnx,sha256={digest},{len(data)}" in record
+    (tmp_path / "again").mkdir()
+    wheel = _wheel(tmp_path / "again" / "pkg-1-py3-none-any.whl")
+    wrong = _entry(tmp_path, "model.onnx", data, sha="0" * 64)
+    with pytest.raises(IntegrityError, match="changed after it was verified"):
+        add_models(wheel, [wrong], source_date_epoch=1767225600)

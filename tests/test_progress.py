@@ -118,8 +118,10 @@ def test_download_progress_from_each_hub(
     assert len(progress_lines) <= 12, progress_lines
 
 
-def test_packing_progress_for_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("two_cores", [1, 1 << 30], ids=["hashed-beside", "hashed-inline"])
+def test_packing_progress_for_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_cores: int) -> None:
     monkeypatch.setattr(pack, "_PROGRESS", 1 << 20)  # "large" from 1 MiB (the real VAD is 1.7 MB)
+    monkeypatch.setattr(pack, "_TWO_CORES", two_cores)
     monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
     model = realvad.write_model(tmp_path / "m", ("model.onnx", "am.mvn"))
     wheel = tmp_path / "p-1-py3-none-any.whl"
