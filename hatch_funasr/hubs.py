@@ -85,15 +85,23 @@ _RESUMES = 6
 
 
 def _take(
-    chunk: bytes, hasher: StreamHasher, out: BinaryIO, remote: RemoteFile, *, repo: str, progress: Progress
+    chunk: bytes,
+    hasher: StreamHasher,
+    feed: Callable[[bytes], None],
+    out: BinaryIO,
+    remote: RemoteFile,
+    *,
+    repo: str,
+    progress: Progress,
 ) -> None:
-    """Write and hash one chunk of ``remote``'s body; refuse a body longer than the listing."""
+    """Hash (``feed``, beside) and write one chunk of ``remote``'s body; refuse a body longer
+    than the listing."""
     if hasher.seen + len(chunk) > remote.size:
         raise IntegrityError(
             f"{repo}/{remote.path}: the hub sent more than the {remote.size} bytes it lists; stopped there"
         )
+    feed(chunk)
     out.write(chunk)
-    hasher.update(chunk)
     progress(len(chunk))
 
 
@@ -183,7 +191,9 @@ class HuggingFaceClient:
         url = hf_hub_url(repo, remote.path, revision=commit, endpoint=self.endpoint)
         target = dest / remote.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        hasher = StreamHasher(remote.size)
+        # git's blob id only for a file listed by it (not in LFS): its sha256 is then learnt here.
+        git = remote.sha256 is None
+        hasher = StreamHasher(remote.size, git=git)
         failure: Exception | None = None
         with target.open("wb") as out:
             for _ in range(_RESUMES):
@@ -197,9 +207,10 @@ class HuggingFaceClient:
                             out.seek(0)
                             out.truncate()
                             progress(-hasher.seen)
-                            hasher = StreamHasher(remote.size)
-                        for chunk in response.iter_bytes(CHUNK):
-                            _take(chunk, hasher, out, remote, repo=repo, progress=progress)
+                            hasher = StreamHasher(remote.size, git=git)
+                        with hasher.beside() as feed:
+                            for chunk in response.iter_bytes(CHUNK):
+                                _take(chunk, hasher, feed, out, remote, repo=repo, progress=progress)
                 except IntegrityError:
                     raise
                 except Exception as e:  # a dropped or cut connection: resume where it stopped

@@ -12,21 +12,19 @@ wheel stays reproducible.  On any failure the wheel is deleted: no half-written 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import posixpath
-import queue
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
 
 from hatch_funasr import scratch
-from hatch_funasr.digest import CHUNK, record_hash
+from hatch_funasr.digest import CHUNK, StreamHasher, record_hash
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.progress import Meter
 from hatch_funasr.settings import Report
@@ -43,7 +41,6 @@ _TINY = 4 << 10
 _PROGRESS = 64 << 20
 #: Files from this size are hashed in a second thread beside the write.
 _TWO_CORES = 8 << 20
-_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -78,40 +75,6 @@ def write_record(rows: Sequence[Sequence[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _copy_hashing_beside(src: BinaryIO, out: IO[bytes], sha: Any, meter: Meter | None) -> int:
-    """Copy ``src`` into ``out`` (the zip entry: crc32 and write) while a second thread hashes
-    the same chunks with sha256: hashlib and zlib release the GIL on large buffers, so on two
-    cores the hash costs no time beside the write.  Each byte is still read once; at most
-    :data:`_IN_FLIGHT` chunks wait for the hasher (flat memory)."""
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_IN_FLIGHT)
-    failure: list[BaseException] = []
-
-    def hash_chunks() -> None:
-        while (chunk := chunks.get()) is not None:
-            if not failure:
-                try:
-                    sha.update(chunk)
-                except BaseException as e:  # kept for the caller; the queue is still drained
-                    failure.append(e)
-
-    hasher = threading.Thread(target=hash_chunks, name="hatch-funasr-sha256", daemon=True)
-    hasher.start()
-    written = 0
-    try:
-        while chunk := src.read(CHUNK):
-            chunks.put(chunk)
-            out.write(chunk)
-            written += len(chunk)
-            if meter is not None:
-                meter.advance(len(chunk))
-    finally:
-        chunks.put(None)
-        hasher.join()
-    if failure:
-        raise failure[0]
-    return written
-
-
 def _copy_in(
     dst: zipfile.ZipFile, entry: PackEntry, date_time: tuple[int, ...], report: Report, progress: str | None
 ) -> str:
@@ -119,32 +82,34 @@ def _copy_in(
     info.external_attr = (0o100644 & 0xFFFF) << 16
     info.compress_type = compress_type_for(entry.arcname, entry.size)
     info.file_size = entry.size
-    sha = hashlib.sha256()
+    hasher = StreamHasher(entry.size)
     meter = None
     if entry.size >= _PROGRESS:
         report(f"hatch-funasr: packing {entry.arcname} ({entry.size / 2**20:.0f} MiB, stored)")
         meter = Meter(f"hatch-funasr: packing {posixpath.basename(entry.arcname)}", entry.size, report, mode=progress)
     try:
-        with entry.source.open("rb") as src, dst.open(info, "w", force_zip64=entry.size >= 2**31) as out:
-            if entry.size >= _TWO_CORES:
-                written = _copy_hashing_beside(src, out, sha, meter)
-            else:
-                written = 0
-                while chunk := src.read(CHUNK):
-                    sha.update(chunk)
-                    out.write(chunk)
-                    written += len(chunk)
-                    if meter is not None:
-                        meter.advance(len(chunk))
+        # Large files: sha256 in a second thread beside crc32 and the write (two cores).
+        hashing = hasher.beside() if entry.size >= _TWO_CORES else contextlib.nullcontext(hasher.update)
+        with (
+            entry.source.open("rb") as src,
+            dst.open(info, "w", force_zip64=entry.size >= 2**31) as out,
+            hashing as feed,
+        ):
+            while chunk := src.read(CHUNK):
+                feed(chunk)
+                out.write(chunk)
+                if meter is not None:
+                    meter.advance(len(chunk))
     finally:
         if meter is not None:
             meter.close()
-    if written != entry.size or entry.sha256 not in (None, sha.hexdigest()):
+    digest = hasher.digest()
+    if digest.size != entry.size or entry.sha256 not in (None, digest.sha256):
         raise IntegrityError(
-            f"{entry.arcname}: {entry.source} changed after it was verified (size {written}, sha256 "
-            f"{sha.hexdigest()}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
+            f"{entry.arcname}: {entry.source} changed after it was verified (size {digest.size}, sha256 "
+            f"{digest.sha256}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
         )
-    return sha.hexdigest()
+    return digest.sha256
 
 
 def add_models(
