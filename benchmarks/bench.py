@@ -1,7 +1,7 @@
 """Benchmarks of hatch-funasr against honest floors, measured side by side.
 
     python benchmarks/bench.py pack  --size-mib 512  [--rounds 5] [--stock] [--out FILE]
-    python benchmarks/bench.py cold  --size-mib 512  [--rounds 5] [--out FILE]
+    python benchmarks/bench.py cold  --size-mib 512  [--rounds 5] [--rate-mbps R] [--out FILE]
     python benchmarks/bench.py small --files 2000    [--rounds 5] [--out FILE]
     python benchmarks/bench.py quant-hit             [--rounds 5] [--out FILE]
 
@@ -190,9 +190,10 @@ def scenario_pack(work: Path, args: argparse.Namespace) -> str:
     return table(f"Packing a {args.size_mib} MiB local model", line, commands, commands[0], notes)
 
 
-def _start_hub(store_root: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_hub(store_root: Path, rate_mbps: float) -> tuple[subprocess.Popen[str], str]:
+    rate = ["--rate-mbps", str(rate_mbps)] if rate_mbps else []
     server = subprocess.Popen(
-        [PY, str(ROOT / "tests" / "support" / "hubserver.py"), "--root", str(store_root)],
+        [PY, str(ROOT / "tests" / "support" / "hubserver.py"), "--root", str(store_root), *rate],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "tests")},
@@ -211,7 +212,7 @@ def scenario_cold(work: Path, args: argparse.Namespace) -> str:
     files = sorted(p.name for p in source.iterdir())
     repo = "bench/big-vad-onnx"
     RepoStore(work / "store").publish(repo, {n: source / n for n in files}, tags=["v1"])
-    server, url = _start_hub(work / "store")
+    server, url = _start_hub(work / "store", args.rate_mbps)
     try:
         env = {
             "HF_ENDPOINT": url,
@@ -256,9 +257,11 @@ def scenario_cold(work: Path, args: argparse.Namespace) -> str:
     finally:
         server.terminate()
         server.wait()
+    link = f" over a {args.rate_mbps:g} MB/s link" if args.rate_mbps else " (loopback, unthrottled)"
+    rate = f" --rate-mbps {args.rate_mbps:g}" if args.rate_mbps else ""
     rows = table(
-        f"Cold build of a {args.size_mib} MiB hub model vs the official clients",
-        f"python benchmarks/bench.py cold --size-mib {args.size_mib} --rounds {args.rounds}",
+        f"Cold build of a {args.size_mib} MiB hub model vs the official clients{link}",
+        f"python benchmarks/bench.py cold --size-mib {args.size_mib} --rounds {args.rounds}{rate}",
         commands,
         commands[0],
         [
@@ -335,6 +338,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--stock", action="store_true", help="pack: also stock hatchling (slow: deflate)")
+    parser.add_argument("--rate-mbps", type=float, default=0.0, help="cold: the hub serves at about this rate")
     parser.add_argument("--out", type=Path, help="write the markdown table here as well")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hatch-funasr-bench-"))

@@ -1412,6 +1412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Loopback Hugging Face + ModelScope hub")
     parser.add_argument("--root", type=Path, required=True, help="RepoStore directory")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    parser.add_argument(
+        "--rate-mbps", type=float, default=0.0, help="serve file bodies at about this many MB/s (0: as fast as it can)"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -1421,6 +1424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with LoopbackHub(RepoStore(args.root), port=args.port) as hub:
+        if args.rate_mbps > 0:
+            hub.chunk_delay = CHUNK_SIZE / (args.rate_mbps * 1e6)
         print(hub.url, flush=True)
         while not stop.wait(0.5):
             pass
