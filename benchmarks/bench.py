@@ -10,6 +10,8 @@ the machine's noise falls on all of them alike, and reports each command's min a
 wall time, its peak RSS (``/usr/bin/time -v``) and its ratio to the scenario's baseline
 (median over median, and min over min).  Only these ratios are claimed.
 
+Builds run in a venv like an isolated build's (hatchling and this checkout only).
+
 - ``pack``: a local model directory (a real ONNX graph whose float32 weight is the given size,
   in ``model.onnx`` or, from 1.9 GiB, ``model.onnx.data``, plus FSMN-VAD side files) packed by
   hatch-funasr (``hatchling.build.build_wheel`` in a fresh interpreter) against the one-pass
@@ -50,7 +52,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import realvad  # noqa: E402  (after the path set-up above)
 
 PY = sys.executable
-BUILD = [PY, "-c", "import hatchling.build as b; b.build_wheel('dist')"]
+#: ``hatchling.build.build_wheel`` as a frontend calls it, run by the build environment's Python
+#: (see :func:`build_env`).
+BUILD_WHEEL = "import hatchling.build as b; b.build_wheel('dist')"
+BUILD = [PY, "-c", BUILD_WHEEL]
+
+
+def build_env(work: Path) -> list[str]:
+    """A venv like the one an isolated build gets: hatchling and this checkout of hatch-funasr
+    with its dependencies and the ``quantize`` extra, nothing else (hatchling scans every
+    installed distribution's entry points at start-up, so a crowded venv would add its own
+    cost to every build).  Installed with uv from its cache; the build command to run there."""
+    uv = shutil.which("uv") or str(Path(PY).with_name("uv"))
+    venv = work / "build-venv"
+    subprocess.run([uv, "venv", "--quiet", "--python", PY, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # Byte-compiled at install, as pip does (uv does not by default; PYTHONDONTWRITEBYTECODE may be set).
+    install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+    subprocess.run([*install, f"{ROOT}[quantize]"], check=True)
+    return [str(python), "-c", BUILD_WHEEL]
 
 
 def make_model(path: Path, size_mib: int) -> None:
@@ -289,9 +309,14 @@ def scenario_small(work: Path, args: argparse.Namespace) -> str:
         (extra / f"f{i:05d}.txt").write_text(words + "\n")
     env = {"SOURCE_DATE_EPOCH": "1767225600", "HATCH_FUNASR_CACHE": str(work / "cache")}
     ours = bundle(work / "ours", "bench-small", f'vad = {{ path = "{models}", include = ["extra/*.txt"] }}\n')
+    include = f'[tool.hatch.build.targets.wheel.force-include]\n"{models}" = "s/models/vad"\n'
+    stock = project(work / "stock", "bench-stock", include)
+    empty = project(work / "empty", "bench-empty", "[tool.hatch.build.targets.wheel]\nbypass-selection = true\n")
     commands = [
         Command("one-pass writer", [PY, str(HERE / "floor.py"), str(models), str(work / "floor.zip")], work),
         Command("hatch-funasr", BUILD, ours, env, clear(ours / "dist")),
+        Command("stock hatchling force-include", BUILD, stock, env, clear(stock / "dist")),
+        Command("hatchling, empty wheel (start-up)", BUILD, empty, env, clear(empty / "dist")),
     ]
     alternate(commands, args.rounds)
     size = sum(p.stat().st_size for p in extra.iterdir()) / 2**20
@@ -342,7 +367,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the markdown table here as well")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hatch-funasr-bench-"))
+    global BUILD  # noqa: PLW0603  (one build command for every scenario of this run)
     try:
+        BUILD = build_env(work)
         text = SCENARIOS[args.scenario](work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)

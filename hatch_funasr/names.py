@@ -40,6 +40,9 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 #: Characters Windows refuses in file names (``:`` also names an NTFS alternate data stream).
 _FORBIDDEN = frozenset('<>:"|?*\\')
+_FORBIDDEN_RE = re.compile(r'[<>:"|?*\\]')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"[A-Za-z]:")
 #: The largest file size any name here may claim: 1 TiB (no model file comes close).
 MAX_SIZE = 1 << 40
 _MAX_NAME = 255
@@ -54,11 +57,11 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
         return "empty"
     if len(name) > _MAX_PATH:
         return f"longer than {_MAX_PATH} characters"
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+    if name.startswith("/") or _DRIVE.match(name):
         return "an absolute path"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         return "contains a control character"
-    bad = sorted({c for c in name if c in _FORBIDDEN})
+    bad = sorted(set(_FORBIDDEN_RE.findall(name)))
     if bad:
         return f"contains {' '.join(repr(c) for c in bad)}"
     for part in name.split("/"):

@@ -82,6 +82,13 @@ def _copy_in(
     info.external_attr = (0o100644 & 0xFFFF) << 16
     info.compress_type = compress_type_for(entry.arcname, entry.size)
     info.file_size = entry.size
+    if entry.size <= CHUNK:  # small files (most of a model directory): one read, checked before written
+        with entry.source.open("rb") as src:
+            data = src.read(entry.size + 1)  # one more byte: a file that grew is caught
+        sha256 = hashlib.sha256(data).hexdigest()
+        _check_unchanged(entry, len(data), sha256)
+        dst.writestr(info, data)
+        return sha256
     hasher = StreamHasher(entry.size)
     meter = None
     if entry.size >= _PROGRESS:
@@ -104,12 +111,16 @@ def _copy_in(
         if meter is not None:
             meter.close()
     digest = hasher.digest()
-    if digest.size != entry.size or entry.sha256 not in (None, digest.sha256):
-        raise IntegrityError(
-            f"{entry.arcname}: {entry.source} changed after it was verified (size {digest.size}, sha256 "
-            f"{digest.sha256}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
-        )
+    _check_unchanged(entry, digest.size, digest.sha256)
     return digest.sha256
+
+
+def _check_unchanged(entry: PackEntry, size: int, sha256: str) -> None:
+    if size != entry.size or entry.sha256 not in (None, sha256):
+        raise IntegrityError(
+            f"{entry.arcname}: {entry.source} changed after it was verified (size {size}, sha256 "
+            f"{sha256}; expected size {entry.size}, sha256 {entry.sha256}); nothing was packed"
+        )
 
 
 def add_models(

@@ -143,8 +143,9 @@ class LocalSource:
 
     def _record(self, path: str) -> FileRecord:
         if path not in self._records:
-            file = self.root / path  # hashed while packed (one read), or when export needs it
-            self._records[path] = FileRecord(file, file.stat().st_size, None)
+            # Hashed while packed (one read, which also checks the size listed here), or when
+            # export needs it.
+            self._records[path] = FileRecord(self.root / path, self.listing[path].size, None)
         return self._records[path]
 
 
