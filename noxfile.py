@@ -45,8 +45,9 @@ def bundles(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Packing benchmark (pass --size-mib N); see benchmarks/README.md."""
-    session.install("-e", ".", "build>=1.2", "pip>=24", "uv", "onnx", "numpy")
+    """Benchmarks: `nox -s bench -- pack --size-mib 512` (scenarios: pack, cold, small, quant-hit);
+    see benchmarks/README.md."""
+    session.install("-e", ".", "uv", "onnx", "numpy")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
