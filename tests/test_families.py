@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.genmodels import RUNTIME_FILES, Read, required_files
 
-from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, select_files, tokens_json
+from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, quant_name, select_files, tokens_json
 
 HUB_EXTRAS = {
     "configuration.json": 300,
@@ -403,3 +404,63 @@ def test_generic_export_ships_model_file_and_frontend_config_only() -> None:
     assert sel.quantize == ("model.onnx",) and sel.ship == ("config.yaml", "model_quant.onnx")
     sel = select_files(FAMILIES["campplus"], "torchscript", cam, export="generic")
     assert sel.ship == ("config.yaml", "model.torchscript")
+
+
+# --- judged by FunASR's source (support/genmodels.py RUNTIME_FILES), not by select_files itself ---
+#: ``Read.when`` values that are modes, not config.yaml switches.
+_MODES = ("always", "fp32", "quant", "if present")
+
+
+def _reads(family: str) -> list[Read]:
+    return [r for reads in RUNTIME_FILES[family].values() for r in reads]
+
+
+def _switched_on(family: str) -> tuple[list[str], str | None]:
+    """The config.yaml conditions of ``family``'s reads, and a config.yaml that turns them all on."""
+    conditions = sorted({r.when for r in _reads(family) if r.when not in _MODES})
+    return conditions, "".join(f"{c}\n" for c in conditions) or None
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "quantize"])
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_source_with_every_file_funasr_opens_ships_them_all(family: str, quantize: bool) -> None:
+    """A source holding every file either runtime opens: the directory has each file
+    funasr_onnx and the C++ runtime open in this mode (config switches on)."""
+    conditions, config = _switched_on(family)
+    listing = {r.file: 1 for r in _reads(family)} | HUB_EXTRAS
+    sel = select_files(FAMILIES[family], "onnx", listing, quantize=quantize, config_yaml=config)
+    assert not sel.missing and not sel.notes, sel
+    for runtime in RUNTIME_FILES[family]:
+        needed = required_files(family, runtime, quantize=quantize, conditions=conditions)
+        assert needed <= set(sel.ship), (runtime, sorted(needed - set(sel.ship)))
+
+
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_source_without_a_file_funasr_opens_is_incomplete(family: str) -> None:
+    """Take away any file a runtime opens unconditionally (or under a switch that is on), in
+    both its fp32 and quantized forms for ONNX: the selection names it missing, so the build
+    fails before it ships a directory a runtime cannot load."""
+    conditions, config = _switched_on(family)
+    full = {r.file: 1 for r in _reads(family)}
+    opened = sorted({r.file.replace("_quant.onnx", ".onnx") for r in _reads(family) if r.when != "if present"})
+    assert opened, family
+    for name in opened:
+        listing = {f: size for f, size in full.items() if f not in (name, quant_name(name))}
+        sel = select_files(FAMILIES[family], "onnx", listing, quantize=True, config_yaml=config)
+        assert any(m == name or m.startswith(f"{name} (") for m in sel.missing), (name, sel.missing)
+    fp32_only = [r.file for r in _reads(family) if r.file in FAMILIES[family].fp32_always]
+    for name in fp32_only:  # the C++ runtime opens model_eb.onnx in fp32 even with --quantize true
+        listing = {f: size for f, size in full.items() if f != name}
+        sel = select_files(FAMILIES[family], "onnx", listing, quantize=True, config_yaml=config)
+        assert name in sel.missing, (name, sel.missing)
+
+
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_family_requires_only_files_funasr_opens(family: str) -> None:
+    """Nothing is required that no runtime opens (a bogus requirement fails real repositories)."""
+    fam = FAMILIES[family]
+    opened = {r.file for r in _reads(family)}
+    switched = {f for files in fam.when_config.values() for f in files}
+    assert set(fam.required) | set(fam.onnx) | switched <= opened, sorted(
+        (set(fam.required) | set(fam.onnx) | switched) - opened
+    )

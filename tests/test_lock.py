@@ -136,8 +136,10 @@ def test_altered_byte_on_cold_cache_is_caught(
         sha = next(f.sha256 for f in expected.files if f.path == MODEL)
         assert isinstance(info.value, IntegrityError)
         assert "does not match funasr.lock: sha256 " in message and f"expected {sha}" in message
-    blobs = list((tmp_path / "cold-cache" / "blobs").rglob("*")) if (tmp_path / "cold-cache" / "blobs").exists() else []
-    tampered = [b for b in blobs if b.is_file() and b.stat().st_size == len(vad_repo[MODEL])]
+    cold = Cache(tmp_path / "cold-cache")
+    config_sha = hashlib.sha256(vad_repo["config.yaml"]).hexdigest()
+    assert cold.has_blob(config_sha, len(vad_repo["config.yaml"])), "config.yaml was fetched first: this is the cache"
+    tampered = [b for b in (cold.root / "blobs").rglob("*") if b.is_file() and b.stat().st_size == len(vad_repo[MODEL])]
     assert tampered == [], "the altered bytes must never enter the cache"
     tamper.clear()
     build(project, tmp_path / "b2")  # a later build against a good server succeeds

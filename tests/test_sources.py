@@ -193,7 +193,7 @@ def test_failed_build_leaves_no_wheel(tmp_path: Path, hub_env: dict[str, str]) -
     )
     assert result.returncode != 0
     assert "has no revision v9.9.9" in result.stdout + result.stderr
-    assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
+    assert not list(project.rglob("*.whl")), "no wheel anywhere in the project (dist/ or elsewhere)"
 
 
 # --- a model directory composed from two repositories (extra-files) -----------------------------
