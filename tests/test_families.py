@@ -440,7 +440,7 @@ def test_a_source_without_a_file_funasr_opens_is_incomplete(family: str) -> None
     """Take away any file a runtime opens unconditionally (or under a switch that is on), in
     both its fp32 and quantized forms for ONNX: the selection names it missing, so the build
     fails before it ships a directory a runtime cannot load."""
-    conditions, config = _switched_on(family)
+    _, config = _switched_on(family)
     full = {r.file: 1 for r in _reads(family)}
     opened = sorted({r.file.replace("_quant.onnx", ".onnx") for r in _reads(family) if r.when != "if present"})
     assert opened, family
