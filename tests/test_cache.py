@@ -12,6 +12,7 @@ from support import realvad
 from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
+from hatch_funasr.digest import FileDigest, hash_file
 from hatch_funasr.errors import IntegrityError
 
 
@@ -79,3 +80,53 @@ def test_a_file_changed_behind_an_intact_record_is_caught(built: tuple[Cache, Pa
     target.write_bytes(bytes(data))  # the file status changes: it is hashed again, and differs
     packed, messages = _quantized(tmp_path, cache, "again")
     assert packed == good and any("quantizing model.onnx" in m for m in messages)
+
+
+# --- adopting a download: only the bytes the listing or lock promised enter the blob store -------
+def _downloaded(tmp_path: Path, data: bytes) -> tuple[Path, FileDigest]:
+    file = tmp_path / "tmp" / "download"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(data)
+    return file, hash_file(file)
+
+
+def _git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("expect", "problem"),
+    [
+        pytest.param({"expect_sha256": "0" * 64}, "sha256 {sha256}, expected " + "0" * 64, id="sha256"),
+        # Hugging Face lists no sha256 for files outside LFS: their git blob id is what is checked
+        pytest.param({"expect_git_sha1": "f" * 40}, "git blob id {git}, expected " + "f" * 40, id="git-blob-id"),
+        pytest.param({"expect_size": 3}, "size 9, expected 3", id="size"),
+    ],
+)
+def test_a_download_that_is_not_what_was_listed_is_deleted_not_adopted(
+    expect: dict[str, object], problem: str, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"a: 1\nb: 2"
+    file, digest = _downloaded(tmp_path, data)
+    kwargs = {"expect_sha256": None, "expect_git_sha1": None, "expect_size": None, **expect}
+    with pytest.raises(IntegrityError) as info:
+        cache.adopt(file, digest, what="model m: r/config.yaml", against="the hub listing", **kwargs)  # type: ignore[arg-type]
+    shown = problem.format(sha256=digest.sha256, git=digest.git_sha1)
+    assert str(info.value) == f"model m: r/config.yaml: downloaded content does not match the hub listing: {shown}"
+    assert not file.exists() and not cache.has_blob(digest.sha256, len(data))
+
+
+def test_a_download_that_is_what_was_listed_becomes_a_read_only_blob(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"a: 1\nb: 2"
+    for expect in (
+        {"expect_sha256": hashlib.sha256(data).hexdigest(), "expect_git_sha1": "f" * 40},  # sha256 decides
+        {"expect_sha256": None, "expect_git_sha1": _git_sha1(data)},
+    ):
+        file, digest = _downloaded(tmp_path, data)
+        adopted = cache.adopt(file, digest, expect_size=len(data), what="x", **expect)  # type: ignore[arg-type]
+        assert adopted == digest and not file.exists()
+        blob = cache.blob_path(digest.sha256)
+        assert blob.read_bytes() == data and blob.stat().st_mode & 0o777 == 0o444
+        assert cache.verify_blob(digest.sha256, len(data), "x") == blob

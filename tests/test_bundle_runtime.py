@@ -1,0 +1,214 @@
+"""The runtime module every bundle carries (``_bundle_runtime.py``), run in this process on an
+installed-looking package: the manifest it trusts, ``verify``, ``check_installed``, ``path``.
+
+The end-to-end tests run the copy inside built wheels; these call the functions directly, so
+each check is exercised with exactly one thing wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatch_funasr import _bundle_runtime as rt
+
+FILES = {"model_quant.onnx": b"\x08\x07onnx-bytes" * 100, "am.mvn": b"<Nnet>\n" * 20, "sub/config.yaml": b"a: 1\n"}
+
+
+def _entry(data: bytes) -> dict[str, object]:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _install(root: Path, models: dict[str, dict[str, bytes]], *, manifest: dict[str, Any] | None = None) -> None:
+    for name, files in models.items():
+        for rel, data in files.items():
+            target = root / "models" / name / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    if manifest is None:
+        manifest = {
+            "bundle": {"name": "acme-models", "version": "1", "package": "acme_models"},
+            "models": {
+                name: {"dir": f"models/{name}", "files": {rel: _entry(d) for rel, d in files.items()}}
+                for name, files in models.items()
+            },
+        }
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An installed bundle package with models ``vad`` and ``asr``; the runtime module reads it."""
+    root = tmp_path / "acme_models"
+    root.mkdir()
+    _install(root, {"vad": dict(FILES), "asr": {"model.onnx": b"asr" * 50}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    return root
+
+
+def _problems(call: Callable[[], object]) -> list[str]:
+    with pytest.raises(rt.VerificationError) as info:
+        call()
+    return info.value.problems
+
+
+def test_an_intact_bundle_verifies(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rt.verify()
+    rt.verify(["vad"])
+    rt.check_installed()
+    assert rt.main(["verify"]) == 0
+    assert capsys.readouterr().out == "ok: 4 files match the manifest\n"
+    assert rt.main(["verify", "asr"]) == 0
+    assert capsys.readouterr().out == "ok: 1 files match the manifest\n"
+
+
+def test_a_changed_byte_of_the_same_size_is_caught_by_its_hash(bundle: Path) -> None:
+    file = bundle / "models" / "vad" / "model_quant.onnx"
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    file.write_bytes(bytes(data))
+    actual = hashlib.sha256(bytes(data)).hexdigest()
+    expected = hashlib.sha256(FILES["model_quant.onnx"]).hexdigest()
+    assert _problems(rt.verify) == [f"vad: {file}: sha256 {actual}, expected {expected}"]
+    rt.verify(["asr"])  # the other model is fine, and only the named one is checked
+
+
+def test_a_file_of_another_size_missing_or_planted_is_named(bundle: Path) -> None:
+    vad = bundle / "models" / "vad"
+    (vad / "am.mvn").write_bytes(b"short")
+    (vad / "sub" / "config.yaml").unlink()
+    (vad / "evil.py").write_text("print('hi')\n")
+    (vad / "sub" / "link").symlink_to(vad / "am.mvn")
+    assert _problems(lambda: rt.verify(["vad"])) == [
+        f"vad: {vad / 'evil.py'}: not in the manifest (planted?)",
+        f"vad: {vad / 'sub/link'}: not in the manifest (planted?)",
+        f"vad: {vad / 'am.mvn'}: size 5, expected {len(FILES['am.mvn'])}",
+        f"vad: {vad / 'sub/config.yaml'}: missing",
+    ]
+
+
+def test_a_model_directory_that_is_gone_is_every_file_missing(bundle: Path) -> None:
+    for file in (bundle / "models" / "asr").iterdir():
+        file.unlink()
+    (bundle / "models" / "asr").rmdir()
+    assert _problems(rt.verify) == [f"asr: {bundle / 'models' / 'asr' / 'model.onnx'}: missing"]
+    with pytest.raises(ImportError) as info:
+        rt.check_installed()
+    assert str(info.value).startswith(f"{rt.__package__}: 1 model file(s) of this bundle are not installed")
+    assert str(info.value).endswith(f"\nasr: {bundle / 'models' / 'asr' / 'model.onnx'}")
+
+
+def test_check_installed_names_ten_missing_files_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "acme_models"
+    root.mkdir()
+    files = {f"f{i:02d}.bin": b"x" for i in range(12)}
+    _install(root, {"lm": files})
+    for name in files:
+        (root / "models" / "lm" / name).unlink()
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    with pytest.raises(ImportError) as info:
+        rt.check_installed()
+    lines = str(info.value).splitlines()
+    assert "12 model file(s) of this bundle are not installed" in lines[0]
+    assert lines[1:] == [f"lm: {root / 'models' / 'lm' / f'f{i:02d}.bin'}" for i in range(10)] + ["... and 2 more"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        ("../outside", "a model"),
+        ("/etc", "a model"),
+        ("a\\b", "a model"),
+        ("c:x", "a model"),
+        ("", "a model"),
+        (".", "a model"),
+        ("a//b", "a model"),
+    ],
+)
+def test_a_manifest_naming_a_path_outside_the_bundle_is_refused(
+    bad: str, what: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    _install(root, {}, manifest={"models": {bad: {"dir": "models/x", "files": {}}}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    assert _problems(rt.manifest) == [f"the manifest names {what} {bad!r}, which is not a path inside the bundle"]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ({"dir": "../../x", "files": {}}, "the manifest names for model m the directory '../../x'"),
+        ({"dir": None, "files": {}}, "the manifest names for model m the directory None"),
+        (
+            {"dir": "models/m", "files": {"../../etc/passwd": {}}},
+            "the manifest names for model m the file '../../etc/passwd'",
+        ),
+        ({"dir": "models/m", "files": {"a/./b": {}}}, "the manifest names for model m the file 'a/./b'"),
+    ],
+)
+def test_a_manifest_with_a_bad_directory_or_file_is_refused(
+    model: dict[str, Any], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    _install(root, {}, manifest={"models": {"m": model}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    assert _problems(rt.manifest) == [f"{message}, which is not a path inside the bundle"]
+
+
+def test_a_manifest_over_the_limit_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    monkeypatch.setattr(rt, "MAX_MANIFEST", 64)
+    (root / "funasr_manifest.json").write_text(json.dumps({"models": {}}).ljust(64))
+    assert rt.manifest() == {"models": {}}  # exactly the limit: read
+    monkeypatch.setattr(rt, "_cache", {})
+    (root / "funasr_manifest.json").write_text(json.dumps({"models": {}}).ljust(65))
+    assert _problems(rt.manifest) == [f"{root / 'funasr_manifest.json'} is over 64 bytes: not a manifest"]
+
+
+def test_names_path_and_the_editable_locations(bundle: Path, tmp_path: Path) -> None:
+    assert rt.names() == ["asr", "vad"]
+    assert rt.path("vad") == bundle / "models" / "vad"
+    with pytest.raises(KeyError, match=r"no model named 'lm' in this bundle; it has: asr, vad"):
+        rt.path("lm")
+    elsewhere = tmp_path / "editable" / "vad"
+    (bundle / "_funasr_locations.json").write_text(json.dumps({"vad": str(elsewhere)}))
+    rt._cache.clear()
+    assert rt.path("vad") == elsewhere and rt.path("asr") == bundle / "models" / "asr"
+
+
+def test_main_reports_errors_and_exits_1(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (bundle / "models" / "asr" / "model.onnx").write_bytes(b"asr" * 49 + b"asX")
+    assert rt.main(["verify"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: installed model files do not match the manifest:\nasr: ")
+    assert rt.main(["path", "nope"]) == 1
+    assert capsys.readouterr().err == "error: no model named 'nope' in this bundle; it has: asr, vad\n"
+    assert rt.main(["names"]) == 0 and capsys.readouterr().out == "asr\nvad\n"
+    assert rt.main(["path", "vad"]) == 0 and capsys.readouterr().out == f"{bundle / 'models' / 'vad'}\n"
+
+
+def test_automodel_kwargs_point_config_paths_at_the_installed_directory(bundle: Path) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"]["config_paths"] = {"llm_conf.init_param_path": "Qwen3-0.6B", "top": "x/y"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    root = bundle / "models" / "asr"
+    assert rt.automodel_kwargs("asr") == {
+        "llm_conf": {"init_param_path": str(root / "Qwen3-0.6B")},
+        "top": str(root / "x/y"),
+    }
+    assert rt.automodel_kwargs("vad") == {}
