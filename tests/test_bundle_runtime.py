@@ -212,3 +212,164 @@ def test_automodel_kwargs_point_config_paths_at_the_installed_directory(bundle: 
         "top": str(root / "x/y"),
     }
     assert rt.automodel_kwargs("vad") == {}
+
+
+# --- FunASR's C++ programs: the arguments a bundle gives each (plan_for) --------------------------
+def _m(flag: str, family: str, runtime: str = "quantized") -> dict[str, str]:
+    return {"server_flag": flag, "family": family, "runtime": runtime}
+
+
+OFFLINE = {
+    "asr": _m("--model-dir", "paraformer"),
+    "vad": _m("--vad-dir", "fsmn-vad"),
+    "punc": _m("--punc-dir", "ct-punc"),
+    "lm": {"server_flag": "--lm-dir", "family": "ngram-lm"},
+    "itn": {"server_flag": "--itn-dir", "family": "fst-itn"},
+}
+
+
+def _where(name: str) -> str:
+    return f"/site/models/{name}"
+
+
+def test_every_role_of_the_offline_server_with_its_quantization() -> None:
+    args, notes = rt.plan_for("funasr-wss-server", OFFLINE, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--vad-dir", "/site/models/vad", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--quantize", "true", "--vad-quant", "true", "--punc-quant", "true"),
+    ]
+    assert notes == []
+    assert rt.plan_for("/opt/funasr/bin/run_server.sh", OFFLINE, _where)[0] == args[:10]  # no quantization flags
+
+
+def test_roles_the_bundle_lacks_are_turned_off_and_said() -> None:
+    models = {"asr": _m("--model-dir", "paraformer", "fp32"), "vad": _m("--vad-dir", "fsmn-vad", "both")}
+    args, notes = rt.plan_for("funasr-onnx-offline", models, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--vad-dir", "/site/models/vad"),
+        *("--punc-dir", "", "--lm-dir", "", "--itn-dir", ""),
+        *("--quantize", "false", "--vad-quant", "true"),
+    ]
+    assert notes == [
+        "--punc-dir '': the bundle has no punctuation model, so funasr-onnx-offline runs without one",
+        "--lm-dir '': the bundle has no n-gram LM, so funasr-onnx-offline runs without one",
+        "--itn-dir '': the bundle has no ITN model, so funasr-onnx-offline runs without one",
+    ]
+    _, only_asr = rt.plan_for("funasr-wss-server", {"asr": models["asr"]}, _where)
+    assert only_asr[0] == "--vad-dir '': the bundle has no VAD model, so funasr-wss-server runs without one"
+
+
+def test_the_two_pass_server_and_single_model_tools() -> None:
+    models = {**OFFLINE, "online": _m("--online-model-dir", "paraformer-streaming")}
+    models["punc"] = _m("--punc-dir", "ct-punc-realtime")
+    args, notes = rt.plan_for("funasr-wss-server-2pass", models, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--online-model-dir", "/site/models/online"),
+        *("--vad-dir", "/site/models/vad", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--quantize", "true", "--vad-quant", "true", "--punc-quant", "true"),
+    ]
+    assert notes == []
+    vad_only = rt.plan_for("funasr-onnx-offline-vad", {**OFFLINE, "vad": _m("--vad-dir", "fsmn-vad", "fp32")}, _where)
+    assert vad_only == (["--model-dir", "/site/models/vad", "--quantize", "false"], [])
+    assert rt.plan_for("funasr-onnx-offline-punc", OFFLINE, _where)[0] == [
+        *("--model-dir", "/site/models/punc", "--quantize", "true"),
+    ]
+
+
+def test_user_arguments_replace_the_bundles_and_come_last() -> None:
+    args, _ = rt.plan_for(
+        "funasr-wss-server", OFFLINE, _where, ["--vad-dir=/srv/vad", "--quantize", "false", "--port", "1"]
+    )
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--vad-quant", "true", "--punc-quant", "true"),
+        *("--vad-dir=/srv/vad", "--quantize", "false", "--port", "1"),
+    ]
+    off, notes = rt.plan_for("funasr-wss-server", {"asr": OFFLINE["asr"]}, _where, ["--punc-dir", "/p"])
+    assert "--punc-dir" not in off[:-2] and not any(n.startswith("--punc-dir") for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("program", "models", "problems"),
+    [
+        pytest.param(
+            "funasr-wss-server",
+            {"vad": OFFLINE["vad"]},
+            [
+                'funasr-wss-server needs an offline ASR model (--model-dir): "" makes it load /config.yaml and exit '
+                "(util.cpp:76-91, paraformer.cpp:170-178); the bundle has none"
+            ],
+            id="no-asr",
+        ),
+        pytest.param(
+            "funasr-wss-server-2pass",
+            {"asr": OFFLINE["asr"]},
+            [
+                "funasr-wss-server-2pass needs a streaming ASR model (--online-model-dir): the 2-pass programs exit "
+                "without it (tpass-stream.cpp:75-78, paraformer.cpp:194-202); the bundle has none",
+                "funasr-wss-server-2pass needs a VAD model (--vad-dir): the 2-pass programs exit at the first stream "
+                "without it (tpass-online-stream.cpp:6-11); the bundle has none",
+            ],
+            id="two-pass-without-online-and-vad",
+        ),
+        pytest.param(
+            "funasr-wss-server",
+            {"a": OFFLINE["asr"], "b": _m("--model-dir", "sensevoice")},
+            None,
+            id="two-models-one-flag",
+        ),
+        pytest.param(
+            "run_server.sh",
+            {
+                **OFFLINE,
+                "punc": _m("--punc-dir", "ct-punc-realtime"),
+                "online": _m("--online-model-dir", "paraformer-streaming"),
+            },
+            [
+                "model online (paraformer-streaming) needs --online-model-dir, which run_server.sh does not take",
+                "model punc is ct-punc-realtime; run_server.sh loads punctuation as ct-punc",
+            ],
+            id="streaming-models-offline-server",
+        ),
+        pytest.param(
+            "run_server.sh",
+            {"asr": _m("--model-dir", "paraformer", "fp32")},
+            ["model asr ships fp32 only, and run_server.sh takes no quantization flag"],
+            id="fp32-without-a-switch",
+        ),
+        pytest.param(
+            "funasr-onnx-2pass",
+            {
+                **OFFLINE,
+                "punc": _m("--punc-dir", "ct-punc-realtime"),
+                "online": _m("--online-model-dir", "paraformer-streaming", "fp32"),
+            },
+            ["--quantize is one switch for several models of funasr-onnx-2pass, and they differ here"],
+            id="one-switch-two-modes",
+        ),
+    ],
+)
+def test_a_bundle_and_a_program_that_do_not_fit_are_refused(
+    program: str, models: dict[str, dict[str, str]], problems: list[str] | None
+) -> None:
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for(program, models, _where)
+    if problems is None:
+        assert str(info.value) == "models a and b both take --model-dir; funasr-wss-server takes one"
+    else:
+        assert str(info.value) == f"cannot start {program} with this bundle:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+
+
+def test_an_unknown_program_is_named_with_the_known_ones() -> None:
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for("/usr/bin/funasr-server", OFFLINE, _where)
+    assert str(info.value) == (
+        "/usr/bin/funasr-server: not a FunASR program this bundle knows how to start (known: funasr-onnx-2pass, "
+        "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
+        "funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
+    )

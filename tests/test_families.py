@@ -7,7 +7,18 @@ import json
 import pytest
 from support.genmodels import RUNTIME_FILES, Read, required_files
 
-from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, quant_name, select_files, tokens_json
+from hatch_funasr.families import (
+    FAMILIES,
+    config_references,
+    config_values,
+    detect_family,
+    expected_files,
+    is_bookkeeping,
+    pytorch_files,
+    quant_name,
+    select_files,
+    tokens_json,
+)
 
 HUB_EXTRAS = {
     "configuration.json": 300,
@@ -464,3 +475,175 @@ def test_a_family_requires_only_files_funasr_opens(family: str) -> None:
     assert set(fam.required) | set(fam.onnx) | switched <= opened, sorted(
         (set(fam.required) | set(fam.onnx) | switched) - opened
     )
+
+
+# --- the helpers selection rests on, one behaviour each ------------------------------------------
+def test_tokens_json_is_utf8_json_as_funasr_writes_it() -> None:
+    assert tokens_json("你\n<unk>\n") == '["你", "<unk>"]'.encode()
+
+
+@pytest.mark.parametrize("path", ["x/Examples/model.onnx", "a/b/FIG/config.yaml", "images/sub/model.onnx"])
+def test_bookkeeping_directories_anywhere_above_a_file_in_any_case(path: str) -> None:
+    assert is_bookkeeping(path)
+
+
+CONFIG_YAML = """\
+# note: a comment that holds a colon
+model: "Paraformer"   # trailing comment
+url: http://host/a#b
+two: a # b # c
+frontend_conf:
+  fs: 16000
+  cmvn_file: 'am.mvn' # a path
+  nested:
+    deep: "x:y"
+  Xkey: z
+- listed: no
+token_list:
+  - a
+  - b
+"quoted key": 1
+after: kept
+seg_jieba: On
+"""
+
+
+def test_config_values_reads_block_yaml_by_dotted_key() -> None:
+    assert config_values(CONFIG_YAML) == {
+        "model": "Paraformer",
+        "url": "http://host/a#b",
+        "two": "a",
+        "frontend_conf.fs": "16000",
+        "frontend_conf.cmvn_file": "am.mvn",
+        "frontend_conf.nested.deep": "x:y",
+        "frontend_conf.Xkey": "z",
+        "quoted key": "1",
+        "after": "kept",
+        "seg_jieba": "On",
+    }
+
+
+@pytest.mark.parametrize("switch", ["On", "1", "yes", "TRUE"])
+def test_a_config_switch_is_on_as_yaml_reads_it(switch: str) -> None:
+    listing = {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, config_yaml=f"seg_jieba: {switch}\n")
+    assert sel.missing == ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
+    off = select_files(FAMILIES["ct-punc"], "onnx", listing, config_yaml="seg_jieba: off\n")
+    assert not off.missing
+
+
+def test_config_paths_name_files_and_directories_inside_the_source_only() -> None:
+    usable = {"Qwen/model.safetensors": 1, "Qwen/tokenizer.json": 1, "Qwen/README.md": 1, "bpe.model": 1, "abs": 1}
+    config = (
+        "llm_conf:\n  init_param_path: ./Qwen/\ntokenizer_conf:\n  bpemodel: bpe.model\n"
+        "frontend_conf:\n  cmvn_file: /abs\n  other: ../../abs\n  here: .\n"
+    )
+    files, paths, hub_loads = config_references(config, usable)
+    assert files == ["Qwen/model.safetensors", "Qwen/tokenizer.json", "bpe.model"]
+    assert paths == {"llm_conf.init_param_path": "./Qwen/", "tokenizer_conf.bpemodel": "bpe.model"}
+    assert hub_loads == []
+
+
+def test_a_section_loading_from_a_hub_is_named_with_what_it_loads() -> None:
+    config = "encoder: iic/x\nencoder_conf:\n  hub: MS\nhub: hf\nllm_conf:\n  hub: hf\n  init_param_path: Qwen\nother:\n  hub: local\n"
+    _, _, hub_loads = config_references(config, {"Qwen/a.bin": 1})
+    assert hub_loads == [
+        "encoder_conf.hub = MS loads encoder = 'iic/x' from a hub when the model is built",
+        "hub = hf loads  = None from a hub when the model is built",
+    ]
+    _, _, missing_llm = config_references(config, {})
+    assert (
+        missing_llm[-1]
+        == "llm_conf.hub = hf loads llm_conf.init_param_path = 'Qwen' from a hub when the model is built"
+    )
+
+
+def test_pytorch_files_without_configuration_json_take_the_known_optional_files() -> None:
+    listing = {n: 1 for n in ("config.yaml", "model.pt", "tokens.txt", "bpe.model", "jieba_usr_dict", "other.bin")}
+    found, missing, problems = pytorch_files(None, listing)
+    assert (found, missing, problems) == (
+        ["config.yaml", "model.pt", "tokens.txt", "bpe.model", "jieba_usr_dict"],
+        [],
+        [],
+    )
+
+
+@pytest.mark.parametrize("configuration", ['{"framework": "pytorch"}', "not json", '{"file_path_metas": {}}', "[]"])
+def test_a_configuration_json_without_file_path_metas_is_a_problem(configuration: str) -> None:
+    found, missing, problems = pytorch_files(configuration, {"configuration.json": 1, "model.pt": 1})
+    assert found == ["configuration.json"] and missing == []
+    assert problems == [
+        "configuration.json has no file_path_metas, so funasr.AutoModel cannot load the directory "
+        "(download_model_from_hub.py reads only file_path_metas when configuration.json exists); "
+        "choose a revision that ships FunASR's configuration"
+    ]
+
+
+def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
+    configuration = json.dumps(
+        {"file_path_metas": {"init_param": "model.pt", "config": "conf.yml", "extra": ["a.bin", ["b.bin"]], "n": 3}}
+    )
+    listing = {"configuration.json": 1, "model.pt": 1, "conf.yml": 1, "a.bin": 1, "b.bin": 1}
+    found, missing, problems = pytorch_files(configuration, listing, "encoder: iic/x\nencoder_conf:\n  hub: ms\n")
+    assert sorted(found) == sorted(listing) and missing == []
+    assert problems == [
+        "conf.yml: encoder_conf.hub = ms loads encoder = 'iic/x' from a hub when the model is built; an installed "
+        "bundle never reaches for a hub: declare the source with that model inside it, or a revision that points "
+        "at a directory of its own"
+    ]
+    # no config among the files AutoModel reads: nothing to read a hub switch from
+    no_config = '{"file_path_metas": {"init_param": "model.pt"}}'
+    assert pytorch_files(no_config, listing, "encoder_conf:\n  hub: ms\n") == (
+        ["configuration.json", "model.pt"],
+        [],
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "fmt", "kwargs", "expected"),
+    [
+        (
+            "paraformer",
+            "pytorch",
+            {},
+            ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)"),
+        ),
+        ("ngram-lm", "pytorch", {}, ("TLG.fst", "config.yaml", "lexicon.txt")),
+        ("fsmn-vad", "onnx", {}, ("model.onnx", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "onnx", {"quantize": True}, ("model.onnx", "model_quant.onnx", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "onnx", {"quantize": True, "keep_fp32": False}, ("model_quant.onnx", "config.yaml", "am.mvn")),
+        (
+            "paraformer-contextual",
+            "onnx",
+            {"quantize": True, "keep_fp32": False},
+            (
+                "model_quant.onnx",
+                "model_eb.onnx",
+                "model_eb_quant.onnx",
+                "config.yaml",
+                "am.mvn",
+                "tokens.json",
+                "seg_dict",
+            ),
+        ),
+        ("fsmn-vad", "torchscript", {}, ("model.torchscript", "config.yaml", "am.mvn")),
+        (
+            "campplus",
+            "onnx",
+            {"export": "generic"},
+            ("model.onnx", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+        ),
+        (
+            "campplus",
+            "torchscript",
+            {"export": "generic"},
+            ("model.torchscript", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+        ),
+    ],
+)
+def test_expected_files_without_a_listing(
+    family: str, fmt: str, kwargs: dict[str, object], expected: tuple[str, ...]
+) -> None:
+    options: dict[str, object] = {"quantize": False, "keep_fp32": None, **kwargs}
+    assert expected_files(FAMILIES[family], fmt, **options) == expected  # type: ignore[arg-type]
