@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -373,3 +377,119 @@ def test_an_unknown_program_is_named_with_the_known_ones() -> None:
         "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
         "funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
     )
+
+
+# --- the command line and exec-server, in process -------------------------------------------------
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as info:
+        rt.main([*args, "--help"])
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_command_line_help_names_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    text = _help(capsys)
+    assert text.startswith(
+        f"usage: python -m {rt.__package__} [-h] {{names,path,json,verify,server-args,exec-server}} ..."
+    )
+    assert (
+        "``python -m <bundle> path NAME | names | json | verify [NAME…] | server-args [BINARY] | exec-server BINARY [ARGS…]``."
+        in text
+    )
+    for command, said in [
+        ("names", "list the model names"),
+        ("path", "print a model's directory"),
+        ("json", "print the manifest"),
+        ("verify", "re-hash installed files against the manifest"),
+        ("server-args", "print a FunASR program's arguments, shell-quoted (for eval)"),
+        ("exec-server", "start a FunASR program with the bundle's directories"),
+    ]:
+        assert re.search(rf"^ +{command} +{re.escape(said)}$", text, re.MULTILINE), command
+    assert re.search(r"^ +binary +default: run_server\.sh$", _help(capsys, "server-args"), re.MULTILINE)
+    exec_help = _help(capsys, "exec-server")
+    assert re.search(
+        r"^ +binary +funasr-wss-server, funasr-wss-server-2pass, run_server\.sh, …$", exec_help, re.MULTILINE
+    )
+    assert re.search(r"^ +args +more arguments; a flag given here wins$", exec_help, re.MULTILINE)
+    assert f"usage: python -m {rt.__package__} verify [-h] [names ...]" in _help(capsys, "verify")
+    assert f"usage: python -m {rt.__package__} path [-h] name" in _help(capsys, "path")
+    with pytest.raises(SystemExit) as info:
+        rt.main([])  # a command is required
+    assert info.value.code == 2 and "the following arguments are required: command" in capsys.readouterr().err
+
+
+def test_json_and_server_args_print_what_a_deployer_pastes(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "fp32"}
+    manifest["models"]["vad"] |= {"server_flag": "--vad-dir", "family": "fsmn-vad", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    assert rt.main(["json"]) == 0
+    assert capsys.readouterr().out == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    assert rt.main(["server-args", "funasr-wss-server"]) == 0
+    out, err = capsys.readouterr()
+    asr, vad = bundle / "models" / "asr", bundle / "models" / "vad"
+    assert (
+        out
+        == f"--model-dir {asr} --vad-dir {vad} --punc-dir '' --lm-dir '' --itn-dir '' --quantize false --vad-quant true\n"
+    )
+    assert err.splitlines() == [
+        "# --punc-dir '': the bundle has no punctuation model, so funasr-wss-server runs without one",
+        "# --lm-dir '': the bundle has no n-gram LM, so funasr-wss-server runs without one",
+        "# --itn-dir '': the bundle has no ITN model, so funasr-wss-server runs without one",
+    ]
+    assert rt.server_args("funasr-wss-server") == rt.server_plan("funasr-wss-server")[0] == shlex.split(out)
+    assert rt.main(["server-args"]) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot start run_server.sh with this bundle:\n  - model asr ships fp32 only, and run_server.sh takes "
+        "no quantization flag\n"
+    )
+
+
+class _Replaced(Exception):
+    """Raised by the stand-in for os.execv."""
+
+
+def test_exec_server_replaces_the_process_with_the_program_and_its_arguments(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["vad"] |= {"server_flag": "--vad-dir", "family": "fsmn-vad", "runtime": "quantized"}
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append((path, list(argv)))
+        raise _Replaced  # as a real exec, nothing after it runs
+
+    monkeypatch.setattr(rt.os, "execv", execv)
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("funasr-wss-server", "run_server.sh"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    asr, vad = str(bundle / "models" / "asr"), str(bundle / "models" / "vad")
+    with pytest.raises(_Replaced):
+        rt.main(["exec-server", "funasr-wss-server", "--port", "1"])
+    server = str(bin_dir / "funasr-wss-server")
+    roles = ["--model-dir", asr, "--vad-dir", vad, "--punc-dir", "", "--lm-dir", "", "--itn-dir", ""]
+    assert calls.pop() == (server, [server, *roles, "--quantize", "true", "--vad-quant", "true", "--port", "1"])
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+    assert capsys.readouterr().err.count("# --") == 3
+    with pytest.raises(_Replaced):
+        rt.exec_server(str(bin_dir / "run_server.sh"))  # a script without #!: run with bash
+    bash = shutil.which("bash") or "/bin/bash"
+    assert calls.pop() == (bash, [bash, str(bin_dir / "run_server.sh"), *roles])
+    assert rt.main(["exec-server", str(tmp_path / "nowhere" / "funasr-wss-server")]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"error: {tmp_path / 'nowhere' / 'funasr-wss-server'}: no such program (give its path, or put its directory on PATH)\n"
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(rt.ServerError, match=r"^funasr-wss-server: no such program"):
+        rt.exec_server("funasr-wss-server")
+    assert calls == []
