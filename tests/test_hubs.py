@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support.hubserver import LoopbackHub
-from support.projects import make_project, stage_project
+from support.projects import config_of, make_project, stage_project
 
 from hatch_funasr.cache import Cache
+from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import FetchError, IntegrityError
-from hatch_funasr.hubs import HUBS
+from hatch_funasr.hubs import HUBS, _hf_license
+from hatch_funasr.sources import open_source
 
 HISTORY = "acme/history"
 #: Under hubserver's LFS threshold (1 KiB) and not a model suffix: a plain git file on Hugging Face.
@@ -26,9 +29,11 @@ def history(hub: LoopbackHub) -> dict[str, str]:
     """Three commits: v1 (a, b), v2 changes b, master then changes a.  So at v2 the files' own
     commits differ (a from v1, b from v2), and the newest of them is v2's."""
     store = hub.store
-    v1 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"one"}, tags=["v1"])
-    v2 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"two"}, tags=["v2"])
-    master = store.publish(HISTORY, {"a.txt": b"three", "b.txt": b"two"})
+    same = {"sub/c.txt": b"c", "empty.txt": b""}  # a nested file and an empty one, unchanged throughout
+    v1 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"one", **same}, tags=["v1"])
+    v2 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"two", **same}, tags=["v2"])
+    master = store.publish(HISTORY, {"a.txt": b"three", "b.txt": b"two", **same})
+    store.describe(HISTORY, license="Apache License 2.0")
     assert len({v1, v2, master}) == 3
     return {"v1": v1, "v2": v2, "master": master}
 
@@ -39,7 +44,8 @@ def test_modelscope_commit_of_a_revision_is_the_newest_commit_of_its_files(
 ) -> None:
     listing = HUBS["ms"].client().list(HISTORY, revision)
     assert listing.commit == history[revision or "master"]
-    assert set(listing.files) == {"a.txt", "b.txt"}
+    assert set(listing.files) == {"a.txt", "b.txt", "sub/c.txt", "empty.txt"}  # files only, nested ones too
+    assert listing.license == "Apache License 2.0"
 
 
 def test_modelscope_listing_at_a_commit_and_its_files(history: dict[str, str], hub_env: dict[str, str]) -> None:
@@ -48,6 +54,8 @@ def test_modelscope_listing_at_a_commit_and_its_files(history: dict[str, str], h
     assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
         "a.txt": (3, hashlib.sha256(b"one").hexdigest(), None),
         "b.txt": (3, hashlib.sha256(b"two").hexdigest(), None),
+        "sub/c.txt": (1, hashlib.sha256(b"c").hexdigest(), None),
+        "empty.txt": (0, hashlib.sha256(b"").hexdigest(), None),
     }
 
 
@@ -101,3 +109,123 @@ def test_hugging_face_file_outside_lfs_with_other_bytes_is_refused_by_its_git_bl
     assert not Cache(cache).has_blob(hashlib.sha256(altered).hexdigest(), len(altered))
     pkg = stage_project(project, tmp_path / "good")
     assert (pkg / "models" / "vad" / "config.yaml").read_bytes() == SMALL_CONFIG
+
+
+def test_modelscope_repository_without_files_has_no_commit_to_infer(hub: LoopbackHub, hub_env: dict[str, str]) -> None:
+    hub.store.publish("acme/nothing", {})
+    with pytest.raises(FetchError) as info:
+        HUBS["ms"].client().list("acme/nothing", None)
+    assert str(info.value) == "ModelScope did not report a commit for acme/nothing@master"
+
+
+class _Legacy:
+    def __init__(self, entries: list[dict[str, object]]) -> None:
+        self.entries, self.asked = entries, []  # type: ignore[var-annotated]
+
+    def list_repo_files(self, **kwargs: object) -> list[dict[str, object]]:
+        self.asked.append(kwargs)
+        return self.entries
+
+
+class _Api:
+    """modelscope_hub.HubApi as an answer that names a revision's commit would look (CommitId)."""
+
+    def __init__(self, revisions: list[dict[str, object]], entries: list[dict[str, object]]) -> None:
+        self.revisions, self.legacy = revisions, _Legacy(entries)
+
+    def list_repo_revisions(self, repo: str, kind: str) -> list[dict[str, object]]:
+        assert kind == "model"
+        return self.revisions
+
+    def get_repo(self, repo: str, kind: str) -> object:
+        raise RuntimeError("no licence here")
+
+
+def test_modelscope_commit_id_when_a_revision_listing_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    commit = "c" * 40
+    entries: list[dict[str, object]] = [
+        {"Path": "a.txt", "Type": "blob", "Size": 3, "Sha256": "a" * 64, "Revision": "d" * 40, "CommittedDate": 9},
+        {"Path": "sub", "Type": "tree", "Size": 0, "Sha256": "", "Revision": "e" * 40},
+        {"Path": "b.txt", "Size": None, "Sha256": ""},  # no Type: a file; no size or hash given
+    ]
+    api = _Api([{"Revision": "v1", "CommitId": commit}, {"Revision": None}], entries)
+    client = HUBS["ms"].adapter(None)
+    monkeypatch.setattr(client, "_api", lambda: api)
+    listing = client.list("acme/x", "v1")
+    assert listing.commit == commit and listing.license is None
+    assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
+        "a.txt": (3, "a" * 64, None),
+        "b.txt": (0, None, None),
+    }
+    assert api.legacy.asked == [{"repo_id": "acme/x", "repo_type": "model", "revision": commit, "recursive": True}]
+    with pytest.raises(FetchError) as info:
+        client.list("acme/x", "v2")
+    assert str(info.value) == "ModelScope repository acme/x has no revision v2 (it has: v1)"
+    monkeypatch.setattr(client, "_api", lambda: _Api([], entries))
+    with pytest.raises(FetchError, match=r"^ModelScope repository acme/x has no revision v2 \(it has: none\)$"):
+        client.list("acme/x", "v2")
+
+
+@pytest.mark.parametrize(
+    ("info", "licence"),
+    [
+        (SimpleNamespace(card_data=SimpleNamespace(license="apache-2.0"), tags=["license:mit"]), "apache-2.0"),
+        (
+            SimpleNamespace(card_data=SimpleNamespace(license=""), tags=[3, "other", "license:mit", "license:bsd"]),
+            "mit",
+        ),
+        (SimpleNamespace(card_data=None, tags=["license:cc-by-4.0"]), "cc-by-4.0"),
+        (SimpleNamespace(card_data=SimpleNamespace(license=["mit"]), tags=None), None),
+        (SimpleNamespace(), None),
+    ],
+)
+def test_hugging_face_licence_from_the_card_else_its_tag(info: object, licence: str | None) -> None:
+    assert _hf_license(info) == licence
+
+
+def test_the_hubs_licences_reach_the_source_and_a_bad_one_is_said_and_dropped(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], history: dict[str, str]
+) -> None:
+    hub.store.publish("acme/licensed", {"config.yaml": SMALL_CONFIG})
+    hub.store.describe("acme/licensed", license="apache-2.0")
+    hub.store.publish("acme/odd-licence", {"config.yaml": SMALL_CONFIG})
+    hub.store.describe("acme/odd-licence", license="<see LICENSE>")
+    messages: list[str] = []
+    ctx = BuildContext.create(tmp_path / "work", report=messages.append)
+    declared = {
+        "ms": {"model": HISTORY, "family": "fsmn-vad"},
+        "hf": {"model": "acme/licensed", "hub": "hf", "family": "fsmn-vad"},
+        "odd": {"model": "acme/odd-licence", "hub": "hf", "family": "fsmn-vad"},
+    }
+    config = config_of(tmp_path, declared)
+    sources = {m.name: open_source(m, ctx) for m in config.models}
+    assert {n: s.license for n, s in sources.items()} == {"ms": "Apache License 2.0", "hf": "apache-2.0", "odd": None}
+    assert messages == ["model odd: ignoring the licence Hugging Face reports (not a licence name): '<see LICENSE>'"]
+    snapshot = ctx.cache.read_snapshot("hf", "acme/licensed", sources["hf"].commit or "")
+    assert snapshot is not None and snapshot["license"] == "apache-2.0"
+
+
+def test_a_git_hashed_file_keeps_the_sha256_learnt_when_it_was_downloaded(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    """Hugging Face lists only a git blob id for config.yaml; once downloaded, its sha256 is kept
+    with the cached listing and used the next time that commit is listed (the same git id)."""
+    repo = "acme/learnt"
+    commit = hub.store.publish(repo, {"config.yaml": SMALL_CONFIG, "model.onnx": b"\x00" * 2048})
+    config = config_of(tmp_path, {"m": {"model": repo, "hub": "hf", "family": "fsmn-vad"}})
+    ctx = BuildContext.create(tmp_path / "work")
+    first = open_source(config.models[0], ctx)
+    assert first.listing["config.yaml"].sha256 is None
+    first.materialize(["config.yaml"], ctx.report)
+    again = open_source(config.models[0], ctx).listing["config.yaml"]
+    assert again.sha256 == hashlib.sha256(SMALL_CONFIG).hexdigest()
+    # a cached entry whose git id is not the listed one, or a cached listing that is not one: not used
+    snapshots = [
+        {"files": {"config.yaml": {"size": 1, "sha256": "f" * 64, "git_sha1": "0" * 40}}},
+        {"files": {"../x": {"size": 1, "sha256": "f" * 64, "git_sha1": None}}},
+        {"files": "nothing"},
+    ]
+    for snapshot in snapshots:
+        ctx.cache.write_snapshot("hf", repo, commit, snapshot)
+        assert open_source(config.models[0], ctx).listing["config.yaml"].sha256 is None, snapshot
+    assert ctx.cache.read_ref("hf", repo, "@default") == commit
