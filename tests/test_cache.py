@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
+import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.digest import FileDigest, hash_file
-from hatch_funasr.errors import IntegrityError
+from hatch_funasr.errors import FetchError, IntegrityError
 
 
 def _quantized(tmp_path: Path, cache: Cache, name: str, offline: bool = False) -> tuple[bytes, list[str]]:
@@ -130,3 +134,144 @@ def test_a_download_that_is_what_was_listed_becomes_a_read_only_blob(tmp_path: P
         blob = cache.blob_path(digest.sha256)
         assert blob.read_bytes() == data and blob.stat().st_mode & 0o777 == 0o444
         assert cache.verify_blob(digest.sha256, len(data), "x") == blob
+
+
+# --- listings, refs, blobs, locks and scratch space: the layout other builds rely on -------------
+def test_listings_and_refs_are_kept_by_hub_owner_name_and_commit(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    commit = "c" * 40
+    listing = {"files": {"b": {"size": 1}, "a": {"size": 2}}, "license": "MIT"}
+    cache.write_snapshot("hf", "acme/a+b c", commit, listing)
+    file = cache.root / "snapshots" / "hf" / "acme" / "a%2bb%20c" / f"{commit}.json"
+    assert file.read_text() == json.dumps(listing, indent=1, sort_keys=True)
+    assert cache.read_snapshot("hf", "acme/a+b c", commit) == listing
+    assert cache.read_snapshot("ms", "acme/a+b c", commit) is None
+    cache.write_ref("hf", "acme/a+b c", "v1.0/x", commit)
+    assert (cache.root / "refs" / "hf" / "acme" / "a%2bb%20c" / "v1.0%2fx").read_text() == commit
+    assert cache.read_ref("hf", "acme/a+b c", "v1.0/x") == commit
+    assert cache.read_ref("hf", "acme/a+b c", "v2") is None
+    (cache.root / "refs" / "hf" / "acme" / "a%2bb%20c" / "empty").write_text("  \n")
+    assert cache.read_ref("hf", "acme/a+b c", "empty") is None
+    file.write_text("{not json")
+    assert cache.read_snapshot("hf", "acme/a+b c", commit) is None
+    assert sorted(p.name for p in file.parent.iterdir()) == [f"{commit}.json"]  # no temporary file left
+
+
+def test_a_blob_altered_after_it_was_verified_is_removed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"weights" * 100
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=digest.sha256, expect_git_sha1=None, expect_size=len(data), what="x")
+    blob = cache.blob_path(digest.sha256)
+    assert blob == cache.root / "blobs" / "sha256" / digest.sha256[:2] / digest.sha256
+    assert cache.has_blob(digest.sha256, len(data)) and not cache.has_blob(digest.sha256, len(data) + 1)
+    assert cache.verify_blob(digest.sha256, len(data), "model m: f") == blob
+    blob.chmod(0o644)
+    blob.write_bytes(b"Weights" * 100)  # same size, other bytes
+    altered = hashlib.sha256(b"Weights" * 100).hexdigest()
+    with pytest.raises(IntegrityError) as info:
+        cache.verify_blob(digest.sha256, len(data), "model m: f")
+    assert str(info.value) == (
+        f"model m: f: cached copy {blob} was altered after it was verified (sha256 {altered}, expected "
+        f"{digest.sha256}); it was removed, fetch again"
+    )
+    assert not blob.exists()
+    with pytest.raises(FetchError, match=rf"^model m: f: not in the cache \({re.escape(str(blob))}\)$"):
+        cache.verify_blob(digest.sha256, len(data), "model m: f")
+
+
+def test_a_blob_whose_stamp_is_gone_is_hashed_again_and_stamped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"tokens"
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="x")
+    stamp = cache.root / "stamps" / digest.sha256[:2] / digest.sha256
+    recorded = stamp.read_text()
+    st = cache.blob_path(digest.sha256).stat()
+    assert recorded == f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+    stamp.unlink()
+    assert cache.verify_blob(digest.sha256, len(data), "x") == cache.blob_path(digest.sha256)
+    assert stamp.read_text() == recorded
+
+
+def test_a_held_lock_is_waited_for_then_named_with_its_holder(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", lock_timeout=0.2, key_file=tmp_path / "key")
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with cache.lock("ms:acme/x@c"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(30)
+        lock_file = cache.root / "locks" / (hashlib.sha256(b"ms:acme/x@c").hexdigest()[:32] + ".lock")
+        with pytest.raises(FetchError) as info, cache.lock("ms:acme/x@c"):
+            pass
+        assert str(info.value) == (
+            f"timed out after 0.2s waiting for the cache lock {lock_file} (pid {os.getpid()} on {platform.node()}: "
+            "ms:acme/x@c); another build is working on the same model. Wait for it, or stop it; "
+            "HATCH_FUNASR_LOCK_TIMEOUT sets the wait"
+        )
+        with cache.lock("ms:acme/y@c", timeout=0.2):  # another key is another lock
+            pass
+    finally:
+        release.set()
+        thread.join()
+    with cache.lock("ms:acme/x@c", timeout=0):  # released: taken at once
+        pass
+
+
+def test_scratch_space_is_owned_and_removed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    with cache.tempdir("download-") as tmp:
+        assert tmp.parent == cache.root / "tmp" and tmp.is_dir()
+        assert tmp.name.startswith("download-") and f"-{os.getpid()}-" in tmp.name
+        (tmp / "partial").write_bytes(b"x")
+    assert not tmp.exists()
+    with pytest.raises(RuntimeError), cache.tempdir("derived-") as tmp:
+        raise RuntimeError
+    assert not tmp.exists()
+
+
+def test_a_derived_entry_stored_twice_is_kept_once_and_verified(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize", input="a" * 64)
+    assert (
+        key == Cache.derived_key(input="a" * 64, kind="quantize") != Cache.derived_key(kind="quantize", input="b" * 64)
+    )
+    first = cache.store_derived(key, {"model_quant.onnx": produced}, {"drift": 0.5})
+    second = cache.store_derived(key, {"model_quant.onnx": produced}, {"drift": 0.5})  # another build, same result
+    assert first.files == second.files and second.meta == {"drift": 0.5}
+    (entry,) = (cache.root / "derived").iterdir()
+    assert entry.name == key and sorted(p.name for p in entry.iterdir()) == ["index.json", "model_quant.onnx"]
+    loaded = cache.load_derived(key, strict=True)
+    assert loaded is not None and loaded.meta == {"drift": 0.5}
+    record = loaded.files["model_quant.onnx"]
+    assert (record.source, record.size, record.sha256) == (
+        entry / "model_quant.onnx",
+        9,
+        hashlib.sha256(b"quantized").hexdigest(),
+    )
+    assert cache.load_derived("0" * 64) is None and cache.load_derived("0" * 64, strict=True) is None  # nothing there
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600 and len((tmp_path / "key").read_text()) == 64
+
+
+def test_without_a_usable_key_nothing_derived_is_trusted(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("not a key")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize")
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    assert cache.load_derived(key) is None  # unsigned: removed, not used
+    assert not (cache.root / "derived" / key).exists()
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    with pytest.raises(
+        IntegrityError, match=r"carry no record this machine signed .* an offline build cannot make them again"
+    ):
+        cache.load_derived(key, strict=True)
