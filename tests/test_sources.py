@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -26,9 +27,13 @@ from support.projects import (
     wheel_build,
 )
 
+from hatch_funasr import sources
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import FetchError, IntegrityError, SelectionError
+from hatch_funasr.digest import FileDigest, hash_file
+from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
 from hatch_funasr.lock import read_lock
+from hatch_funasr.model import RemoteFile
+from hatch_funasr.sources import HubSource, listing_json
 
 
 def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -297,3 +302,169 @@ def test_offline_without_a_lock_refuses_an_edited_cached_listing(
         stage_project(unlocked, tmp_path / "s1", offline=True)
     pkg = stage_project(project, tmp_path / "s2", offline=True)  # locked: the lock decides, not the listing
     assert (pkg / "models" / "vad" / "model_quant.onnx").read_bytes() == vad_repo["model_quant.onnx"]
+
+
+# --- HubSource with a stand-in client: retries, what enters the cache, what is refused ------------
+class FakeClient:
+    """A HubClient whose downloads go as scripted: per file, a list of outcomes ("ok", "short",
+    "drop", "disk", "wrong", "refuse"), one per attempt; every fetch is recorded."""
+
+    def __init__(self, files: dict[str, bytes], script: dict[str, list[str]] | None = None) -> None:
+        self.files, self.script, self.fetched = files, script or {}, []  # type: ignore[var-annotated]
+
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: object = None) -> FileDigest:
+        self.fetched.append(remote.path)
+        outcome = (self.script.get(remote.path) or ["ok"]).pop(0) if self.script.get(remote.path) else "ok"
+        data = self.files[remote.path]
+        target = dest / remote.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if outcome == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        if outcome == "drop":
+            raise ConnectionResetError("connection reset by peer")
+        if outcome == "refuse":
+            raise IntegrityError(f"{remote.path}: the hub sent more than it lists")
+        if outcome == "short":  # as the clients report a body that ended early
+            target.write_bytes(data[: len(data) // 2])
+            raise ConnectionError(f"{remote.path}: {len(data) // 2} of {len(data)} bytes")
+        body = data
+        if outcome == "wrong":
+            body = bytes([data[0] ^ 1]) + data[1:]
+        target.write_bytes(body)
+        return hash_file(target)
+
+
+def _listed(files: dict[str, bytes], *, sha: bool = True) -> dict[str, RemoteFile]:
+    return {
+        p: RemoteFile(p, len(d), hashlib.sha256(d).hexdigest() if sha else None, None if sha else _git(d))
+        for p, d in files.items()
+    }
+
+
+def _git(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+FILES = {"config.yaml": b"model: FsmnVADStreaming\n", "am.mvn": b"<Nnet>\n" * 30, "model_quant.onnx": b"\x08" * 3000}
+COMMIT = "c" * 40
+
+
+def _source(tmp_path: Path, client: FakeClient, **kwargs: object) -> HubSource:
+    model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    return HubSource(model, COMMIT, _listed(FILES), cache, client, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(sources.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_dropped_or_short_transfer_is_retried_and_only_whole_files_are_kept(
+    tmp_path: Path, no_backoff: list[float]
+) -> None:
+    client = FakeClient(FILES, {"model_quant.onnx": ["drop", "short", "ok"], "am.mvn": ["short", "ok"]})
+    source = _source(tmp_path, client, attempts=3)
+    messages: list[str] = []
+    records = source.materialize(list(FILES), messages.append)
+    assert {p: r.source.read_bytes() for p, r in records.items()} == FILES
+    assert {p: r.sha256 for p, r in records.items()} == {p: hashlib.sha256(d).hexdigest() for p, d in FILES.items()}
+    assert client.fetched == [*FILES, "am.mvn", "model_quant.onnx", "model_quant.onnx"]
+    assert no_backoff == [1.0, 2.0]  # before the 2nd and the 3rd attempt
+    assert messages[0] == "model vad: downloading 3 file(s), 0.0 MiB from Hugging Face acme/vad@cccccccccccc"
+    assert messages[1:] == [
+        "model vad: retrying am.mvn, model_quant.onnx (2/3) after: ConnectionError: am.mvn: 105 of 210 bytes; "
+        "ConnectionResetError: connection reset by peer",
+        "model vad: retrying model_quant.onnx (3/3) after: ConnectionError: model_quant.onnx: 1500 of 3000 bytes",
+    ]
+    assert source.missing(list(FILES)) == []
+    snapshot = source.cache.read_snapshot("hf", "acme/vad", COMMIT)
+    assert snapshot == listing_json(source.listing)  # the listing, with what was learnt, is kept
+    assert not any((source.cache.root / "tmp").iterdir())
+    client.fetched.clear()
+    assert source.materialize(["am.mvn"], messages.append)["am.mvn"].source.read_bytes() == FILES["am.mvn"]
+    assert client.fetched == []  # in the cache: not fetched again
+
+
+def test_a_persistent_failure_names_the_files_the_attempts_and_the_last_error(
+    tmp_path: Path, no_backoff: list[float]
+) -> None:
+    client = FakeClient(FILES, {"model_quant.onnx": ["drop", "drop"]})
+    source = _source(tmp_path, client, attempts=2)
+    with pytest.raises(FetchError) as info:
+        source.materialize(list(FILES), lambda _m: None)
+    assert str(info.value) == (
+        "model vad: model_quant.onnx from Hugging Face acme/vad@cccccccccccc not downloaded after 2 attempt(s); "
+        "last failure: ConnectionResetError: connection reset by peer. Nothing of it was kept; the next build "
+        "starts it afresh"
+    )
+    assert no_backoff == [1.0]
+    assert source.cache.read_snapshot("hf", "acme/vad", COMMIT) is None  # no listing without its files
+    assert not source.cache.has_blob(hashlib.sha256(FILES["model_quant.onnx"]).hexdigest(), 3000)
+    assert source.cache.has_blob(hashlib.sha256(FILES["am.mvn"]).hexdigest(), len(FILES["am.mvn"]))
+
+
+def test_wrong_bytes_and_a_full_disk_are_not_retried(tmp_path: Path, no_backoff: list[float]) -> None:
+    wrong = FakeClient(FILES, {"am.mvn": ["wrong"]})
+    with pytest.raises(IntegrityError) as info:
+        _source(tmp_path / "a", wrong).materialize(list(FILES), lambda _m: None)
+    assert str(info.value).startswith(
+        "model vad: acme/vad/am.mvn: downloaded content does not match the hub listing: sha256 "
+    )
+    refused = FakeClient(FILES, {"am.mvn": ["refuse"]})
+    with pytest.raises(IntegrityError) as info:
+        _source(tmp_path / "b", refused).materialize(list(FILES), lambda _m: None)
+    assert str(info.value) == "model vad: am.mvn: the hub sent more than it lists"
+    disk = FakeClient(FILES, {"model_quant.onnx": ["disk"]})
+    source = _source(tmp_path / "c", disk)
+    with pytest.raises(StorageError) as err:
+        source.materialize(list(FILES), lambda _m: None)
+    assert str(err.value).startswith(
+        f"model vad: cannot download Hugging Face acme/vad@cccccccccccc into the cache {source.cache.root}: "
+        "No space left on device ("
+    )
+    assert str(err.value).endswith("); free space or point HATCH_FUNASR_CACHE at a writable disk")
+    assert no_backoff == [] and wrong.fetched.count("am.mvn") == refused.fetched.count("am.mvn") == 1
+
+
+def test_offline_a_file_not_in_the_cache_is_named_with_the_way_to_get_it(tmp_path: Path) -> None:
+    source = _source(tmp_path, FakeClient(FILES), offline=True)
+    with pytest.raises(FetchError) as info:
+        source.materialize(["am.mvn", "config.yaml"], lambda _m: None)
+    assert str(info.value) == (
+        f"model vad: 2 file(s) of acme/vad@{COMMIT} are not in the cache (am.mvn, config.yaml); run "
+        "`hatch-funasr fetch` for model vad (hf:acme/vad revision default) on a connected machine with the "
+        "same HATCH_FUNASR_CACHE, or unset HATCH_FUNASR_OFFLINE"
+    )
+
+
+def test_a_locked_source_re_verifies_cached_bytes_and_fetches_an_altered_copy_again(tmp_path: Path) -> None:
+    client = FakeClient(FILES)
+    source = _source(tmp_path, client, locked=True)
+    source.materialize(["am.mvn"], lambda _m: None)
+    assert source.cache.read_snapshot("hf", "acme/vad", COMMIT) is None  # a locked build writes no listing
+    blob = source.cache.blob_path(hashlib.sha256(FILES["am.mvn"]).hexdigest())
+    blob.chmod(0o644)
+    blob.write_bytes(b"<nnet>\n" * 30)
+    client.fetched.clear()
+    assert source.missing(["am.mvn", "config.yaml"]) == ["am.mvn", "config.yaml"]  # altered: removed
+    assert source.materialize(["am.mvn"], lambda _m: None)["am.mvn"].source.read_bytes() == FILES["am.mvn"]
+    assert client.fetched == ["am.mvn"]
+    blob.chmod(0o644)
+    blob.write_bytes(b"<nnet>\n" * 30)
+    offline = _source(tmp_path, client, locked=True, offline=True)
+    with pytest.raises(IntegrityError, match=r"cached copy .* was altered after it was verified"):
+        offline.materialize(["am.mvn"], lambda _m: None)
+
+
+def test_a_git_hashed_file_is_checked_by_its_git_id_and_learns_its_sha256(tmp_path: Path) -> None:
+    model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    source = HubSource(model, COMMIT, _listed(FILES, sha=False), cache, FakeClient(FILES))  # type: ignore[arg-type]
+    assert source.missing(["am.mvn"]) == ["am.mvn"]  # no sha256: nothing in the cache can be it
+    assert source.read_text("config.yaml") == FILES["config.yaml"].decode()
+    assert source.read_text("nope.txt") is None
+    assert source.listing["config.yaml"].sha256 == hashlib.sha256(FILES["config.yaml"]).hexdigest()
+    assert source.missing(["config.yaml"]) == []
