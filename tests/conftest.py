@@ -19,16 +19,18 @@ BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=l
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _machine_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """This test session's key for signed derived-file records (not the user's own)."""
-    key = tmp_path_factory.mktemp("key") / "cache.key"
-    before = os.environ.get("HATCH_FUNASR_KEY_FILE")
-    os.environ["HATCH_FUNASR_KEY_FILE"] = str(key)
-    yield
-    if before is None:
-        os.environ.pop("HATCH_FUNASR_KEY_FILE", None)
-    else:
-        os.environ["HATCH_FUNASR_KEY_FILE"] = before
+def _session_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This test session's own key for signed derived-file records, hatch-funasr cache and hub
+    client homes: never the user's, so a machine that ran the tests before (a warm
+    ~/.cache/hatch-funasr with cached exports and quantizations) runs them as a fresh one does.
+    Tests that need a cache of their own still set one (``hub_env``)."""
+    root = tmp_path_factory.mktemp("session-state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HATCH_FUNASR_KEY_FILE", str(root / "cache.key"))
+        mp.setenv("HATCH_FUNASR_CACHE", str(root / "hatch-funasr-cache"))
+        mp.setenv("HF_HOME", str(root / "hf-home"))
+        mp.setenv("MODELSCOPE_CACHE", str(root / "ms-home"))
+        yield
 
 
 @pytest.fixture(scope="session")
