@@ -307,7 +307,7 @@ def plan_for(
             if target not in given:
                 args += [target, where(owner)]
         elif off is REQUIRED:
-            why = _WHY_REQUIRED.get(flag, "it cannot be turned off")
+            why = "it is the one model it runs" if single else _WHY_REQUIRED[flag]
             problems.append(f"{kind} needs {_ROLE_NAMES[flag]} ({flag}): {why}; the bundle has none")
         elif target not in given:
             args += [target, off]

@@ -107,12 +107,13 @@ def test_a_model_directory_that_is_gone_is_every_file_missing(bundle: Path) -> N
     assert str(info.value).endswith(f"\nasr: {bundle / 'models' / 'asr' / 'model.onnx'}")
 
 
+@pytest.mark.parametrize(("count", "more"), [(10, []), (11, ["... and 1 more"]), (12, ["... and 2 more"])])
 def test_check_installed_names_ten_missing_files_and_counts_the_rest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    count: int, more: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "acme_models"
     root.mkdir()
-    files = {f"f{i:02d}.bin": b"x" for i in range(12)}
+    files = {f"f{i:02d}.bin": b"x" for i in range(count)}
     _install(root, {"lm": files})
     for name in files:
         (root / "models" / "lm" / name).unlink()
@@ -121,8 +122,8 @@ def test_check_installed_names_ten_missing_files_and_counts_the_rest(
     with pytest.raises(ImportError) as info:
         rt.check_installed()
     lines = str(info.value).splitlines()
-    assert "12 model file(s) of this bundle are not installed" in lines[0]
-    assert lines[1:] == [f"lm: {root / 'models' / 'lm' / f'f{i:02d}.bin'}" for i in range(10)] + ["... and 2 more"]
+    assert f"{count} model file(s) of this bundle are not installed" in lines[0]
+    assert lines[1:] == [f"lm: {root / 'models' / 'lm' / f'f{i:02d}.bin'}" for i in range(10)] + more
 
 
 @pytest.mark.parametrize(
@@ -200,6 +201,12 @@ def test_main_reports_errors_and_exits_1(bundle: Path, capsys: pytest.CaptureFix
     assert rt.main(["verify"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: installed model files do not match the manifest:\nasr: ")
+    assert rt.main(["verify", "vad"]) == 0  # only the named model is checked
+    (bundle / "models" / "vad" / "am.mvn").unlink()
+    with pytest.raises(rt.VerificationError) as info:
+        rt.verify()
+    assert str(info.value) == "installed model files do not match the manifest:\n" + "\n".join(info.value.problems)
+    assert len(info.value.problems) == 2
     assert rt.main(["path", "nope"]) == 1
     assert capsys.readouterr().err == "error: no model named 'nope' in this bundle; it has: asr, vad\n"
     assert rt.main(["names"]) == 0 and capsys.readouterr().out == "asr\nvad\n"
@@ -292,6 +299,8 @@ def test_user_arguments_replace_the_bundles_and_come_last() -> None:
         *("--vad-quant", "true", "--punc-quant", "true"),
         *("--vad-dir=/srv/vad", "--quantize", "false", "--port", "1"),
     ]
+    with_equals, _ = rt.plan_for("funasr-wss-server", OFFLINE, _where, ["--vad-dir=/srv/a=b"])
+    assert with_equals.count("--vad-dir") == 0 and with_equals[-1] == "--vad-dir=/srv/a=b"
     off, notes = rt.plan_for("funasr-wss-server", {"asr": OFFLINE["asr"]}, _where, ["--punc-dir", "/p"])
     assert "--punc-dir" not in off[:-2] and not any(n.startswith("--punc-dir") for n in notes)
 
@@ -318,6 +327,20 @@ def test_user_arguments_replace_the_bundles_and_come_last() -> None:
                 "without it (tpass-online-stream.cpp:6-11); the bundle has none",
             ],
             id="two-pass-without-online-and-vad",
+        ),
+        pytest.param(
+            "funasr-onnx-offline-punc",
+            {"asr": OFFLINE["asr"]},
+            [
+                "funasr-onnx-offline-punc needs a punctuation model (--punc-dir): it is the one model it runs; the bundle has none"
+            ],
+            id="single-model-tool-without-its-model",
+        ),
+        pytest.param(
+            "funasr-onnx-offline-vad",
+            {"asr": OFFLINE["asr"]},
+            ["funasr-onnx-offline-vad needs a VAD model (--vad-dir): it is the one model it runs; the bundle has none"],
+            id="vad-tool-without-a-vad",
         ),
         pytest.param(
             "funasr-wss-server",
@@ -493,3 +516,28 @@ def test_exec_server_replaces_the_process_with_the_program_and_its_arguments(
     with pytest.raises(rt.ServerError, match=r"^funasr-wss-server: no such program"):
         rt.exec_server("funasr-wss-server")
     assert calls == []
+    with pytest.raises(_Replaced):  # no bash on PATH: the usual place
+        rt.exec_server(str(bin_dir / "run_server.sh"))
+    assert calls.pop()[0] == "/bin/bash"
+    (bin_dir / "funasr-wss-server").chmod(0o644)  # a path is taken as given (exec says if it cannot run it)
+    with pytest.raises(_Replaced):
+        rt.exec_server(server)
+    assert calls.pop()[0] == server
+
+
+def test_a_manifest_without_models_or_files_is_an_empty_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    monkeypatch.setattr(rt, "_HERE", root)
+    for manifest in ({"bundle": {"name": "x"}}, {"models": {"m": {"dir": "models/m"}}}):
+        monkeypatch.setattr(rt, "_cache", {})
+        (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+        assert rt.manifest() == manifest
+
+
+def test_server_args_default_to_run_server_sh(bundle: Path) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    asr = str(bundle / "models" / "asr")
+    assert rt.server_args() == ["--model-dir", asr, "--vad-dir", "", "--punc-dir", "", "--lm-dir", "", "--itn-dir", ""]
