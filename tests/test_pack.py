@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support.projects import assert_record_matches
 
-from hatch_funasr import pack, progress
+from hatch_funasr import pack, progress, scratch
 from hatch_funasr.errors import IntegrityError
-from hatch_funasr.pack import PackEntry, add_models, compress_type_for, read_record, write_record
+from hatch_funasr.pack import PARTIAL_PREFIX, PackEntry, add_models, compress_type_for, read_record, write_record
 
 
 def _row(name: str, data: bytes) -> str:
@@ -79,7 +79,13 @@ def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("name", "size", "stored"),
-    [("model.onnx", 10, True), ("TLG.fst", 10, True), ("am.mvn", 8040, False), ("tokens.json", 5 << 20, True)],
+    [
+        ("model.onnx", 10, True),
+        ("TLG.fst", 10, True),
+        ("am.mvn", 8040, False),
+        ("tokens.json", 1 << 20, False),
+        ("tokens.json", (1 << 20) + 1, True),
+    ],
 )
 def test_compression_rule(name: str, size: int, stored: bool) -> None:
     assert (compress_type_for(f"p/{name}", size) == zipfile.ZIP_STORED) is stored
@@ -103,7 +109,10 @@ def test_every_entry_is_fixed_and_recorded_and_rewritten_entries_see_the_model_h
     entries = [_entry(tmp_path, "model.onnx", big), _entry(tmp_path, "a,b.txt", b"x" * 10, sha=None)]
     seen: dict[str, str] = {}
 
+    during: list[str] = []
+
     def complete(data: bytes, hashes: Mapping[str, str]) -> bytes:
+        during.extend(sorted(p.name for p in tmp_path.iterdir() if "whl" in p.name))
         seen.update(hashes)
         return data + json.dumps(dict(sorted(hashes.items()))).encode()
 
@@ -117,6 +126,10 @@ def test_every_entry_is_fixed_and_recorded_and_rewritten_entries_see_the_model_h
         rewrite={"pkg/funasr_manifest.json": complete},
     )
     assert seen == {e.arcname: hashlib.sha256(e.source.read_bytes()).hexdigest() for e in entries}
+    # while packing, nothing installable: hatchling's wheel and the new one under hidden names the
+    # next build in this directory sweeps (owned by this process), never *.whl
+    owned = f"{PARTIAL_PREFIX}{wheel.name}-{scratch.owned_name('', '')}"
+    assert during == sorted([owned + "new", owned + "partial"])
     with zipfile.ZipFile(wheel) as zf:
         assert zf.namelist() == [
             "pkg/__init__.py",
@@ -188,3 +201,11 @@ def test_record_is_csv_with_newline_ends() -> None:
     rows = [["a,b", "sha256=x", "1"], ["c", "", ""]]
     assert write_record(rows) == b'"a,b",sha256=x,1\nc,,\n'
     assert read_record(write_record(rows)) == rows
+
+
+def test_a_wheel_that_is_not_a_zip_fails_as_itself_and_is_removed(tmp_path: Path) -> None:
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(zipfile.BadZipFile):
+        add_models(wheel, [], source_date_epoch=315532800)
+    assert list(tmp_path.iterdir()) == []
