@@ -261,8 +261,32 @@ def test_a_derived_entry_stored_twice_is_kept_once_and_verified(tmp_path: Path) 
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600 and len((tmp_path / "key").read_text()) == 64
 
 
-def test_without_a_usable_key_nothing_derived_is_trusted(tmp_path: Path) -> None:
-    (tmp_path / "key").write_text("not a key")
+def test_another_build_on_this_machine_trusts_the_entries_and_a_new_key_is_made_where_asked(tmp_path: Path) -> None:
+    key_file = tmp_path / "nested" / "dir" / "key"
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize", input=Path("/a/b"))  # paths are parts too
+    assert key != Cache.derived_key(kind="quantize", input=Path("/a/c"))
+    Cache(tmp_path / "cache", key_file=key_file).store_derived(key, {"model_quant.onnx": produced}, {"drift": 1.0})
+    assert key_file.is_file() and len(bytes.fromhex(key_file.read_text())) == 32
+    later = Cache(tmp_path / "cache", key_file=key_file)  # another process: the key is read from the file
+    loaded = later.load_derived(key, strict=True)
+    assert loaded is not None and loaded.meta == {"drift": 1.0}
+
+
+def test_a_key_that_cannot_be_written_means_nothing_is_trusted_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "a-file" / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize")
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    assert cache.load_derived(key) is None
+
+
+@pytest.mark.parametrize("text", ["not a key", "ab" * 16, "ab" * 33])
+def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Path) -> None:
+    (tmp_path / "key").write_text(text)
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
     produced = tmp_path / "model_quant.onnx"
     produced.write_bytes(b"quantized")

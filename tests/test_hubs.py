@@ -6,17 +6,23 @@ checked instead)."""
 from __future__ import annotations
 
 import hashlib
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from support.hubserver import LoopbackHub
+from support.hubserver import Fault, LoopbackHub
 from support.projects import config_of, make_project, stage_project
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
+from hatch_funasr.digest import FileDigest
 from hatch_funasr.errors import FetchError, IntegrityError
-from hatch_funasr.hubs import HUBS, _hf_license
+from hatch_funasr.hubs import HUBS, _date, _hf_license
+from hatch_funasr.model import RemoteFile
 from hatch_funasr.sources import open_source
 
 HISTORY = "acme/history"
@@ -229,3 +235,95 @@ def test_a_git_hashed_file_keeps_the_sha256_learnt_when_it_was_downloaded(
         ctx.cache.write_snapshot("hf", repo, commit, snapshot)
         assert open_source(config.models[0], ctx).listing["config.yaml"].sha256 is None, snapshot
     assert ctx.cache.read_ref("hf", repo, "@default") == commit
+
+
+# --- Hugging Face downloads: streamed, hashed, resumed, cut off -----------------------------------
+BODY = bytes(range(256)) * 1024 * 12  # 3 MiB: three of our 1 MiB reads, so a cut leaves some read
+BODY_REPO = "acme/body"
+
+
+@pytest.fixture
+def body_hub(
+    hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LoopbackHub, str]]:
+    """The hub with one 3 MiB file; the client's retry backoff does not sleep."""
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    commit = hub.store.publish(BODY_REPO, {"model.bin": BODY})
+    hub.faults.clear()
+    hub.ignore_range.clear()
+    yield hub, commit
+    hub.faults.clear()
+    hub.ignore_range.clear()
+
+
+def _fetch(commit: str, dest: Path, size: int = len(BODY)) -> tuple[FileDigest, list[int]]:
+    counted: list[int] = []
+    remote = RemoteFile("model.bin", size, None, None)
+    digest = HUBS["hf"].client().fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)
+    return digest, counted
+
+
+def test_a_cut_transfer_resumes_where_it_stopped(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault("truncate", 1)
+    digest, counted = _fetch(commit, tmp_path)
+    assert (tmp_path / "nested" / "model.bin").read_bytes() == BODY
+    assert (digest.size, digest.sha256) == (len(BODY), hashlib.sha256(BODY).hexdigest())
+    assert digest.git_sha1 == hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest()
+    assert min(counted) > 0 and sum(counted) == len(BODY)  # the rest came as a range: nothing sent twice
+
+
+def test_a_resume_the_server_answers_whole_starts_over(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault("truncate", 1)
+    hub.ignore_range.add("model.bin")
+    digest, counted = _fetch(commit, tmp_path)
+    assert (tmp_path / "nested" / "model.bin").read_bytes() == BODY
+    assert digest.sha256 == hashlib.sha256(BODY).hexdigest()
+    given_back = [c for c in counted if c < 0]
+    assert given_back == [-(1 << 20)] and sum(counted) == len(BODY)  # the MiB read before the cut
+
+
+def test_a_body_longer_than_listed_is_cut_off(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    _, commit = body_hub
+    with pytest.raises(IntegrityError) as info:
+        _fetch(commit, tmp_path, size=len(BODY) - 1)
+    assert (
+        str(info.value)
+        == f"{BODY_REPO}/model.bin: the hub sent more than the {len(BODY) - 1} bytes it lists; stopped there"
+    )
+    assert (tmp_path / "nested" / "model.bin").stat().st_size <= len(BODY) - 1
+
+
+@pytest.mark.parametrize(("kind", "why"), [("reset", r"\(\w+Error: .+\)"), ("short", r"\(the body ended early\)")])
+def test_a_transfer_that_never_completes_says_how_far_it_got(
+    kind: str, why: str, body_hub: tuple[LoopbackHub, str], tmp_path: Path
+) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault(kind)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError) as info:
+        _fetch(commit, tmp_path)
+    assert re.fullmatch(rf"model\.bin: (\d+) of {len(BODY)} bytes after 6 tries {why}", str(info.value)), info.value
+    assert hub.faults["model.bin"].served >= 6  # our six tries (the client may retry within each)
+
+
+@pytest.mark.parametrize(
+    ("value", "date"),
+    [
+        (datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc), "2024-05-06"),
+        ("2024-05-06T07:08:09.000Z", "2024-05-06"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_dates_of_listed_models(value: object, date: str | None) -> None:
+    assert _date(value) == date
+
+
+def test_where_a_hub_is_said_with_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELSCOPE_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    assert HUBS["ms"].where() == "https://www.modelscope.cn (MODELSCOPE_ENDPOINT unset)"
+    assert HUBS["hf"].where() == "https://huggingface.co (HF_ENDPOINT)"
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://mirror.example")
+    assert HUBS["ms"].where() == "http://mirror.example (MODELSCOPE_ENDPOINT)"
