@@ -6,9 +6,11 @@ checked instead)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +24,7 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.hubs import HUBS, _date, _hf_license
-from hatch_funasr.model import RemoteFile
+from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.sources import open_source
 
 HISTORY = "acme/history"
@@ -327,3 +329,120 @@ def test_where_a_hub_is_said_with_its_variable(monkeypatch: pytest.MonkeyPatch) 
     assert HUBS["hf"].where() == "https://huggingface.co (HF_ENDPOINT)"
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://mirror.example")
     assert HUBS["ms"].where() == "http://mirror.example (MODELSCOPE_ENDPOINT)"
+
+
+# --- the rest of what the adapters read from an answer ---------------------------------------------
+def test_modelscope_commit_by_date_then_by_id_and_a_commit_asked_for_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def listing(entries: list[dict[str, object]], revision: str = "v1") -> str:
+        client = HUBS["ms"].adapter(None)
+        monkeypatch.setattr(client, "_api", lambda: _Api([{"Revision": "v1"}], entries))
+        return client.list("acme/x", revision).commit
+
+    newer_but_smaller_id = [
+        {"Path": "a", "Revision": "f" * 40, "CommittedDate": None},
+        {"Path": "b", "Revision": "1" * 40, "CommittedDate": 1},
+    ]
+    assert listing(newer_but_smaller_id) == "1" * 40
+    same_date = [
+        {"Path": "a", "Revision": "1" * 40, "CommittedDate": 5},
+        {"Path": "b", "Revision": "f" * 40, "CommittedDate": 5},
+    ]
+    assert listing(same_date) == "f" * 40
+    assert listing(same_date, revision="c" * 40) == "c" * 40  # a commit asked for is the commit
+
+
+@pytest.mark.parametrize(
+    ("answer", "licence"),
+    [
+        ({"license": "Apache License 2.0"}, "Apache License 2.0"),
+        ({"license": {"id": 1}}, None),
+        ({"license": ""}, None),
+    ],
+)
+def test_modelscope_licence_is_a_non_empty_string_or_nothing(
+    answer: dict[str, object], licence: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Api(_Api):
+        def get_repo(self, repo: str, kind: str) -> object:
+            assert kind == "model"
+            return SimpleNamespace(**answer)
+
+    client = HUBS["ms"].adapter(None)
+    monkeypatch.setattr(client, "_api", lambda: Api([], [{"Path": "a", "Revision": "1" * 40}]))
+    assert client.list("acme/x", "1" * 40).license == licence
+
+
+def test_hugging_face_licence_tag_with_a_colon_in_it() -> None:
+    assert _hf_license(SimpleNamespace(card_data=SimpleNamespace(), tags=["license:other:acme"])) == "other:acme"
+
+
+def test_both_hubs_list_an_organisations_models_with_downloads_and_dates(
+    hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    hub.store.publish("listed-org/one", {"README.md": b"# one\n"})
+    hub.store.describe("listed-org/one", tasks=("punctuation",), pipeline_tag="token-classification", downloads=42)
+    created = datetime.fromtimestamp(hub.store.created("listed-org/one"), tz=timezone.utc).strftime("%Y-%m-%d")
+    (ms,) = HUBS["ms"].client().search("listed-org", None, 10)
+    (hf,) = HUBS["hf"].client().search("listed-org", None, 10)
+    assert ms == RemoteModel("listed-org/one", ("punctuation",), 42, created)
+    assert hf == RemoteModel("listed-org/one", ("token-classification",), 42, created)
+    assert HUBS["ms"].client().search("listed-org", "auto-speech-recognition", 10) == []
+
+
+def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = "acme/offline"
+    commit = hub.store.publish(repo, {"config.yaml": SMALL_CONFIG, "model.onnx": b"\x00" * 2048}, tags=["v1"])
+    monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "5")
+    monkeypatch.setenv("HATCH_FUNASR_PROGRESS", "off")
+    ctx = BuildContext.create(tmp_path / "work")
+    by_tag = config_of(tmp_path, {"m": {"model": repo, "hub": "hf", "family": "fsmn-vad", "revision": "v1"}}).models[0]
+    online = open_source(by_tag, ctx)
+    assert (online.attempts, online.progress, online.offline) == (5, "off", False)  # type: ignore[union-attr]
+    online.materialize(["config.yaml"], ctx.report)
+    offline_ctx = replace(ctx, offline=True)
+    by_commit = replace(by_tag, revision=commit)
+    for model in (by_tag, by_commit):
+        source = open_source(model, offline_ctx)
+        assert source.commit == commit and source.listing["config.yaml"].sha256 is not None
+        assert source.read_text("config.yaml") == SMALL_CONFIG.decode()
+        with pytest.raises(
+            FetchError, match=r"^model m: 1 file\(s\) of acme/offline@\w+ are not in the cache \(model\.onnx\)"
+        ):
+            source.materialize(["model.onnx"], ctx.report)  # offline: never fetched, even with the hub up
+    (snapshot,) = (ctx.cache.root / "snapshots").rglob("*.json")
+    snapshot.write_text('{"files": "not a listing"}')
+    with pytest.raises(IntegrityError) as info:
+        open_source(by_tag, offline_ctx)
+    assert str(info.value) == f"the cached listing of {repo}@{commit}: not a listing"
+    snapshot.write_text(json.dumps({"files": {"config.yaml": {"size": -1, "sha256": None}}}))
+    with pytest.raises(IntegrityError) as info:
+        open_source(by_tag, offline_ctx)
+    assert str(info.value).startswith(
+        f"model m: the cached listing of {repo}@{commit}: size of 'config.yaml': -1 is not"
+    )
+    snapshot.unlink()
+    with pytest.raises(FetchError) as fetch:
+        open_source(by_tag, offline_ctx)  # the ref is there, the listing is not
+    assert str(fetch.value) == f"model m: hf:{repo} revision v1 is not in the cache"
+
+
+def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = config_of(tmp_path, {"m": {"model": "acme/nowhere", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    with pytest.raises(
+        FetchError, match=r"^model m: cannot list Hugging Face repository acme/nowhere at revision default: \w+Error"
+    ):
+        open_source(model, ctx)
+
+    class Moved:
+        def list(self, repo: str, revision: str | None) -> RepoListing:
+            return RepoListing("main", {})
+
+    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url: Moved()))
+    with pytest.raises(IntegrityError) as info:
+        open_source(model, ctx)
+    assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"
