@@ -551,6 +551,17 @@ def test_a_section_loading_from_a_hub_is_named_with_what_it_loads() -> None:
         "encoder_conf.hub = MS loads encoder = 'iic/x' from a hub when the model is built",
         "hub = hf loads  = None from a hub when the model is built",
     ]
+    nested = "model_conf:\n  encoder_conf:\n    hub: ms\n    init_param_path: enc\n"
+    assert config_references(nested, {}) == (
+        [],
+        {},
+        [
+            "model_conf.encoder_conf.hub = ms loads model_conf.encoder_conf.init_param_path = 'enc' from a hub when the model is built"
+        ],
+    )
+    assert config_references("model_conf:\n  encoder_conf:\n    hub: ms\n", {})[2] == [
+        "model_conf.encoder_conf.hub = ms loads model_conf.encoder = None from a hub when the model is built"
+    ]
     _, _, missing_llm = config_references(config, {})
     assert (
         missing_llm[-1]
@@ -591,6 +602,11 @@ def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
         "bundle never reaches for a hub: declare the source with that model inside it, or a revision that points "
         "at a directory of its own"
     ]
+    # file_path_metas that is a list: both the problem and what it names are reported
+    as_list = '{"file_path_metas": ["conf.yml"]}'
+    found, _, problems = pytorch_files(as_list, listing, "encoder_conf:\n  hub: ms\n")
+    assert found == ["configuration.json", "conf.yml"] and len(problems) == 2
+    assert problems[0].startswith("configuration.json has no file_path_metas") and problems[1].startswith("conf.yml: ")
     # no config among the files AutoModel reads: nothing to read a hub switch from
     no_config = '{"file_path_metas": {"init_param": "model.pt"}}'
     assert pytorch_files(no_config, listing, "encoder_conf:\n  hub: ms\n") == (
@@ -628,6 +644,7 @@ def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
             ),
         ),
         ("fsmn-vad", "torchscript", {}, ("model.torchscript", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "torchscript", {"quantize": True}, ("model.torchscript", "config.yaml", "am.mvn")),
         (
             "campplus",
             "onnx",

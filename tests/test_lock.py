@@ -238,6 +238,7 @@ declaration = "{{\\"q\\":1}}"
 files = [
   {{ path = "am.mvn", size = 11203, sha256 = "{S1}" }},
   {{ path = "sub/tokens.json", size = 3, sha256 = "{S2}" }},
+  {{ path = "词表.txt", size = 4, sha256 = "{S1}" }},
 ]
 
 [[models.asr.extra]]
@@ -265,7 +266,11 @@ LOCK = Lock(
             revision="v2.0.5",
             commit=C1,
             # written sorted by path whatever the order here
-            files=(LockedFile("sub/tokens.json", 3, S2), LockedFile("am.mvn", 11203, S1)),
+            files=(
+                LockedFile("词表.txt", 4, S1),
+                LockedFile("sub/tokens.json", 3, S2),
+                LockedFile("am.mvn", 11203, S1),
+            ),
             license="Apache-2.0",
             name="asr",
             declaration='{"q":1}',
@@ -284,7 +289,11 @@ def test_the_lock_is_written_exactly_and_read_back_whole(tmp_path: Path) -> None
     assert back is not None and set(back.models) == {"asr", "vad"}
     assert back.models["vad"] == LOCK.models["vad"]
     asr = back.models["asr"]
-    assert asr.files == (LockedFile("am.mvn", 11203, S1), LockedFile("sub/tokens.json", 3, S2))
+    assert asr.files == (
+        LockedFile("am.mvn", 11203, S1),
+        LockedFile("sub/tokens.json", 3, S2),
+        LockedFile("词表.txt", 4, S1),  # written as it is (readable), not \u-escaped
+    )
     assert (asr.hub, asr.repo, asr.revision, asr.commit, asr.license, asr.declaration, asr.name) == (
         "ms",
         "iic/SenseVoiceSmall-onnx",
