@@ -299,3 +299,77 @@ def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Pa
         IntegrityError, match=r"carry no record this machine signed .* an offline build cannot make them again"
     ):
         cache.load_derived(key, strict=True)
+
+
+def test_a_derived_entry_made_by_another_build_that_does_not_load_leaves_ours_in_use(tmp_path: Path) -> None:
+    """The rename into place fails (another build's entry is there) and that entry is not
+    usable: the files just made are used where they are, with what was measured."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    produced = {
+        "model_quant.onnx": tmp_path / "out" / "model_quant.onnx",
+        "sub/w.data": tmp_path / "out" / "sub" / "w.data",
+    }
+    produced["model_quant.onnx"].write_bytes(b"quantized")
+    produced["sub/w.data"].write_bytes(b"weights!")
+    key = Cache.derived_key(kind="quantize")
+    theirs = cache.root / "derived" / key
+    (theirs / "half-written").mkdir(parents=True)
+    entry = cache.store_derived(key, produced, {"drift": 0.25})
+    assert entry.meta == {"drift": 0.25}
+    assert {n: (r.source, r.size, r.sha256) for n, r in entry.files.items()} == {
+        n: (p, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for n, p in produced.items()
+    }
+    assert not any((cache.root / "tmp").iterdir())
+    fresh = Cache(tmp_path / "cache2", key_file=tmp_path / "key").store_derived(key, produced)  # nested names kept
+    stored = fresh.files["model_quant.onnx"].source.parent
+    assert sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()) == [
+        "index.json",
+        "model_quant.onnx",
+        "sub/w.data",
+    ]
+    assert fresh.meta == {}
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "[]",
+        '{"record": "x", "mac": "0"}',
+        '{"record": {"files": {}}, "mac": 3}',
+        '{"record": {"files": {}}, "mac": "' + "0" * 64 + '"}',
+    ],
+)
+def test_an_index_that_is_not_a_signed_record_is_dropped(index: str, tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    base = cache.root / "derived" / ("a" * 64)
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(index)
+    assert cache.load_derived("a" * 64) is None and not base.exists()
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(index)
+    with pytest.raises(IntegrityError, match=r"carry no record this machine signed"):
+        cache.load_derived("a" * 64, strict=True)
+
+
+def test_a_signed_record_naming_a_file_outside_its_entry_or_not_a_file_entry_is_dropped(tmp_path: Path) -> None:
+    """Defence in depth: even a record this machine signed names only files inside its entry."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    key = "b" * 64
+    base = cache.root / "derived" / key
+    for files in ({"../outside.bin": {"size": 1, "sha256": "0" * 64, "stamp": ""}}, {"inside.bin": "not a table"}):
+        base.mkdir(parents=True)
+        (base.parent / "outside.bin").write_bytes(b"x")
+        (base / "inside.bin").write_bytes(b"x")
+        record = {"files": files, "meta": {}}
+        (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))
+        assert cache.load_derived(key) is None and not base.exists(), files
+
+
+def test_without_a_key_a_record_with_a_mac_is_not_trusted(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("short")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    base = cache.root / "derived" / ("c" * 64)
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(json.dumps({"record": {"files": {}, "meta": {}}, "mac": "0" * 64}))
+    assert cache.load_derived("c" * 64) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,11 +30,12 @@ from support.projects import (
 
 from hatch_funasr import sources
 from hatch_funasr.cache import Cache
+from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest, hash_file
 from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
 from hatch_funasr.lock import read_lock
 from hatch_funasr.model import RemoteFile
-from hatch_funasr.sources import HubSource, listing_json
+from hatch_funasr.sources import HubSource, LocalSource, listing_json, open_source
 
 
 def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -468,3 +470,114 @@ def test_a_git_hashed_file_is_checked_by_its_git_id_and_learns_its_sha256(tmp_pa
     assert source.read_text("nope.txt") is None
     assert source.listing["config.yaml"].sha256 == hashlib.sha256(FILES["config.yaml"]).hexdigest()
     assert source.missing(["config.yaml"]) == []
+
+
+# --- listings checked before anything is fetched; local directories; composed sources ------------
+def _vad_model(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+
+
+def test_a_listing_with_unsafe_names_or_bad_values_is_refused_whole(tmp_path: Path) -> None:
+    model = _vad_model(tmp_path)
+    names = ["../a", "/b", "c/../../d", "e\\f", "g:h", "i/./j"]
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {n: RemoteFile(n, 1) for n in [*names, "ok.txt"]}, "the hub's listing")
+    shown = str(info.value).split("lists unsafe file names (")[1].split("); refusing it")[0]
+    assert str(info.value).startswith("model vad: the hub's listing lists unsafe file names (")
+    assert str(info.value).endswith("); refusing it, nothing was downloaded")
+    assert shown.count(", '") == 4  # the first five, sorted, separated by ", "
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", 1, "X" * 64)}, "L")
+    assert str(info.value) == "model vad: L lists a malformed hash for 'a'; refusing it, nothing was downloaded"
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", 1, None, "g" * 40)}, "L")
+    assert str(info.value) == "model vad: L lists a malformed hash for 'a'; refusing it, nothing was downloaded"
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", -1)}, "L")
+    assert str(info.value).startswith("model vad: L: size of 'a': -1 is not a file size")
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"A.txt": RemoteFile("A.txt", 1), "a.txt": RemoteFile("a.txt", 1)}, "L")
+    assert str(info.value) == "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS; refusing it"
+
+
+def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "models" / "vad"
+    (root / "sub").mkdir(parents=True)
+    (root / "config.yaml").write_text("model: FsmnVADStreaming\n")
+    (root / "sub" / "a.bin").write_bytes(b"12345")
+    (root / "link.yaml").symlink_to(root / "config.yaml")
+    (root / "linked-dir").symlink_to(root / "sub", target_is_directory=True)
+    model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
+    source = LocalSource.open(model)
+    assert {p: (f.path, f.size) for p, f in source.listing.items()} == {
+        "config.yaml": ("config.yaml", 24),
+        "link.yaml": ("link.yaml", 24),
+        "sub/a.bin": ("sub/a.bin", 5),
+    }  # a linked directory is not walked into
+    assert source.read_text("config.yaml") == "model: FsmnVADStreaming\n" and source.read_text("nope") is None
+    assert source.missing(["anything"]) == []
+    records = source.materialize(["sub/a.bin"], lambda _m: None)
+    assert (records["sub/a.bin"].source, records["sub/a.bin"].size, records["sub/a.bin"].sha256) == (
+        root / "sub/a.bin",
+        5,
+        None,
+    )
+    monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 3)
+    LocalSource.open(model)  # three files: as many as allowed
+    (root / "sub" / "b.bin").write_bytes(b"")
+    with pytest.raises(SelectionError) as info:
+        LocalSource.open(model)
+    assert str(info.value) == f"model vad: {root} holds more than 3 files; is it the model's own directory?"
+    (root / "sub" / "b.bin").unlink()
+    (root / "dangling").symlink_to(root / "gone")
+    with pytest.raises(
+        FetchError, match=rf"^model vad: {re.escape(str(root / 'dangling'))} is a broken or looping link"
+    ):
+        LocalSource.open(model)
+    (root / "dangling").unlink()
+    monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 10_000)
+    (root / "CONFIG.yaml").write_text("x")
+    with pytest.raises(
+        IntegrityError, match=rf"model vad: the local directory {re.escape(str(root))} lists 'CONFIG\.yaml' and"
+    ):
+        LocalSource.open(model)
+
+
+@pytest.fixture
+def composed_repos(hub: LoopbackHub) -> dict[str, bytes]:
+    """acme/primary (ms) and acme/bpe-source (hf): the bpe model at tag v1 differs from master."""
+    store = hub.store
+    store.publish("acme/primary", {"config.yaml": b"model: SenseVoiceSmall\n", "am.mvn": b"mvn"})
+    old, new = b"bpe at v1", b"bpe at master"
+    store.publish("acme/bpe-source", {"bpe.model": old, "config.yaml": b"x"}, tags=["v1"])
+    store.publish("acme/bpe-source", {"bpe.model": new, "config.yaml": b"x"})
+    return {"v1": old, "master": new}
+
+
+def test_a_composed_source_takes_each_file_from_its_repository_at_its_revision(
+    tmp_path: Path, hub_env: dict[str, str], composed_repos: dict[str, bytes]
+) -> None:
+    declared = {
+        "model": "acme/primary",
+        "family": "fsmn-vad",
+        "extra-files": {
+            "model": "acme/bpe-source",
+            "hub": "hf",
+            "revision": "v1",
+            "files": ["bpe.model", "config.yaml"],
+        },
+    }
+    model = config_of(tmp_path, {"m": declared}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    source = open_source(model, ctx)
+    assert isinstance(source, sources.ComposedSource)
+    assert source.read_text("config.yaml") == "model: SenseVoiceSmall\n"  # the model's own copy wins
+    assert source.read_text("bpe.model") == "bpe at v1" and source.read_text("nope") is None
+    assert source.listing["bpe.model"].sha256 == hashlib.sha256(composed_repos["v1"]).hexdigest()
+    ((extra, commit, files),) = source.provenance()
+    assert (extra.repo, extra.hub, extra.revision, files) == ("acme/bpe-source", "hf", "v1", ("bpe.model",))
+    assert commit == ctx.cache.read_ref("hf", "acme/bpe-source", "v1")
+    assert source.missing(["bpe.model", "am.mvn", "config.yaml"]) == ["am.mvn"]
+    assert source.commit == ctx.cache.read_ref("ms", "acme/primary", "@default") and source.model is model
