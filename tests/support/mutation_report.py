@@ -1,8 +1,8 @@
 """Per-module results of a mutmut 3 run: ``python tests/support/mutation_report.py [mutants]``.
 
 Reads the ``*.py.meta`` files mutmut keeps beside each mutated module and prints, per module,
-killed/total and what the rest are (survived, no tests, timeout, ...), then the surviving
-mutants' names (``mutmut show NAME`` prints one's diff).  Exit status 0: a report, not a gate.
+killed, timed out (the tests hung: caught), survived and not covered by any selected test,
+the score (killed + timeout) / total, then the names of the mutants not caught (``mutmut show NAME`` prints one's diff).  Exit status 0: a report, not a gate.
 """
 
 from __future__ import annotations
@@ -50,16 +50,23 @@ def main(argv: list[str]) -> int:
         print(f"no mutmut results under {root}: run `mutmut run` first")
         return 1
     total = Counter[str]()
-    print(f"{'module':34} {'killed/total':>14} {'score':>7}  other")
+    print(f"{'module':34} {'killed':>7} {'timeout':>8} {'survived':>9} {'no tests':>9} {'total':>6} {'score':>7}")
+
+    def row(name: str, counts: Counter[str], n: int) -> str:
+        detected = counts["killed"] + counts["timeout"]  # a mutant that makes the tests hang is caught
+        cells = [counts["killed"], counts["timeout"], counts["survived"], counts["no tests"], n]
+        return f"{name:34} {cells[0]:>7} {cells[1]:>8} {cells[2]:>9} {cells[3]:>9} {cells[4]:>6} {detected / n:>7.1%}"
+
     for module, statuses in found.items():
         counts = Counter(statuses.values())
         total.update(counts)
-        other = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "killed")
-        print(f"{module:34} {counts['killed']:>6}/{len(statuses):<7} {counts['killed'] / len(statuses):>7.1%}  {other}")
-    n = sum(total.values())
-    print(f"{'all':34} {total['killed']:>6}/{n:<7} {total['killed'] / n:>7.1%}")
+        print(row(module, counts, len(statuses)))
+        odd = {s: n for s, n in counts.items() if s not in ("killed", "timeout", "survived", "no tests")}
+        if odd:
+            print(f"{'':34} also: {odd}")
+    print(row("all", total, sum(total.values())))
     for module, statuses in found.items():
-        survivors = sorted(name for name, status in statuses.items() if status != "killed")
+        survivors = sorted(name for name, status in statuses.items() if status not in ("killed", "timeout"))
         if survivors:
             print(f"\n{module}: not killed")
             print("\n".join(f"  {name} ({statuses[name]})" for name in survivors))
