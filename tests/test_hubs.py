@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest
 from hatch_funasr.errors import FetchError, IntegrityError
-from hatch_funasr.hubs import HUBS, _date, _hf_license
+from hatch_funasr.hubs import HUBS, _date, _hf_license, search
 from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.sources import open_source
 
@@ -259,9 +261,10 @@ def body_hub(
 
 
 def _fetch(commit: str, dest: Path, size: int = len(BODY)) -> tuple[FileDigest, list[int]]:
+    """Fetch model.bin into ``dest/nested`` (neither exists yet)."""
     counted: list[int] = []
     remote = RemoteFile("model.bin", size, None, None)
-    digest = HUBS["hf"].client().fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)
+    digest = HUBS["hf"].client().fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)  # made, parents too
     return digest, counted
 
 
@@ -279,9 +282,10 @@ def test_a_resume_the_server_answers_whole_starts_over(body_hub: tuple[LoopbackH
     hub, commit = body_hub
     hub.faults["model.bin"] = Fault("truncate", 1)
     hub.ignore_range.add("model.bin")
-    digest, counted = _fetch(commit, tmp_path)
-    assert (tmp_path / "nested" / "model.bin").read_bytes() == BODY
+    digest, counted = _fetch(commit, tmp_path / "dest")
+    assert (tmp_path / "dest" / "nested" / "model.bin").read_bytes() == BODY
     assert digest.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert digest.git_sha1 == hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest()  # hashed afresh
     given_back = [c for c in counted if c < 0]
     assert given_back == [-(1 << 20)] and sum(counted) == len(BODY)  # the MiB read before the cut
 
@@ -446,3 +450,100 @@ def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
     with pytest.raises(IntegrityError) as info:
         open_source(model, ctx)
     assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"
+
+
+def test_client_log_records_carry_no_endpoint_credentials(hub_env: dict[str, str]) -> None:
+    HUBS["ms"].client()  # installs the redacting record factory
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = logging.getLogger("hatch-funasr-tests.redaction")
+    logger.addHandler(Keep())
+    logger.propagate = False
+    try:
+        logger.warning("retrying %s", "https://user:secret@mirror.example/api")
+        logger.warning("mail %s about %s", "someone@example.com", "x")  # an @ but no URL: left as it is
+        logger.warning("plain %d", 3)
+    finally:
+        logger.handlers.clear()
+    assert [r.getMessage() for r in seen] == [
+        "retrying https://***@mirror.example/api",
+        "mail someone@example.com about x",
+        "plain 3",
+    ]
+    assert seen[1].args == ("someone@example.com", "x") and seen[0].args is None
+    assert seen[0].levelno == logging.WARNING and seen[0].name == "hatch-funasr-tests.redaction"
+
+
+def test_hugging_face_defaults_and_no_telemetry(
+    monkeypatch: pytest.MonkeyPatch, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    assert HUBS["hf"].adapter(None).endpoint == "https://huggingface.co"  # type: ignore[attr-defined]
+    monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
+    hub.store.publish("acme/telemetry", {"config.yaml": SMALL_CONFIG})
+    HUBS["hf"].client().list("acme/telemetry", None)
+    assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
+
+
+def test_hugging_face_answer_without_a_commit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: SimpleNamespace(sha=None, siblings=None))
+    with pytest.raises(FetchError) as info:
+        HUBS["hf"].adapter("http://127.0.0.1:9").list("acme/x", "v1")
+    assert str(info.value) == "Hugging Face did not report the commit of acme/x@v1"
+
+
+def test_modelscope_downloads_report_progress_and_hash_what_has_no_listed_sha256(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    commit = hub.store.publish("acme/ms-body", {"model.bin": BODY})
+    client = HUBS["ms"].client()
+    for sha256 in (hashlib.sha256(BODY).hexdigest(), None):
+        counted: list[int] = []
+        dest = tmp_path / str(sha256 is None)
+        digest = client.fetch("acme/ms-body", commit, RemoteFile("model.bin", len(BODY), sha256), dest, counted.append)
+        assert (dest / "model.bin").read_bytes() == BODY and sum(counted) == len(BODY) and min(counted) > 0
+        assert (digest.size, digest.sha256) == (len(BODY), hashlib.sha256(BODY).hexdigest())
+        assert digest.git_sha1 == (None if sha256 else hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest())
+
+
+def test_modelscope_download_of_other_bytes_or_a_short_body(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelscope_hub.errors import FileSizeMismatchError
+
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    commit = hub.store.publish("acme/ms-tampered", {"other.bin": BODY})
+    remote = RemoteFile("other.bin", len(BODY), hashlib.sha256(BODY).hexdigest())
+    hub.tamper.add("other.bin")
+    try:
+        with pytest.raises(IntegrityError) as info:
+            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "a")
+    finally:
+        hub.tamper.discard("other.bin")
+    assert str(info.value).startswith(
+        f"other.bin from ModelScope acme/ms-tampered@{commit[:12]}: downloaded content does not match sha256 {remote.sha256} ("
+    )
+    hub.faults["other.bin"] = Fault("short")
+    try:
+        with pytest.raises(FileSizeMismatchError):  # a short body: worth another try (HubSource retries it)
+            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "b")
+    finally:
+        hub.faults.pop("other.bin")
+
+
+def test_listing_an_unreachable_hub_names_it_and_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the client's retry backoff
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(FetchError) as info:
+        search("ms", ["iic"], None, limit=5, offline=False)
+    assert re.fullmatch(
+        r"cannot list the models of iic on ModelScope at http://127\.0\.0\.1:9 \(MODELSCOPE_ENDPOINT\): \w*Error: .+; "
+        r"check the network, or set MODELSCOPE_ENDPOINT to a reachable mirror",
+        str(info.value),
+        re.DOTALL,
+    ), info.value
