@@ -284,7 +284,7 @@ def test_a_key_that_cannot_be_written_means_nothing_is_trusted_not_a_crash(tmp_p
     assert cache.load_derived(key) is None
 
 
-@pytest.mark.parametrize("text", ["not a key", "ab" * 16, "ab" * 33])
+@pytest.mark.parametrize("text", ["not a key", "ab" * 16, "ab" * 33, "z" * 64])
 def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Path) -> None:
     (tmp_path / "key").write_text(text)
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
@@ -295,23 +295,25 @@ def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Pa
     assert cache.load_derived(key) is None  # unsigned: removed, not used
     assert not (cache.root / "derived" / key).exists()
     cache.store_derived(key, {"model_quant.onnx": produced})
-    with pytest.raises(
-        IntegrityError, match=r"carry no record this machine signed .* an offline build cannot make them again"
-    ):
+    with pytest.raises(IntegrityError) as info:
         cache.load_derived(key, strict=True)
+    assert str(info.value) == (
+        f"the cached derived files {cache.root / 'derived' / key} carry no record this machine signed (made "
+        "elsewhere, or altered); an offline build cannot make them again: build once online, or delete that directory"
+    )
 
 
 def test_a_derived_entry_made_by_another_build_that_does_not_load_leaves_ours_in_use(tmp_path: Path) -> None:
     """The rename into place fails (another build's entry is there) and that entry is not
     usable: the files just made are used where they are, with what was measured."""
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
-    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "sub" / "deep").mkdir(parents=True)
     produced = {
         "model_quant.onnx": tmp_path / "out" / "model_quant.onnx",
-        "sub/w.data": tmp_path / "out" / "sub" / "w.data",
+        "sub/deep/w.data": tmp_path / "out" / "sub" / "deep" / "w.data",
     }
     produced["model_quant.onnx"].write_bytes(b"quantized")
-    produced["sub/w.data"].write_bytes(b"weights!")
+    produced["sub/deep/w.data"].write_bytes(b"weights!")
     key = Cache.derived_key(kind="quantize")
     theirs = cache.root / "derived" / key
     (theirs / "half-written").mkdir(parents=True)
@@ -326,7 +328,7 @@ def test_a_derived_entry_made_by_another_build_that_does_not_load_leaves_ours_in
     assert sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()) == [
         "index.json",
         "model_quant.onnx",
-        "sub/w.data",
+        "sub/deep/w.data",
     ]
     assert fresh.meta == {}
 
@@ -373,3 +375,52 @@ def test_without_a_key_a_record_with_a_mac_is_not_trusted(tmp_path: Path) -> Non
     base.mkdir(parents=True)
     (base / "index.json").write_text(json.dumps({"record": {"files": {}, "meta": {}}, "mac": "0" * 64}))
     assert cache.load_derived("c" * 64) is None
+
+
+def test_a_failed_write_leaves_nothing_and_an_unwritable_stamp_is_no_error(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    target = cache.root / "refs" / "x"
+    with pytest.raises(TypeError):
+        cache._write_atomic(target, "not bytes")  # type: ignore[arg-type]
+    assert list(target.parent.iterdir()) == []
+    (cache.root / "stamps").write_text("a file where the stamps directory goes")
+    data = b"tokens"
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="x")
+    assert cache.blob_path(digest.sha256).read_bytes() == data  # adopted; the stamp just is not kept
+
+
+def test_adopt_names_every_difference_against_the_hub_listing_by_default(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    file, digest = _downloaded(tmp_path, b"12345")
+    with pytest.raises(IntegrityError) as info:
+        cache.adopt(file, digest, expect_sha256="0" * 64, expect_git_sha1=None, expect_size=4, what="m: f")
+    assert str(info.value) == (
+        f"m: f: downloaded content does not match the hub listing: size 5, expected 4; sha256 {digest.sha256}, "
+        f"expected {'0' * 64}"
+    )
+    file, digest = _downloaded(tmp_path, b"12345")
+    file.write_bytes(b"123456")  # changed after it was hashed
+    with pytest.raises(IntegrityError, match=r"downloaded content does not match the hub listing: size 6, expected 5$"):
+        cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="m: f")
+
+
+def test_a_cache_from_settings_and_given_values_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hatch_funasr.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "HATCH_FUNASR_CACHE": str(tmp_path / "c1"),
+            "HATCH_FUNASR_LOCK_TIMEOUT": "7",
+            "HATCH_FUNASR_KEY_FILE": str(tmp_path / "k1"),
+        }
+    )
+    cache = Cache.from_settings(settings)
+    assert (cache.root, cache.lock_timeout, cache.key_file) == ((tmp_path / "c1").resolve(), 7.0, tmp_path / "k1")
+    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "not a number")  # not read when everything is given
+    given = Cache(tmp_path / "c2", lock_timeout=0.5, key_file=tmp_path / "k2")
+    assert (given.root, given.lock_timeout, given.key_file) == ((tmp_path / "c2").resolve(), 0.5, tmp_path / "k2")
+    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "9")
+    partly = Cache(tmp_path / "c3", lock_timeout=0.25)
+    assert (partly.lock_timeout, partly.key_file) == (0.25, Path(os.environ["HATCH_FUNASR_KEY_FILE"]))
+    assert Cache(tmp_path / "c4").lock_timeout == 9.0
