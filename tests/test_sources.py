@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,13 @@ from support.projects import (
     wheel_build,
 )
 
-from hatch_funasr import sources
+from hatch_funasr import progress, sources
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest, hash_file
 from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
-from hatch_funasr.lock import read_lock
-from hatch_funasr.model import RemoteFile
+from hatch_funasr.lock import LockedFile, LockedModel, LockedRepo, read_lock
+from hatch_funasr.model import ExtraFiles, RemoteFile, RepoListing
 from hatch_funasr.sources import HubSource, LocalSource, listing_json, open_source
 
 
@@ -333,6 +334,8 @@ class FakeClient:
         if outcome == "wrong":
             body = bytes([data[0] ^ 1]) + data[1:]
         target.write_bytes(body)
+        if callable(progress):
+            progress(len(body))
         return hash_file(target)
 
 
@@ -581,3 +584,117 @@ def test_a_composed_source_takes_each_file_from_its_repository_at_its_revision(
     assert commit == ctx.cache.read_ref("hf", "acme/bpe-source", "v1")
     assert source.missing(["bpe.model", "am.mvn", "config.yaml"]) == ["am.mvn"]
     assert source.commit == ctx.cache.read_ref("ms", "acme/primary", "@default") and source.model is model
+
+
+def test_the_download_report_and_progress_lines(
+    tmp_path: Path, no_backoff: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    big = {"model_quant.onnx": b"\x08" * (3 << 20), "config.yaml": b"a: 1\n"}
+    model = _vad_model(tmp_path)
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    source = HubSource(model, COMMIT, _listed(big), cache, FakeClient(big), progress="log")  # type: ignore[arg-type]
+    messages: list[str] = []
+    records = source.materialize(list(big), messages.append)
+    assert {p: r.size for p, r in records.items()} == {p: len(d) for p, d in big.items()}
+    assert messages[0] == f"model vad: downloading 2 file(s), 3.0 MiB from Hugging Face acme/vad@{COMMIT[:12]}"
+    assert re.fullmatch(r"model vad: downloading: 3\.0/3\.0 MiB \(100%\).*", messages[-1]), messages
+
+
+def test_retries_back_off_up_to_eight_seconds_and_name_every_file_left(tmp_path: Path, no_backoff: list[float]) -> None:
+    client = FakeClient(FILES, {"am.mvn": ["drop"] * 6, "model_quant.onnx": ["drop"] * 6})
+    client.fetch = _dropping_with_a_full_stop(client.fetch)  # type: ignore[method-assign]
+    with pytest.raises(FetchError) as info:
+        _source(tmp_path, client, attempts=6).materialize(list(FILES), lambda _m: None)
+    assert no_backoff == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert str(info.value) == (
+        f"model vad: am.mvn, model_quant.onnx from Hugging Face acme/vad@{COMMIT[:12]} not downloaded after 6 "
+        "attempt(s); last failure: ConnectionResetError: reset.; ConnectionResetError: reset. Nothing of it was "
+        "kept; the next build starts it afresh"
+    )
+
+
+def _dropping_with_a_full_stop(fetch):  # type: ignore[no-untyped-def]
+    def wrapped(repo, commit, remote, dest, progress=None):  # type: ignore[no-untyped-def]
+        try:
+            return fetch(repo, commit, remote, dest, progress)
+        except ConnectionResetError:
+            raise ConnectionResetError("reset.") from None
+
+    return wrapped
+
+
+def test_bytes_that_are_not_utf8_read_as_text_with_replacements(tmp_path: Path) -> None:
+    files = {"config.yaml": b"model: \xff\xfeParaformer\n"}
+    hub = _source(tmp_path, FakeClient(files))
+    hub.listing = _listed(files)
+    assert hub.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "config.yaml").write_bytes(files["config.yaml"])
+    local = LocalSource.open(config_of(tmp_path, {"m": {"path": "local", "family": "fsmn-vad"}}).models[0])
+    assert local.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
+
+
+def test_a_locked_source_takes_its_settings_and_licence_and_extras_match_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "4")
+    monkeypatch.setenv("HATCH_FUNASR_PROGRESS", "off")
+    declared = {
+        "model": "acme/primary",
+        "family": "fsmn-vad",
+        "extra-files": {"model": "acme/extra", "files": ["bpe.model"]},
+    }
+    model = config_of(tmp_path, {"m": declared}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    extra = LockedRepo("ms", "acme/extra", None, "e" * 40, (LockedFile("bpe.model", 3, "b" * 64),), license="MIT")
+    entry = LockedModel(
+        "ms", "acme/primary", None, COMMIT, (LockedFile("am.mvn", 3, "a" * 64),), "Apache-2.0", name="m", extra=(extra,)
+    )
+    source = sources.open_locked(model, entry, ctx)
+    assert isinstance(source, sources.ComposedSource)
+    primary, (_, second) = source.primary, source.extras[0]
+    assert isinstance(primary, HubSource)
+    assert (primary.locked, primary.attempts, primary.progress, primary.license) == (True, 4, "off", "Apache-2.0")
+    assert (second.locked, second.attempts, second.progress, second.license, second.commit) == (
+        True,
+        4,
+        "off",
+        "MIT",
+        "e" * 40,
+    )
+    with pytest.raises(ValueError):  # a lock entry with other extras than the declaration (mismatches() says which)
+        sources.open_locked(model, replace(entry, extra=()), ctx)
+
+
+def test_extra_files_the_repository_lacks_are_all_named(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    model = config_of(tmp_path, {"m": {"path": "m", "family": "fsmn-vad"}}).models[0]
+    primary = LocalSource(model, tmp_path / "m", {})
+    extra = ExtraFiles("acme/extra", "ms", None, ("a.bin", "b.bin", "c.bin"))
+    holder = HubSource(
+        model,
+        "e" * 40,
+        {"b.bin": RemoteFile("b.bin", 1)},
+        Cache(tmp_path / "c", key_file=tmp_path / "k"),
+        FakeClient({}),
+    )  # type: ignore[arg-type]
+    with pytest.raises(SelectionError) as info:
+        sources.compose(primary, [(extra, holder)])
+    assert str(info.value).endswith("the repository has no a.bin, c.bin")
+
+
+def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Hostile:
+        def list(self, repo: str, revision: str | None) -> RepoListing:
+            return RepoListing(COMMIT, {"../evil.py": RemoteFile("../evil.py", 1)})
+
+    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url: Hostile()))
+    model = _vad_model(tmp_path)
+    with pytest.raises(IntegrityError) as info:
+        open_source(model, BuildContext.create(tmp_path / "work"))
+    assert str(info.value).startswith(
+        f"model vad: Hugging Face repository acme/vad@{COMMIT} lists unsafe file names ('../evil.py': "
+    )
