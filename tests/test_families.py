@@ -664,3 +664,52 @@ def test_expected_files_without_a_listing(
 ) -> None:
     options: dict[str, object] = {"quantize": False, "keep_fp32": None, **kwargs}
     assert expected_files(FAMILIES[family], fmt, **options) == expected  # type: ignore[arg-type]
+
+
+def test_a_missing_onnx_file_does_not_stop_the_others_and_the_directory_serves_nothing_yet() -> None:
+    listing = {"decoder_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["paraformer-streaming"], "onnx", listing)
+    assert sel.missing == ("model.onnx",) and "decoder_quant.onnx" in sel.ship
+    assert sel.quantized_runtime is None
+
+
+def test_the_quantized_only_advice_names_every_file_and_the_source() -> None:
+    listing = {"model_quant.onnx": 1, "decoder_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["paraformer-streaming"], "onnx", listing)
+    assert sel.advice == (
+        "the source ships model_quant.onnx, decoder_quant.onnx without the fp32 file (quantized only): the directory "
+        "serves the quantized runtime: funasr_onnx with quantize=True, the C++ runtime with --quantize true (its default)",
+    )
+
+
+def test_generic_exports_take_only_generic_side_files_and_say_so() -> None:
+    listing = {"model.pt": 1, "config.yaml": 1, "configuration.json": 1, "jieba_usr_dict": 1}
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, export="generic", config_yaml="seg_jieba: true\n")
+    assert not sel.missing and sel.ship == ("config.yaml", "model.onnx")  # no tokens.json or jieba files asked
+    assert sel.advice == (
+        'model.onnx is traced from the PyTorch module with the declared export-inputs (export = "generic", '
+        "experimental): no FunASR runtime loads it; feed it those inputs",
+    )
+    plain = select_files(
+        FAMILIES["ct-punc"],
+        "onnx",
+        {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1, "jieba_usr_dict": 1, "am.mvn": 1},
+    )
+    assert plain.ship == ("config.yaml", "tokens.json", "model.onnx", "jieba_usr_dict")  # its own optional files
+
+
+def test_torchscript_advice_names_each_file_and_a_shipped_one_needs_none() -> None:
+    listing = {"model.pt": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1, "seg_dict": 1}
+    sel = select_files(FAMILIES["paraformer-contextual"], "torchscript", listing)
+    assert sel.advice[0].startswith("model.torchscript, model_eb.torchscript: loaded by the C++ runtime's GPU build")
+    shipped = select_files(
+        FAMILIES["paraformer"], "torchscript", {"model.torchscript": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    )
+    assert shipped.advice == () and shipped.quantized_runtime is None
+    pytorch = select_files(FAMILIES["paraformer"], "pytorch", {"model.pt": 1, "config.yaml": 1})
+    assert pytorch.quantized_runtime is None
+
+
+def test_config_values_strip_quotes_only() -> None:
+    text = '"quoted section":\n  a: XvalueX\nXsec:\n  b: 1\n'
+    assert config_values(text) == {"quoted section.a": "XvalueX", "Xsec.b": "1"}

@@ -392,8 +392,8 @@ def test_a_lock_that_is_not_utf8_or_not_a_file_is_refused(tmp_path: Path) -> Non
 
 
 def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
-    declared = 'vad = { model = "fsmn-vad", revision = "v2.0.4" }\nlocal = { path = "m", family = "fsmn-vad" }\n'
-    project = make_project(tmp_path, declared + 'new = "fsmn-vad"\n')
+    declared = 'local = { path = "m", family = "fsmn-vad" }\nnew = "fsmn-vad"\nvad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
+    project = make_project(tmp_path, declared)  # a local model and a model missing from the lock come first
     (project / "m").mkdir()
     config = load_config(project)
     vad = next(m for m in config.models if m.name == "vad")
@@ -403,8 +403,8 @@ def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
     )
     gone = LockedModel(hub="ms", repo="iic/x", revision=None, commit=C1, files=(), name="old", declaration="{}")
     assert mismatches(config, Lock({"vad": entry, "old": gone})) == [
-        "model vad changed since it was locked: quantize True -> False, revision 'v2.0.3' -> 'v2.0.4'",
         "model new is declared but not in funasr.lock",
+        "model vad changed since it was locked: quantize True -> False, revision 'v2.0.3' -> 'v2.0.4'",
         "model old is in funasr.lock but no longer declared",
     ]
     same = LockedModel(
@@ -441,4 +441,11 @@ def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) 
         "exclude": ["x"],
         "extra": [["ms", "iic/SenseVoiceSmall", None, ["chn_jpn_yue_eng_ko_spectok.bpe.model"]]],
     }
-    assert ", " not in declaration_of(config.models[0]) and ": " not in declaration_of(config.models[0])
+    text = declaration_of(config.models[0])
+    assert ", " not in text and ": " not in text and text.startswith('{"exclude":["x"],"export":"auto",')  # sorted
+
+
+def test_a_lock_without_models_pins_nothing(tmp_path: Path) -> None:
+    (tmp_path / "funasr.lock").write_text("version = 1\n")
+    lock = read_lock(tmp_path)
+    assert lock is not None and dict(lock.models) == {}
