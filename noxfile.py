@@ -1,6 +1,8 @@
-"""Developer sessions: `nox -s demo` (the main job, offline), `nox -s tests`, lint, types."""
+"""Developer sessions: `nox -s demo` (the main job, offline), `nox -s tests`, `slow`, `mutation`, lint, types."""
 
 from __future__ import annotations
+
+import shutil
 
 import nox
 
@@ -27,6 +29,27 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, end-to-end builds included (needs espeak-ng and sox)."""
     session.install("-e", ".[quantize]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The tests marked slow (a 4.5 GiB file packed and installed; several GiB of disk), deselected elsewhere."""
+    session.install("-e", ".[quantize]", *TEST_DEPS)
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing with mutmut 3 of file selection, integrity checks, the lock and the pack
+    ([tool.mutmut] in pyproject.toml), then killed/total per module.  Starts afresh each time;
+    `nox -s mutation -- --resume` continues an interrupted run."""
+    # Not editable: mutmut imports the mutated copy in mutants/; builds run in a subprocess use this one.
+    session.install(".[quantize]", *TEST_DEPS, "mutmut>=3.8,<4")
+    resume = "--resume" in session.posargs
+    if not resume:
+        shutil.rmtree("mutants", ignore_errors=True)
+    session.run("mutmut", "run", *(a for a in session.posargs if a != "--resume"))
+    session.run("python", "tests/support/mutation_report.py", "mutants")
 
 
 @nox.session

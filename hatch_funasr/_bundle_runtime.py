@@ -307,11 +307,12 @@ def plan_for(
             if target not in given:
                 args += [target, where(owner)]
         elif off is REQUIRED:
-            why = _WHY_REQUIRED.get(flag, "it cannot be turned off")
+            why = "it is the one model it runs" if single else _WHY_REQUIRED[flag]
             problems.append(f"{kind} needs {_ROLE_NAMES[flag]} ({flag}): {why}; the bundle has none")
         elif target not in given:
             args += [target, off]
-            notes.append(f"{target} {off!r}: the bundle has no {_ROLE_NAMES[flag][3:]}, so {kind} runs without one")
+            role = _ROLE_NAMES[flag].split(" ", 1)[1]  # without its article: "a VAD model" -> "VAD model"
+            notes.append(f"{target} {off!r}: the bundle has no {role}, so {kind} runs without one")
     for switch, value in quant.items():
         if switch not in given:
             args += [switch, value]

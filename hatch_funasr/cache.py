@@ -196,20 +196,14 @@ class Cache:
         """This machine's key for derived-file records (created on first use, 0600, outside the
         cache); None when it can be neither read nor created (then nothing derived is trusted)."""
         if self._key is None:
-            try:
+            with contextlib.suppress(OSError):  # FileExistsError: there is one already (ours, or garbage)
+                self.key_file.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+            with contextlib.suppress(OSError, ValueError):
                 text = self.key_file.read_text("ascii").strip()
                 self._key = bytes.fromhex(text) if len(text) == 64 else None
-            except (OSError, ValueError):
-                self._key = None
-            if self._key is None:
-                with contextlib.suppress(OSError):
-                    self.key_file.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "w") as f:
-                        f.write(secrets.token_hex(32))
-                with contextlib.suppress(OSError, ValueError):
-                    text = self.key_file.read_text("ascii").strip()
-                    self._key = bytes.fromhex(text) if len(text) == 64 else None
         return self._key
 
     def _sign(self, key: str, record: dict[str, Any]) -> str | None:

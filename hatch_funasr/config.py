@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import keyword
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -394,7 +395,8 @@ def _get_drift(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> 
     value = table.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    # nan would pass every comparison with a measured drift, so it is no limit at all; inf neither
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         c.add(f"{path}.{key}", f"expected a non-negative number, got {_describe(value)}")
         return None
     return float(value)

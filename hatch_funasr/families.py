@@ -415,7 +415,7 @@ _HUB_VALUES = frozenset({"ms", "hf", "modelscope", "huggingface"})
 
 def _local_reference(value: str, usable: Mapping[str, int]) -> list[str]:
     """The files a config value names inside the source: itself, or everything under it."""
-    name = posixpath.normpath(value.strip("./") or ".") if not value.startswith("/") else ""
+    name = posixpath.normpath(value) if value and not value.startswith("/") else ""
     if not name or name == "." or name.startswith(".."):
         return []
     if name in usable:

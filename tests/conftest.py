@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -12,26 +10,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import hubrepos, realvad, speech
+from support import hubrepos, realvad, speech, venvs
 from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNASR_ONNX = "funasr_onnx==0.4.3"
 BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _machine_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """This test session's key for signed derived-file records (not the user's own)."""
-    key = tmp_path_factory.mktemp("key") / "cache.key"
-    before = os.environ.get("HATCH_FUNASR_KEY_FILE")
-    os.environ["HATCH_FUNASR_KEY_FILE"] = str(key)
-    yield
-    if before is None:
-        os.environ.pop("HATCH_FUNASR_KEY_FILE", None)
-    else:
-        os.environ["HATCH_FUNASR_KEY_FILE"] = before
+def _session_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This test session's own key for signed derived-file records, hatch-funasr cache and hub
+    client homes: never the user's, so a machine that ran the tests before (a warm
+    ~/.cache/hatch-funasr with cached exports and quantizations) runs them as a fresh one does.
+    Tests that need a cache of their own still set one (``hub_env``)."""
+    root = tmp_path_factory.mktemp("session-state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HATCH_FUNASR_KEY_FILE", str(root / "cache.key"))
+        mp.setenv("HATCH_FUNASR_CACHE", str(root / "hatch-funasr-cache"))
+        mp.setenv("HF_HOME", str(root / "hf-home"))
+        mp.setenv("MODELSCOPE_CACHE", str(root / "ms-home"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -122,21 +121,10 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _venv_python(path: Path) -> Path:
-    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
 @pytest.fixture(scope="session")
 def funasr_onnx_site() -> Path:
-    """site-packages of a venv with funasr_onnx (kept between runs: it only changes with FUNASR_ONNX)."""
-    base = realvad.data_dir() / "venvs" / FUNASR_ONNX.replace("==", "-")
-    python = _venv_python(base)
-    marker = base / ".complete"
-    if not marker.is_file():
-        shutil.rmtree(base, ignore_errors=True)
-        venv.EnvBuilder(with_pip=True).create(base)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", FUNASR_ONNX], check=True)
-        marker.write_text(FUNASR_ONNX)
+    """site-packages of the kept venv with funasr_onnx (support/venvs.py: keyed by its recipe, checked before use)."""
+    python = venvs.ensure(venvs.FUNASR_ONNX)
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
@@ -151,7 +139,7 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     """A new venv that sees funasr_onnx (through a .pth) and nothing of the build environment."""
     target = tmp_path / "deploy-venv"
     venv.EnvBuilder(with_pip=False).create(target)
-    python = _venv_python(target)
+    python = venvs.venv_python(target)
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
@@ -162,23 +150,14 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     return python
 
 
-EXPORT_REQUIREMENTS = ("torch==2.13.0", "funasr==1.4.16", "kaldi-native-fbank", "onnx", "onnxruntime")
-
-
 @pytest.fixture(scope="session")
 def export_python() -> Path:
-    """A Python with torch (CPU) and funasr for export: HATCH_FUNASR_EXPORT_PYTHON, or a cached venv."""
+    """A Python with torch (CPU) and funasr for export: HATCH_FUNASR_EXPORT_PYTHON (checked, never
+    rebuilt: it is the caller's), or the kept venv of support/venvs.py."""
     configured = os.environ.get("HATCH_FUNASR_EXPORT_PYTHON")
     if configured:
+        problem = venvs.check(Path(configured), venvs.EXPORT)
+        if problem is not None:
+            pytest.fail(f"HATCH_FUNASR_EXPORT_PYTHON cannot export: {problem}")
         return Path(configured)
-    key = hashlib.sha256("\n".join(EXPORT_REQUIREMENTS).encode()).hexdigest()[:12]
-    base = realvad.data_dir() / "venvs" / f"export-{key}"
-    python = _venv_python(base)
-    marker = base / ".complete"
-    if not marker.is_file():
-        shutil.rmtree(base, ignore_errors=True)
-        venv.EnvBuilder(with_pip=True).create(base)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", EXPORT_REQUIREMENTS[0]], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *EXPORT_REQUIREMENTS[1:]], check=True)
-        marker.write_text("\n".join(EXPORT_REQUIREMENTS))
-    return python
+    return venvs.ensure(venvs.EXPORT)

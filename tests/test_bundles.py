@@ -529,7 +529,8 @@ def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
     connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
     outbound = [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
     assert outbound == [], outbound
-    calls = record.read_text().splitlines() if record.exists() else []
+    assert record.is_file(), "the server runs its download tool for each local directory"
+    calls = record.read_text().splitlines()
     assert calls, "the server runs its download tool for each local directory"
     for call in calls:
         model_name = call.split("--model-name ")[1].split()[0]

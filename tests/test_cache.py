@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
+import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,8 @@ from support import realvad
 from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import IntegrityError
+from hatch_funasr.digest import FileDigest, hash_file
+from hatch_funasr.errors import FetchError, IntegrityError
 
 
 def _quantized(tmp_path: Path, cache: Cache, name: str, offline: bool = False) -> tuple[bytes, list[str]]:
@@ -79,3 +84,343 @@ def test_a_file_changed_behind_an_intact_record_is_caught(built: tuple[Cache, Pa
     target.write_bytes(bytes(data))  # the file status changes: it is hashed again, and differs
     packed, messages = _quantized(tmp_path, cache, "again")
     assert packed == good and any("quantizing model.onnx" in m for m in messages)
+
+
+# --- adopting a download: only the bytes the listing or lock promised enter the blob store -------
+def _downloaded(tmp_path: Path, data: bytes) -> tuple[Path, FileDigest]:
+    file = tmp_path / "tmp" / "download"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(data)
+    return file, hash_file(file)
+
+
+def _git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("expect", "problem"),
+    [
+        pytest.param({"expect_sha256": "0" * 64}, "sha256 {sha256}, expected " + "0" * 64, id="sha256"),
+        # Hugging Face lists no sha256 for files outside LFS: their git blob id is what is checked
+        pytest.param({"expect_git_sha1": "f" * 40}, "git blob id {git}, expected " + "f" * 40, id="git-blob-id"),
+        pytest.param({"expect_size": 3}, "size 9, expected 3", id="size"),
+    ],
+)
+def test_a_download_that_is_not_what_was_listed_is_deleted_not_adopted(
+    expect: dict[str, object], problem: str, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"a: 1\nb: 2"
+    file, digest = _downloaded(tmp_path, data)
+    kwargs = {"expect_sha256": None, "expect_git_sha1": None, "expect_size": None, **expect}
+    with pytest.raises(IntegrityError) as info:
+        cache.adopt(file, digest, what="model m: r/config.yaml", against="the hub listing", **kwargs)  # type: ignore[arg-type]
+    shown = problem.format(sha256=digest.sha256, git=digest.git_sha1)
+    assert str(info.value) == f"model m: r/config.yaml: downloaded content does not match the hub listing: {shown}"
+    assert not file.exists() and not cache.has_blob(digest.sha256, len(data))
+
+
+def test_a_download_that_is_what_was_listed_becomes_a_read_only_blob(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"a: 1\nb: 2"
+    for expect in (
+        {"expect_sha256": hashlib.sha256(data).hexdigest(), "expect_git_sha1": "f" * 40},  # sha256 decides
+        {"expect_sha256": None, "expect_git_sha1": _git_sha1(data)},
+    ):
+        file, digest = _downloaded(tmp_path, data)
+        adopted = cache.adopt(file, digest, expect_size=len(data), what="x", **expect)  # type: ignore[arg-type]
+        assert adopted == digest and not file.exists()
+        blob = cache.blob_path(digest.sha256)
+        assert blob.read_bytes() == data and blob.stat().st_mode & 0o777 == 0o444
+        assert cache.verify_blob(digest.sha256, len(data), "x") == blob
+
+
+# --- listings, refs, blobs, locks and scratch space: the layout other builds rely on -------------
+def test_listings_and_refs_are_kept_by_hub_owner_name_and_commit(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    commit = "c" * 40
+    listing = {"files": {"b": {"size": 1}, "a": {"size": 2}}, "license": "MIT"}
+    cache.write_snapshot("hf", "acme/a+b c", commit, listing)
+    file = cache.root / "snapshots" / "hf" / "acme" / "a%2bb%20c" / f"{commit}.json"
+    assert file.read_text() == json.dumps(listing, indent=1, sort_keys=True)
+    assert cache.read_snapshot("hf", "acme/a+b c", commit) == listing
+    assert cache.read_snapshot("ms", "acme/a+b c", commit) is None
+    cache.write_ref("hf", "acme/a+b c", "v1.0/x", commit)
+    assert (cache.root / "refs" / "hf" / "acme" / "a%2bb%20c" / "v1.0%2fx").read_text() == commit
+    assert cache.read_ref("hf", "acme/a+b c", "v1.0/x") == commit
+    assert cache.read_ref("hf", "acme/a+b c", "v2") is None
+    (cache.root / "refs" / "hf" / "acme" / "a%2bb%20c" / "empty").write_text("  \n")
+    assert cache.read_ref("hf", "acme/a+b c", "empty") is None
+    file.write_text("{not json")
+    assert cache.read_snapshot("hf", "acme/a+b c", commit) is None
+    assert sorted(p.name for p in file.parent.iterdir()) == [f"{commit}.json"]  # no temporary file left
+
+
+def test_a_blob_altered_after_it_was_verified_is_removed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"weights" * 100
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=digest.sha256, expect_git_sha1=None, expect_size=len(data), what="x")
+    blob = cache.blob_path(digest.sha256)
+    assert blob == cache.root / "blobs" / "sha256" / digest.sha256[:2] / digest.sha256
+    assert cache.has_blob(digest.sha256, len(data)) and not cache.has_blob(digest.sha256, len(data) + 1)
+    assert cache.verify_blob(digest.sha256, len(data), "model m: f") == blob
+    blob.chmod(0o644)
+    blob.write_bytes(b"Weights" * 100)  # same size, other bytes
+    altered = hashlib.sha256(b"Weights" * 100).hexdigest()
+    with pytest.raises(IntegrityError) as info:
+        cache.verify_blob(digest.sha256, len(data), "model m: f")
+    assert str(info.value) == (
+        f"model m: f: cached copy {blob} was altered after it was verified (sha256 {altered}, expected "
+        f"{digest.sha256}); it was removed, fetch again"
+    )
+    assert not blob.exists()
+    with pytest.raises(FetchError, match=rf"^model m: f: not in the cache \({re.escape(str(blob))}\)$"):
+        cache.verify_blob(digest.sha256, len(data), "model m: f")
+
+
+def test_a_blob_whose_stamp_is_gone_is_hashed_again_and_stamped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"tokens"
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="x")
+    stamp = cache.root / "stamps" / digest.sha256[:2] / digest.sha256
+    recorded = stamp.read_text()
+    st = cache.blob_path(digest.sha256).stat()
+    assert recorded == f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+    stamp.unlink()
+    assert cache.verify_blob(digest.sha256, len(data), "x") == cache.blob_path(digest.sha256)
+    assert stamp.read_text() == recorded
+
+
+def test_a_held_lock_is_waited_for_then_named_with_its_holder(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", lock_timeout=0.2, key_file=tmp_path / "key")
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with cache.lock("ms:acme/x@c"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(30)
+        lock_file = cache.root / "locks" / (hashlib.sha256(b"ms:acme/x@c").hexdigest()[:32] + ".lock")
+        with pytest.raises(FetchError) as info, cache.lock("ms:acme/x@c"):
+            pass
+        assert str(info.value) == (
+            f"timed out after 0.2s waiting for the cache lock {lock_file} (pid {os.getpid()} on {platform.node()}: "
+            "ms:acme/x@c); another build is working on the same model. Wait for it, or stop it; "
+            "HATCH_FUNASR_LOCK_TIMEOUT sets the wait"
+        )
+        with cache.lock("ms:acme/y@c", timeout=0.2):  # another key is another lock
+            pass
+    finally:
+        release.set()
+        thread.join()
+    with cache.lock("ms:acme/x@c", timeout=0):  # released: taken at once
+        pass
+
+
+def test_scratch_space_is_owned_and_removed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    with cache.tempdir("download-") as tmp:
+        assert tmp.parent == cache.root / "tmp" and tmp.is_dir()
+        assert tmp.name.startswith("download-") and f"-{os.getpid()}-" in tmp.name
+        (tmp / "partial").write_bytes(b"x")
+    assert not tmp.exists()
+    with pytest.raises(RuntimeError), cache.tempdir("derived-") as tmp:
+        raise RuntimeError
+    assert not tmp.exists()
+
+
+def test_a_derived_entry_stored_twice_is_kept_once_and_verified(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize", input="a" * 64)
+    assert (
+        key == Cache.derived_key(input="a" * 64, kind="quantize") != Cache.derived_key(kind="quantize", input="b" * 64)
+    )
+    first = cache.store_derived(key, {"model_quant.onnx": produced}, {"drift": 0.5})
+    second = cache.store_derived(key, {"model_quant.onnx": produced}, {"drift": 0.5})  # another build, same result
+    assert first.files == second.files and second.meta == {"drift": 0.5}
+    (entry,) = (cache.root / "derived").iterdir()
+    assert entry.name == key and sorted(p.name for p in entry.iterdir()) == ["index.json", "model_quant.onnx"]
+    loaded = cache.load_derived(key, strict=True)
+    assert loaded is not None and loaded.meta == {"drift": 0.5}
+    record = loaded.files["model_quant.onnx"]
+    assert (record.source, record.size, record.sha256) == (
+        entry / "model_quant.onnx",
+        9,
+        hashlib.sha256(b"quantized").hexdigest(),
+    )
+    assert cache.load_derived("0" * 64) is None and cache.load_derived("0" * 64, strict=True) is None  # nothing there
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600 and len((tmp_path / "key").read_text()) == 64
+
+
+def test_another_build_on_this_machine_trusts_the_entries_and_a_new_key_is_made_where_asked(tmp_path: Path) -> None:
+    key_file = tmp_path / "nested" / "dir" / "key"
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize", input=Path("/a/b"))  # paths are parts too
+    assert key != Cache.derived_key(kind="quantize", input=Path("/a/c"))
+    Cache(tmp_path / "cache", key_file=key_file).store_derived(key, {"model_quant.onnx": produced}, {"drift": 1.0})
+    assert key_file.is_file() and len(bytes.fromhex(key_file.read_text())) == 32
+    later = Cache(tmp_path / "cache", key_file=key_file)  # another process: the key is read from the file
+    loaded = later.load_derived(key, strict=True)
+    assert loaded is not None and loaded.meta == {"drift": 1.0}
+
+
+def test_a_key_that_cannot_be_written_means_nothing_is_trusted_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "a-file" / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize")
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    assert cache.load_derived(key) is None
+
+
+@pytest.mark.parametrize("text", ["not a key", "ab" * 16, "ab" * 33, "z" * 64])
+def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Path) -> None:
+    (tmp_path / "key").write_text(text)
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize")
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    assert cache.load_derived(key) is None  # unsigned: removed, not used
+    assert not (cache.root / "derived" / key).exists()
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    with pytest.raises(IntegrityError) as info:
+        cache.load_derived(key, strict=True)
+    assert str(info.value) == (
+        f"the cached derived files {cache.root / 'derived' / key} carry no record this machine signed (made "
+        "elsewhere, or altered); an offline build cannot make them again: build once online, or delete that directory"
+    )
+
+
+def test_a_derived_entry_made_by_another_build_that_does_not_load_leaves_ours_in_use(tmp_path: Path) -> None:
+    """The rename into place fails (another build's entry is there) and that entry is not
+    usable: the files just made are used where they are, with what was measured."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    (tmp_path / "out" / "sub" / "deep").mkdir(parents=True)
+    produced = {
+        "model_quant.onnx": tmp_path / "out" / "model_quant.onnx",
+        "sub/deep/w.data": tmp_path / "out" / "sub" / "deep" / "w.data",
+    }
+    produced["model_quant.onnx"].write_bytes(b"quantized")
+    produced["sub/deep/w.data"].write_bytes(b"weights!")
+    key = Cache.derived_key(kind="quantize")
+    theirs = cache.root / "derived" / key
+    (theirs / "half-written").mkdir(parents=True)
+    entry = cache.store_derived(key, produced, {"drift": 0.25})
+    assert entry.meta == {"drift": 0.25}
+    assert {n: (r.source, r.size, r.sha256) for n, r in entry.files.items()} == {
+        n: (p, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for n, p in produced.items()
+    }
+    assert not any((cache.root / "tmp").iterdir())
+    fresh = Cache(tmp_path / "cache2", key_file=tmp_path / "key").store_derived(key, produced)  # nested names kept
+    stored = fresh.files["model_quant.onnx"].source.parent
+    assert sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()) == [
+        "index.json",
+        "model_quant.onnx",
+        "sub/deep/w.data",
+    ]
+    assert fresh.meta == {}
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "[]",
+        '{"record": "x", "mac": "0"}',
+        '{"record": {"files": {}}, "mac": 3}',
+        '{"record": {"files": {}}, "mac": "' + "0" * 64 + '"}',
+    ],
+)
+def test_an_index_that_is_not_a_signed_record_is_dropped(index: str, tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    base = cache.root / "derived" / ("a" * 64)
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(index)
+    assert cache.load_derived("a" * 64) is None and not base.exists()
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(index)
+    with pytest.raises(IntegrityError, match=r"carry no record this machine signed"):
+        cache.load_derived("a" * 64, strict=True)
+
+
+def test_a_signed_record_naming_a_file_outside_its_entry_or_not_a_file_entry_is_dropped(tmp_path: Path) -> None:
+    """Defence in depth: even a record this machine signed names only files inside its entry."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    key = "b" * 64
+    base = cache.root / "derived" / key
+    for files in ({"../outside.bin": {"size": 1, "sha256": "0" * 64, "stamp": ""}}, {"inside.bin": "not a table"}):
+        base.mkdir(parents=True)
+        (base.parent / "outside.bin").write_bytes(b"x")
+        (base / "inside.bin").write_bytes(b"x")
+        record = {"files": files, "meta": {}}
+        (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))
+        assert cache.load_derived(key) is None and not base.exists(), files
+
+
+def test_without_a_key_a_record_with_a_mac_is_not_trusted(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("short")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    base = cache.root / "derived" / ("c" * 64)
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(json.dumps({"record": {"files": {}, "meta": {}}, "mac": "0" * 64}))
+    assert cache.load_derived("c" * 64) is None
+
+
+def test_a_failed_write_leaves_nothing_and_an_unwritable_stamp_is_no_error(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    target = cache.root / "refs" / "x"
+    with pytest.raises(TypeError):
+        cache._write_atomic(target, "not bytes")  # type: ignore[arg-type]
+    assert list(target.parent.iterdir()) == []
+    (cache.root / "stamps").write_text("a file where the stamps directory goes")
+    data = b"tokens"
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="x")
+    assert cache.blob_path(digest.sha256).read_bytes() == data  # adopted; the stamp just is not kept
+
+
+def test_adopt_names_every_difference_against_the_hub_listing_by_default(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    file, digest = _downloaded(tmp_path, b"12345")
+    with pytest.raises(IntegrityError) as info:
+        cache.adopt(file, digest, expect_sha256="0" * 64, expect_git_sha1=None, expect_size=4, what="m: f")
+    assert str(info.value) == (
+        f"m: f: downloaded content does not match the hub listing: size 5, expected 4; sha256 {digest.sha256}, "
+        f"expected {'0' * 64}"
+    )
+    file, digest = _downloaded(tmp_path, b"12345")
+    file.write_bytes(b"123456")  # changed after it was hashed
+    with pytest.raises(IntegrityError, match=r"downloaded content does not match the hub listing: size 6, expected 5$"):
+        cache.adopt(file, digest, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="m: f")
+
+
+def test_a_cache_from_settings_and_given_values_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hatch_funasr.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "HATCH_FUNASR_CACHE": str(tmp_path / "c1"),
+            "HATCH_FUNASR_LOCK_TIMEOUT": "7",
+            "HATCH_FUNASR_KEY_FILE": str(tmp_path / "k1"),
+        }
+    )
+    cache = Cache.from_settings(settings)
+    assert (cache.root, cache.lock_timeout, cache.key_file) == ((tmp_path / "c1").resolve(), 7.0, tmp_path / "k1")
+    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "not a number")  # not read when everything is given
+    given = Cache(tmp_path / "c2", lock_timeout=0.5, key_file=tmp_path / "k2")
+    assert (given.root, given.lock_timeout, given.key_file) == ((tmp_path / "c2").resolve(), 0.5, tmp_path / "k2")
+    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "9")
+    partly = Cache(tmp_path / "c3", lock_timeout=0.25)
+    assert (partly.lock_timeout, partly.key_file) == (0.25, Path(os.environ["HATCH_FUNASR_KEY_FILE"]))
+    assert Cache(tmp_path / "c4").lock_timeout == 9.0

@@ -89,6 +89,44 @@ BAD = [
         ],
         id="package-shadows-us",
     ),
+    *(
+        pytest.param(
+            _pyproject({"v": "fsmn-vad"}, package=value),
+            [
+                f"tool.funasr.package: expected a Python package name, got {shown} "
+                "(letters, digits and _, not starting with a digit)"
+            ],
+            id=f"package-{case}",
+        )
+        for case, value, shown in [
+            ("dash", "acme-models", '"acme-models"'),
+            ("digit-first", "1models", '"1models"'),
+            ("dotted", "acme.models", '"acme.models"'),
+            ("empty", "", '""'),
+            ("number", 3, "3"),
+            ("array", ["acme"], "an array"),
+        ]
+    ),
+    pytest.param(
+        _pyproject({"v": "fsmn-vad"}, **{"max-file-size": "lots"}),
+        ['tool.funasr.max-file-size: expected a size such as 104857600 or "100 MiB", got "lots"'],
+        id="max-file-size-not-a-size",
+    ),
+    *(
+        pytest.param(
+            _pyproject({"v": {"model": "fsmn-vad", "quantize": True, "max-quant-drift": value}}),
+            [f"tool.funasr.models.v.max-quant-drift: expected a non-negative number, got {shown}"],
+            id=f"max-quant-drift-{case}",
+        )
+        for case, value, shown in [
+            ("negative", -0.01, "-0.01"),
+            ("string", "0.1", '"0.1"'),
+            ("bool", True, "true"),
+            ("nan", float("nan"), "nan"),
+            ("inf", float("inf"), "inf"),
+            ("table", {"max": 1}, "a table"),
+        ]
+    ),
     pytest.param(
         {"project": {"name": "json", "version": "1"}, "tool": {"funasr": {"models": {"v": "fsmn-vad"}}}},
         [
@@ -468,3 +506,17 @@ def test_generic_export_and_torchscript_parse(tmp_path: Path) -> None:
         0.0,
     )
     assert lm.format == "torchscript"  # LM files are the same in every format
+
+
+def test_quantization_drift_limits_and_package_names_that_are_accepted(tmp_path: Path) -> None:
+    models = {
+        "a": {"model": "fsmn-vad", "quantize": True, "max-quant-drift": 0},
+        "b": {"model": "fsmn-vad", "quantize": True, "max-quant-drift": 0.05},
+        "c": {"model": "fsmn-vad", "quantize": True, "max-quant-drift": 2},
+        "d": {"model": "fsmn-vad", "quantize": True},
+    }
+    config = parse(_pyproject(models, package="acme_models_2"), tmp_path)
+    assert [m.max_quant_drift for m in config.models] == [0.0, 0.05, 2.0, None]
+    assert isinstance(config.models[2].max_quant_drift, float)
+    assert config.package == "acme_models_2"
+    assert parse(_pyproject(models, package="_private"), tmp_path).package == "_private"

@@ -62,6 +62,16 @@ def test_export_and_quantize_real_vad_finds_same_speech(
     assert set(manifest["export_drift"]) == {"model.onnx"} and 0 < drift < 1e-4, drift
     said = f"model vad: model.onnx max abs drift from the PyTorch model on a fixed input: {drift:.6g}"
     assert said in first and said in messages  # measured once, kept with the cached export
+    # keep-fp32 = false: the exported model.onnx was only the input of model_quant.onnx
+    declared = {"path": "models/vad", "quantize": True, "keep-fp32": False}
+    quant_only, _ = stage(
+        _config(tmp_path, declared), tmp_path / "quant-only", cache=Cache(tmp_path / "cache"), offline=True
+    )
+    assert sorted(p.name for p in (quant_only / "models" / "vad").iterdir()) == [
+        "am.mvn",
+        "config.yaml",
+        "model_quant.onnx",
+    ]
 
     shipped = realvad.write_model(tmp_path / "shipped", ("model.onnx", "config.yaml", "am.mvn"))
     out = subprocess.run(

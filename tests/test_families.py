@@ -5,8 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.genmodels import RUNTIME_FILES, Read, required_files
 
-from hatch_funasr.families import FAMILIES, detect_family, is_bookkeeping, select_files, tokens_json
+from hatch_funasr.families import (
+    FAMILIES,
+    config_references,
+    config_values,
+    detect_family,
+    expected_files,
+    is_bookkeeping,
+    pytorch_files,
+    quant_name,
+    select_files,
+    tokens_json,
+)
 
 HUB_EXTRAS = {
     "configuration.json": 300,
@@ -403,3 +415,301 @@ def test_generic_export_ships_model_file_and_frontend_config_only() -> None:
     assert sel.quantize == ("model.onnx",) and sel.ship == ("config.yaml", "model_quant.onnx")
     sel = select_files(FAMILIES["campplus"], "torchscript", cam, export="generic")
     assert sel.ship == ("config.yaml", "model.torchscript")
+
+
+# --- judged by FunASR's source (support/genmodels.py RUNTIME_FILES), not by select_files itself ---
+#: ``Read.when`` values that are modes, not config.yaml switches.
+_MODES = ("always", "fp32", "quant", "if present")
+
+
+def _reads(family: str) -> list[Read]:
+    return [r for reads in RUNTIME_FILES[family].values() for r in reads]
+
+
+def _switched_on(family: str) -> tuple[list[str], str | None]:
+    """The config.yaml conditions of ``family``'s reads, and a config.yaml that turns them all on."""
+    conditions = sorted({r.when for r in _reads(family) if r.when not in _MODES})
+    return conditions, "".join(f"{c}\n" for c in conditions) or None
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "quantize"])
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_source_with_every_file_funasr_opens_ships_them_all(family: str, quantize: bool) -> None:
+    """A source holding every file either runtime opens: the directory has each file
+    funasr_onnx and the C++ runtime open in this mode (config switches on)."""
+    conditions, config = _switched_on(family)
+    listing = {r.file: 1 for r in _reads(family)} | HUB_EXTRAS
+    sel = select_files(FAMILIES[family], "onnx", listing, quantize=quantize, config_yaml=config)
+    assert not sel.missing and not sel.notes, sel
+    for runtime in RUNTIME_FILES[family]:
+        needed = required_files(family, runtime, quantize=quantize, conditions=conditions)
+        assert needed <= set(sel.ship), (runtime, sorted(needed - set(sel.ship)))
+
+
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_source_without_a_file_funasr_opens_is_incomplete(family: str) -> None:
+    """Take away any file a runtime opens unconditionally (or under a switch that is on), in
+    both its fp32 and quantized forms for ONNX: the selection names it missing, so the build
+    fails before it ships a directory a runtime cannot load."""
+    _, config = _switched_on(family)
+    full = {r.file: 1 for r in _reads(family)}
+    opened = sorted({r.file.replace("_quant.onnx", ".onnx") for r in _reads(family) if r.when != "if present"})
+    assert opened, family
+    for name in opened:
+        listing = {f: size for f, size in full.items() if f not in (name, quant_name(name))}
+        sel = select_files(FAMILIES[family], "onnx", listing, quantize=True, config_yaml=config)
+        assert any(m == name or m.startswith(f"{name} (") for m in sel.missing), (name, sel.missing)
+    fp32_only = [r.file for r in _reads(family) if r.file in FAMILIES[family].fp32_always]
+    for name in fp32_only:  # the C++ runtime opens model_eb.onnx in fp32 even with --quantize true
+        listing = {f: size for f, size in full.items() if f != name}
+        sel = select_files(FAMILIES[family], "onnx", listing, quantize=True, config_yaml=config)
+        assert name in sel.missing, (name, sel.missing)
+
+
+@pytest.mark.parametrize("family", sorted(RUNTIME_FILES))
+def test_a_family_requires_only_files_funasr_opens(family: str) -> None:
+    """Nothing is required that no runtime opens (a bogus requirement fails real repositories)."""
+    fam = FAMILIES[family]
+    opened = {r.file for r in _reads(family)}
+    switched = {f for files in fam.when_config.values() for f in files}
+    assert set(fam.required) | set(fam.onnx) | switched <= opened, sorted(
+        (set(fam.required) | set(fam.onnx) | switched) - opened
+    )
+
+
+# --- the helpers selection rests on, one behaviour each ------------------------------------------
+def test_tokens_json_is_utf8_json_as_funasr_writes_it() -> None:
+    assert tokens_json("你\n<unk>\n") == '["你", "<unk>"]'.encode()
+
+
+@pytest.mark.parametrize("path", ["x/Examples/model.onnx", "a/b/FIG/config.yaml", "images/sub/model.onnx"])
+def test_bookkeeping_directories_anywhere_above_a_file_in_any_case(path: str) -> None:
+    assert is_bookkeeping(path)
+
+
+CONFIG_YAML = """\
+# note: a comment that holds a colon
+model: "Paraformer"   # trailing comment
+url: http://host/a#b
+two: a # b # c
+frontend_conf:
+  fs: 16000
+  cmvn_file: 'am.mvn' # a path
+  nested:
+    deep: "x:y"
+  Xkey: z
+- listed: no
+token_list:
+  - a
+  - b
+"quoted key": 1
+after: kept
+seg_jieba: On
+"""
+
+
+def test_config_values_reads_block_yaml_by_dotted_key() -> None:
+    assert config_values(CONFIG_YAML) == {
+        "model": "Paraformer",
+        "url": "http://host/a#b",
+        "two": "a",
+        "frontend_conf.fs": "16000",
+        "frontend_conf.cmvn_file": "am.mvn",
+        "frontend_conf.nested.deep": "x:y",
+        "frontend_conf.Xkey": "z",
+        "quoted key": "1",
+        "after": "kept",
+        "seg_jieba": "On",
+    }
+
+
+@pytest.mark.parametrize("switch", ["On", "1", "yes", "TRUE"])
+def test_a_config_switch_is_on_as_yaml_reads_it(switch: str) -> None:
+    listing = {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, config_yaml=f"seg_jieba: {switch}\n")
+    assert sel.missing == ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
+    off = select_files(FAMILIES["ct-punc"], "onnx", listing, config_yaml="seg_jieba: off\n")
+    assert not off.missing
+
+
+def test_config_paths_name_files_and_directories_inside_the_source_only() -> None:
+    usable = {"Qwen/model.safetensors": 1, "Qwen/tokenizer.json": 1, "Qwen/README.md": 1, "bpe.model": 1, "abs": 1}
+    config = (
+        "llm_conf:\n  init_param_path: ./Qwen/\ntokenizer_conf:\n  bpemodel: bpe.model\n"
+        "frontend_conf:\n  cmvn_file: /abs\n  other: ../../abs\n  here: .\n"
+    )
+    files, paths, hub_loads = config_references(config, usable)
+    assert files == ["Qwen/model.safetensors", "Qwen/tokenizer.json", "bpe.model"]
+    assert paths == {"llm_conf.init_param_path": "./Qwen/", "tokenizer_conf.bpemodel": "bpe.model"}
+    assert hub_loads == []
+
+
+def test_a_section_loading_from_a_hub_is_named_with_what_it_loads() -> None:
+    config = "encoder: iic/x\nencoder_conf:\n  hub: MS\nhub: hf\nllm_conf:\n  hub: hf\n  init_param_path: Qwen\nother:\n  hub: local\n"
+    _, _, hub_loads = config_references(config, {"Qwen/a.bin": 1})
+    assert hub_loads == [
+        "encoder_conf.hub = MS loads encoder = 'iic/x' from a hub when the model is built",
+        "hub = hf loads  = None from a hub when the model is built",
+    ]
+    nested = "model_conf:\n  encoder_conf:\n    hub: ms\n    init_param_path: enc\n"
+    assert config_references(nested, {}) == (
+        [],
+        {},
+        [
+            "model_conf.encoder_conf.hub = ms loads model_conf.encoder_conf.init_param_path = 'enc' from a hub when the model is built"
+        ],
+    )
+    assert config_references("model_conf:\n  encoder_conf:\n    hub: ms\n", {})[2] == [
+        "model_conf.encoder_conf.hub = ms loads model_conf.encoder = None from a hub when the model is built"
+    ]
+    _, _, missing_llm = config_references(config, {})
+    assert (
+        missing_llm[-1]
+        == "llm_conf.hub = hf loads llm_conf.init_param_path = 'Qwen' from a hub when the model is built"
+    )
+
+
+def test_pytorch_files_without_configuration_json_take_the_known_optional_files() -> None:
+    listing = {n: 1 for n in ("config.yaml", "model.pt", "tokens.txt", "bpe.model", "jieba_usr_dict", "other.bin")}
+    found, missing, problems = pytorch_files(None, listing)
+    assert (found, missing, problems) == (
+        ["config.yaml", "model.pt", "tokens.txt", "bpe.model", "jieba_usr_dict"],
+        [],
+        [],
+    )
+
+
+@pytest.mark.parametrize("configuration", ['{"framework": "pytorch"}', "not json", '{"file_path_metas": {}}', "[]"])
+def test_a_configuration_json_without_file_path_metas_is_a_problem(configuration: str) -> None:
+    found, missing, problems = pytorch_files(configuration, {"configuration.json": 1, "model.pt": 1})
+    assert found == ["configuration.json"] and missing == []
+    assert problems == [
+        "configuration.json has no file_path_metas, so funasr.AutoModel cannot load the directory "
+        "(download_model_from_hub.py reads only file_path_metas when configuration.json exists); "
+        "choose a revision that ships FunASR's configuration"
+    ]
+
+
+def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
+    configuration = json.dumps(
+        {"file_path_metas": {"init_param": "model.pt", "config": "conf.yml", "extra": ["a.bin", ["b.bin"]], "n": 3}}
+    )
+    listing = {"configuration.json": 1, "model.pt": 1, "conf.yml": 1, "a.bin": 1, "b.bin": 1}
+    found, missing, problems = pytorch_files(configuration, listing, "encoder: iic/x\nencoder_conf:\n  hub: ms\n")
+    assert sorted(found) == sorted(listing) and missing == []
+    assert problems == [
+        "conf.yml: encoder_conf.hub = ms loads encoder = 'iic/x' from a hub when the model is built; an installed "
+        "bundle never reaches for a hub: declare the source with that model inside it, or a revision that points "
+        "at a directory of its own"
+    ]
+    # file_path_metas that is a list: both the problem and what it names are reported
+    as_list = '{"file_path_metas": ["conf.yml"]}'
+    found, _, problems = pytorch_files(as_list, listing, "encoder_conf:\n  hub: ms\n")
+    assert found == ["configuration.json", "conf.yml"] and len(problems) == 2
+    assert problems[0].startswith("configuration.json has no file_path_metas") and problems[1].startswith("conf.yml: ")
+    # no config among the files AutoModel reads: nothing to read a hub switch from
+    no_config = '{"file_path_metas": {"init_param": "model.pt"}}'
+    assert pytorch_files(no_config, listing, "encoder_conf:\n  hub: ms\n") == (
+        ["configuration.json", "model.pt"],
+        [],
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "fmt", "kwargs", "expected"),
+    [
+        (
+            "paraformer",
+            "pytorch",
+            {},
+            ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)"),
+        ),
+        ("ngram-lm", "pytorch", {}, ("TLG.fst", "config.yaml", "lexicon.txt")),
+        ("fsmn-vad", "onnx", {}, ("model.onnx", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "onnx", {"quantize": True}, ("model.onnx", "model_quant.onnx", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "onnx", {"quantize": True, "keep_fp32": False}, ("model_quant.onnx", "config.yaml", "am.mvn")),
+        (
+            "paraformer-contextual",
+            "onnx",
+            {"quantize": True, "keep_fp32": False},
+            (
+                "model_quant.onnx",
+                "model_eb.onnx",
+                "model_eb_quant.onnx",
+                "config.yaml",
+                "am.mvn",
+                "tokens.json",
+                "seg_dict",
+            ),
+        ),
+        ("fsmn-vad", "torchscript", {}, ("model.torchscript", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "torchscript", {"quantize": True}, ("model.torchscript", "config.yaml", "am.mvn")),
+        (
+            "campplus",
+            "onnx",
+            {"export": "generic"},
+            ("model.onnx", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+        ),
+        (
+            "campplus",
+            "torchscript",
+            {"export": "generic"},
+            ("model.torchscript", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+        ),
+    ],
+)
+def test_expected_files_without_a_listing(
+    family: str, fmt: str, kwargs: dict[str, object], expected: tuple[str, ...]
+) -> None:
+    options: dict[str, object] = {"quantize": False, "keep_fp32": None, **kwargs}
+    assert expected_files(FAMILIES[family], fmt, **options) == expected  # type: ignore[arg-type]
+
+
+def test_a_missing_onnx_file_does_not_stop_the_others_and_the_directory_serves_nothing_yet() -> None:
+    listing = {"decoder_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["paraformer-streaming"], "onnx", listing)
+    assert sel.missing == ("model.onnx",) and "decoder_quant.onnx" in sel.ship
+    assert sel.quantized_runtime is None
+
+
+def test_the_quantized_only_advice_names_every_file_and_the_source() -> None:
+    listing = {"model_quant.onnx": 1, "decoder_quant.onnx": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES["paraformer-streaming"], "onnx", listing)
+    assert sel.advice == (
+        "the source ships model_quant.onnx, decoder_quant.onnx without the fp32 file (quantized only): the directory "
+        "serves the quantized runtime: funasr_onnx with quantize=True, the C++ runtime with --quantize true (its default)",
+    )
+
+
+def test_generic_exports_take_only_generic_side_files_and_say_so() -> None:
+    listing = {"model.pt": 1, "config.yaml": 1, "configuration.json": 1, "jieba_usr_dict": 1}
+    sel = select_files(FAMILIES["ct-punc"], "onnx", listing, export="generic", config_yaml="seg_jieba: true\n")
+    assert not sel.missing and sel.ship == ("config.yaml", "model.onnx")  # no tokens.json or jieba files asked
+    assert sel.advice == (
+        'model.onnx is traced from the PyTorch module with the declared export-inputs (export = "generic", '
+        "experimental): no FunASR runtime loads it; feed it those inputs",
+    )
+    plain = select_files(
+        FAMILIES["ct-punc"],
+        "onnx",
+        {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1, "jieba_usr_dict": 1, "am.mvn": 1},
+    )
+    assert plain.ship == ("config.yaml", "tokens.json", "model.onnx", "jieba_usr_dict")  # its own optional files
+
+
+def test_torchscript_advice_names_each_file_and_a_shipped_one_needs_none() -> None:
+    listing = {"model.pt": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1, "seg_dict": 1}
+    sel = select_files(FAMILIES["paraformer-contextual"], "torchscript", listing)
+    assert sel.advice[0].startswith("model.torchscript, model_eb.torchscript: loaded by the C++ runtime's GPU build")
+    shipped = select_files(
+        FAMILIES["paraformer"], "torchscript", {"model.torchscript": 1, "config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    )
+    assert shipped.advice == () and shipped.quantized_runtime is None
+    pytorch = select_files(FAMILIES["paraformer"], "pytorch", {"model.pt": 1, "config.yaml": 1})
+    assert pytorch.quantized_runtime is None
+
+
+def test_config_values_strip_quotes_only() -> None:
+    text = '"quoted section":\n  a: XvalueX\nXsec:\n  b: 1\n'
+    assert config_values(text) == {"quoted section.a": "XvalueX", "Xsec.b": "1"}

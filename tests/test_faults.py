@@ -40,11 +40,15 @@ def faults(hub: LoopbackHub) -> Iterator[LoopbackHub]:
 
 
 def assert_cache_sound(root: Path) -> None:
-    """Every blob's bytes hash to its name, and no scratch space is left."""
-    for blob in (root / "blobs" / "sha256").rglob("*"):
-        if blob.is_file():
-            assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name, blob
-    assert not any((root / "tmp").iterdir()) if (root / "tmp").exists() else True
+    """Every blob's bytes hash to its name, and no scratch space is left.  Called after builds
+    that downloaded: the blob store and the scratch root exist (else this is not the cache the
+    build used, and every check below would pass on nothing)."""
+    blobs = [b for b in (root / "blobs" / "sha256").rglob("*") if b.is_file()]
+    assert blobs, f"no blob in {root}: not the cache the build used"
+    for blob in blobs:
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name, blob
+    assert (root / "tmp").is_dir(), f"{root / 'tmp'}: downloads made no scratch space here"
+    assert not any((root / "tmp").iterdir()), list((root / "tmp").iterdir())
 
 
 def stage(project: Path, tmp_path: Path, messages: list[str]) -> Path:
@@ -155,7 +159,7 @@ def test_sigkill_mid_download_then_rebuild(
     assert build.returncode == -signal.SIGKILL
     assert any((cache / "tmp").iterdir()), "the killed build left its scratch space (as a kill does)"
     assert not Cache(cache).has_blob(hashlib.sha256(vad_repo[MODEL]).hexdigest(), len(vad_repo[MODEL]))
-    assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
+    assert not list(project.rglob("*.whl")), "no wheel anywhere in the project (dist/ or elsewhere)"
 
     faults.chunk_delay = 0.0
     wheel = wheel_build(project)
@@ -169,11 +173,27 @@ def test_sigkill_mid_download_then_rebuild(
 def test_three_builds_at_once_on_a_cold_cache(
     faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_repo: dict[str, bytes]
 ) -> None:
-    faults.chunk_delay = 0.05  # slow enough that all three are in flight together
+    """Three builds listed the repository and wait on one cache lock before any byte is
+    downloaded (a holder process keeps it until all three got there: they are in flight
+    together by construction, not by hoping a slow link makes them overlap); then each file
+    crosses the wire once and all three wheels are the same."""
+    listing = f"/api/v1/models/{VAD_ONNX_REPO}/repo/files"
+
+    def listed() -> int:
+        return sum(1 for method, target in faults.requests if method == "GET" and target.startswith(listing))
+
+    holder = _hold_lock(faults, 600)
     projects = [make_project(tmp_path, name=f"p{i}") for i in range(3)]
     builds = [_build_process(p) for p in projects]
+    try:
+        _wait_for(lambda: listed() >= 3, "three builds to list the repository", timeout=120)
+        assert faults.transfers == [], "no build downloads while another holds the model's lock"
+        assert [b.poll() for b in builds] == [None, None, None], "all three are still running, waiting on the lock"
+    finally:
+        _stop(holder)
     outputs = [b.communicate(timeout=300)[0] for b in builds]
     assert [b.returncode for b in builds] == [0, 0, 0], outputs
+    assert listed() == 3
     wheels = [next((p / "dist").glob("*.whl")).read_bytes() for p in projects]
     assert wheels[0] == wheels[1] == wheels[2]
     for name in RUNTIME:
@@ -242,11 +262,39 @@ def test_lock_held_by_a_live_process_waits_a_bounded_time_then_names_it(
 
 
 # --- full and read-only disks -----------------------------------------------------------------
+def _unshare(script: str) -> list[str]:
+    """``sh -c script`` in a private mount namespace (a user namespace too when not root)."""
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", "--mount", "--propagation", "private", *user, "sh", "-c", script]
+
+
+#: What the kernel says when this user may not create the namespaces or mount there.
+_NO_PRIVILEGE = ("Operation not permitted", "Permission denied")
+
+
+@pytest.fixture(scope="module")
+def mount_namespace() -> None:
+    """These tests mount a small tmpfs (a full disk) or a read-only one in a private mount
+    namespace.  Where the kernel refuses this user the namespace or the mount (no root, and
+    unprivileged user namespaces disabled, or a container without CAP_SYS_ADMIN), they are
+    skipped saying so; any other failure of the probe fails them."""
+    probe = subprocess.run(
+        _unshare('d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"'),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        why = (probe.stderr or probe.stdout).strip()
+        if any(text in why for text in _NO_PRIVILEGE):
+            pytest.skip(f"needs a private mount namespace with tmpfs mounts, which this user may not create ({why})")
+        pytest.fail(f"probing for a private mount namespace failed: {why}")
+
+
 def _in_mount_namespace(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``script`` (sh) in a private mount namespace, so it can mount small or read-only file systems."""
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     return subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", *user, "sh", "-c", script],
+        _unshare(script),
         cwd=cwd,
         env={**os.environ, **env, "PYTHON": sys.executable},
         capture_output=True,
@@ -285,6 +333,7 @@ def _full_disk_run(tmp_path: Path, mount: str, project: Path | None = None, **ex
     return result.stdout, (tmp_path / "build.log").read_text()
 
 
+@pytest.mark.usefixtures("mount_namespace")
 def test_cache_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path) -> None:
     # 256 KiB: the small files fit, model_quant.onnx (500 KiB) does not.
     report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=256k tmpfs "$HATCH_FUNASR_CACHE"')
@@ -294,6 +343,7 @@ def test_cache_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_
     assert "BAD" not in report and "scratch" not in report and "dist" not in report, report
 
 
+@pytest.mark.usefixtures("mount_namespace")
 def test_output_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path) -> None:
     report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o size=256k tmpfs "$DIST"')
     assert "build exit 0" not in report
@@ -302,6 +352,7 @@ def test_output_on_a_full_disk(faults: LoopbackHub, hub_env: dict[str, str], tmp
     assert "BAD" not in report and "scratch" not in report and report.count("blob ") == len(RUNTIME)
 
 
+@pytest.mark.usefixtures("mount_namespace")
 def test_read_only_cache(faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path) -> None:
     # Cold and read-only: a clear error naming the cache.
     report, log = _full_disk_run(tmp_path, 'mount -t tmpfs -o ro,size=1m tmpfs "$HATCH_FUNASR_CACHE"')
@@ -310,6 +361,7 @@ def test_read_only_cache(faults: LoopbackHub, hub_env: dict[str, str], tmp_path:
     assert "dist " not in report
 
 
+@pytest.mark.usefixtures("mount_namespace")
 def test_warm_read_only_cache_builds_offline(
     faults: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, vad_repo: dict[str, bytes]
 ) -> None:

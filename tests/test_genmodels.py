@@ -19,6 +19,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from support.genmodels import (
+    CONFIG,
     FAMILIES,
     HUB_ONNX_REPO,
     ONNX_SPECS,
@@ -136,8 +137,12 @@ def test_contract_names_the_files_the_stand_ins_write() -> None:
         written = (
             set(SIDE[family]) | set(ONNX_SPECS.get(family, {})) | {quant_name(n) for n in ONNX_SPECS.get(family, {})}
         )
-        read = {r.file for reads in runtimes.values() for r in reads}
-        assert read == written, family  # every file is read by someone, and the stand-in writes every file read
+        config = CONFIG.get(family, "")
+        reads = [r for rs in runtimes.values() for r in rs]
+        # Every file written is read by someone; every file read is written, except optional reads
+        # ("if present") and reads under a config.yaml switch the stand-in leaves off (ct-punc-realtime's seg_jieba).
+        needed = {r.file for r in reads if r.when in ("always", "fp32", "quant") or r.when in config}
+        assert needed <= written <= {r.file for r in reads}, family
         for reads in runtimes.values():
             for r in reads:
                 assert r.reader and r.reads and ":" in r.reader, r

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,18 @@ from support.projects import (
 )
 
 from hatch_funasr.cache import Cache
+from hatch_funasr.config import load_config
 from hatch_funasr.errors import ConfigError, FetchError, IntegrityError
-from hatch_funasr.lock import read_lock
+from hatch_funasr.lock import (
+    Lock,
+    LockedFile,
+    LockedModel,
+    LockedRepo,
+    declaration_of,
+    mismatches,
+    read_lock,
+    write_lock,
+)
 
 
 @pytest.fixture
@@ -136,8 +148,10 @@ def test_altered_byte_on_cold_cache_is_caught(
         sha = next(f.sha256 for f in expected.files if f.path == MODEL)
         assert isinstance(info.value, IntegrityError)
         assert "does not match funasr.lock: sha256 " in message and f"expected {sha}" in message
-    blobs = list((tmp_path / "cold-cache" / "blobs").rglob("*")) if (tmp_path / "cold-cache" / "blobs").exists() else []
-    tampered = [b for b in blobs if b.is_file() and b.stat().st_size == len(vad_repo[MODEL])]
+    cold = Cache(tmp_path / "cold-cache")
+    config_sha = hashlib.sha256(vad_repo["config.yaml"]).hexdigest()
+    assert cold.has_blob(config_sha, len(vad_repo["config.yaml"])), "config.yaml was fetched first: this is the cache"
+    tampered = [b for b in (cold.root / "blobs").rglob("*") if b.is_file() and b.stat().st_size == len(vad_repo[MODEL])]
     assert tampered == [], "the altered bytes must never enter the cache"
     tamper.clear()
     build(project, tmp_path / "b2")  # a later build against a good server succeeds
@@ -205,3 +219,233 @@ def test_unlocked_hf_build_still_checks_lfs_sha256(tmp_path: Path, hub_env: dict
         r"match the hub listing: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}",
     ):
         build(project, tmp_path / "b")
+
+
+# --- the lock file itself, in process: its exact text, every value checked ------------------------
+C1, C2 = "1" * 40, "2" * 40
+S1, S2 = "a" * 64, "b" * 64
+LOCK_TEXT = f"""\
+# funasr.lock: written by `hatch-funasr lock`; commit it. Do not edit by hand.
+version = 1
+
+[models.asr]
+hub = "ms"
+repo = "iic/SenseVoiceSmall-onnx"
+revision = "v2.0.5"
+commit = "{C1}"
+license = "Apache-2.0"
+declaration = "{{\\"q\\":1}}"
+files = [
+  {{ path = "am.mvn", size = 11203, sha256 = "{S1}" }},
+  {{ path = "sub/tokens.json", size = 3, sha256 = "{S2}" }},
+  {{ path = "词表.txt", size = 4, sha256 = "{S1}" }},
+]
+
+[[models.asr.extra]]
+hub = "hf"
+repo = "FunAudioLLM/SenseVoiceSmall"
+commit = "{C2}"
+files = [
+  {{ path = "bpe.model", size = 0, sha256 = "{S2}" }},
+]
+
+[models.vad]
+hub = "ms"
+repo = "iic/vad"
+commit = "{C2}"
+declaration = "d"
+files = [
+]
+"""
+LOCK = Lock(
+    {
+        "vad": LockedModel(hub="ms", repo="iic/vad", revision=None, commit=C2, files=(), name="vad", declaration="d"),
+        "asr": LockedModel(
+            hub="ms",
+            repo="iic/SenseVoiceSmall-onnx",
+            revision="v2.0.5",
+            commit=C1,
+            # written sorted by path whatever the order here
+            files=(
+                LockedFile("词表.txt", 4, S1),
+                LockedFile("sub/tokens.json", 3, S2),
+                LockedFile("am.mvn", 11203, S1),
+            ),
+            license="Apache-2.0",
+            name="asr",
+            declaration='{"q":1}',
+            extra=(LockedRepo("hf", "FunAudioLLM/SenseVoiceSmall", None, C2, (LockedFile("bpe.model", 0, S2),)),),
+        ),
+    }
+)
+
+
+def test_the_lock_is_written_exactly_and_read_back_whole(tmp_path: Path) -> None:
+    assert write_lock(tmp_path, LOCK) is True
+    assert (tmp_path / "funasr.lock").read_text("utf-8") == LOCK_TEXT
+    assert write_lock(tmp_path, LOCK) is False  # unchanged: not rewritten
+    assert [p.name for p in tmp_path.iterdir()] == ["funasr.lock"]  # no temporary file left
+    back = read_lock(tmp_path)
+    assert back is not None and set(back.models) == {"asr", "vad"}
+    assert back.models["vad"] == LOCK.models["vad"]
+    asr = back.models["asr"]
+    assert asr.files == (
+        LockedFile("am.mvn", 11203, S1),
+        LockedFile("sub/tokens.json", 3, S2),
+        LockedFile("词表.txt", 4, S1),  # written as it is (readable), not \u-escaped
+    )
+    assert (asr.hub, asr.repo, asr.revision, asr.commit, asr.license, asr.declaration, asr.name) == (
+        "ms",
+        "iic/SenseVoiceSmall-onnx",
+        "v2.0.5",
+        C1,
+        "Apache-2.0",
+        '{"q":1}',
+        "asr",
+    )
+    assert asr.extra == LOCK.models["asr"].extra
+    assert read_lock(tmp_path / "nowhere") is None
+
+
+def _bad(tmp_path: Path, old: str, new: str) -> str:
+    assert LOCK_TEXT.count(old) >= 1, old
+    (tmp_path / "funasr.lock").write_text(LOCK_TEXT.replace(old, new, 1), "utf-8")
+    with pytest.raises(ConfigError) as info:
+        read_lock(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.startswith("funasr.lock: ") and problem.endswith(
+        "; fix it, or delete it and run `hatch-funasr lock`"
+    )
+    return problem.removeprefix("funasr.lock: ").removesuffix("; fix it, or delete it and run `hatch-funasr lock`")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("version = 1", "version = 2", "unsupported version 2, expected 1"),
+        ("version = 1\n", "", "unsupported version None, expected 1"),
+        (
+            'hub = "ms"\nrepo = "iic/vad"',
+            'hub = ""\nrepo = "iic/vad"',
+            "models.vad.hub: expected a non-empty string, got ''",
+        ),
+        ('repo = "iic/vad"', 'repo = "vad"', "models.vad.repo: 'vad' is not a hub repository id owner/name"),
+        ('repo = "iic/vad"', "repo = 7", "models.vad.repo: expected a non-empty string, got 7"),
+        (
+            'declaration = "d"\nfiles = [\n]',
+            'declaration = "d"\nfiles = "x"',
+            "models.vad.files: expected an array of tables, got str",
+        ),
+        ('declaration = "d"\n', "", "models.vad.declaration: expected a non-empty string, got None"),
+        (
+            'declaration = "d"\nfiles = [\n]',
+            'declaration = "d"\nfiles = [1]',
+            "models.vad.files[0]: expected a table, got int",
+        ),
+        ('path = "am.mvn"', 'path = "../am.mvn"', "models.asr.files[0].path: unsafe file name '../am.mvn'"),
+        (
+            'path = "sub/tokens.json"',
+            'path = "AM.mvn"',
+            "models.asr.files: 'AM.mvn' and 'am.mvn' are one file on Windows and macOS",
+        ),
+        (
+            'license = "Apache-2.0"',
+            'license = "see <a href=x>"',
+            "models.asr.license: 'see <a href=x>' is not a licence name or SPDX expression",
+        ),
+        ('license = "Apache-2.0"', "license = 3", "models.asr.license: expected a non-empty string, got 3"),
+        ('revision = "v2.0.5"', "revision = 5", "models.asr.revision: expected a non-empty string, got 5"),
+        (
+            '[[models.asr.extra]]\nhub = "hf"',
+            '[[models.asr.extra]]\nhub = "gh"',
+            "models.asr.extra[0].hub: expected one of ms, hf, got 'gh'",
+        ),
+        (
+            f'commit = "{C2}"\nfiles = [\n  {{ path = "bpe',
+            'commit = "main"\nfiles = [\n  { path = "bpe',
+            "models.asr.extra[0].commit (a movable tag or branch cannot be locked): 'main' is not a full commit id",
+        ),
+        ("[models.vad]", "[models.vad]\nextra = 3", "models.vad.extra: expected an array of tables, got int"),
+        ("[models.vad]", '[models."../x"]', "models.../x: unsafe file name '../x'"),
+        ("[models.vad]\nhub", "[models]\nvad = 3\n[models.v]\nhub", "models.vad: expected a table, got int"),
+        (
+            LOCK_TEXT[LOCK_TEXT.index("\n[models.asr]") :],
+            "\nmodels = 3\n",
+            "models: expected a table of models, got int",
+        ),
+        ("size = 11203", "size = -1", "models.asr.files[0].size: -1 is not a file size"),
+        ("[models.vad]", "[models.vad", "Expected ']' at the end of a table declaration"),
+    ],
+)
+def test_a_lock_value_that_is_not_one_is_refused_naming_where(old: str, new: str, message: str, tmp_path: Path) -> None:
+    assert message in _bad(tmp_path, old, new)
+
+
+def test_a_lock_that_is_not_utf8_or_not_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "funasr.lock").write_bytes(b"version = 1\n\xff\n")
+    with pytest.raises(ConfigError, match=r"funasr\.lock: 'utf-8' codec can't decode"):
+        read_lock(tmp_path)
+    (tmp_path / "funasr.lock").unlink()
+    (tmp_path / "funasr.lock").mkdir()
+    with pytest.raises(ConfigError, match=r"funasr\.lock: \[Errno 21\] Is a directory"):
+        read_lock(tmp_path)
+
+
+def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
+    declared = 'local = { path = "m", family = "fsmn-vad" }\nnew = "fsmn-vad"\nvad = { model = "fsmn-vad", revision = "v2.0.4" }\n'
+    project = make_project(tmp_path, declared)  # a local model and a model missing from the lock come first
+    (project / "m").mkdir()
+    config = load_config(project)
+    vad = next(m for m in config.models if m.name == "vad")
+    was = json.loads(declaration_of(vad)) | {"revision": "v2.0.3", "quantize": True}
+    entry = LockedModel(
+        hub="ms", repo=vad.repo or "", revision="v2.0.3", commit=C1, files=(), name="vad", declaration=json.dumps(was)
+    )
+    gone = LockedModel(hub="ms", repo="iic/x", revision=None, commit=C1, files=(), name="old", declaration="{}")
+    assert mismatches(config, Lock({"vad": entry, "old": gone})) == [
+        "model new is declared but not in funasr.lock",
+        "model vad changed since it was locked: quantize True -> False, revision 'v2.0.3' -> 'v2.0.4'",
+        "model old is in funasr.lock but no longer declared",
+    ]
+    same = LockedModel(
+        hub="ms",
+        repo=vad.repo or "",
+        revision="v2.0.4",
+        commit=C1,
+        files=(),
+        name="vad",
+        declaration=declaration_of(vad),
+    )
+    new = next(m for m in config.models if m.name == "new")
+    assert (
+        mismatches(config, Lock({"vad": same, "new": replace(same, name="new", declaration=declaration_of(new))})) == []
+    )
+
+
+def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) -> None:
+    models = (
+        'asr = { model = "sensevoice-small", revision = "v2.0.5", quantize = true, keep-fp32 = false, '
+        'include = ["*.txt"], exclude = ["x"] }\n'
+    )
+    config = load_config(make_project(tmp_path, models))
+    assert json.loads(declaration_of(config.models[0])) == {
+        "hub": "ms",
+        "repo": "iic/SenseVoiceSmall-onnx",
+        "revision": "v2.0.5",
+        "family": "sensevoice",
+        "format": "onnx",
+        "export": "auto",
+        "quantize": True,
+        "keep-fp32": False,
+        "include": ["*.txt"],
+        "exclude": ["x"],
+        "extra": [["ms", "iic/SenseVoiceSmall", None, ["chn_jpn_yue_eng_ko_spectok.bpe.model"]]],
+    }
+    text = declaration_of(config.models[0])
+    assert ", " not in text and ": " not in text and text.startswith('{"exclude":["x"],"export":"auto",')  # sorted
+
+
+def test_a_lock_without_models_pins_nothing(tmp_path: Path) -> None:
+    (tmp_path / "funasr.lock").write_text("version = 1\n")
+    lock = read_lock(tmp_path)
+    assert lock is not None and dict(lock.models) == {}

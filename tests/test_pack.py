@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import re
+import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from support.projects import assert_record_matches
 
+from hatch_funasr import pack, progress, scratch
+from hatch_funasr.digest import CHUNK
 from hatch_funasr.errors import IntegrityError
-from hatch_funasr.pack import PackEntry, add_models, compress_type_for
+from hatch_funasr.pack import PARTIAL_PREFIX, PackEntry, add_models, compress_type_for, read_record, write_record
 
 
 def _row(name: str, data: bytes) -> str:
@@ -28,6 +34,16 @@ def _wheel(path: Path) -> Path:
         rows = [_row("pkg/__init__.py", b""), _row("pkg-1.dist-info/METADATA", metadata), "pkg-1.dist-info/RECORD,,"]
         zf.writestr("pkg-1.dist-info/RECORD", "\n".join(rows) + "\n")
     return path
+
+
+def _local_extra(wheel: Path, info: zipfile.ZipInfo) -> bytes:
+    """The extra field of an entry's local header (where a forced zip64 record would be)."""
+    with wheel.open("rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        f.seek(name_length, 1)
+        return f.read(extra_length)
 
 
 def _entry(tmp_path: Path, name: str, data: bytes, sha: str | None = None) -> PackEntry:
@@ -72,6 +88,8 @@ def test_source_changed_after_verification_leaves_no_wheel(tmp_path: Path) -> No
         ("tokens.json", 5 << 20, True),
         ("config.yaml", 1215, True),  # under 4 KiB: a compressor's set-up costs more than it saves
         ("config.yaml", 4096, False),
+        ("tokens.json", 1 << 20, False),
+        ("tokens.json", (1 << 20) + 1, True),
     ],
 )
 def test_compression_rule(name: str, size: int, stored: bool) -> None:
@@ -98,3 +116,129 @@ def test_each_copy_path_hashes_what_it_writes(tmp_path: Path, monkeypatch: pytes
     wrong = _entry(tmp_path, "model.onnx", data, sha="0" * 64)
     with pytest.raises(IntegrityError, match="changed after it was verified"):
         add_models(wheel, [wrong], source_date_epoch=1767225600)
+
+
+def test_every_entry_is_fixed_and_recorded_and_rewritten_entries_see_the_model_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pass over a wheel with a manifest to complete: entry order, times, modes, compression,
+    RECORD as CSV (a comma in a name), the rewrite hook, and the packing report of a large file."""
+    monkeypatch.setattr(pack, "_PROGRESS", 3 << 20)  # "large" from 3 MiB, so the test stays small
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    manifest = b'{"models": {}}'
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg/__init__.py", "")
+        zf.writestr(zipfile.ZipInfo("pkg/funasr_manifest.json", (2020, 2, 2, 0, 0, 0)), manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr("pkg-1.dist-info/METADATA", b"Metadata-Version: 2.1\n")
+        zf.writestr("pkg-1.dist-info/RECORD", "pkg/__init__.py,sha256=x,0\npkg/funasr_manifest.json,sha256=y,14\n")
+    big = bytes(range(256)) * (3 << 12)  # exactly 3 MiB
+    entries = [_entry(tmp_path, "model.onnx", big), _entry(tmp_path, "a,b.txt", b"x" * 10, sha=None)]
+    seen: dict[str, str] = {}
+
+    during: list[str] = []
+
+    def complete(data: bytes, hashes: Mapping[str, str]) -> bytes:
+        during.extend(sorted(p.name for p in tmp_path.iterdir() if "whl" in p.name))
+        seen.update(hashes)
+        return data + json.dumps(dict(sorted(hashes.items()))).encode()
+
+    messages: list[str] = []
+    add_models(
+        wheel,
+        entries,
+        source_date_epoch=1767225600,
+        report=messages.append,
+        progress="log",
+        rewrite={"pkg/funasr_manifest.json": complete},
+    )
+    assert seen == {e.arcname: hashlib.sha256(e.source.read_bytes()).hexdigest() for e in entries}
+    # while packing, nothing installable: hatchling's wheel and the new one under hidden names the
+    # next build in this directory sweeps (owned by this process), never *.whl
+    owned = f"{PARTIAL_PREFIX}{wheel.name}-{scratch.owned_name('', '')}"
+    assert during == sorted([owned + "new", owned + "partial"])
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.namelist() == [
+            "pkg/__init__.py",
+            "pkg/models/m/a,b.txt",
+            "pkg/models/m/model.onnx",
+            "pkg/funasr_manifest.json",
+            "pkg-1.dist-info/METADATA",
+            "pkg-1.dist-info/RECORD",
+        ]
+        written = zf.read("pkg/funasr_manifest.json")
+        assert written == manifest + json.dumps(dict(sorted(seen.items()))).encode()
+        assert zf.getinfo("pkg/funasr_manifest.json").date_time == (2020, 2, 2, 0, 0, 0)
+        for name in ("pkg/models/m/a,b.txt", "pkg/models/m/model.onnx", "pkg-1.dist-info/RECORD"):
+            info = zf.getinfo(name)
+            assert info.date_time == (2026, 1, 1, 0, 0, 0), name
+            assert info.external_attr == 0o100644 << 16, name
+            assert _local_extra(wheel, info) == b"", name  # no zip64 extra field below 2 GiB
+        assert zf.getinfo("pkg-1.dist-info/RECORD").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("pkg/models/m/model.onnx").compress_type == zipfile.ZIP_STORED
+        assert zf.read("pkg/models/m/model.onnx") == big
+        rows = read_record(zf.read("pkg-1.dist-info/RECORD"))
+        assert zf.read("pkg-1.dist-info/RECORD").count(b'"pkg/models/m/a,b.txt"') == 1
+    assert rows == [
+        ["pkg/__init__.py", "sha256=x", "0"],
+        ["pkg/models/m/a,b.txt", _row("pkg/models/m/a,b.txt", b"x" * 10).rsplit(",", 2)[1], "10"],
+        ["pkg/models/m/model.onnx", _row("m", big).rsplit(",", 2)[1], str(len(big))],
+        ["pkg/funasr_manifest.json", _row("m", written).rsplit(",", 2)[1], str(len(written))],
+        ["pkg-1.dist-info/RECORD", "", ""],
+    ]
+    assert messages[0] == "hatch-funasr: packing pkg/models/m/model.onnx (3 MiB, stored)"
+    assert re.fullmatch(r"hatch-funasr: packing model\.onnx: 3\.0/3\.0 MiB \(100%\).*", messages[-1]), messages
+    assert len(messages) == 4  # the announcement and a line per MiB (a tenth and more each)
+    assert sorted(p.name for p in tmp_path.iterdir() if "whl" in p.name) == [wheel.name]  # no partial left
+
+
+def test_a_file_just_under_the_progress_size_packs_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files up to one read (digest.CHUNK) take the small-file path; the progress size is a
+    boundary beyond it."""
+    limit = CHUNK + 1000
+    monkeypatch.setattr(pack, "_PROGRESS", limit)
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    messages: list[str] = []
+    add_models(
+        wheel,
+        [_entry(tmp_path, "model.onnx", b"\x08" * (limit - 1))],
+        source_date_epoch=315532800,
+        report=messages.append,
+    )
+    assert messages == []
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    add_models(
+        wheel, [_entry(tmp_path, "model.onnx", b"\x08" * limit)], source_date_epoch=315532800, report=messages.append
+    )
+    assert messages[0] == "hatch-funasr: packing pkg/models/m/model.onnx (1 MiB, stored)"
+
+
+def test_a_source_longer_or_shorter_than_listed_leaves_no_wheel(tmp_path: Path) -> None:
+    for data, listed in ((b"12345", 4), (b"123", 4)):
+        wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+        src = tmp_path / "model.onnx"
+        src.write_bytes(data)
+        entry = PackEntry("pkg/models/m/model.onnx", src, listed, None)
+        with pytest.raises(IntegrityError) as info:
+            add_models(wheel, [entry], source_date_epoch=315532800)
+        sha = hashlib.sha256(data).hexdigest()
+        assert str(info.value) == (
+            f"pkg/models/m/model.onnx: {src} changed after it was verified (size {len(data)}, sha256 {sha}; "
+            f"expected size {listed}, sha256 None); nothing was packed"
+        )
+        assert [p.name for p in tmp_path.iterdir() if "whl" in p.name] == []
+
+
+def test_record_is_csv_with_newline_ends() -> None:
+    rows = [["a,b", "sha256=x", "1"], ["c", "", ""]]
+    assert write_record(rows) == b'"a,b",sha256=x,1\nc,,\n'
+    assert read_record(write_record(rows)) == rows
+
+
+def test_a_wheel_that_is_not_a_zip_fails_as_itself_and_is_removed(tmp_path: Path) -> None:
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(zipfile.BadZipFile):
+        add_models(wheel, [], source_date_epoch=315532800)
+    assert list(tmp_path.iterdir()) == []

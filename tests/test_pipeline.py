@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import realvad
+from support.fake_export import fake_export_python
 from support.genmodels import write_family
 from support.projects import config_of, stage
 
@@ -303,3 +304,27 @@ def test_a_pytorch_model_that_loads_another_from_a_hub_is_refused(tmp_path: Path
         stage(config, tmp_path / "stage", cache=Cache(tmp_path / "c"))
     assert "config.yaml: llm_conf.hub = hf loads llm_conf.init_param_path = 'Qwen3-0.6B' from a hub" in str(info.value)
     assert "an installed bundle never reaches for a hub" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("keep_fp32", "ships"), [(None, ["model.onnx", "model_quant.onnx"]), (False, ["model_quant.onnx"])]
+)
+def test_keep_fp32_false_drops_the_exported_fp32_file_after_quantizing_it(
+    keep_fp32: bool | None, ships: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PyTorch source is exported (by a stand-in export child: support/fake_export.py), then
+    quantized; with keep-fp32 = false the exported model.onnx is only the input of that."""
+    pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
+    realvad.write_model(tmp_path / "models" / "vad", ("model.pt", "config.yaml", "am.mvn", "configuration.json"))
+    ready = realvad.write_model(tmp_path / "ready", ("model.onnx",))
+    monkeypatch.setenv("HATCH_FUNASR_EXPORT_PYTHON", str(fake_export_python(tmp_path, ready)))
+    declared: dict[str, object] = {"path": "models/vad", "quantize": True}
+    if keep_fp32 is not None:
+        declared["keep-fp32"] = keep_fp32
+    pkg, (staged,) = stage(config_of(tmp_path, {"vad": declared}), tmp_path / "stage", cache=Cache(tmp_path / "cache"))
+    assert staged.selection is not None and staged.selection.export == ("model.onnx",)
+    assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", *ships]
+    manifest = json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]
+    assert sorted(manifest["files"]) == ["am.mvn", "config.yaml", *ships]
+    assert manifest["derived"] == ships
+    assert manifest["runtime"] == ("quantized" if keep_fp32 is False else "both")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,9 +29,14 @@ from support.projects import (
     wheel_build,
 )
 
+from hatch_funasr import progress, sources
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import FetchError, IntegrityError, SelectionError
-from hatch_funasr.lock import read_lock
+from hatch_funasr.context import BuildContext
+from hatch_funasr.digest import FileDigest, hash_file
+from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
+from hatch_funasr.lock import LockedFile, LockedModel, LockedRepo, read_lock
+from hatch_funasr.model import ExtraFiles, RemoteFile, RepoListing
+from hatch_funasr.sources import HubSource, LocalSource, listing_json, open_source
 
 
 def _config(root: Path, models: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -193,7 +201,7 @@ def test_failed_build_leaves_no_wheel(tmp_path: Path, hub_env: dict[str, str]) -
     )
     assert result.returncode != 0
     assert "has no revision v9.9.9" in result.stdout + result.stderr
-    assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
+    assert not list(project.rglob("*.whl")), "no wheel anywhere in the project (dist/ or elsewhere)"
 
 
 # --- a model directory composed from two repositories (extra-files) -----------------------------
@@ -297,3 +305,396 @@ def test_offline_without_a_lock_refuses_an_edited_cached_listing(
         stage_project(unlocked, tmp_path / "s1", offline=True)
     pkg = stage_project(project, tmp_path / "s2", offline=True)  # locked: the lock decides, not the listing
     assert (pkg / "models" / "vad" / "model_quant.onnx").read_bytes() == vad_repo["model_quant.onnx"]
+
+
+# --- HubSource with a stand-in client: retries, what enters the cache, what is refused ------------
+class FakeClient:
+    """A HubClient whose downloads go as scripted: per file, a list of outcomes ("ok", "short",
+    "drop", "disk", "wrong", "refuse"), one per attempt; every fetch is recorded."""
+
+    def __init__(self, files: dict[str, bytes], script: dict[str, list[str]] | None = None) -> None:
+        self.files, self.script, self.fetched = files, script or {}, []  # type: ignore[var-annotated]
+
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: object = None) -> FileDigest:
+        self.fetched.append(remote.path)
+        outcome = (self.script.get(remote.path) or ["ok"]).pop(0) if self.script.get(remote.path) else "ok"
+        data = self.files[remote.path]
+        target = dest / remote.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if outcome == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        if outcome == "drop":
+            raise ConnectionResetError("connection reset by peer")
+        if outcome == "refuse":
+            raise IntegrityError(f"{remote.path}: the hub sent more than it lists")
+        if outcome == "short":  # as the clients report a body that ended early
+            target.write_bytes(data[: len(data) // 2])
+            raise ConnectionError(f"{remote.path}: {len(data) // 2} of {len(data)} bytes")
+        body = data
+        if outcome == "wrong":
+            body = bytes([data[0] ^ 1]) + data[1:]
+        target.write_bytes(body)
+        if callable(progress):
+            progress(len(body))
+        return hash_file(target)
+
+
+def _listed(files: dict[str, bytes], *, sha: bool = True) -> dict[str, RemoteFile]:
+    return {
+        p: RemoteFile(p, len(d), hashlib.sha256(d).hexdigest() if sha else None, None if sha else _git(d))
+        for p, d in files.items()
+    }
+
+
+def _git(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+FILES = {"config.yaml": b"model: FsmnVADStreaming\n", "am.mvn": b"<Nnet>\n" * 30, "model_quant.onnx": b"\x08" * 3000}
+COMMIT = "c" * 40
+
+
+def _source(tmp_path: Path, client: FakeClient, **kwargs: object) -> HubSource:
+    model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    return HubSource(model, COMMIT, _listed(FILES), cache, client, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(sources.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_dropped_or_short_transfer_is_retried_and_only_whole_files_are_kept(
+    tmp_path: Path, no_backoff: list[float]
+) -> None:
+    client = FakeClient(FILES, {"model_quant.onnx": ["drop", "short", "ok"], "am.mvn": ["short", "ok"]})
+    source = _source(tmp_path, client, attempts=3)
+    messages: list[str] = []
+    records = source.materialize(list(FILES), messages.append)
+    assert {p: r.source.read_bytes() for p, r in records.items()} == FILES
+    assert {p: r.sha256 for p, r in records.items()} == {p: hashlib.sha256(d).hexdigest() for p, d in FILES.items()}
+    assert client.fetched == [*FILES, "am.mvn", "model_quant.onnx", "model_quant.onnx"]
+    assert no_backoff == [1.0, 2.0]  # before the 2nd and the 3rd attempt
+    assert messages[0] == "model vad: downloading 3 file(s), 0.0 MiB from Hugging Face acme/vad@cccccccccccc"
+    assert messages[1:] == [
+        "model vad: retrying am.mvn, model_quant.onnx (2/3) after: ConnectionError: am.mvn: 105 of 210 bytes; "
+        "ConnectionResetError: connection reset by peer",
+        "model vad: retrying model_quant.onnx (3/3) after: ConnectionError: model_quant.onnx: 1500 of 3000 bytes",
+    ]
+    assert source.missing(list(FILES)) == []
+    snapshot = source.cache.read_snapshot("hf", "acme/vad", COMMIT)
+    assert snapshot == listing_json(source.listing)  # the listing, with what was learnt, is kept
+    assert not any((source.cache.root / "tmp").iterdir())
+    client.fetched.clear()
+    assert source.materialize(["am.mvn"], messages.append)["am.mvn"].source.read_bytes() == FILES["am.mvn"]
+    assert client.fetched == []  # in the cache: not fetched again
+
+
+def test_a_persistent_failure_names_the_files_the_attempts_and_the_last_error(
+    tmp_path: Path, no_backoff: list[float]
+) -> None:
+    client = FakeClient(FILES, {"model_quant.onnx": ["drop", "drop"]})
+    source = _source(tmp_path, client, attempts=2)
+    with pytest.raises(FetchError) as info:
+        source.materialize(list(FILES), lambda _m: None)
+    assert str(info.value) == (
+        "model vad: model_quant.onnx from Hugging Face acme/vad@cccccccccccc not downloaded after 2 attempt(s); "
+        "last failure: ConnectionResetError: connection reset by peer. Nothing of it was kept; the next build "
+        "starts it afresh"
+    )
+    assert no_backoff == [1.0]
+    assert source.cache.read_snapshot("hf", "acme/vad", COMMIT) is None  # no listing without its files
+    assert not source.cache.has_blob(hashlib.sha256(FILES["model_quant.onnx"]).hexdigest(), 3000)
+    assert source.cache.has_blob(hashlib.sha256(FILES["am.mvn"]).hexdigest(), len(FILES["am.mvn"]))
+
+
+def test_wrong_bytes_and_a_full_disk_are_not_retried(tmp_path: Path, no_backoff: list[float]) -> None:
+    wrong = FakeClient(FILES, {"am.mvn": ["wrong"]})
+    with pytest.raises(IntegrityError) as info:
+        _source(tmp_path / "a", wrong).materialize(list(FILES), lambda _m: None)
+    assert str(info.value).startswith(
+        "model vad: acme/vad/am.mvn: downloaded content does not match the hub listing: sha256 "
+    )
+    refused = FakeClient(FILES, {"am.mvn": ["refuse"]})
+    with pytest.raises(IntegrityError) as info:
+        _source(tmp_path / "b", refused).materialize(list(FILES), lambda _m: None)
+    assert str(info.value) == "model vad: am.mvn: the hub sent more than it lists"
+    disk = FakeClient(FILES, {"model_quant.onnx": ["disk"]})
+    source = _source(tmp_path / "c", disk)
+    with pytest.raises(StorageError) as err:
+        source.materialize(list(FILES), lambda _m: None)
+    assert str(err.value).startswith(
+        f"model vad: cannot download Hugging Face acme/vad@cccccccccccc into the cache {source.cache.root}: "
+        "No space left on device ("
+    )
+    assert str(err.value).endswith("); free space or point HATCH_FUNASR_CACHE at a writable disk")
+    assert no_backoff == [] and wrong.fetched.count("am.mvn") == refused.fetched.count("am.mvn") == 1
+
+
+def test_offline_a_file_not_in_the_cache_is_named_with_the_way_to_get_it(tmp_path: Path) -> None:
+    source = _source(tmp_path, FakeClient(FILES), offline=True)
+    with pytest.raises(FetchError) as info:
+        source.materialize(["am.mvn", "config.yaml"], lambda _m: None)
+    assert str(info.value) == (
+        f"model vad: 2 file(s) of acme/vad@{COMMIT} are not in the cache (am.mvn, config.yaml); run "
+        "`hatch-funasr fetch` for model vad (hf:acme/vad revision default) on a connected machine with the "
+        "same HATCH_FUNASR_CACHE, or unset HATCH_FUNASR_OFFLINE"
+    )
+
+
+def test_a_locked_source_re_verifies_cached_bytes_and_fetches_an_altered_copy_again(tmp_path: Path) -> None:
+    client = FakeClient(FILES)
+    source = _source(tmp_path, client, locked=True)
+    source.materialize(["am.mvn"], lambda _m: None)
+    assert source.cache.read_snapshot("hf", "acme/vad", COMMIT) is None  # a locked build writes no listing
+    blob = source.cache.blob_path(hashlib.sha256(FILES["am.mvn"]).hexdigest())
+    blob.chmod(0o644)
+    blob.write_bytes(b"<nnet>\n" * 30)
+    client.fetched.clear()
+    assert source.missing(["am.mvn", "config.yaml"]) == ["am.mvn", "config.yaml"]  # altered: removed
+    assert source.materialize(["am.mvn"], lambda _m: None)["am.mvn"].source.read_bytes() == FILES["am.mvn"]
+    assert client.fetched == ["am.mvn"]
+    blob.chmod(0o644)
+    blob.write_bytes(b"<nnet>\n" * 30)
+    offline = _source(tmp_path, client, locked=True, offline=True)
+    with pytest.raises(IntegrityError, match=r"cached copy .* was altered after it was verified"):
+        offline.materialize(["am.mvn"], lambda _m: None)
+
+
+def test_a_git_hashed_file_is_checked_by_its_git_id_and_learns_its_sha256(tmp_path: Path) -> None:
+    model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    source = HubSource(model, COMMIT, _listed(FILES, sha=False), cache, FakeClient(FILES))  # type: ignore[arg-type]
+    assert source.missing(["am.mvn"]) == ["am.mvn"]  # no sha256: nothing in the cache can be it
+    assert source.read_text("config.yaml") == FILES["config.yaml"].decode()
+    assert source.read_text("nope.txt") is None
+    assert source.listing["config.yaml"].sha256 == hashlib.sha256(FILES["config.yaml"]).hexdigest()
+    assert source.missing(["config.yaml"]) == []
+
+
+# --- listings checked before anything is fetched; local directories; composed sources ------------
+def _vad_model(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+
+
+def test_a_listing_with_unsafe_names_or_bad_values_is_refused_whole(tmp_path: Path) -> None:
+    model = _vad_model(tmp_path)
+    names = ["../a", "/b", "c/../../d", "e\\f", "g:h", "i/./j"]
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {n: RemoteFile(n, 1) for n in [*names, "ok.txt"]}, "the hub's listing")
+    shown = str(info.value).split("lists unsafe file names (")[1].split("); refusing it")[0]
+    assert str(info.value).startswith("model vad: the hub's listing lists unsafe file names (")
+    assert str(info.value).endswith("); refusing it, nothing was downloaded")
+    assert shown.count(", '") == 4  # the first five, sorted, separated by ", "
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", 1, "X" * 64)}, "L")
+    assert str(info.value) == "model vad: L lists a malformed hash for 'a'; refusing it, nothing was downloaded"
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", 1, None, "g" * 40)}, "L")
+    assert str(info.value) == "model vad: L lists a malformed hash for 'a'; refusing it, nothing was downloaded"
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"a": RemoteFile("a", -1)}, "L")
+    assert str(info.value).startswith("model vad: L: size of 'a': -1 is not a file size")
+    with pytest.raises(IntegrityError) as info:
+        sources.check_listing(model, {"A.txt": RemoteFile("A.txt", 1), "a.txt": RemoteFile("a.txt", 1)}, "L")
+    assert str(info.value) == "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS; refusing it"
+
+
+def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "models" / "vad"
+    (root / "sub").mkdir(parents=True)
+    (root / "config.yaml").write_text("model: FsmnVADStreaming\n")
+    (root / "sub" / "a.bin").write_bytes(b"12345")
+    (root / "link.yaml").symlink_to(root / "config.yaml")
+    (root / "linked-dir").symlink_to(root / "sub", target_is_directory=True)
+    model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
+    source = LocalSource.open(model)
+    assert {p: (f.path, f.size) for p, f in source.listing.items()} == {
+        "config.yaml": ("config.yaml", 24),
+        "link.yaml": ("link.yaml", 24),
+        "sub/a.bin": ("sub/a.bin", 5),
+    }  # a linked directory is not walked into
+    assert source.read_text("config.yaml") == "model: FsmnVADStreaming\n" and source.read_text("nope") is None
+    assert source.missing(["anything"]) == []
+    records = source.materialize(["sub/a.bin"], lambda _m: None)
+    assert (records["sub/a.bin"].source, records["sub/a.bin"].size, records["sub/a.bin"].sha256) == (
+        root / "sub/a.bin",
+        5,
+        None,
+    )
+    monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 3)
+    LocalSource.open(model)  # three files: as many as allowed
+    (root / "sub" / "b.bin").write_bytes(b"")
+    with pytest.raises(SelectionError) as info:
+        LocalSource.open(model)
+    assert str(info.value) == f"model vad: {root} holds more than 3 files; is it the model's own directory?"
+    (root / "sub" / "b.bin").unlink()
+    (root / "dangling").symlink_to(root / "gone")
+    with pytest.raises(
+        FetchError, match=rf"^model vad: {re.escape(str(root / 'dangling'))} is a broken or looping link"
+    ):
+        LocalSource.open(model)
+    (root / "dangling").unlink()
+    monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 10_000)
+    (root / "CONFIG.yaml").write_text("x")
+    with pytest.raises(
+        IntegrityError, match=rf"model vad: the local directory {re.escape(str(root))} lists 'CONFIG\.yaml' and"
+    ):
+        LocalSource.open(model)
+
+
+@pytest.fixture
+def composed_repos(hub: LoopbackHub) -> dict[str, bytes]:
+    """acme/primary (ms) and acme/bpe-source (hf): the bpe model at tag v1 differs from master."""
+    store = hub.store
+    store.publish("acme/primary", {"config.yaml": b"model: SenseVoiceSmall\n", "am.mvn": b"mvn"})
+    old, new = b"bpe at v1", b"bpe at master"
+    store.publish("acme/bpe-source", {"bpe.model": old, "config.yaml": b"x"}, tags=["v1"])
+    store.publish("acme/bpe-source", {"bpe.model": new, "config.yaml": b"x"})
+    return {"v1": old, "master": new}
+
+
+def test_a_composed_source_takes_each_file_from_its_repository_at_its_revision(
+    tmp_path: Path, hub_env: dict[str, str], composed_repos: dict[str, bytes]
+) -> None:
+    declared = {
+        "model": "acme/primary",
+        "family": "fsmn-vad",
+        "extra-files": {
+            "model": "acme/bpe-source",
+            "hub": "hf",
+            "revision": "v1",
+            "files": ["bpe.model", "config.yaml"],
+        },
+    }
+    model = config_of(tmp_path, {"m": declared}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    source = open_source(model, ctx)
+    assert isinstance(source, sources.ComposedSource)
+    assert source.read_text("config.yaml") == "model: SenseVoiceSmall\n"  # the model's own copy wins
+    assert source.read_text("bpe.model") == "bpe at v1" and source.read_text("nope") is None
+    assert source.listing["bpe.model"].sha256 == hashlib.sha256(composed_repos["v1"]).hexdigest()
+    ((extra, commit, files),) = source.provenance()
+    assert (extra.repo, extra.hub, extra.revision, files) == ("acme/bpe-source", "hf", "v1", ("bpe.model",))
+    assert commit == ctx.cache.read_ref("hf", "acme/bpe-source", "v1")
+    assert source.missing(["bpe.model", "am.mvn", "config.yaml"]) == ["am.mvn"]
+    assert source.commit == ctx.cache.read_ref("ms", "acme/primary", "@default") and source.model is model
+
+
+def test_the_download_report_and_progress_lines(
+    tmp_path: Path, no_backoff: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    big = {"model_quant.onnx": b"\x08" * (3 << 20), "config.yaml": b"a: 1\n"}
+    model = _vad_model(tmp_path)
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    source = HubSource(model, COMMIT, _listed(big), cache, FakeClient(big), progress="log")  # type: ignore[arg-type]
+    messages: list[str] = []
+    records = source.materialize(list(big), messages.append)
+    assert {p: r.size for p, r in records.items()} == {p: len(d) for p, d in big.items()}
+    assert messages[0] == f"model vad: downloading 2 file(s), 3.0 MiB from Hugging Face acme/vad@{COMMIT[:12]}"
+    assert re.fullmatch(r"model vad: downloading: 3\.0/3\.0 MiB \(100%\).*", messages[-1]), messages
+
+
+def test_retries_back_off_up_to_eight_seconds_and_name_every_file_left(tmp_path: Path, no_backoff: list[float]) -> None:
+    client = FakeClient(FILES, {"am.mvn": ["drop"] * 6, "model_quant.onnx": ["drop"] * 6})
+    client.fetch = _dropping_with_a_full_stop(client.fetch)  # type: ignore[method-assign]
+    with pytest.raises(FetchError) as info:
+        _source(tmp_path, client, attempts=6).materialize(list(FILES), lambda _m: None)
+    assert no_backoff == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert str(info.value) == (
+        f"model vad: am.mvn, model_quant.onnx from Hugging Face acme/vad@{COMMIT[:12]} not downloaded after 6 "
+        "attempt(s); last failure: ConnectionResetError: reset.; ConnectionResetError: reset. Nothing of it was "
+        "kept; the next build starts it afresh"
+    )
+
+
+def _dropping_with_a_full_stop(fetch):  # type: ignore[no-untyped-def]
+    def wrapped(repo, commit, remote, dest, progress=None):  # type: ignore[no-untyped-def]
+        try:
+            return fetch(repo, commit, remote, dest, progress)
+        except ConnectionResetError:
+            raise ConnectionResetError("reset.") from None
+
+    return wrapped
+
+
+def test_bytes_that_are_not_utf8_read_as_text_with_replacements(tmp_path: Path) -> None:
+    files = {"config.yaml": b"model: \xff\xfeParaformer\n"}
+    hub = _source(tmp_path, FakeClient(files))
+    hub.listing = _listed(files)
+    assert hub.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "config.yaml").write_bytes(files["config.yaml"])
+    local = LocalSource.open(config_of(tmp_path, {"m": {"path": "local", "family": "fsmn-vad"}}).models[0])
+    assert local.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
+
+
+def test_a_locked_source_takes_its_settings_and_licence_and_extras_match_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "4")
+    monkeypatch.setenv("HATCH_FUNASR_PROGRESS", "off")
+    declared = {
+        "model": "acme/primary",
+        "family": "fsmn-vad",
+        "extra-files": {"model": "acme/extra", "files": ["bpe.model"]},
+    }
+    model = config_of(tmp_path, {"m": declared}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    extra = LockedRepo("ms", "acme/extra", None, "e" * 40, (LockedFile("bpe.model", 3, "b" * 64),), license="MIT")
+    entry = LockedModel(
+        "ms", "acme/primary", None, COMMIT, (LockedFile("am.mvn", 3, "a" * 64),), "Apache-2.0", name="m", extra=(extra,)
+    )
+    source = sources.open_locked(model, entry, ctx)
+    assert isinstance(source, sources.ComposedSource)
+    primary, (_, second) = source.primary, source.extras[0]
+    assert isinstance(primary, HubSource)
+    assert (primary.locked, primary.attempts, primary.progress, primary.license) == (True, 4, "off", "Apache-2.0")
+    assert (second.locked, second.attempts, second.progress, second.license, second.commit) == (
+        True,
+        4,
+        "off",
+        "MIT",
+        "e" * 40,
+    )
+    with pytest.raises(ValueError):  # a lock entry with other extras than the declaration (mismatches() says which)
+        sources.open_locked(model, replace(entry, extra=()), ctx)
+
+
+def test_extra_files_the_repository_lacks_are_all_named(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    model = config_of(tmp_path, {"m": {"path": "m", "family": "fsmn-vad"}}).models[0]
+    primary = LocalSource(model, tmp_path / "m", {})
+    extra = ExtraFiles("acme/extra", "ms", None, ("a.bin", "b.bin", "c.bin"))
+    holder = HubSource(
+        model,
+        "e" * 40,
+        {"b.bin": RemoteFile("b.bin", 1)},
+        Cache(tmp_path / "c", key_file=tmp_path / "k"),
+        FakeClient({}),
+    )  # type: ignore[arg-type]
+    with pytest.raises(SelectionError) as info:
+        sources.compose(primary, [(extra, holder)])
+    assert str(info.value).endswith("the repository has no a.bin, c.bin")
+
+
+def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Hostile:
+        def list(self, repo: str, revision: str | None) -> RepoListing:
+            return RepoListing(COMMIT, {"../evil.py": RemoteFile("../evil.py", 1)})
+
+    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url: Hostile()))
+    model = _vad_model(tmp_path)
+    with pytest.raises(IntegrityError) as info:
+        open_source(model, BuildContext.create(tmp_path / "work"))
+    assert str(info.value).startswith(
+        f"model vad: Hugging Face repository acme/vad@{COMMIT} lists unsafe file names ('../evil.py': "
+    )

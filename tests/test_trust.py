@@ -167,7 +167,7 @@ def test_a_failure_after_the_hook_started_leaves_no_staging(tmp_path: Path, hub_
     )
     assert result.returncode != 0 and "funasr.lock" in result.stdout + result.stderr
     assert not list(tmp.glob("hatch-funasr-build-*"))
-    assert not list((project / "dist").glob("*.whl")) if (project / "dist").exists() else True
+    assert not list(project.rglob("*.whl")), "no wheel anywhere in the project (dist/ or elsewhere)"
 
 
 def test_a_wheel_without_its_models_refuses_to_import(tmp_path: Path) -> None:

@@ -1084,6 +1084,12 @@ RUNTIME_FILES: dict[str, dict[str, tuple[Read, ...]]] = {
             ),
             Read("config.yaml", f"{_FO}punc_bin.py:70-71", "model_conf.punc_list (:81)"),
             Read("tokens.json", f"{_FO}punc_bin.py:72-74", "a JSON list, <unk> last"),
+            Read(
+                "jieba_usr_dict",
+                f"{_FO}punc_bin.py:90-93 (CT_Transformer.__init__, inherited) -> utils/utils.py:316",
+                "as CT_Transformer's",
+                "if present",
+            ),
         ),
         "cpp": (  # CTTransformerOnline (punc-model.cpp:9-26): online/2pass binaries only (not built here)
             *_onnx(
@@ -1098,6 +1104,18 @@ RUNTIME_FILES: dict[str, dict[str, tuple[Read, ...]]] = {
                 "seg_jieba, model_conf.punc_list",
             ),
             Read("tokens.json", f"{_CPP}src/punc-model.cpp:24 -> tokenizer.cpp:160-175", "a JSON array with <unk>"),
+            Read(
+                "jieba.c.dict",
+                f"{_CPP}src/ct-transformer-online.cpp:32 JiebaInit -> tokenizer.cpp:35, :39",
+                "as the offline CTTransformer's (the same CTokenizer::JiebaInit)",
+                "seg_jieba: true",
+            ),
+            Read(
+                "jieba.hmm",
+                f"{_CPP}src/ct-transformer-online.cpp:32 JiebaInit -> tokenizer.cpp:36, :47",
+                "as the offline CTTransformer's",
+                "seg_jieba: true",
+            ),
         ),
     },
     "sensevoice": {

@@ -19,13 +19,11 @@ import base64
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import time
-import venv
 import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -35,26 +33,17 @@ from typing import Any
 
 import pytest
 
-from support import realvad
+from support import venvs
 from support.speech import Utterance
 
 CPP_DIR = Path(__file__).resolve().parents[3] / "shared" / "funasr-cpp"
-FUNASR_ONNX = "funasr_onnx==0.4.3"
 
 # ---- funasr_onnx -------------------------------------------------------------------------------
 
 
 def funasr_onnx_python() -> Path:
-    """The Python of the cached funasr_onnx venv (the same one tests/conftest.py's fixture makes)."""
-    base = realvad.data_dir() / "venvs" / FUNASR_ONNX.replace("==", "-")
-    python = base / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    marker = base / ".complete"
-    if not marker.is_file():
-        shutil.rmtree(base, ignore_errors=True)
-        venv.EnvBuilder(with_pip=True).create(base)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", FUNASR_ONNX], check=True)
-        marker.write_text(FUNASR_ONNX)
-    return python
+    """The Python of the kept funasr_onnx venv (support/venvs.py; the one tests/conftest.py's fixture uses)."""
+    return venvs.ensure(venvs.FUNASR_ONNX)
 
 
 #: Run in the funasr_onnx venv: argv[1] is a JSON list of jobs; each prints "@@RESULT " + JSON on stdout.

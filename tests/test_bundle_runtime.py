@@ -1,0 +1,543 @@
+"""The runtime module every bundle carries (``_bundle_runtime.py``), run in this process on an
+installed-looking package: the manifest it trusts, ``verify``, ``check_installed``, ``path``.
+
+The end-to-end tests run the copy inside built wheels; these call the functions directly, so
+each check is exercised with exactly one thing wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatch_funasr import _bundle_runtime as rt
+
+FILES = {"model_quant.onnx": b"\x08\x07onnx-bytes" * 100, "am.mvn": b"<Nnet>\n" * 20, "sub/config.yaml": b"a: 1\n"}
+
+
+def _entry(data: bytes) -> dict[str, object]:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _install(root: Path, models: dict[str, dict[str, bytes]], *, manifest: dict[str, Any] | None = None) -> None:
+    for name, files in models.items():
+        for rel, data in files.items():
+            target = root / "models" / name / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    if manifest is None:
+        manifest = {
+            "bundle": {"name": "acme-models", "version": "1", "package": "acme_models"},
+            "models": {
+                name: {"dir": f"models/{name}", "files": {rel: _entry(d) for rel, d in files.items()}}
+                for name, files in models.items()
+            },
+        }
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An installed bundle package with models ``vad`` and ``asr``; the runtime module reads it."""
+    root = tmp_path / "acme_models"
+    root.mkdir()
+    _install(root, {"vad": dict(FILES), "asr": {"model.onnx": b"asr" * 50}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    return root
+
+
+def _problems(call: Callable[[], object]) -> list[str]:
+    with pytest.raises(rt.VerificationError) as info:
+        call()
+    return info.value.problems
+
+
+def test_an_intact_bundle_verifies(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rt.verify()
+    rt.verify(["vad"])
+    rt.check_installed()
+    assert rt.main(["verify"]) == 0
+    assert capsys.readouterr().out == "ok: 4 files match the manifest\n"
+    assert rt.main(["verify", "asr"]) == 0
+    assert capsys.readouterr().out == "ok: 1 files match the manifest\n"
+
+
+def test_a_changed_byte_of_the_same_size_is_caught_by_its_hash(bundle: Path) -> None:
+    file = bundle / "models" / "vad" / "model_quant.onnx"
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    file.write_bytes(bytes(data))
+    actual = hashlib.sha256(bytes(data)).hexdigest()
+    expected = hashlib.sha256(FILES["model_quant.onnx"]).hexdigest()
+    assert _problems(rt.verify) == [f"vad: {file}: sha256 {actual}, expected {expected}"]
+    rt.verify(["asr"])  # the other model is fine, and only the named one is checked
+
+
+def test_a_file_of_another_size_missing_or_planted_is_named(bundle: Path) -> None:
+    vad = bundle / "models" / "vad"
+    (vad / "am.mvn").write_bytes(b"short")
+    (vad / "sub" / "config.yaml").unlink()
+    (vad / "evil.py").write_text("print('hi')\n")
+    (vad / "sub" / "link").symlink_to(vad / "am.mvn")
+    assert _problems(lambda: rt.verify(["vad"])) == [
+        f"vad: {vad / 'evil.py'}: not in the manifest (planted?)",
+        f"vad: {vad / 'sub/link'}: not in the manifest (planted?)",
+        f"vad: {vad / 'am.mvn'}: size 5, expected {len(FILES['am.mvn'])}",
+        f"vad: {vad / 'sub/config.yaml'}: missing",
+    ]
+
+
+def test_a_model_directory_that_is_gone_is_every_file_missing(bundle: Path) -> None:
+    for file in (bundle / "models" / "asr").iterdir():
+        file.unlink()
+    (bundle / "models" / "asr").rmdir()
+    assert _problems(rt.verify) == [f"asr: {bundle / 'models' / 'asr' / 'model.onnx'}: missing"]
+    with pytest.raises(ImportError) as info:
+        rt.check_installed()
+    assert str(info.value).startswith(f"{rt.__package__}: 1 model file(s) of this bundle are not installed")
+    assert str(info.value).endswith(f"\nasr: {bundle / 'models' / 'asr' / 'model.onnx'}")
+
+
+@pytest.mark.parametrize(("count", "more"), [(10, []), (11, ["... and 1 more"]), (12, ["... and 2 more"])])
+def test_check_installed_names_ten_missing_files_and_counts_the_rest(
+    count: int, more: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "acme_models"
+    root.mkdir()
+    files = {f"f{i:02d}.bin": b"x" for i in range(count)}
+    _install(root, {"lm": files})
+    for name in files:
+        (root / "models" / "lm" / name).unlink()
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    with pytest.raises(ImportError) as info:
+        rt.check_installed()
+    lines = str(info.value).splitlines()
+    assert f"{count} model file(s) of this bundle are not installed" in lines[0]
+    assert lines[1:] == [f"lm: {root / 'models' / 'lm' / f'f{i:02d}.bin'}" for i in range(10)] + more
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        ("../outside", "a model"),
+        ("/etc", "a model"),
+        ("a\\b", "a model"),
+        ("c:x", "a model"),
+        ("", "a model"),
+        (".", "a model"),
+        ("a//b", "a model"),
+    ],
+)
+def test_a_manifest_naming_a_path_outside_the_bundle_is_refused(
+    bad: str, what: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    _install(root, {}, manifest={"models": {bad: {"dir": "models/x", "files": {}}}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    assert _problems(rt.manifest) == [f"the manifest names {what} {bad!r}, which is not a path inside the bundle"]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ({"dir": "../../x", "files": {}}, "the manifest names for model m the directory '../../x'"),
+        ({"dir": None, "files": {}}, "the manifest names for model m the directory None"),
+        (
+            {"dir": "models/m", "files": {"../../etc/passwd": {}}},
+            "the manifest names for model m the file '../../etc/passwd'",
+        ),
+        ({"dir": "models/m", "files": {"a/./b": {}}}, "the manifest names for model m the file 'a/./b'"),
+    ],
+)
+def test_a_manifest_with_a_bad_directory_or_file_is_refused(
+    model: dict[str, Any], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    _install(root, {}, manifest={"models": {"m": model}})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    assert _problems(rt.manifest) == [f"{message}, which is not a path inside the bundle"]
+
+
+def test_a_manifest_over_the_limit_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    monkeypatch.setattr(rt, "MAX_MANIFEST", 64)
+    (root / "funasr_manifest.json").write_text(json.dumps({"models": {}}).ljust(64))
+    assert rt.manifest() == {"models": {}}  # exactly the limit: read
+    monkeypatch.setattr(rt, "_cache", {})
+    (root / "funasr_manifest.json").write_text(json.dumps({"models": {}}).ljust(65))
+    assert _problems(rt.manifest) == [f"{root / 'funasr_manifest.json'} is over 64 bytes: not a manifest"]
+
+
+def test_names_path_and_the_editable_locations(bundle: Path, tmp_path: Path) -> None:
+    assert rt.names() == ["asr", "vad"]
+    assert rt.path("vad") == bundle / "models" / "vad"
+    with pytest.raises(KeyError, match=r"no model named 'lm' in this bundle; it has: asr, vad"):
+        rt.path("lm")
+    elsewhere = tmp_path / "editable" / "vad"
+    (bundle / "_funasr_locations.json").write_text(json.dumps({"vad": str(elsewhere)}))
+    rt._cache.clear()
+    assert rt.path("vad") == elsewhere and rt.path("asr") == bundle / "models" / "asr"
+
+
+def test_main_reports_errors_and_exits_1(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (bundle / "models" / "asr" / "model.onnx").write_bytes(b"asr" * 49 + b"asX")
+    assert rt.main(["verify"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: installed model files do not match the manifest:\nasr: ")
+    assert rt.main(["verify", "vad"]) == 0  # only the named model is checked
+    (bundle / "models" / "vad" / "am.mvn").unlink()
+    with pytest.raises(rt.VerificationError) as info:
+        rt.verify()
+    assert str(info.value) == "installed model files do not match the manifest:\n" + "\n".join(info.value.problems)
+    assert len(info.value.problems) == 2
+    assert rt.main(["path", "nope"]) == 1
+    assert capsys.readouterr().err == "error: no model named 'nope' in this bundle; it has: asr, vad\n"
+    assert rt.main(["names"]) == 0 and capsys.readouterr().out == "asr\nvad\n"
+    assert rt.main(["path", "vad"]) == 0 and capsys.readouterr().out == f"{bundle / 'models' / 'vad'}\n"
+
+
+def test_automodel_kwargs_point_config_paths_at_the_installed_directory(bundle: Path) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"]["config_paths"] = {"llm_conf.init_param_path": "Qwen3-0.6B", "top": "x/y"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    root = bundle / "models" / "asr"
+    assert rt.automodel_kwargs("asr") == {
+        "llm_conf": {"init_param_path": str(root / "Qwen3-0.6B")},
+        "top": str(root / "x/y"),
+    }
+    assert rt.automodel_kwargs("vad") == {}
+
+
+# --- FunASR's C++ programs: the arguments a bundle gives each (plan_for) --------------------------
+def _m(flag: str, family: str, runtime: str = "quantized") -> dict[str, str]:
+    return {"server_flag": flag, "family": family, "runtime": runtime}
+
+
+OFFLINE = {
+    "asr": _m("--model-dir", "paraformer"),
+    "vad": _m("--vad-dir", "fsmn-vad"),
+    "punc": _m("--punc-dir", "ct-punc"),
+    "lm": {"server_flag": "--lm-dir", "family": "ngram-lm"},
+    "itn": {"server_flag": "--itn-dir", "family": "fst-itn"},
+}
+
+
+def _where(name: str) -> str:
+    return f"/site/models/{name}"
+
+
+def test_every_role_of_the_offline_server_with_its_quantization() -> None:
+    args, notes = rt.plan_for("funasr-wss-server", OFFLINE, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--vad-dir", "/site/models/vad", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--quantize", "true", "--vad-quant", "true", "--punc-quant", "true"),
+    ]
+    assert notes == []
+    assert rt.plan_for("/opt/funasr/bin/run_server.sh", OFFLINE, _where)[0] == args[:10]  # no quantization flags
+
+
+def test_roles_the_bundle_lacks_are_turned_off_and_said() -> None:
+    models = {"asr": _m("--model-dir", "paraformer", "fp32"), "vad": _m("--vad-dir", "fsmn-vad", "both")}
+    args, notes = rt.plan_for("funasr-onnx-offline", models, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--vad-dir", "/site/models/vad"),
+        *("--punc-dir", "", "--lm-dir", "", "--itn-dir", ""),
+        *("--quantize", "false", "--vad-quant", "true"),
+    ]
+    assert notes == [
+        "--punc-dir '': the bundle has no punctuation model, so funasr-onnx-offline runs without one",
+        "--lm-dir '': the bundle has no n-gram LM, so funasr-onnx-offline runs without one",
+        "--itn-dir '': the bundle has no ITN model, so funasr-onnx-offline runs without one",
+    ]
+    _, only_asr = rt.plan_for("funasr-wss-server", {"asr": models["asr"]}, _where)
+    assert only_asr[0] == "--vad-dir '': the bundle has no VAD model, so funasr-wss-server runs without one"
+
+
+def test_the_two_pass_server_and_single_model_tools() -> None:
+    models = {**OFFLINE, "online": _m("--online-model-dir", "paraformer-streaming")}
+    models["punc"] = _m("--punc-dir", "ct-punc-realtime")
+    args, notes = rt.plan_for("funasr-wss-server-2pass", models, _where)
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--online-model-dir", "/site/models/online"),
+        *("--vad-dir", "/site/models/vad", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--quantize", "true", "--vad-quant", "true", "--punc-quant", "true"),
+    ]
+    assert notes == []
+    vad_only = rt.plan_for("funasr-onnx-offline-vad", {**OFFLINE, "vad": _m("--vad-dir", "fsmn-vad", "fp32")}, _where)
+    assert vad_only == (["--model-dir", "/site/models/vad", "--quantize", "false"], [])
+    assert rt.plan_for("funasr-onnx-offline-punc", OFFLINE, _where)[0] == [
+        *("--model-dir", "/site/models/punc", "--quantize", "true"),
+    ]
+
+
+def test_user_arguments_replace_the_bundles_and_come_last() -> None:
+    args, _ = rt.plan_for(
+        "funasr-wss-server", OFFLINE, _where, ["--vad-dir=/srv/vad", "--quantize", "false", "--port", "1"]
+    )
+    assert args == [
+        *("--model-dir", "/site/models/asr", "--punc-dir", "/site/models/punc"),
+        *("--lm-dir", "/site/models/lm", "--itn-dir", "/site/models/itn"),
+        *("--vad-quant", "true", "--punc-quant", "true"),
+        *("--vad-dir=/srv/vad", "--quantize", "false", "--port", "1"),
+    ]
+    with_equals, _ = rt.plan_for("funasr-wss-server", OFFLINE, _where, ["--vad-dir=/srv/a=b"])
+    assert with_equals.count("--vad-dir") == 0 and with_equals[-1] == "--vad-dir=/srv/a=b"
+    off, notes = rt.plan_for("funasr-wss-server", {"asr": OFFLINE["asr"]}, _where, ["--punc-dir", "/p"])
+    assert "--punc-dir" not in off[:-2] and not any(n.startswith("--punc-dir") for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("program", "models", "problems"),
+    [
+        pytest.param(
+            "funasr-wss-server",
+            {"vad": OFFLINE["vad"]},
+            [
+                'funasr-wss-server needs an offline ASR model (--model-dir): "" makes it load /config.yaml and exit '
+                "(util.cpp:76-91, paraformer.cpp:170-178); the bundle has none"
+            ],
+            id="no-asr",
+        ),
+        pytest.param(
+            "funasr-wss-server-2pass",
+            {"asr": OFFLINE["asr"]},
+            [
+                "funasr-wss-server-2pass needs a streaming ASR model (--online-model-dir): the 2-pass programs exit "
+                "without it (tpass-stream.cpp:75-78, paraformer.cpp:194-202); the bundle has none",
+                "funasr-wss-server-2pass needs a VAD model (--vad-dir): the 2-pass programs exit at the first stream "
+                "without it (tpass-online-stream.cpp:6-11); the bundle has none",
+            ],
+            id="two-pass-without-online-and-vad",
+        ),
+        pytest.param(
+            "funasr-onnx-offline-punc",
+            {"asr": OFFLINE["asr"]},
+            [
+                "funasr-onnx-offline-punc needs a punctuation model (--punc-dir): it is the one model it runs; the bundle has none"
+            ],
+            id="single-model-tool-without-its-model",
+        ),
+        pytest.param(
+            "funasr-onnx-offline-vad",
+            {"asr": OFFLINE["asr"]},
+            ["funasr-onnx-offline-vad needs a VAD model (--vad-dir): it is the one model it runs; the bundle has none"],
+            id="vad-tool-without-a-vad",
+        ),
+        pytest.param(
+            "funasr-wss-server",
+            {"a": OFFLINE["asr"], "b": _m("--model-dir", "sensevoice")},
+            None,
+            id="two-models-one-flag",
+        ),
+        pytest.param(
+            "run_server.sh",
+            {
+                **OFFLINE,
+                "punc": _m("--punc-dir", "ct-punc-realtime"),
+                "online": _m("--online-model-dir", "paraformer-streaming"),
+            },
+            [
+                "model online (paraformer-streaming) needs --online-model-dir, which run_server.sh does not take",
+                "model punc is ct-punc-realtime; run_server.sh loads punctuation as ct-punc",
+            ],
+            id="streaming-models-offline-server",
+        ),
+        pytest.param(
+            "run_server.sh",
+            {"asr": _m("--model-dir", "paraformer", "fp32")},
+            ["model asr ships fp32 only, and run_server.sh takes no quantization flag"],
+            id="fp32-without-a-switch",
+        ),
+        pytest.param(
+            "funasr-onnx-2pass",
+            {
+                **OFFLINE,
+                "punc": _m("--punc-dir", "ct-punc-realtime"),
+                "online": _m("--online-model-dir", "paraformer-streaming", "fp32"),
+            },
+            ["--quantize is one switch for several models of funasr-onnx-2pass, and they differ here"],
+            id="one-switch-two-modes",
+        ),
+    ],
+)
+def test_a_bundle_and_a_program_that_do_not_fit_are_refused(
+    program: str, models: dict[str, dict[str, str]], problems: list[str] | None
+) -> None:
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for(program, models, _where)
+    if problems is None:
+        assert str(info.value) == "models a and b both take --model-dir; funasr-wss-server takes one"
+    else:
+        assert str(info.value) == f"cannot start {program} with this bundle:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+
+
+def test_an_unknown_program_is_named_with_the_known_ones() -> None:
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for("/usr/bin/funasr-server", OFFLINE, _where)
+    assert str(info.value) == (
+        "/usr/bin/funasr-server: not a FunASR program this bundle knows how to start (known: funasr-onnx-2pass, "
+        "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
+        "funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
+    )
+
+
+# --- the command line and exec-server, in process -------------------------------------------------
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as info:
+        rt.main([*args, "--help"])
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_command_line_help_names_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    text = _help(capsys)
+    assert text.startswith(
+        f"usage: python -m {rt.__package__} [-h] {{names,path,json,verify,server-args,exec-server}} ..."
+    )
+    assert (
+        "``python -m <bundle> path NAME | names | json | verify [NAME…] | server-args [BINARY] | exec-server BINARY [ARGS…]``."
+        in text
+    )
+    for command, said in [
+        ("names", "list the model names"),
+        ("path", "print a model's directory"),
+        ("json", "print the manifest"),
+        ("verify", "re-hash installed files against the manifest"),
+        ("server-args", "print a FunASR program's arguments, shell-quoted (for eval)"),
+        ("exec-server", "start a FunASR program with the bundle's directories"),
+    ]:
+        assert re.search(rf"^ +{command} +{re.escape(said)}$", text, re.MULTILINE), command
+    assert re.search(r"^ +binary +default: run_server\.sh$", _help(capsys, "server-args"), re.MULTILINE)
+    exec_help = _help(capsys, "exec-server")
+    assert re.search(
+        r"^ +binary +funasr-wss-server, funasr-wss-server-2pass, run_server\.sh, …$", exec_help, re.MULTILINE
+    )
+    assert re.search(r"^ +args +more arguments; a flag given here wins$", exec_help, re.MULTILINE)
+    assert f"usage: python -m {rt.__package__} verify [-h] [names ...]" in _help(capsys, "verify")
+    assert f"usage: python -m {rt.__package__} path [-h] name" in _help(capsys, "path")
+    with pytest.raises(SystemExit) as info:
+        rt.main([])  # a command is required
+    assert info.value.code == 2 and "the following arguments are required: command" in capsys.readouterr().err
+
+
+def test_json_and_server_args_print_what_a_deployer_pastes(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "fp32"}
+    manifest["models"]["vad"] |= {"server_flag": "--vad-dir", "family": "fsmn-vad", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    assert rt.main(["json"]) == 0
+    assert capsys.readouterr().out == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    assert rt.main(["server-args", "funasr-wss-server"]) == 0
+    out, err = capsys.readouterr()
+    asr, vad = bundle / "models" / "asr", bundle / "models" / "vad"
+    assert (
+        out
+        == f"--model-dir {asr} --vad-dir {vad} --punc-dir '' --lm-dir '' --itn-dir '' --quantize false --vad-quant true\n"
+    )
+    assert err.splitlines() == [
+        "# --punc-dir '': the bundle has no punctuation model, so funasr-wss-server runs without one",
+        "# --lm-dir '': the bundle has no n-gram LM, so funasr-wss-server runs without one",
+        "# --itn-dir '': the bundle has no ITN model, so funasr-wss-server runs without one",
+    ]
+    assert rt.server_args("funasr-wss-server") == rt.server_plan("funasr-wss-server")[0] == shlex.split(out)
+    assert rt.main(["server-args"]) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot start run_server.sh with this bundle:\n  - model asr ships fp32 only, and run_server.sh takes "
+        "no quantization flag\n"
+    )
+
+
+class _Replaced(Exception):
+    """Raised by the stand-in for os.execv."""
+
+
+def test_exec_server_replaces_the_process_with_the_program_and_its_arguments(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["vad"] |= {"server_flag": "--vad-dir", "family": "fsmn-vad", "runtime": "quantized"}
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append((path, list(argv)))
+        raise _Replaced  # as a real exec, nothing after it runs
+
+    monkeypatch.setattr(rt.os, "execv", execv)
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("funasr-wss-server", "run_server.sh"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    asr, vad = str(bundle / "models" / "asr"), str(bundle / "models" / "vad")
+    with pytest.raises(_Replaced):
+        rt.main(["exec-server", "funasr-wss-server", "--port", "1"])
+    server = str(bin_dir / "funasr-wss-server")
+    roles = ["--model-dir", asr, "--vad-dir", vad, "--punc-dir", "", "--lm-dir", "", "--itn-dir", ""]
+    assert calls.pop() == (server, [server, *roles, "--quantize", "true", "--vad-quant", "true", "--port", "1"])
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+    assert capsys.readouterr().err.count("# --") == 3
+    with pytest.raises(_Replaced):
+        rt.exec_server(str(bin_dir / "run_server.sh"))  # a script without #!: run with bash
+    bash = shutil.which("bash") or "/bin/bash"
+    assert calls.pop() == (bash, [bash, str(bin_dir / "run_server.sh"), *roles])
+    assert rt.main(["exec-server", str(tmp_path / "nowhere" / "funasr-wss-server")]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"error: {tmp_path / 'nowhere' / 'funasr-wss-server'}: no such program (give its path, or put its directory on PATH)\n"
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(rt.ServerError, match=r"^funasr-wss-server: no such program"):
+        rt.exec_server("funasr-wss-server")
+    assert calls == []
+    with pytest.raises(_Replaced):  # no bash on PATH: the usual place
+        rt.exec_server(str(bin_dir / "run_server.sh"))
+    assert calls.pop()[0] == "/bin/bash"
+    (bin_dir / "funasr-wss-server").chmod(0o644)  # a path is taken as given (exec says if it cannot run it)
+    with pytest.raises(_Replaced):
+        rt.exec_server(server)
+    assert calls.pop()[0] == server
+
+
+def test_a_manifest_without_models_or_files_is_an_empty_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    monkeypatch.setattr(rt, "_HERE", root)
+    for manifest in ({"bundle": {"name": "x"}}, {"models": {"m": {"dir": "models/m"}}}):
+        monkeypatch.setattr(rt, "_cache", {})
+        (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+        assert rt.manifest() == manifest
+
+
+def test_server_args_default_to_run_server_sh(bundle: Path) -> None:
+    manifest = json.loads((bundle / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"server_flag": "--model-dir", "family": "paraformer", "runtime": "quantized"}
+    (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
+    asr = str(bundle / "models" / "asr")
+    assert rt.server_args() == ["--model-dir", asr, "--vad-dir", "", "--punc-dir", "", "--lm-dir", "", "--itn-dir", ""]

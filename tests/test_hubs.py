@@ -1,0 +1,549 @@
+"""The hub adapters (hubs.py) against the loopback hub, where what a hub answers decides what can
+be trusted: ModelScope's revision listing names no commit (it is inferred from the files' own
+``Revision``), and Hugging Face lists no sha256 for files outside LFS (their git blob id is
+checked instead)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from support.hubserver import Fault, LoopbackHub
+from support.projects import config_of, make_project, stage_project
+
+from hatch_funasr.cache import Cache
+from hatch_funasr.context import BuildContext
+from hatch_funasr.digest import FileDigest
+from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.hubs import HUBS, _date, _hf_license, search
+from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
+from hatch_funasr.sources import open_source
+
+HISTORY = "acme/history"
+#: Under hubserver's LFS threshold (1 KiB) and not a model suffix: a plain git file on Hugging Face.
+SMALL_CONFIG = b"model: FsmnVADStreaming\nmodel_conf:\n  max_end_silence_time: 800\n"
+
+
+@pytest.fixture(scope="module")
+def history(hub: LoopbackHub) -> dict[str, str]:
+    """Three commits: v1 (a, b), v2 changes b, master then changes a.  So at v2 the files' own
+    commits differ (a from v1, b from v2), and the newest of them is v2's."""
+    store = hub.store
+    same = {"sub/c.txt": b"c", "empty.txt": b""}  # a nested file and an empty one, unchanged throughout
+    v1 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"one", **same}, tags=["v1"])
+    v2 = store.publish(HISTORY, {"a.txt": b"one", "b.txt": b"two", **same}, tags=["v2"])
+    master = store.publish(HISTORY, {"a.txt": b"three", "b.txt": b"two", **same})
+    store.describe(HISTORY, license="Apache License 2.0")
+    assert len({v1, v2, master}) == 3
+    return {"v1": v1, "v2": v2, "master": master}
+
+
+@pytest.mark.parametrize("revision", ["v1", "v2", "master", None])
+def test_modelscope_commit_of_a_revision_is_the_newest_commit_of_its_files(
+    revision: str | None, history: dict[str, str], hub_env: dict[str, str]
+) -> None:
+    listing = HUBS["ms"].client().list(HISTORY, revision)
+    assert listing.commit == history[revision or "master"]
+    assert set(listing.files) == {"a.txt", "b.txt", "sub/c.txt", "empty.txt"}  # files only, nested ones too
+    assert listing.license == "Apache License 2.0"
+
+
+def test_modelscope_listing_at_a_commit_and_its_files(history: dict[str, str], hub_env: dict[str, str]) -> None:
+    listing = HUBS["ms"].client().list(HISTORY, history["v2"])
+    assert listing.commit == history["v2"]
+    assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
+        "a.txt": (3, hashlib.sha256(b"one").hexdigest(), None),
+        "b.txt": (3, hashlib.sha256(b"two").hexdigest(), None),
+        "sub/c.txt": (1, hashlib.sha256(b"c").hexdigest(), None),
+        "empty.txt": (0, hashlib.sha256(b"").hexdigest(), None),
+    }
+
+
+def test_modelscope_unknown_revision_names_the_ones_it_has(history: dict[str, str], hub_env: dict[str, str]) -> None:
+    with pytest.raises(FetchError) as info:
+        HUBS["ms"].client().list(HISTORY, "v9")
+    assert str(info.value) == f"ModelScope repository {HISTORY} has no revision v9 (it has: master, v1, v2)"
+
+
+def test_hugging_face_lists_sha256_for_lfs_files_and_the_git_blob_id_for_others(
+    hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    big = b"\x00" * 4096
+    commit = hub.store.publish("acme/mixed", {"config.yaml": SMALL_CONFIG, "model.onnx": big})
+    listing = HUBS["hf"].client().list("acme/mixed", None)
+    assert listing.commit == commit
+    git_id = hashlib.sha1(b"blob %d\x00" % len(SMALL_CONFIG) + SMALL_CONFIG).hexdigest()
+    assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
+        "config.yaml": (len(SMALL_CONFIG), None, git_id),
+        "model.onnx": (len(big), hashlib.sha256(big).hexdigest(), None),
+    }
+
+
+def test_hugging_face_file_outside_lfs_with_other_bytes_is_refused_by_its_git_blob_id(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], vad_repo: dict[str, bytes]
+) -> None:
+    """A mirror serving other bytes of the same size for config.yaml (no sha256 in the listing):
+    caught by the git blob id, nothing of it enters the cache; the good bytes are taken later."""
+    repo = "acme/vad-plain-config"
+    hub.store.publish(
+        repo,
+        {"model_quant.onnx": vad_repo["model_quant.onnx"], "am.mvn": vad_repo["am.mvn"], "config.yaml": SMALL_CONFIG},
+    )
+    project = make_project(tmp_path, f'vad = {{ model = "{repo}", hub = "hf", family = "fsmn-vad" }}\n')
+    altered = bytes([SMALL_CONFIG[0] ^ 0xFF]) + SMALL_CONFIG[1:]  # what hub.tamper serves
+    hub.tamper.add("config.yaml")
+    try:
+        with pytest.raises(IntegrityError) as info:
+            stage_project(project, tmp_path / "tampered")
+    finally:
+        hub.tamper.discard("config.yaml")
+
+    def git_id(data: bytes) -> str:
+        return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+    assert str(info.value) == (
+        f"model vad: {repo}/config.yaml: downloaded content does not match the hub listing: "
+        f"git blob id {git_id(altered)}, expected {git_id(SMALL_CONFIG)}"
+    )
+    cache = Path(hub_env["HATCH_FUNASR_CACHE"])
+    assert not Cache(cache).has_blob(hashlib.sha256(altered).hexdigest(), len(altered))
+    pkg = stage_project(project, tmp_path / "good")
+    assert (pkg / "models" / "vad" / "config.yaml").read_bytes() == SMALL_CONFIG
+
+
+def test_modelscope_repository_without_files_has_no_commit_to_infer(hub: LoopbackHub, hub_env: dict[str, str]) -> None:
+    hub.store.publish("acme/nothing", {})
+    with pytest.raises(FetchError) as info:
+        HUBS["ms"].client().list("acme/nothing", None)
+    assert str(info.value) == "ModelScope did not report a commit for acme/nothing@master"
+
+
+class _Legacy:
+    def __init__(self, entries: list[dict[str, object]]) -> None:
+        self.entries, self.asked = entries, []  # type: ignore[var-annotated]
+
+    def list_repo_files(self, **kwargs: object) -> list[dict[str, object]]:
+        self.asked.append(kwargs)
+        return self.entries
+
+
+class _Api:
+    """modelscope_hub.HubApi as an answer that names a revision's commit would look (CommitId)."""
+
+    def __init__(self, revisions: list[dict[str, object]], entries: list[dict[str, object]]) -> None:
+        self.revisions, self.legacy = revisions, _Legacy(entries)
+
+    def list_repo_revisions(self, repo: str, kind: str) -> list[dict[str, object]]:
+        assert kind == "model"
+        return self.revisions
+
+    def get_repo(self, repo: str, kind: str) -> object:
+        raise RuntimeError("no licence here")
+
+
+def test_modelscope_commit_id_when_a_revision_listing_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    commit = "c" * 40
+    entries: list[dict[str, object]] = [
+        {"Path": "a.txt", "Type": "blob", "Size": 3, "Sha256": "a" * 64, "Revision": "d" * 40, "CommittedDate": 9},
+        {"Path": "sub", "Type": "tree", "Size": 0, "Sha256": "", "Revision": "e" * 40},
+        {"Path": "b.txt", "Size": None, "Sha256": ""},  # no Type: a file; no size or hash given
+    ]
+    api = _Api([{"Revision": "v1", "CommitId": commit}, {"Revision": None}], entries)
+    client = HUBS["ms"].adapter(None)
+    monkeypatch.setattr(client, "_api", lambda: api)
+    listing = client.list("acme/x", "v1")
+    assert listing.commit == commit and listing.license is None
+    assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
+        "a.txt": (3, "a" * 64, None),
+        "b.txt": (0, None, None),
+    }
+    assert api.legacy.asked == [{"repo_id": "acme/x", "repo_type": "model", "revision": commit, "recursive": True}]
+    with pytest.raises(FetchError) as info:
+        client.list("acme/x", "v2")
+    assert str(info.value) == "ModelScope repository acme/x has no revision v2 (it has: v1)"
+    monkeypatch.setattr(client, "_api", lambda: _Api([], entries))
+    with pytest.raises(FetchError, match=r"^ModelScope repository acme/x has no revision v2 \(it has: none\)$"):
+        client.list("acme/x", "v2")
+
+
+@pytest.mark.parametrize(
+    ("info", "licence"),
+    [
+        (SimpleNamespace(card_data=SimpleNamespace(license="apache-2.0"), tags=["license:mit"]), "apache-2.0"),
+        (
+            SimpleNamespace(card_data=SimpleNamespace(license=""), tags=[3, "other", "license:mit", "license:bsd"]),
+            "mit",
+        ),
+        (SimpleNamespace(card_data=None, tags=["license:cc-by-4.0"]), "cc-by-4.0"),
+        (SimpleNamespace(card_data=SimpleNamespace(license=["mit"]), tags=None), None),
+        (SimpleNamespace(), None),
+    ],
+)
+def test_hugging_face_licence_from_the_card_else_its_tag(info: object, licence: str | None) -> None:
+    assert _hf_license(info) == licence
+
+
+def test_the_hubs_licences_reach_the_source_and_a_bad_one_is_said_and_dropped(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], history: dict[str, str]
+) -> None:
+    hub.store.publish("acme/licensed", {"config.yaml": SMALL_CONFIG})
+    hub.store.describe("acme/licensed", license="apache-2.0")
+    hub.store.publish("acme/odd-licence", {"config.yaml": SMALL_CONFIG})
+    hub.store.describe("acme/odd-licence", license="<see LICENSE>")
+    messages: list[str] = []
+    ctx = BuildContext.create(tmp_path / "work", report=messages.append)
+    declared = {
+        "ms": {"model": HISTORY, "family": "fsmn-vad"},
+        "hf": {"model": "acme/licensed", "hub": "hf", "family": "fsmn-vad"},
+        "odd": {"model": "acme/odd-licence", "hub": "hf", "family": "fsmn-vad"},
+    }
+    config = config_of(tmp_path, declared)
+    sources = {m.name: open_source(m, ctx) for m in config.models}
+    assert {n: s.license for n, s in sources.items()} == {"ms": "Apache License 2.0", "hf": "apache-2.0", "odd": None}
+    assert messages == ["model odd: ignoring the licence Hugging Face reports (not a licence name): '<see LICENSE>'"]
+    snapshot = ctx.cache.read_snapshot("hf", "acme/licensed", sources["hf"].commit or "")
+    assert snapshot is not None and snapshot["license"] == "apache-2.0"
+
+
+def test_a_git_hashed_file_keeps_the_sha256_learnt_when_it_was_downloaded(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    """Hugging Face lists only a git blob id for config.yaml; once downloaded, its sha256 is kept
+    with the cached listing and used the next time that commit is listed (the same git id)."""
+    repo = "acme/learnt"
+    commit = hub.store.publish(repo, {"config.yaml": SMALL_CONFIG, "model.onnx": b"\x00" * 2048})
+    config = config_of(tmp_path, {"m": {"model": repo, "hub": "hf", "family": "fsmn-vad"}})
+    ctx = BuildContext.create(tmp_path / "work")
+    first = open_source(config.models[0], ctx)
+    assert first.listing["config.yaml"].sha256 is None
+    first.materialize(["config.yaml"], ctx.report)
+    again = open_source(config.models[0], ctx).listing["config.yaml"]
+    assert again.sha256 == hashlib.sha256(SMALL_CONFIG).hexdigest()
+    # a cached entry whose git id is not the listed one, or a cached listing that is not one: not used
+    snapshots = [
+        {"files": {"config.yaml": {"size": 1, "sha256": "f" * 64, "git_sha1": "0" * 40}}},
+        {"files": {"../x": {"size": 1, "sha256": "f" * 64, "git_sha1": None}}},
+        {"files": "nothing"},
+    ]
+    for snapshot in snapshots:
+        ctx.cache.write_snapshot("hf", repo, commit, snapshot)
+        assert open_source(config.models[0], ctx).listing["config.yaml"].sha256 is None, snapshot
+    assert ctx.cache.read_ref("hf", repo, "@default") == commit
+
+
+# --- Hugging Face downloads: streamed, hashed, resumed, cut off -----------------------------------
+BODY = bytes(range(256)) * 1024 * 12  # 3 MiB: three of our 1 MiB reads, so a cut leaves some read
+BODY_REPO = "acme/body"
+
+
+@pytest.fixture
+def body_hub(
+    hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LoopbackHub, str]]:
+    """The hub with one 3 MiB file; the client's retry backoff does not sleep."""
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    commit = hub.store.publish(BODY_REPO, {"model.bin": BODY})
+    hub.faults.clear()
+    hub.ignore_range.clear()
+    yield hub, commit
+    hub.faults.clear()
+    hub.ignore_range.clear()
+
+
+def _fetch(commit: str, dest: Path, size: int = len(BODY)) -> tuple[FileDigest, list[int]]:
+    """Fetch model.bin into ``dest/nested`` (neither exists yet)."""
+    counted: list[int] = []
+    remote = RemoteFile("model.bin", size, None, None)
+    digest = HUBS["hf"].client().fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)  # made, parents too
+    return digest, counted
+
+
+def test_a_cut_transfer_resumes_where_it_stopped(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault("truncate", 1)
+    digest, counted = _fetch(commit, tmp_path)
+    assert (tmp_path / "nested" / "model.bin").read_bytes() == BODY
+    assert (digest.size, digest.sha256) == (len(BODY), hashlib.sha256(BODY).hexdigest())
+    assert digest.git_sha1 == hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest()
+    assert min(counted) > 0 and sum(counted) == len(BODY)  # the rest came as a range: nothing sent twice
+
+
+def test_a_resume_the_server_answers_whole_starts_over(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault("truncate", 1)
+    hub.ignore_range.add("model.bin")
+    digest, counted = _fetch(commit, tmp_path / "dest")
+    assert (tmp_path / "dest" / "nested" / "model.bin").read_bytes() == BODY
+    assert digest.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert digest.git_sha1 == hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest()  # hashed afresh
+    given_back = [c for c in counted if c < 0]
+    assert given_back == [-(1 << 20)] and sum(counted) == len(BODY)  # the MiB read before the cut
+
+
+def test_a_body_longer_than_listed_is_cut_off(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
+    _, commit = body_hub
+    with pytest.raises(IntegrityError) as info:
+        _fetch(commit, tmp_path, size=len(BODY) - 1)
+    assert (
+        str(info.value)
+        == f"{BODY_REPO}/model.bin: the hub sent more than the {len(BODY) - 1} bytes it lists; stopped there"
+    )
+    assert (tmp_path / "nested" / "model.bin").stat().st_size <= len(BODY) - 1
+
+
+@pytest.mark.parametrize(("kind", "why"), [("reset", r"\(\w+Error: .+\)"), ("short", r"\(the body ended early\)")])
+def test_a_transfer_that_never_completes_says_how_far_it_got(
+    kind: str, why: str, body_hub: tuple[LoopbackHub, str], tmp_path: Path
+) -> None:
+    hub, commit = body_hub
+    hub.faults["model.bin"] = Fault(kind)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError) as info:
+        _fetch(commit, tmp_path)
+    assert re.fullmatch(rf"model\.bin: (\d+) of {len(BODY)} bytes after 6 tries {why}", str(info.value)), info.value
+    assert hub.faults["model.bin"].served >= 6  # our six tries (the client may retry within each)
+
+
+@pytest.mark.parametrize(
+    ("value", "date"),
+    [
+        (datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc), "2024-05-06"),
+        ("2024-05-06T07:08:09.000Z", "2024-05-06"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_dates_of_listed_models(value: object, date: str | None) -> None:
+    assert _date(value) == date
+
+
+def test_where_a_hub_is_said_with_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELSCOPE_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    assert HUBS["ms"].where() == "https://www.modelscope.cn (MODELSCOPE_ENDPOINT unset)"
+    assert HUBS["hf"].where() == "https://huggingface.co (HF_ENDPOINT)"
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://mirror.example")
+    assert HUBS["ms"].where() == "http://mirror.example (MODELSCOPE_ENDPOINT)"
+
+
+# --- the rest of what the adapters read from an answer ---------------------------------------------
+def test_modelscope_commit_by_date_then_by_id_and_a_commit_asked_for_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def listing(entries: list[dict[str, object]], revision: str = "v1") -> str:
+        client = HUBS["ms"].adapter(None)
+        monkeypatch.setattr(client, "_api", lambda: _Api([{"Revision": "v1"}], entries))
+        return client.list("acme/x", revision).commit
+
+    newer_but_smaller_id = [
+        {"Path": "a", "Revision": "f" * 40, "CommittedDate": None},
+        {"Path": "b", "Revision": "1" * 40, "CommittedDate": 1},
+    ]
+    assert listing(newer_but_smaller_id) == "1" * 40
+    same_date = [
+        {"Path": "a", "Revision": "1" * 40, "CommittedDate": 5},
+        {"Path": "b", "Revision": "f" * 40, "CommittedDate": 5},
+    ]
+    assert listing(same_date) == "f" * 40
+    assert listing(same_date, revision="c" * 40) == "c" * 40  # a commit asked for is the commit
+
+
+@pytest.mark.parametrize(
+    ("answer", "licence"),
+    [
+        ({"license": "Apache License 2.0"}, "Apache License 2.0"),
+        ({"license": {"id": 1}}, None),
+        ({"license": ""}, None),
+    ],
+)
+def test_modelscope_licence_is_a_non_empty_string_or_nothing(
+    answer: dict[str, object], licence: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Api(_Api):
+        def get_repo(self, repo: str, kind: str) -> object:
+            assert kind == "model"
+            return SimpleNamespace(**answer)
+
+    client = HUBS["ms"].adapter(None)
+    monkeypatch.setattr(client, "_api", lambda: Api([], [{"Path": "a", "Revision": "1" * 40}]))
+    assert client.list("acme/x", "1" * 40).license == licence
+
+
+def test_hugging_face_licence_tag_with_a_colon_in_it() -> None:
+    assert _hf_license(SimpleNamespace(card_data=SimpleNamespace(), tags=["license:other:acme"])) == "other:acme"
+
+
+def test_both_hubs_list_an_organisations_models_with_downloads_and_dates(
+    hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    hub.store.publish("listed-org/one", {"README.md": b"# one\n"})
+    hub.store.describe("listed-org/one", tasks=("punctuation",), pipeline_tag="token-classification", downloads=42)
+    created = datetime.fromtimestamp(hub.store.created("listed-org/one"), tz=timezone.utc).strftime("%Y-%m-%d")
+    (ms,) = HUBS["ms"].client().search("listed-org", None, 10)
+    (hf,) = HUBS["hf"].client().search("listed-org", None, 10)
+    assert ms == RemoteModel("listed-org/one", ("punctuation",), 42, created)
+    assert hf == RemoteModel("listed-org/one", ("token-classification",), 42, created)
+    assert HUBS["ms"].client().search("listed-org", "auto-speech-recognition", 10) == []
+
+
+def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = "acme/offline"
+    commit = hub.store.publish(repo, {"config.yaml": SMALL_CONFIG, "model.onnx": b"\x00" * 2048}, tags=["v1"])
+    monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "5")
+    monkeypatch.setenv("HATCH_FUNASR_PROGRESS", "off")
+    ctx = BuildContext.create(tmp_path / "work")
+    by_tag = config_of(tmp_path, {"m": {"model": repo, "hub": "hf", "family": "fsmn-vad", "revision": "v1"}}).models[0]
+    online = open_source(by_tag, ctx)
+    assert (online.attempts, online.progress, online.offline) == (5, "off", False)  # type: ignore[union-attr]
+    online.materialize(["config.yaml"], ctx.report)
+    offline_ctx = replace(ctx, offline=True)
+    by_commit = replace(by_tag, revision=commit)
+    for model in (by_tag, by_commit):
+        source = open_source(model, offline_ctx)
+        assert source.commit == commit and source.listing["config.yaml"].sha256 is not None
+        assert source.read_text("config.yaml") == SMALL_CONFIG.decode()
+        with pytest.raises(
+            FetchError, match=r"^model m: 1 file\(s\) of acme/offline@\w+ are not in the cache \(model\.onnx\)"
+        ):
+            source.materialize(["model.onnx"], ctx.report)  # offline: never fetched, even with the hub up
+    (snapshot,) = (ctx.cache.root / "snapshots").rglob("*.json")
+    snapshot.write_text('{"files": "not a listing"}')
+    with pytest.raises(IntegrityError) as info:
+        open_source(by_tag, offline_ctx)
+    assert str(info.value) == f"the cached listing of {repo}@{commit}: not a listing"
+    snapshot.write_text(json.dumps({"files": {"config.yaml": {"size": -1, "sha256": None}}}))
+    with pytest.raises(IntegrityError) as info:
+        open_source(by_tag, offline_ctx)
+    assert str(info.value).startswith(
+        f"model m: the cached listing of {repo}@{commit}: size of 'config.yaml': -1 is not"
+    )
+    snapshot.unlink()
+    with pytest.raises(FetchError) as fetch:
+        open_source(by_tag, offline_ctx)  # the ref is there, the listing is not
+    assert str(fetch.value) == f"model m: hf:{repo} revision v1 is not in the cache"
+
+
+def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = config_of(tmp_path, {"m": {"model": "acme/nowhere", "hub": "hf", "family": "fsmn-vad"}}).models[0]
+    ctx = BuildContext.create(tmp_path / "work")
+    with pytest.raises(
+        FetchError, match=r"^model m: cannot list Hugging Face repository acme/nowhere at revision default: \w+Error"
+    ):
+        open_source(model, ctx)
+
+    class Moved:
+        def list(self, repo: str, revision: str | None) -> RepoListing:
+            return RepoListing("main", {})
+
+    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url: Moved()))
+    with pytest.raises(IntegrityError) as info:
+        open_source(model, ctx)
+    assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"
+
+
+def test_client_log_records_carry_no_endpoint_credentials(hub_env: dict[str, str]) -> None:
+    HUBS["ms"].client()  # installs the redacting record factory
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = logging.getLogger("hatch-funasr-tests.redaction")
+    logger.addHandler(Keep())
+    logger.propagate = False
+    try:
+        logger.warning("retrying %s", "https://user:secret@mirror.example/api")
+        logger.warning("mail %s about %s", "someone@example.com", "x")  # an @ but no URL: left as it is
+        logger.warning("plain %d", 3)
+    finally:
+        logger.handlers.clear()
+    assert [r.getMessage() for r in seen] == [
+        "retrying https://***@mirror.example/api",
+        "mail someone@example.com about x",
+        "plain 3",
+    ]
+    assert seen[1].args == ("someone@example.com", "x") and seen[0].args is None
+    assert seen[0].levelno == logging.WARNING and seen[0].name == "hatch-funasr-tests.redaction"
+
+
+def test_hugging_face_defaults_and_no_telemetry(
+    monkeypatch: pytest.MonkeyPatch, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    assert HUBS["hf"].adapter(None).endpoint == "https://huggingface.co"  # type: ignore[attr-defined]
+    monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
+    hub.store.publish("acme/telemetry", {"config.yaml": SMALL_CONFIG})
+    HUBS["hf"].client().list("acme/telemetry", None)
+    assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
+
+
+def test_hugging_face_answer_without_a_commit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: SimpleNamespace(sha=None, siblings=None))
+    with pytest.raises(FetchError) as info:
+        HUBS["hf"].adapter("http://127.0.0.1:9").list("acme/x", "v1")
+    assert str(info.value) == "Hugging Face did not report the commit of acme/x@v1"
+
+
+def test_modelscope_downloads_report_progress_and_hash_what_has_no_listed_sha256(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    commit = hub.store.publish("acme/ms-body", {"model.bin": BODY})
+    client = HUBS["ms"].client()
+    for sha256 in (hashlib.sha256(BODY).hexdigest(), None):
+        counted: list[int] = []
+        dest = tmp_path / str(sha256 is None)
+        digest = client.fetch("acme/ms-body", commit, RemoteFile("model.bin", len(BODY), sha256), dest, counted.append)
+        assert (dest / "model.bin").read_bytes() == BODY and sum(counted) == len(BODY) and min(counted) > 0
+        assert (digest.size, digest.sha256) == (len(BODY), hashlib.sha256(BODY).hexdigest())
+        assert digest.git_sha1 == (None if sha256 else hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest())
+
+
+def test_modelscope_download_of_other_bytes_or_a_short_body(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelscope_hub.errors import FileSizeMismatchError
+
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    commit = hub.store.publish("acme/ms-tampered", {"other.bin": BODY})
+    remote = RemoteFile("other.bin", len(BODY), hashlib.sha256(BODY).hexdigest())
+    hub.tamper.add("other.bin")
+    try:
+        with pytest.raises(IntegrityError) as info:
+            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "a")
+    finally:
+        hub.tamper.discard("other.bin")
+    assert str(info.value).startswith(
+        f"other.bin from ModelScope acme/ms-tampered@{commit[:12]}: downloaded content does not match sha256 {remote.sha256} ("
+    )
+    hub.faults["other.bin"] = Fault("short")
+    try:
+        with pytest.raises(FileSizeMismatchError):  # a short body: worth another try (HubSource retries it)
+            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "b")
+    finally:
+        hub.faults.pop("other.bin")
+
+
+def test_listing_an_unreachable_hub_names_it_and_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the client's retry backoff
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(FetchError) as info:
+        search("ms", ["iic"], None, limit=5, offline=False)
+    assert re.fullmatch(
+        r"cannot list the models of iic on ModelScope at http://127\.0\.0\.1:9 \(MODELSCOPE_ENDPOINT\): \w*Error: .+; "
+        r"check the network, or set MODELSCOPE_ENDPOINT to a reachable mirror",
+        str(info.value),
+        re.DOTALL,
+    ), info.value
