@@ -32,7 +32,7 @@ from support.projects import (
 from hatch_funasr import progress, sources
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
-from hatch_funasr.digest import FileDigest, hash_file
+from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
 from hatch_funasr.lock import LockedFile, LockedModel, LockedRepo, read_lock
 from hatch_funasr.model import ExtraFiles, RemoteFile, RepoListing
@@ -336,7 +336,8 @@ class FakeClient:
         target.write_bytes(body)
         if callable(progress):
             progress(len(body))
-        return hash_file(target)
+        with target.open("rb") as src:  # git's blob id only for files listed without sha256, as hubs.py
+            return hash_stream(src, len(body), git=remote.sha256 is None)
 
 
 def _listed(files: dict[str, bytes], *, sha: bool = True) -> dict[str, RemoteFile]:
