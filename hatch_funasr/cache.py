@@ -259,7 +259,7 @@ class Cache:
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 with src.open("rb") as f, (tmp / name).open("wb") as out:
                     digests[name] = hash_stream(f, src.stat().st_size, out)
-            base.parent.mkdir(parents=True, exist_ok=True)
+            base.parent.mkdir(exist_ok=True)  # the cache root exists: scratch space is in it
             try:
                 tmp.rename(base)
             except OSError:  # another build stored the same result first: use (and verify) that

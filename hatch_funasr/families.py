@@ -414,10 +414,10 @@ _HUB_VALUES = frozenset({"ms", "hf", "modelscope", "huggingface"})
 
 
 def _local_reference(value: str, usable: Mapping[str, int]) -> list[str]:
-    """The files a config value names inside the source: itself, or everything under it."""
-    name = posixpath.normpath(value) if value and not value.startswith("/") else ""
-    if not name or name == "." or name.startswith(".."):
-        return []
+    """The files a config value names inside the source: itself, or everything under it.
+    ``usable`` holds normalised relative paths only (sources.check_listing), so an absolute
+    value, ``.`` or one that leaves the source (``../x``) names nothing."""
+    name = posixpath.normpath(value)
     if name in usable:
         return [name]
     return sorted(p for p in usable if p.startswith(name + "/") and not is_bookkeeping(p))

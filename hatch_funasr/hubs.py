@@ -297,12 +297,7 @@ class ModelScopeClient:
         from modelscope_hub.errors import FileIntegrityError, FileSizeMismatchError
 
         class Counted(ProgressCallback):
-            def __init__(self, filename: str, file_size: int) -> None:
-                super().__init__(filename, file_size)
-                self.seen = 0
-
             def update(self, size: int) -> None:
-                self.seen += size
                 progress(size)
 
         try:

@@ -99,7 +99,7 @@ def _copy_in(
         hashing = hasher.beside() if entry.size >= _TWO_CORES else contextlib.nullcontext(hasher.update)
         with (
             entry.source.open("rb") as src,
-            dst.open(info, "w", force_zip64=entry.size >= 2**31) as out,
+            dst.open(info, "w") as out,  # zip64 from info.file_size, as zipfile decides
             hashing as feed,
         ):
             while chunk := src.read(CHUNK):
@@ -148,7 +148,7 @@ def add_models(
     date_time = time.gmtime(source_date_epoch)[:6]
     wheel.replace(partial)
     try:
-        with zipfile.ZipFile(partial) as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
+        with zipfile.ZipFile(partial) as src, zipfile.ZipFile(tmp, "w") as dst:  # zip64 where needed (the default)
             infos = src.infolist()
             record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
             skip = {record_name, *rewrite}
@@ -163,7 +163,7 @@ def add_models(
                 for info in infos:
                     if info.filename in rewrite:
                         data = rewrite[info.filename](src.read(info.filename), hashes)
-                        dst.writestr(info, data, compress_type=info.compress_type)
+                        dst.writestr(info, data)
                         rows.append([info.filename, record_hash(hashlib.sha256(data).hexdigest()), str(len(data))])
 
             placed = False
@@ -172,7 +172,7 @@ def add_models(
                     models_then_rewritten()
                     placed = True
                 if info.filename not in skip:
-                    dst.writestr(info, src.read(info.filename), compress_type=info.compress_type)
+                    dst.writestr(info, src.read(info.filename))
             if not placed:
                 models_then_rewritten()
             rows.append([record_name, "", ""])

@@ -425,3 +425,49 @@ def test_a_cache_from_settings_and_given_values_win(tmp_path: Path, monkeypatch:
     partly = Cache(tmp_path / "c3", lock_timeout=0.25)
     assert (partly.lock_timeout, partly.key_file) == (0.25, Path(os.environ["HATCH_FUNASR_KEY_FILE"]))
     assert Cache(tmp_path / "c4").lock_timeout == 9.0
+
+
+def test_a_derived_entry_whose_files_are_untouched_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signed record keeps each file's status: loading an untouched entry hashes nothing
+    (a quantized model of hundreds of MiB is not read per build); a file whose status changed
+    is hashed again, and kept when its bytes are still the recorded ones."""
+    from hatch_funasr import cache as cache_module
+
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize", input="c" * 64)
+    entry = cache.store_derived(key, {"model_quant.onnx": produced})
+    hashed: list[Path] = []
+    real = cache_module.hash_file
+
+    def counted(path: Path) -> FileDigest:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "hash_file", counted)
+    assert cache.load_derived(key) is not None and cache.load_derived(key, strict=True) is not None
+    assert hashed == []
+    stored = entry.files["model_quant.onnx"].source
+    stored.chmod(stored.stat().st_mode)  # same bytes, new change time
+    assert cache.load_derived(key) is not None
+    assert hashed == [stored]
+
+
+def test_cache_writes_stay_in_the_cache_whatever_tmpdir_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listings, refs and stamps are written beside their final name and renamed in: a TMPDIR
+    on another file system (or one that does not exist) changes nothing."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmpdir"))
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    commit = "d" * 40
+    cache.write_snapshot("ms", "acme/vad", commit, {"files": {}})
+    cache.write_ref("ms", "acme/vad", "master", commit)
+    assert cache.read_snapshot("ms", "acme/vad", commit) == {"files": {}}
+    assert cache.read_ref("ms", "acme/vad", "master") == commit
+    assert not (tmp_path / "no-such-tmpdir").exists()
+    leftovers = [p for p in (cache.root).rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []

@@ -226,7 +226,14 @@ def test_pytorch_format_follows_file_path_metas() -> None:
 
 
 def test_include_and_exclude() -> None:
-    available = {"model.onnx": 1, "config.yaml": 1, "tokens.json": 1, "jieba_usr_dict": 1, "extra/hotwords.txt": 1}
+    available = {
+        "model.onnx": 1,
+        "config.yaml": 1,
+        "tokens.json": 1,
+        "jieba_usr_dict": 1,
+        "extra/hotwords.txt": 1,
+        "extra/hotwords.md": 1,  # matched by no pattern: stays behind
+    }
     sel = select_files(FAMILIES["ct-punc"], "onnx", available, include=["extra/*.txt"], exclude=["jieba_usr_dict"])
     assert sel.files == ("config.yaml", "tokens.json", "model.onnx", "extra/hotwords.txt")
     sel = select_files(FAMILIES["ct-punc"], "onnx", available, exclude=["tokens.json"])

@@ -242,3 +242,20 @@ def test_a_wheel_that_is_not_a_zip_fails_as_itself_and_is_removed(tmp_path: Path
     with pytest.raises(zipfile.BadZipFile):
         add_models(wheel, [], source_date_epoch=315532800)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("mode", "lines"), [("off", 1), ("log", 4)])
+def test_the_progress_mode_given_is_the_one_packing_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, lines: int
+) -> None:
+    """HATCH_FUNASR_PROGRESS reaches the packing meter: off leaves only the announcement."""
+    monkeypatch.setattr(pack, "_PROGRESS", 3 << 20)
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    messages: list[str] = []
+    big = bytes(range(256)) * (3 << 12)
+    add_models(
+        wheel, [_entry(tmp_path, "model.onnx", big)], source_date_epoch=315532800, report=messages.append, progress=mode
+    )
+    assert messages[0] == "hatch-funasr: packing pkg/models/m/model.onnx (3 MiB, stored)"
+    assert len(messages) == lines, messages
