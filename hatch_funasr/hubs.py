@@ -151,10 +151,9 @@ class HuggingFaceClient:
         info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
         files: dict[str, RemoteFile] = {}
         for s in info.siblings or []:
-            lfs = getattr(s, "lfs", None)
-            sha256 = lfs.sha256 if lfs is not None else None
-            size = s.size if s.size is not None else (lfs.size if lfs is not None else 0)
-            files[s.rfilename] = RemoteFile(s.rfilename, int(size), sha256, None if sha256 else s.blob_id)
+            # files_metadata=True: every sibling has its size; LFS files their sha256 (lfs.sha256)
+            sha256 = s.lfs.sha256 if s.lfs is not None else None
+            files[s.rfilename] = RemoteFile(s.rfilename, int(s.size or 0), sha256, None if sha256 else s.blob_id)
         if not info.sha:
             raise FetchError(f"Hugging Face did not report the commit of {repo}@{revision}")
         return RepoListing(info.sha, files, _hf_license(info))
@@ -346,10 +345,9 @@ _MS_DEPTH = 3000
 
 
 def _date(value: object) -> str | None:
-    """An ISO date from a client's datetime (or string), for display."""
-    iso = getattr(value, "isoformat", None)
-    text = iso() if callable(iso) else value
-    return str(text)[:10] if text else None
+    """The ISO date (``YYYY-MM-DD``) of a client's datetime or ISO string, for display: both
+    begin with it when written out."""
+    return str(value)[:10] if value else None
 
 
 HUBS: dict[str, HubSpec] = {

@@ -452,7 +452,12 @@ def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
     assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"
 
 
-def test_client_log_records_carry_no_endpoint_credentials(hub_env: dict[str, str]) -> None:
+def test_client_log_records_carry_no_endpoint_credentials(
+    hub_env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    before = logging.getLogRecordFactory()
+    request.addfinalizer(lambda: logging.setLogRecordFactory(before))
+    logging.setLogRecordFactory(logging.LogRecord)  # as in a process where no client was made yet
     HUBS["ms"].client()  # installs the redacting record factory
     seen: list[logging.LogRecord] = []
 
