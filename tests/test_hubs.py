@@ -552,3 +552,17 @@ def test_listing_an_unreachable_hub_names_it_and_the_error(monkeypatch: pytest.M
         str(info.value),
         re.DOTALL,
     ), info.value
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])
+def test_a_hub_client_turns_the_clients_own_bars_off_unless_asked(
+    hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
+) -> None:
+    """modelscope_hub draws a tqdm bar per file: making a client sets TQDM_DISABLE=1 unless the
+    user set it (TQDM_DISABLE=0 keeps the bars)."""
+    if given is None:
+        monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_DISABLE", given)
+    HUBS["ms"].client()
+    assert os.environ["TQDM_DISABLE"] == expected

@@ -699,3 +699,14 @@ def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(
     assert str(info.value).startswith(
         f"model vad: Hugging Face repository acme/vad@{COMMIT} lists unsafe file names ('../evil.py': "
     )
+
+
+def test_downloads_with_progress_off_report_no_progress_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HATCH_FUNASR_PROGRESS=off reaches the download meter: the announcement only."""
+    monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
+    big = {"model_quant.onnx": b"\x08" * (3 << 20)}
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    source = HubSource(_vad_model(tmp_path), COMMIT, _listed(big), cache, FakeClient(big), progress="off")  # type: ignore[arg-type]
+    messages: list[str] = []
+    source.materialize(list(big), messages.append)
+    assert messages == [f"model vad: downloading 1 file(s), 3.0 MiB from Hugging Face acme/vad@{COMMIT[:12]}"]
