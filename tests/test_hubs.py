@@ -79,13 +79,14 @@ def test_hugging_face_lists_sha256_for_lfs_files_and_the_git_blob_id_for_others(
     hub: LoopbackHub, hub_env: dict[str, str]
 ) -> None:
     big = b"\x00" * 4096
-    commit = hub.store.publish("acme/mixed", {"config.yaml": SMALL_CONFIG, "model.onnx": big})
+    commit = hub.store.publish("acme/mixed", {"config.yaml": SMALL_CONFIG, "model.onnx": big, "empty.txt": b""})
     listing = HUBS["hf"].client().list("acme/mixed", None)
     assert listing.commit == commit
     git_id = hashlib.sha1(b"blob %d\x00" % len(SMALL_CONFIG) + SMALL_CONFIG).hexdigest()
     assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
         "config.yaml": (len(SMALL_CONFIG), None, git_id),
         "model.onnx": (len(big), hashlib.sha256(big).hexdigest(), None),
+        "empty.txt": (0, None, hashlib.sha1(b"blob 0\x00").hexdigest()),
     }
 
 
