@@ -495,7 +495,7 @@ def pytorch_files(
     found: list[str] = []
     missing: list[str] = []
     for name in dict.fromkeys(names):
-        under = [name] if name in usable else _local_reference(name, usable)
+        under = _local_reference(name, usable)
         if under:
             found.extend(under)
         else:
