@@ -6,7 +6,8 @@ files of the bundle package (runtime module, manifest), and :func:`add_models` t
 rebuilds the wheel once: hatchling's entries are copied, each model file is streamed in
 (stored when large, deflated when small text) while its sha256 is computed for RECORD and
 compared with the manifest, and RECORD is written last.  Memory stays flat (fixed-size
-chunks), zip64 is used past 4 GiB, and entry order, times and permissions are fixed, so the
+chunks), zip64 records are written for members near 2 GiB and larger (zipfile decides from
+the size given up front), and entry order, times and permissions are fixed, so the
 wheel stays reproducible.  On any failure the wheel is deleted: no half-written wheel stays.
 """
 
