@@ -36,7 +36,6 @@ class StreamHasher:
     a small file a hub lists by it (its sha256 then addresses the cache)."""
 
     def __init__(self, size: int, *, git: bool = False) -> None:
-        self.size = size
         self.seen = 0
         self._sha256 = hashlib.sha256()
         self._git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False) if git else None

@@ -290,7 +290,7 @@ class HubSource:
                 )
                 self.listing[path] = replace(remote, sha256=digest.sha256)
         missing = sorted(failures)
-        return missing, "; ".join(failures[p] for p in missing) or ""
+        return missing, "; ".join(failures[p] for p in missing)
 
 
 @dataclass
