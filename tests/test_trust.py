@@ -257,30 +257,36 @@ def test_inspect_reads_a_bounded_manifest(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
 
 
-def test_verify_reports_files_planted_in_an_installed_model_directory(tmp_path: Path) -> None:
+def _unpacked_vad_bundle(tmp_path: Path) -> Path:
+    """A bundle of the real VAD, built and unpacked as pip would lay it out (``site/acme_vad_models``)."""
     project = make_project(tmp_path, 'vad = { path = "models/vad" }\n')
     realvad.write_model(project / "models" / "vad", ("model.onnx", "config.yaml", "am.mvn"))
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel_build(project)) as zf:
         zf.extractall(site)
-    (site / "acme_vad_models" / "models" / "vad" / "evil.py").write_text("print('hi')\n")
+    return site
+
+
+def _verify(site: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m acme_vad_models verify`` run on ``site`` in an isolated interpreter."""
     code = "import sys; sys.path.insert(0, sys.argv[1]); from acme_vad_models._funasr_runtime import main; sys.exit(main(['verify']))"
-    result = subprocess.run([sys.executable, "-I", "-c", code, str(site)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-I", "-c", code, str(site)], capture_output=True, text=True)
+
+
+def test_verify_reports_files_planted_in_an_installed_model_directory(tmp_path: Path) -> None:
+    site = _unpacked_vad_bundle(tmp_path)
+    (site / "acme_vad_models" / "models" / "vad" / "evil.py").write_text("print('hi')\n")
+    result = _verify(site)
     assert result.returncode == 1 and "evil.py: not in the manifest (planted?)" in result.stderr
 
 
 def test_a_manifest_naming_paths_outside_the_bundle_is_refused(tmp_path: Path) -> None:
-    project = make_project(tmp_path, 'vad = { path = "models/vad" }\n')
-    realvad.write_model(project / "models" / "vad", ("model.onnx", "config.yaml", "am.mvn"))
-    site = tmp_path / "site"
-    with zipfile.ZipFile(wheel_build(project)) as zf:
-        zf.extractall(site)
+    site = _unpacked_vad_bundle(tmp_path)
     manifest_file = site / "acme_vad_models" / "funasr_manifest.json"
     manifest = json.loads(manifest_file.read_text())
     manifest["models"]["vad"]["files"]["../../../etc/passwd"] = {"size": 1, "sha256": "0" * 64}
     manifest_file.write_text(json.dumps(manifest))
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from acme_vad_models._funasr_runtime import main; sys.exit(main(['verify']))"
-    result = subprocess.run([sys.executable, "-I", "-c", code, str(site)], capture_output=True, text=True)
+    result = _verify(site)
     assert result.returncode == 1 and "'../../../etc/passwd', which is not a path inside the bundle" in result.stderr
 
 
