@@ -75,6 +75,7 @@ def manifest() -> Dict[str, Any]:
         if len(data) > MAX_MANIFEST:
             raise VerificationError([f"{_HERE / _MANIFEST} is over {MAX_MANIFEST} bytes: not a manifest"])
         loaded = json.loads(data.decode("utf-8"))
+        _check_format(loaded)
         for name, model in loaded.get("models", {}).items():
             _relative(name, "a model")
             _relative(model.get("dir"), f"for model {name} the directory")
@@ -82,6 +83,19 @@ def manifest() -> Dict[str, Any]:
                 _relative(rel, f"for model {name} the file")
         _cache["manifest"] = loaded
     return _cache["manifest"]  # type: ignore[no-any-return]
+
+
+#: How the manifest's sha256 values were computed; a manifest written before the key existed is sha256.
+_HASH_ALGORITHM = "sha256"
+
+
+def _check_format(loaded: Dict[str, Any]) -> None:
+    """A manifest whose digests this runtime cannot recompute is refused, never compared."""
+    algorithm = loaded.get("hash_algorithm", _HASH_ALGORITHM)
+    if algorithm != _HASH_ALGORITHM:
+        raise VerificationError(
+            [f"{_HERE / _MANIFEST}: hash_algorithm {algorithm!r} is not one this runtime checks ({_HASH_ALGORITHM})"]
+        )
 
 
 def check_installed() -> None:

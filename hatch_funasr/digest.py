@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["CHUNK", "FileDigest", "StreamHasher", "hash_file", "hash_stream", "record_hash"]
+__all__ = ["CHUNK", "HASH_ALGORITHM", "FileDigest", "StreamHasher", "hash_file", "hash_stream", "record_hash"]
 
 #: Read size for every streamed copy and hash: large enough for disk speed, flat memory.
 CHUNK = 1 << 20
+#: The algorithm of every digest hatch-funasr records (lock, manifest, cache): written beside
+#: them, so that a later change of algorithm is a new format, never a silent mismatch.
+HASH_ALGORITHM = "sha256"
 #: Chunks that may wait for a hashing thread (:meth:`StreamHasher.beside`).
 IN_FLIGHT = 8
 

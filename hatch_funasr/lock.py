@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hatch_funasr.digest import HASH_ALGORITHM
 from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.hubs import HUBS
 from hatch_funasr.model import BundleConfig, ModelConfig
@@ -126,6 +127,7 @@ def render(lock: Lock) -> str:
     lines = [
         "# funasr.lock: written by `hatch-funasr lock`; commit it. Do not edit by hand.",
         f"version = {LOCK_VERSION}",
+        f"hash-algorithm = {_q(HASH_ALGORITHM)}",
     ]
     for name in sorted(lock.models):
         m = lock.models[name]
@@ -211,6 +213,9 @@ def read_lock(root: Path) -> Lock | None:
         data = tomllib.loads(path.read_text("utf-8"))
         if data.get("version") != LOCK_VERSION:
             raise ValueError(f"unsupported version {data.get('version')!r}, expected {LOCK_VERSION}")
+        if data.get("hash-algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
+            why = f"hash-algorithm {data['hash-algorithm']!r} is not one this hatch-funasr reads ({HASH_ALGORITHM})"
+            raise ValueError(f"{why}; upgrade hatch-funasr")
         models = data.get("models", {})
         if not isinstance(models, dict):
             raise IntegrityError(f"models: expected a table of models, got {type(models).__name__}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__
+from hatch_funasr.digest import HASH_ALGORITHM
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.model import BundleConfig, StagedModel
 from hatch_funasr.pack import PackEntry
@@ -145,6 +146,7 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
 def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
+        "hash_algorithm": HASH_ALGORITHM,
         "bundle": {"name": config.project_name, "version": config.version, "package": config.package},
         "generator": {"hatch-funasr": __version__},
         "models": {s.config.name: manifest_entry(s, config.root) for s in models},

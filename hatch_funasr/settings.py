@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hatch_funasr.errors import ConfigError
 
@@ -47,6 +48,10 @@ class EnvVars:
     KEY_FILE = "HATCH_FUNASR_KEY_FILE"
     TRUST_CACHE = "HATCH_FUNASR_TRUST_CACHE"
     PROGRESS = "HATCH_FUNASR_PROGRESS"
+    ATTEST = "HATCH_FUNASR_ATTEST"
+    SIGNING_KEY = "HATCH_FUNASR_SIGNING_KEY"
+    SIGNING_CERTIFICATE = "HATCH_FUNASR_SIGNING_CERTIFICATE"
+    SIGNING_CHAIN = "HATCH_FUNASR_SIGNING_CHAIN"
     SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
     # Hub clients: endpoints (mirrors) we pass on explicitly; switches we set for them.
     HF_ENDPOINT = "HF_ENDPOINT"
@@ -141,6 +146,19 @@ class Settings:
     #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
     #: or 5 s), ``off``; unset (None): live on a terminal, log elsewhere.
     progress: str | None = None
+    #: ``HATCH_FUNASR_ATTEST=1``: write, beside the wheel, ``<wheel>.requirements.txt`` (the wheel's
+    #: sha256 for ``pip install --require-hashes``) and ``<wheel>.intoto.jsonl`` (build provenance).
+    #: Off by default: ``twine upload dist/*`` refuses files that are not distributions.
+    attest: bool = False
+    #: ``HATCH_FUNASR_SIGNING_KEY``: a PEM elliptic-curve private key; with it every model directory
+    #: of the wheel gets an OpenSSF Model Signing signature (``model.sig``), and the provenance is signed.
+    signing_key: Path | None = None
+    #: ``HATCH_FUNASR_SIGNING_CERTIFICATE``: the key's certificate (PEM): signatures carry it, and
+    #: are checked against a certificate chain instead of a public key.
+    signing_certificate: Path | None = None
+    #: ``HATCH_FUNASR_SIGNING_CHAIN``: the certificates between it and the root (PEM files,
+    #: separated like PATH).
+    signing_chain: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -171,7 +189,35 @@ class Settings:
             key_file=(Path(key_file).expanduser() if key_file else _default_key_file(env)).resolve(),
             trust_cache=_flag(env, EnvVars.TRUST_CACHE),
             progress=progress or None,
+            attest=_flag(env, EnvVars.ATTEST),
+            **_signing(env),
         )
+
+
+def _signing(env: Mapping[str, str]) -> dict[str, Any]:
+    """The signing key, certificate and chain: files that exist (named by the environment only,
+    never by the project, so a key is never committed beside the declaration)."""
+
+    def existing(name: str, raw: str) -> Path:
+        path = Path(raw).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError([f"{name}: {raw!r} is not a file"], source="the environment")
+        return path
+
+    key = env.get(EnvVars.SIGNING_KEY, "").strip()
+    cert = env.get(EnvVars.SIGNING_CERTIFICATE, "").strip()
+    chain = [c for c in env.get(EnvVars.SIGNING_CHAIN, "").split(os.pathsep) if c.strip()]
+    if (cert or chain) and not key:
+        why = f"{EnvVars.SIGNING_CERTIFICATE} and {EnvVars.SIGNING_CHAIN} need {EnvVars.SIGNING_KEY} (the private key)"
+        raise ConfigError([why], source="the environment")
+    if chain and not cert:
+        why = f"{EnvVars.SIGNING_CHAIN} needs {EnvVars.SIGNING_CERTIFICATE} (the certificate the chain vouches for)"
+        raise ConfigError([why], source="the environment")
+    return {
+        "signing_key": existing(EnvVars.SIGNING_KEY, key) if key else None,
+        "signing_certificate": existing(EnvVars.SIGNING_CERTIFICATE, cert) if cert else None,
+        "signing_chain": tuple(existing(EnvVars.SIGNING_CHAIN, c.strip()) for c in chain),
+    }
 
 
 def endpoint(variable: str, default: str | None) -> str | None:

@@ -227,6 +227,7 @@ S1, S2 = "a" * 64, "b" * 64
 LOCK_TEXT = f"""\
 # funasr.lock: written by `hatch-funasr lock`; commit it. Do not edit by hand.
 version = 1
+hash-algorithm = "sha256"
 
 [models.asr]
 hub = "ms"
@@ -307,6 +308,18 @@ def test_the_lock_is_written_exactly_and_read_back_whole(tmp_path: Path) -> None
     assert read_lock(tmp_path / "nowhere") is None
 
 
+def test_a_lock_written_before_the_hash_algorithm_key_still_reads(tmp_path: Path) -> None:
+    """The lock format as first released (committed as a fixture, never regenerated): no
+    ``hash-algorithm`` key, which means sha256; it reads into the same lock, and writing it
+    back adds the key and changes nothing else."""
+    old = Path(__file__).parent / "fixtures" / "lock-v1"
+    assert "hash-algorithm" not in (old / "funasr.lock").read_text("utf-8")
+    back = read_lock(old)
+    assert back is not None and write_lock(tmp_path, back) is True
+    assert (tmp_path / "funasr.lock").read_text("utf-8") == LOCK_TEXT
+    assert read_lock(tmp_path) == back
+
+
 def _bad(tmp_path: Path, old: str, new: str) -> str:
     assert LOCK_TEXT.count(old) >= 1, old
     (tmp_path / "funasr.lock").write_text(LOCK_TEXT.replace(old, new, 1), "utf-8")
@@ -324,6 +337,11 @@ def _bad(tmp_path: Path, old: str, new: str) -> str:
     [
         ("version = 1", "version = 2", "unsupported version 2, expected 1"),
         ("version = 1\n", "", "unsupported version None, expected 1"),
+        (
+            'hash-algorithm = "sha256"',
+            'hash-algorithm = "blake3"',
+            "hash-algorithm 'blake3' is not one this hatch-funasr reads (sha256); upgrade hatch-funasr",
+        ),
         (
             'hub = "ms"\nrepo = "iic/vad"',
             'hub = ""\nrepo = "iic/vad"',
