@@ -21,20 +21,21 @@ TEST_DEPS = [
     "cyclonedx-python-lib[json-validation]>=8",
     "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
     "jsonschema>=4",  # the draft-07 metaschema check
+    "in-toto-attestation>=0.9",  # tests/test_attest.py validates the provenance with its protobuf schema
 ]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, end-to-end builds included (needs espeak-ng and sox)."""
-    session.install("-e", ".[quantize]", *TEST_DEPS)
+    session.install("-e", ".[quantize,sign]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
     """The tests marked slow (a 4.5 GiB file packed and installed; several GiB of disk), deselected elsewhere."""
-    session.install("-e", ".[quantize]", *TEST_DEPS)
+    session.install("-e", ".[quantize,sign]", *TEST_DEPS)
     session.run("pytest", "-m", "slow", *session.posargs)
 
 

@@ -132,13 +132,16 @@ def add_models(
     report: Report = lambda _m: None,
     progress: str | None = None,
     rewrite: Mapping[str, Callable[[bytes, Mapping[str, str]], bytes]] | None = None,
+    append: Callable[[Mapping[str, str]], Mapping[str, bytes]] | None = None,
 ) -> None:
     """Rebuild ``wheel`` with ``entries`` added before its ``.dist-info`` and RECORD rewritten.
 
     ``rewrite`` maps paths of hatchling's entries to functions that get the entry's bytes
     and the sha256 of every model file (by wheel path) and return its final bytes: such
     entries are written after the models (the manifest, completed with hashes of files that
-    were read for the first time here).
+    were read for the first time here).  ``append`` gets the sha256 of every entry written
+    before it (hatchling's files of the package, the models, the rewritten entries) and returns
+    entries to write after them (the model directories' signatures, which cover all of these).
     """
     rewrite = dict(rewrite or {})
     # First of all, hatchling's wheel (without the models) stops being installable: it is moved
@@ -156,16 +159,26 @@ def add_models(
             rows = [r for r in read_record(src.read(record_name)) if r[0] not in skip]
             pending = sorted(entries, key=lambda e: e.arcname)
             hashes: dict[str, str] = {}
+            #: Every entry written so far (wheel path -> sha256), for ``append``.
+            written: dict[str, str] = {}
+
+            def write(info: zipfile.ZipInfo, data: bytes) -> None:
+                dst.writestr(info, data)
+                written[info.filename] = hashlib.sha256(data).hexdigest()
+                rows.append([info.filename, record_hash(written[info.filename]), str(len(data))])
 
             def models_then_rewritten() -> None:
                 for e in pending:
-                    hashes[e.arcname] = _copy_in(dst, e, date_time, report, progress)
+                    hashes[e.arcname] = written[e.arcname] = _copy_in(dst, e, date_time, report, progress)
                     rows.append([e.arcname, record_hash(hashes[e.arcname]), str(e.size)])
                 for info in infos:
                     if info.filename in rewrite:
-                        data = rewrite[info.filename](src.read(info.filename), hashes)
-                        dst.writestr(info, data)
-                        rows.append([info.filename, record_hash(hashlib.sha256(data).hexdigest()), str(len(data))])
+                        write(info, rewrite[info.filename](src.read(info.filename), hashes))
+                for arcname, data in sorted((append(written) if append else {}).items()):
+                    added = zipfile.ZipInfo(arcname, date_time)
+                    added.external_attr = (0o100644 & 0xFFFF) << 16
+                    added.compress_type = compress_type_for(arcname, len(data))
+                    write(added, data)
 
             placed = False
             for info in infos:
@@ -173,7 +186,10 @@ def add_models(
                     models_then_rewritten()
                     placed = True
                 if info.filename not in skip:
-                    dst.writestr(info, src.read(info.filename))
+                    data = src.read(info.filename)
+                    dst.writestr(info, data)
+                    if not placed:
+                        written[info.filename] = hashlib.sha256(data).hexdigest()
             if not placed:
                 models_then_rewritten()
             rows.append([record_name, "", ""])

@@ -17,7 +17,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_funasr import sbom, scratch
+from hatch_funasr import attest, sbom, scratch, signing
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
@@ -82,6 +82,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._catch_signals()
         try:
             ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
+            self._signer = None if version == "editable" else signing.signer_config(ctx.settings)
             if ctx.lock is not None and ctx.settings.lock_update:
                 ctx = BuildContext.create(
                     ctx.work,
@@ -117,6 +118,18 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._package = config.package
         self._epoch = ctx.settings.source_date_epoch
         self._progress = ctx.settings.progress
+        self._config, self._settings, self._lock = config, ctx.settings, ctx.lock
+        #: Each model directory's files by wheel path, for its signature (see _sign).
+        self._directories = {
+            f"{config.package}/models/{s.config.dir_name}": {rel: r.source for rel, r in s.files.items()}
+            for s in staged
+        }
+        # The provenance is written beside the wheel after it, so the SBOM can only name it.
+        self._provenance = (
+            attest.provenance_name(config.project_name, config.version)
+            if ctx.settings.attest and version != "editable"
+            else None
+        )
         # The SBOM (PEP 770), made from the staged manifest; packing completes both with the
         # sha256 of local files it hashes (see finalize).
         self._manifest = (pkg / MANIFEST_NAME).read_bytes()
@@ -125,7 +138,9 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._sbom_pending = any(f["sha256"] is None for m in manifest["models"].values() for f in m["files"].values())
         sbom_file = self._staging / "sbom" / sbom.SBOM_NAME
         sbom_file.parent.mkdir(parents=True, exist_ok=True)
-        sbom_file.write_bytes(b"{}\n" if self._sbom_pending else sbom.render(manifest, epoch=self._epoch))
+        sbom_file.write_bytes(
+            b"{}\n" if self._sbom_pending else sbom.render(manifest, epoch=self._epoch, provenance=self._provenance)
+        )
         build_data.setdefault("sbom_files", []).append(str(sbom_file))
         build_data["tag"] = "py3-none-any"  # the runtime module needs Python 3 (hatchling may say py2.py3)
         inclusion = "force_include_editable" if version == "editable" else "force_include"
@@ -154,20 +169,45 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                         report=self.app.display_info,
                         progress=self._progress,
                         rewrite={
-                            f"{self._package}/{MANIFEST_NAME}": complete_manifest,
+                            f"{self._package}/{MANIFEST_NAME}": self._complete_manifest,
                             **(
                                 {f"{_dist_info(artifact_path)}/sboms/{sbom.SBOM_NAME}": self._complete_sbom}
                                 if self._sbom_pending
                                 else {}
                             ),
                         },
+                        append=self._sign if self._signer is not None else None,
                     )
+            if self._provenance is not None:
+                written = attest.write_beside(
+                    Path(artifact_path),
+                    self._config,
+                    json.loads(self._manifest),
+                    self._lock,
+                    key=self._settings.signing_key,
+                    epoch=self._epoch,
+                    offline=self._settings.offline,
+                )
+                self.app.display_info(f"hatch-funasr: wrote {', '.join(p.name for p in written)}")
         finally:
             self._cleanup()
 
     def _complete_sbom(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
         """The SBOM of the manifest as packing completed it (every file's sha256 known)."""
-        return sbom.render(json.loads(complete_manifest(self._manifest, hashes)), epoch=self._epoch)
+        return sbom.render(
+            json.loads(complete_manifest(self._manifest, hashes)), epoch=self._epoch, provenance=self._provenance
+        )
+
+    def _complete_manifest(self, staged: bytes, hashes: Mapping[str, str]) -> bytes:
+        self._manifest = complete_manifest(staged, hashes)
+        return self._manifest
+
+    def _sign(self, written: Mapping[str, str]) -> Mapping[str, bytes]:
+        """Each model directory's signature, over its files and the bundle's others (``written``)."""
+        bundle = json.loads(self._manifest)["bundle"]
+        work = self._staging / "sign"
+        self.app.display_info(f"hatch-funasr: signing {len(self._directories)} model directories (model-signing)")
+        return signing.sign_directories(self._signer, self._directories, written, bundle, work)
 
     def _catch_signals(self) -> None:
         """Turn SIGTERM/SIGHUP into an exception while the hook owns the build, so the cleanup

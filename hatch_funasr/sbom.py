@@ -20,7 +20,7 @@ from typing import Any
 
 from hatch_funasr.hubs import HUBS
 
-__all__ = ["SBOM_NAME", "SPDX_IDS", "license_choice", "render"]
+__all__ = ["SBOM_NAME", "SPDX_IDS", "license_choice", "made_by", "render"]
 
 SBOM_NAME = "hatch-funasr.cdx.json"
 SPEC_VERSION = "1.6"
@@ -63,7 +63,7 @@ def _properties(pairs: list[tuple[str, object]]) -> list[dict[str, str]]:
     return [{"name": f"funasr:{k}", "value": str(v)} for k, v in pairs if v is not None and v != ""]
 
 
-def _made_by(rel: str, model: Mapping[str, Any], generator: str) -> str | None:
+def made_by(rel: str, model: Mapping[str, Any], generator: str) -> str | None:
     """How the build made ``rel`` (None: it is an upstream file)."""
     if rel not in model.get("derived", []):
         return None
@@ -93,7 +93,7 @@ def _model(name: str, model: Mapping[str, Any], package: str, parent: str, gener
         entry["properties"] = _properties(
             [
                 ("size", f["size"]),
-                ("made-by", _made_by(rel, model, generator)),
+                ("made-by", made_by(rel, model, generator)),
                 ("drift", drift),
                 ("from", origin.get(rel)),
             ]
@@ -130,8 +130,9 @@ def _model(name: str, model: Mapping[str, Any], package: str, parent: str, gener
     return component
 
 
-def render(manifest: Mapping[str, Any], *, epoch: int) -> bytes:
-    """The SBOM of the bundle ``manifest`` describes (complete: every file's sha256 filled in)."""
+def render(manifest: Mapping[str, Any], *, epoch: int, provenance: str | None = None) -> bytes:
+    """The SBOM of the bundle ``manifest`` describes (complete: every file's sha256 filled in);
+    ``provenance``: the name of the build provenance written beside the wheel, referenced."""
     bundle = manifest["bundle"]
     generator = str(manifest.get("generator", {}).get("hatch-funasr", "unknown"))
     purl = f"pkg:pypi/{_pypi_name(bundle['name'])}@{bundle['version']}"
@@ -164,6 +165,19 @@ def render(manifest: Mapping[str, Any], *, epoch: int) -> bytes:
                 "name": bundle["name"],
                 "version": bundle["version"],
                 "purl": purl,
+                **(
+                    {
+                        "externalReferences": [
+                            {
+                                "type": "attestation",
+                                "url": provenance,
+                                "comment": "in-toto SLSA provenance v1 of this wheel, written beside it",
+                            }
+                        ]
+                    }
+                    if provenance
+                    else {}
+                ),
             },
         },
         "components": models,
