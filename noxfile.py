@@ -45,7 +45,7 @@ def mutation(session: nox.Session) -> None:
     ([tool.mutmut] in pyproject.toml), then killed/total per module.  Starts afresh each time;
     `nox -s mutation -- --resume` continues an interrupted run."""
     # Not editable: mutmut imports the mutated copy in mutants/; builds run in a subprocess use this one.
-    session.install(".[quantize]", *TEST_DEPS, "mutmut>=3.8,<4")
+    session.install(".[quantize,sign]", *TEST_DEPS, "mutmut>=3.8,<4")
     resume = "--resume" in session.posargs
     if not resume:
         shutil.rmtree("mutants", ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
     "ServerError",
+    "SignatureError",
     "VerificationError",
     "automodel_kwargs",
     "check_installed",
@@ -30,7 +32,9 @@ __all__ = [
     "plan_for",
     "server_args",
     "server_plan",
+    "signed",
     "verify",
+    "verify_signatures",
 ]
 
 _HERE = Path(__file__).resolve().parent
@@ -152,7 +156,7 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
         listed = manifest()["models"][name]["files"]
         if root.is_dir():
             present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
-            unexpected = sorted(present - set(listed))
+            unexpected = sorted(present - set(listed) - set(_SIGNED_BY_BUILD))
             problems += [f"{name}: {root / rel}: not in the manifest (planted?)" for rel in unexpected]
         for rel, info in sorted(listed.items()):
             file = root / rel
@@ -166,6 +170,90 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
                     problems.append(f"{name}: {file}: sha256 {actual}, expected {info['sha256']}")
     if problems:
         raise VerificationError(problems)
+
+
+# ---- Signatures (OpenSSF Model Signing), checked with model-signing when it is installed -------
+
+#: Written into each model directory by a build with a signing key; not in the manifest (they cover it).
+_SIGNATURE = "model.sig"
+_BUNDLE_FILES = "funasr_bundle_files.json"
+_SIGNED_BY_BUILD = (_SIGNATURE, _BUNDLE_FILES)
+
+
+class SignatureError(VerificationError):
+    """A model directory's signature is missing, does not verify, or cannot be checked here."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        ValueError.__init__(self, "model signatures do not verify (nothing is vouched for):\n" + "\n".join(problems))
+
+
+def signed() -> List[str]:
+    """The models whose directory carries a signature (checked or not)."""
+    return [n for n in names() if (path(n) / _SIGNATURE).is_file()]
+
+
+def verify_signatures(
+    public_key: Optional[str] = None,
+    certificate_chain: Sequence[str] = (),
+    model_names: Optional[Sequence[str]] = None,
+) -> int:
+    """Check every (or the named) model directory's signature with ``model-signing``, against
+    ``public_key`` or a ``certificate_chain`` (PEM files), offline, then the bundle files the
+    signature vouches for (manifest, SBOM, runtime).  Returns the number of directories checked;
+    :class:`SignatureError` on any failure, including model-signing not being installed."""
+    if (public_key is None) == (not certificate_chain):
+        raise SignatureError(["give a public key or a certificate chain (one of them) to check signatures against"])
+    try:
+        model_signing: Any = importlib.import_module("model_signing")  # optional: not the standard library
+    except ImportError:
+        raise SignatureError(
+            [
+                "checking signatures needs the model-signing package, which is not installed here: "
+                "pip install model-signing (no signature was checked)"
+            ]
+        ) from None
+    problems: List[str] = []
+    wanted = list(model_names or names())
+    for name in wanted:
+        root = path(name)
+        signature = root / _SIGNATURE
+        if not signature.is_file():
+            problems.append(f"{name}: {signature}: missing; this model directory is not signed")
+            continue
+        config = model_signing.verifying.Config()
+        if public_key is not None:
+            config.use_elliptic_key_verifier(public_key=public_key)
+        else:
+            config.use_certificate_verifier(certificate_chain=list(certificate_chain))
+        config.set_hashing_config(model_signing.hashing.Config().set_ignored_paths(paths=[_SIGNATURE]))
+        try:
+            config.verify(root, signature)
+        except Exception as e:  # whatever model-signing raises, the directory is not vouched for
+            problems.append(f"{name}: {root}: {' '.join(str(e).split()) or type(e).__name__}")
+            continue
+        problems += _check_bundle_files(name, root)
+    if problems:
+        raise SignatureError(problems)
+    return len(wanted)
+
+
+def _check_bundle_files(name: str, root: Path) -> List[str]:
+    """The bundle's files outside the model directories, against the sha256 the (verified)
+    signature vouches for through ``funasr_bundle_files.json``."""
+    listing = json.loads((root / _BUNDLE_FILES).read_text("utf-8"))
+    bundle = manifest()["bundle"]
+    if listing.get("hash_algorithm") != _HASH_ALGORITHM or listing.get("bundle") != bundle:
+        return [f"{name}: {root / _BUNDLE_FILES} was signed for another bundle or format: {listing.get('bundle')}"]
+    site = _HERE.parent  # wheel paths are relative to the installation's root
+    problems = []
+    for arcname, sha256 in sorted(listing.get("files", {}).items()):
+        file = site / _relative(arcname, "a signed file")
+        if not file.is_file():
+            problems.append(f"{name}: {file}: signed, and missing")
+        elif _sha256(file) != sha256:
+            problems.append(f"{name}: {file}: sha256 {_sha256(file)}, signed {sha256}")
+    return problems
 
 
 def automodel_kwargs(name: str) -> Dict[str, Any]:
@@ -357,6 +445,35 @@ def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     os.execv(found, [found, *args])
 
 
+def _signature_options(parser: argparse.ArgumentParser) -> None:
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--public-key", metavar="PEM", help="also check each model directory's signature against this key"
+    )
+    trust.add_argument(
+        "--certificate-chain",
+        metavar="PEM",
+        action="append",
+        default=[],
+        help="also check signatures made with a certificate, against this chain (repeatable)",
+    )
+
+
+def _verify_signatures_command(args: argparse.Namespace) -> None:
+    """``verify --public-key/--certificate-chain``: the signatures too; without them, say plainly
+    that signatures were not checked (never an "ok" for a signature)."""
+    if args.public_key or args.certificate_chain:
+        count = verify_signatures(args.public_key, args.certificate_chain, args.names or None)
+        trust = (
+            f"public key {args.public_key}"
+            if args.public_key
+            else "certificate chain " + ", ".join(args.certificate_chain)
+        )
+        print(f"ok: the signatures of {count} model directories verify with the {trust} (model-signing)")
+    elif signed():
+        print("note: model directories are signed; signatures NOT checked (pass --public-key or --certificate-chain)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m <bundle> path NAME | names | json | verify [NAME…] | server-args [BINARY] |
     exec-server BINARY [ARGS…]``."""
@@ -369,6 +486,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub.add_parser("json", help="print the manifest")
     p_verify = sub.add_parser("verify", help="re-hash installed files against the manifest")
     p_verify.add_argument("names", nargs="*")
+    _signature_options(p_verify)
     p_server = sub.add_parser("server-args", help="print a FunASR program's arguments, shell-quoted (for eval)")
     p_server.add_argument("binary", nargs="?", default="run_server.sh", help="default: run_server.sh")
     p_exec = sub.add_parser("exec-server", help="start a FunASR program with the bundle's directories")
@@ -386,6 +504,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             verify(args.names or None)
             count = sum(len(manifest()["models"][n]["files"]) for n in (args.names or names()))
             print(f"ok: {count} files match the manifest")
+            _verify_signatures_command(args)
         elif args.command == "server-args":
             plan, notes = server_plan(args.binary)
             for note in notes:
