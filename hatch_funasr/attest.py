@@ -19,10 +19,12 @@ Both are off by default: ``twine upload dist/*`` refuses files that are not dist
 from __future__ import annotations
 
 import base64
+import email.parser
 import hashlib
 import json
 import re
 import sys
+import zipfile
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -275,6 +277,64 @@ def write_beside(
 
 
 def _write(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode("utf-8"))
+
+
+# ---- wheelhouse: bundle and runtime wheels, each pinned by its sha256 -------------------------
+
+REQUIREMENTS_NAME = "requirements.txt"
+_METADATA_MAX = 16 << 20
+
+
+def wheel_metadata(wheel: Path) -> bytes:
+    """A wheel's ``.dist-info/METADATA`` (bounded: a wheel is not trusted)."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+            if len(names) != 1:
+                raise IntegrityError(f"{wheel.name}: not a wheel (one .dist-info/METADATA expected, {len(names)} found)")
+            with zf.open(names[0]) as member:
+                data = member.read(_METADATA_MAX + 1)
+    except zipfile.BadZipFile as e:
+        raise IntegrityError(f"{wheel.name}: not a wheel ({e})") from e
+    if len(data) > _METADATA_MAX:
+        raise IntegrityError(f"{wheel.name}: {names[0]} is over {_METADATA_MAX} bytes")
+    return data
+
+
+def name_version(metadata_bytes: bytes, wheel: Path) -> tuple[str, str, list[str]]:
+    """Name, version and extras (``Provides-Extra``) a wheel's METADATA declares."""
+    message = email.parser.BytesHeaderParser().parsebytes(metadata_bytes)
+    name, version = message.get("Name"), message.get("Version")
+    if not name or not version:
+        raise IntegrityError(f"{wheel.name}: its METADATA names no Name or Version")
+    return str(name), str(version), [str(e) for e in message.get_all("Provides-Extra") or []]
+
+
+def write_wheelhouse_index(house: Path) -> Path:
+    """Beside each wheel of ``house`` its PEP 658 ``<wheel>.metadata``, and ``requirements.txt``
+    pinning every wheel by sha256 (wheels of one version for several platforms: one line, each
+    hash), for ``pip install --no-index --require-hashes --find-links . -r requirements.txt``."""
+    pinned: dict[tuple[str, str], list[str]] = {}
+    wheels = sorted(house.glob("*.whl"))
+    if not wheels:
+        raise IntegrityError(f"{house}: no wheel to pin")
+    for wheel in wheels:
+        data = wheel_metadata(wheel)
+        name, version, _extras = name_version(data, wheel)
+        _write_bytes(wheel.with_name(f"{wheel.name}.metadata"), data)
+        pinned.setdefault((re.sub(r"[-_.]+", "-", name).lower(), version), []).append(hash_file(wheel).sha256)
+    lines = [
+        "# Every wheel of this directory, pinned by sha256 (written by hatch-funasr wheelhouse).",
+        f"# pip install --no-index --require-hashes --find-links . -r {REQUIREMENTS_NAME}",
+        *(requirement(name, version, sorted(hashes)) for (name, version), hashes in sorted(pinned.items())),
+    ]
+    path = house / REQUIREMENTS_NAME
+    _write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, "utf-8")
+    tmp.write_bytes(data)
     tmp.replace(path)

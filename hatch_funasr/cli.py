@@ -8,6 +8,8 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hatch_funasr import __version__, catalog, checks, sbom
+from hatch_funasr import __version__, attest, catalog, checks, sbom
 from hatch_funasr import _bundle_runtime as runtime
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
@@ -544,6 +546,52 @@ def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | No
     return names[0], line, problems
 
 
+def cmd_wheelhouse(args: argparse.Namespace) -> int:
+    """Gather bundle wheels and the wheels their runtime needs into one directory, each pinned by
+    its sha256 in ``requirements.txt``, with PEP 658 ``.metadata`` files beside them."""
+    house: Path = args.out
+    wanted = []
+    for wheel in args.wheels:
+        if wheel.suffix != ".whl" or not wheel.is_file():
+            _err(f"error: {wheel}: not a wheel file")
+            return 1
+        name, version, extras = attest.name_version(attest.wheel_metadata(wheel), wheel)
+        if args.runtime and args.runtime not in extras:
+            has = ", ".join(extras) or "none"
+            _err(
+                f"error: {wheel.name}: {name} has no extra {args.runtime!r} (its extras: {has}); gather with -r instead"
+            )
+            return 1
+        wanted.append(f"{name}[{args.runtime}]=={version}" if args.runtime else f"{name}=={version}")
+    house.mkdir(parents=True, exist_ok=True)
+    for wheel in args.wheels:
+        if not (house / wheel.name).exists() or not (house / wheel.name).samefile(wheel):
+            shutil.copyfile(wheel, house / wheel.name)
+    if args.runtime or args.requirement:
+        # pip resolves what the bundles need (their extra, or the given lists) and downloads only wheels.
+        cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:"]
+        cmd += ["--dest", str(house), "--find-links", str(house)]
+        for link in args.find_links:
+            cmd += ["--find-links", link]
+        cmd += ["--no-index"] if args.no_index else []
+        cmd += ["--index-url", args.index_url] if args.index_url else []
+        for platform in args.platform:
+            cmd += ["--platform", platform]
+        cmd += ["--python-version", args.python_version] if args.python_version else []
+        for req in args.requirement:
+            cmd += ["-r", str(req)]
+        result = subprocess.run([*cmd, *wanted], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+            _err(f"error: pip download failed (exit {result.returncode}): {' / '.join(tail)}")
+            return 1
+    requirements = attest.write_wheelhouse_index(house)
+    count = len(list(house.glob("*.whl")))
+    print(f"{house}: {count} wheels, each pinned by sha256 in {requirements.name}, with .metadata files")
+    print(f"install: pip install --no-index --require-hashes --find-links {house} -r {requirements}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hatch-funasr", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hatch-funasr {__version__}")
@@ -572,6 +620,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("wheel", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("wheelhouse", help="gather bundle and runtime wheels, pinned by sha256, for the far side")
+    p.add_argument("wheels", type=Path, nargs="+", metavar="WHEEL", help="bundle wheel(s)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the wheelhouse directory (created)")
+    p.add_argument("--runtime", metavar="EXTRA", help="also the wheels of this extra of each bundle (onnx, torch)")
+    p.add_argument("-r", "--requirement", type=Path, action="append", default=[], help="also these (pip -r)")
+    p.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip download")
+    p.add_argument("--index-url", metavar="URL", help="passed to pip download")
+    p.add_argument("--no-index", action="store_true", help="passed to pip download")
+    p.add_argument("--platform", action="append", default=[], help="the far side's platform tag (pip download)")
+    p.add_argument("--python-version", help="the far side's Python, e.g. 3.11 (pip download)")
+    p.set_defaults(func=cmd_wheelhouse)
     return parser
 
 
