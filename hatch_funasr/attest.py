@@ -292,7 +292,8 @@ def wheel_metadata(wheel: Path) -> bytes:
         with zipfile.ZipFile(wheel) as zf:
             names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
             if len(names) != 1:
-                raise IntegrityError(f"{wheel.name}: not a wheel (one .dist-info/METADATA expected, {len(names)} found)")
+                found = f"one .dist-info/METADATA expected, {len(names)} found"
+                raise IntegrityError(f"{wheel.name}: not a wheel ({found})")
             with zf.open(names[0]) as member:
                 data = member.read(_METADATA_MAX + 1)
     except zipfile.BadZipFile as e:
