@@ -214,7 +214,7 @@ def _signing(env: Mapping[str, str]) -> dict[str, Any]:
         why = f"{EnvVars.SIGNING_CHAIN} needs {EnvVars.SIGNING_CERTIFICATE} (the certificate the chain vouches for)"
         raise ConfigError([why], source="the environment")
     if cert and not chain:  # model-signing 1.1 cannot sign with a certificate and an empty chain
-        why = f"{EnvVars.SIGNING_CERTIFICATE} needs {EnvVars.SIGNING_CHAIN}: the issuing CA's certificate (and those between)"
+        why = f"{EnvVars.SIGNING_CERTIFICATE} needs {EnvVars.SIGNING_CHAIN} (the issuing CA's certificates)"
         raise ConfigError([why], source="the environment")
     return {
         "signing_key": existing(EnvVars.SIGNING_KEY, key) if key else None,
