@@ -339,3 +339,47 @@ def _write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+# ---- the far side's provenance check ----------------------------------------------------------
+
+
+def check_provenance(attestation: Path, wheel: Path, public_key: Path | None) -> dict[str, Any]:
+    """The statement of ``attestation`` when it is signed by ``public_key`` (DSSE, ECDSA) and its
+    subject is ``wheel`` (by sha256); :class:`IntegrityError` naming what does not hold.
+    Without ``public_key`` the signature is not checked (the caller says so)."""
+    try:
+        envelope = json.loads(attestation.read_bytes())
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        statement: dict[str, Any] = json.loads(payload)
+        subjects = {s["name"]: s["digest"].get("sha256") for s in statement["subject"]}
+        kind = (envelope["payloadType"], statement["_type"], statement["predicateType"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise IntegrityError(f"{attestation}: not an in-toto attestation hatch-funasr wrote ({e})") from e
+    if kind != (PAYLOAD_TYPE, STATEMENT_TYPE, PREDICATE_TYPE):
+        raise IntegrityError(f"{attestation}: not SLSA provenance v1 in an in-toto statement: {kind}")
+    if public_key is not None:
+        _check_signature(attestation, envelope, payload, public_key)
+    sha = hash_file(wheel).sha256
+    if subjects.get(wheel.name) != sha:
+        raise IntegrityError(
+            f"{attestation}: its subject is {subjects}, not {wheel.name} with sha256 {sha}: another wheel, or altered"
+        )
+    return statement
+
+
+def _check_signature(attestation: Path, envelope: Mapping[str, Any], payload: bytes, public_key: Path) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = serialization.load_pem_public_key(public_key.read_bytes())
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise IntegrityError(f"{public_key}: not an elliptic-curve public key")
+    for signature in envelope.get("signatures") or []:
+        try:
+            key.verify(base64.b64decode(signature["sig"]), pae(PAYLOAD_TYPE, payload), ec.ECDSA(_curve_hash(key.curve)))
+        except (InvalidSignature, ValueError, KeyError, TypeError):
+            continue
+        return
+    raise IntegrityError(f"{attestation}: no signature by {public_key.name} (unsigned, another key, or altered)")

@@ -592,6 +592,27 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provenance(args: argparse.Namespace) -> int:
+    """Check the provenance written beside a wheel: signed by the site's key, about this wheel."""
+    statement = attest.check_provenance(args.attestation, args.wheel, args.public_key)
+    predicate = statement["predicate"]
+    sources = predicate["buildDefinition"]["resolvedDependencies"]
+    made = predicate["runDetails"]["byproducts"]
+    builder = predicate["runDetails"]["builder"]
+    print(f"{args.wheel.name}: the subject of {args.attestation.name} (sha256 matches)")
+    if args.public_key:
+        print(f"signature: ok, by {args.public_key}")
+    else:
+        print("signature: NOT checked (pass --public-key)")
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(builder.get("version", {}).items()))
+    print(f"built by {builder['id']} ({versions})")
+    for dep in sources:
+        print(f"  source  {dep['digest']['sha256'][:16]}  {dep['name']}")
+    for item in made:
+        print(f"  made    {item['digest']['sha256'][:16]}  {item['name']}: {item['annotations']['made_by']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hatch-funasr", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hatch-funasr {__version__}")
@@ -631,6 +652,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", action="append", default=[], help="the far side's platform tag (pip download)")
     p.add_argument("--python-version", help="the far side's Python, e.g. 3.11 (pip download)")
     p.set_defaults(func=cmd_wheelhouse)
+    p = sub.add_parser("provenance", help="check the provenance written beside a wheel (signature, subject)")
+    p.add_argument("attestation", type=Path, help="<name>-<version>.intoto.jsonl")
+    p.add_argument("--wheel", type=Path, required=True, help="the wheel it must be about")
+    p.add_argument("--public-key", type=Path, help="the site's public key (PEM) the build signed with")
+    p.set_defaults(func=cmd_provenance)
     return parser
 
 

@@ -516,3 +516,31 @@ def test_without_a_key_the_provenance_is_an_unsigned_envelope(tmp_path: Path) ->
     envelope = json.loads((dist / PROVENANCE).read_text())
     assert envelope["signatures"] == []
     _validate(_statement(envelope))
+    _key_file, pub = _key(tmp_path / "site")
+    unsigned = cli(
+        tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(dist / WHEEL), "--public-key", str(pub)
+    )
+    assert unsigned.returncode == 1
+    assert unsigned.stderr.strip() == (
+        f"error: {dist / PROVENANCE}: no signature by site.pub (unsigned, another key, or altered)"
+    )
+    looked = cli(tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(dist / WHEEL))
+    assert looked.returncode == 0 and "signature: NOT checked (pass --public-key)" in looked.stdout
+
+
+def test_the_provenance_check_wants_the_sites_key_and_this_wheel(signed: dict[str, Path], tmp_path: Path) -> None:
+    dist, pub = signed["dist"], str(signed["pub"])
+    ok = cli(tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(dist / WHEEL), "--public-key", pub)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[:2] == [
+        f"{WHEEL}: the subject of {PROVENANCE} (sha256 matches)",
+        f"signature: ok, by {pub}",
+    ]
+    assert "  source  " in ok.stdout and "path:models/vad/model.onnx" in ok.stdout
+    other = str(signed["other_pub"])
+    wrong_key = cli(tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(dist / WHEEL), "--public-key", other)
+    assert wrong_key.returncode == 1 and "no signature by other.pub" in wrong_key.stderr
+    swapped = tmp_path / WHEEL
+    swapped.write_bytes((dist / WHEEL).read_bytes() + b"\0")
+    wrong_wheel = cli(tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(swapped), "--public-key", pub)
+    assert wrong_wheel.returncode == 1 and "another wheel, or altered" in wrong_wheel.stderr
