@@ -45,14 +45,19 @@ OFFLINE = ["unshare", "-rn"]
 
 
 def _key(path: Path) -> tuple[Path, Path]:
-    """A P-256 key pair as PEM files (``path``.key, ``path``.pub)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A P-256 key pair (``path``.key, ``path``.pub), made by the commands docs/guides/verifying.md shows."""
     private, public = path.with_suffix(".key"), path.with_suffix(".pub")
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    subprocess.run(
+        f"openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out {private.name}",
+        shell=True,  # the guide's pipeline as a user types it; fixed text, names made here
+        cwd=path.parent,
+        check=True,
     )
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    subprocess.run(
+        ["openssl", "ec", "-in", private.name, "-pubout", "-out", public.name],
+        cwd=path.parent,
+        check=True,
+        capture_output=True,
     )
     return private, public
 
