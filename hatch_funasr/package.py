@@ -22,7 +22,7 @@ from hatch_funasr.families import FAMILIES
 from hatch_funasr.model import BundleConfig, StagedModel
 from hatch_funasr.pack import PackEntry
 
-__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "complete_manifest", "pack_entries", "write_package"]
+__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "complete_manifest", "link_or_copy", "pack_entries", "write_package"]
 
 MANIFEST_NAME = "funasr_manifest.json"
 RUNTIME_NAME = "_funasr_runtime.py"
@@ -90,7 +90,7 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
@@ -182,7 +182,7 @@ def write_package(
         for staged in models:
             target = pkg / "models" / staged.config.dir_name
             for rel, record in sorted(staged.files.items()):
-                _link_or_copy(record.source, target / rel)
+                link_or_copy(record.source, target / rel)
     elif locations is not None:
         payload = {name: str(path) for name, path in sorted(locations.items())}
         _write_text(pkg / LOCATIONS_NAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from hatch_funasr.digest import HASH_ALGORITHM
 from hatch_funasr.errors import ConfigError, IntegrityError
+from hatch_funasr.package import link_or_copy
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["BUNDLE_FILES_NAME", "SIGNATURE_NAME", "Signed", "sign_directories", "signer_config"]
@@ -92,12 +92,30 @@ def _signed_digests(signature: Path) -> dict[str, str]:
     return {r["name"]: r["digest"] for r in statement["predicate"]["resources"] if r["algorithm"] == "sha256"}
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def _sign_one(
+    config: Any, prefix: str, root: Path, files: Mapping[str, Path], written: Mapping[str, str], listing: bytes
+) -> dict[str, bytes]:
+    """One directory laid out under ``root`` as installed, signed, and its signature checked
+    against what was packed."""
+    for rel, source in sorted(files.items()):
+        link_or_copy(source, root / rel)
+    (root / BUNDLE_FILES_NAME).write_bytes(listing)
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+        config.sign(root, root / SIGNATURE_NAME)
+    except (ValueError, TypeError, OSError) as e:
+        raise IntegrityError(f"{prefix}: model-signing could not sign the directory: {e}") from e
+    expected = {rel: written[f"{prefix}/{rel}"] for rel in files}
+    expected[BUNDLE_FILES_NAME] = hashlib.sha256(listing).hexdigest()
+    signed = _signed_digests(root / SIGNATURE_NAME)
+    if signed != expected:
+        changed = sorted(k for k in {*signed, *expected} if signed.get(k) != expected.get(k))
+        raise IntegrityError(
+            f"{prefix}: {', '.join(changed[:5])} changed between packing and signing; nothing was signed"
+        )
+    return {
+        f"{prefix}/{BUNDLE_FILES_NAME}": listing,
+        f"{prefix}/{SIGNATURE_NAME}": (root / SIGNATURE_NAME).read_bytes(),
+    }
 
 
 def sign_directories(
@@ -118,23 +136,10 @@ def sign_directories(
         if clash:
             raise IntegrityError(f"{prefix}: the model ships a file named {clash[0]}, the name its signature takes")
         root = work / prefix
-        for rel, source in sorted(files.items()):
-            _link_or_copy(source, root / rel)
-        listing = bundle_files(bundle, prefix.rsplit("/", 1)[-1], others)
-        (root / BUNDLE_FILES_NAME).write_bytes(listing)
         try:
-            config.sign(root, root / SIGNATURE_NAME)
-        except (ValueError, TypeError, OSError) as e:
-            raise IntegrityError(f"{prefix}: model-signing could not sign the directory: {e}") from e
-        expected = {rel: written[f"{prefix}/{rel}"] for rel in files}
-        expected[BUNDLE_FILES_NAME] = hashlib.sha256(listing).hexdigest()
-        signed = _signed_digests(root / SIGNATURE_NAME)
-        if signed != expected:
-            changed = sorted(k for k in {*signed, *expected} if signed.get(k) != expected.get(k))
-            raise IntegrityError(
-                f"{prefix}: {', '.join(changed[:5])} changed between packing and signing; nothing was signed"
+            out.update(
+                _sign_one(config, prefix, root, files, written, bundle_files(bundle, prefix.rsplit("/", 1)[-1], others))
             )
-        out[f"{prefix}/{BUNDLE_FILES_NAME}"] = listing
-        out[f"{prefix}/{SIGNATURE_NAME}"] = (root / SIGNATURE_NAME).read_bytes()
-        shutil.rmtree(root, ignore_errors=True)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)  # links to the cache's blobs: never left behind
     return out

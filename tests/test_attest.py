@@ -33,7 +33,7 @@ from support import realvad
 from support.projects import cli, make_project, run
 
 from hatch_funasr import attest, signing
-from hatch_funasr.errors import ConfigError
+from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.lock import read_lock
 from hatch_funasr.settings import EnvVars, Settings
 
@@ -549,3 +549,24 @@ def test_the_provenance_check_wants_the_sites_key_and_this_wheel(signed: dict[st
     swapped.write_bytes((dist / WHEEL).read_bytes() + b"\0")
     wrong_wheel = cli(tmp_path, "provenance", str(dist / PROVENANCE), "--wheel", str(swapped), "--public-key", pub)
     assert wrong_wheel.returncode == 1 and "another wheel, or altered" in wrong_wheel.stderr
+
+
+def test_signing_refuses_a_file_changed_after_packing_and_a_name_the_signature_takes(tmp_path: Path) -> None:
+    key, _pub = _key(tmp_path / "site")
+    config = signing.signer_config(Settings.from_env({EnvVars.SIGNING_KEY: str(key)}))
+    (tmp_path / "model.onnx").write_bytes(b"weights")
+    packed = hashlib.sha256(b"other weights").hexdigest()  # what packing read, before the file changed
+    bundle = {"name": "acme-vad-models", "version": "1", "package": "acme_vad_models"}
+    directory = {"acme_vad_models/models/vad": {"model.onnx": tmp_path / "model.onnx"}}
+    written = {"acme_vad_models/models/vad/model.onnx": packed}
+    with pytest.raises(IntegrityError, match=r"^acme_vad_models/models/vad: model\.onnx changed between packing"):
+        signing.sign_directories(config, directory, written, bundle, tmp_path / "work")
+    clash = {"acme_vad_models/models/vad": {"model.sig": tmp_path / "model.onnx"}}
+    with pytest.raises(IntegrityError, match=r"the model ships a file named model\.sig, the name its signature takes"):
+        signing.sign_directories(config, clash, {}, bundle, tmp_path / "work")
+    good = {"acme_vad_models/models/vad/model.onnx": hashlib.sha256(b"weights").hexdigest()}
+    made = signing.sign_directories(config, directory, good, bundle, tmp_path / "work")
+    assert sorted(made) == [
+        "acme_vad_models/models/vad/funasr_bundle_files.json",
+        "acme_vad_models/models/vad/model.sig",
+    ]
