@@ -83,6 +83,8 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         try:
             ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
             self._signer = None if version == "editable" else signing.signer_config(ctx.settings)
+            if version == "editable" and ctx.settings.signing_key is not None:
+                self.app.display_warning("hatch-funasr: an editable install's model directories are not signed")
             if ctx.lock is not None and ctx.settings.lock_update:
                 ctx = BuildContext.create(
                     ctx.work,

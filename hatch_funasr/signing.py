@@ -93,7 +93,7 @@ def _signed_digests(signature: Path) -> dict[str, str]:
 
 
 def _sign_one(
-    config: Any, prefix: str, root: Path, files: Mapping[str, Path], written: Mapping[str, str], listing: bytes
+    config: Any, prefix: str, root: Path, files: Mapping[str, Path], *, written: Mapping[str, str], listing: bytes
 ) -> dict[str, bytes]:
     """One directory laid out under ``root`` as installed, signed, and its signature checked
     against what was packed."""
@@ -138,7 +138,14 @@ def sign_directories(
         root = work / prefix
         try:
             out.update(
-                _sign_one(config, prefix, root, files, written, bundle_files(bundle, prefix.rsplit("/", 1)[-1], others))
+                _sign_one(
+                    config,
+                    prefix,
+                    root,
+                    files,
+                    written=written,
+                    listing=bundle_files(bundle, prefix.rsplit("/", 1)[-1], others),
+                )
             )
         finally:
             shutil.rmtree(root, ignore_errors=True)  # links to the cache's blobs: never left behind
