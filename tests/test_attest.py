@@ -570,3 +570,20 @@ def test_signing_refuses_a_file_changed_after_packing_and_a_name_the_signature_t
         "acme_vad_models/models/vad/funasr_bundle_files.json",
         "acme_vad_models/models/vad/model.sig",
     ]
+
+
+# --- 4. format versions ------------------------------------------------------------------------
+def test_the_manifest_names_its_hash_algorithm_and_an_unknown_one_is_refused(
+    signed: dict[str, Path], tmp_path: Path
+) -> None:
+    site = _installed(signed["dist"], tmp_path / "site")
+    manifest = site / "acme_vad_models" / "funasr_manifest.json"
+    data = json.loads(manifest.read_text())
+    assert (data["manifest_version"], data["hash_algorithm"]) == (1, "sha256")
+    del data["hash_algorithm"]  # as written before the key existed: sha256
+    manifest.write_text(json.dumps(data))
+    assert _bundle(site, "verify").stdout.startswith("ok: 3 files match the manifest")
+    manifest.write_text(json.dumps({**data, "hash_algorithm": "blake3"}))
+    refused = _bundle(site, "verify")
+    assert refused.returncode == 1
+    assert f"{manifest}: hash_algorithm 'blake3' is not one this runtime checks (sha256)" in refused.stderr
