@@ -24,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from google.protobuf import json_format
 from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
@@ -506,7 +508,9 @@ def test_provenance_names_every_locked_source_file_and_how_derived_files_were_ma
     assert statement["predicate"]["runDetails"]["builder"]["id"] == attest.BUILDER_ID
     # the SBOM inside the wheel names the provenance written beside it
     with zipfile.ZipFile(dist / WHEEL) as zf:
-        bom = json.loads(zf.read("acme_vad_models-2026.11.0.dist-info/sboms/hatch-funasr.cdx.json"))
+        raw = zf.read("acme_vad_models-2026.11.0.dist-info/sboms/hatch-funasr.cdx.json").decode("utf-8")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(raw) is None
+    bom = json.loads(raw)
     assert bom["metadata"]["component"]["externalReferences"] == [
         {
             "type": "attestation",
