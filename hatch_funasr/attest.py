@@ -105,11 +105,12 @@ def _dependency(model: str, origin: Origin | None, local: str | None, file: tupl
     return {**named, "digest": {"sha256": sha}, "annotations": {"model": model, **where, "path": path, "size": size}}
 
 
-def _parameters(config: BundleConfig) -> dict[str, Any]:
+def _parameters(config: BundleConfig, manifest: Mapping[str, Any]) -> dict[str, Any]:
     models = {}
     for m in config.models:
         models[m.name] = {
-            "source": m.source_label if m.path is None else f"path:{m.path.name}",
+            # a local directory as the manifest names it (relative to the project, no host path)
+            "source": m.source_label if m.path is None else f"path:{manifest['models'][m.name]['path']}",
             "family": m.family,
             "format": m.format,
             "export": m.export,
@@ -189,7 +190,7 @@ def provenance(
         "predicate": {
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
-                "externalParameters": _parameters(config),
+                "externalParameters": _parameters(config, manifest),
                 "internalParameters": {"SOURCE_DATE_EPOCH": epoch, "offline": offline, "locked": lock is not None},
                 "resolvedDependencies": dependencies,
             },

@@ -506,6 +506,9 @@ def test_provenance_names_every_locked_source_file_and_how_derived_files_were_ma
     assert notes["options"] == {"quantization": "dynamic", "op_types": ["MatMul"], "weight_type": "QUInt8"}
     assert isinstance(notes["max_abs_drift"], float)
     assert statement["predicate"]["runDetails"]["builder"]["id"] == attest.BUILDER_ID
+    declared = statement["predicate"]["buildDefinition"]["externalParameters"]["models"]
+    assert declared["vad"]["source"] == f"ms:{locked.repo}@v2.0.4"
+    assert (declared["vadq"]["source"], declared["vadq"]["quantize"]) == ("path:models/vadq", True)
     # the SBOM inside the wheel names the provenance written beside it
     with zipfile.ZipFile(dist / WHEEL) as zf:
         raw = zf.read("acme_vad_models-2026.11.0.dist-info/sboms/hatch-funasr.cdx.json").decode("utf-8")
