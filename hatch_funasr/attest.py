@@ -34,20 +34,25 @@ from hatch_funasr.digest import hash_file
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.lock import Lock, LockedRepo
 from hatch_funasr.model import BundleConfig
-from hatch_funasr.sbom import made_by
+from hatch_funasr.sbom import MODEL_PAGES, made_by, pypi_name
 
 __all__ = [
     "BUILDER_ID",
     "BUILD_TYPE",
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
+    "REQUIREMENTS_NAME",
     "STATEMENT_TYPE",
+    "check_provenance",
     "envelope",
+    "name_version",
     "pae",
     "provenance",
     "provenance_name",
     "requirement",
+    "wheel_metadata",
     "write_beside",
+    "write_wheelhouse_index",
 ]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -57,7 +62,6 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 BUILD_TYPE = "https://pypi.org/project/hatch-funasr/#build-type/bundle-wheel/v1"
 #: The builder: hatch-funasr run by the Hatchling build backend, on the machine that built.
 BUILDER_ID = "https://pypi.org/project/hatch-funasr/"
-_PAGES = {"ms": "https://www.modelscope.cn/models/{repo}", "hf": "https://huggingface.co/{repo}"}
 
 
 def _stem(name: str, version: str) -> str:
@@ -72,7 +76,7 @@ def provenance_name(name: str, version: str) -> str:
 def requirement(name: str, version: str, sha256s: Sequence[str]) -> str:
     """One pinned line of a requirements file in pip's hash-checking form."""
     hashes = " ".join(f"--hash=sha256:{h}" for h in sha256s)
-    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version} {hashes}"
+    return f"{pypi_name(name)}=={version} {hashes}"
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -96,7 +100,7 @@ def _dependency(model: str, origin: Origin | None, local: str | None, file: tupl
     path, sha, size = file
     if origin is not None:
         hub, repo, commit = origin
-        page = _PAGES[hub].format(repo=repo)
+        page = MODEL_PAGES[hub].format(repo=repo)
         named = {"uri": f"{page}?commit={commit}&path={path}", "name": f"{hub}:{repo}@{commit}/{path}"}
         where: dict[str, Any] = {"hub": hub, "repository": repo, "commit": commit}
     else:
@@ -325,7 +329,7 @@ def write_wheelhouse_index(house: Path) -> Path:
         data = wheel_metadata(wheel)
         name, version, _extras = name_version(data, wheel)
         _write_bytes(wheel.with_name(f"{wheel.name}.metadata"), data)
-        pinned.setdefault((re.sub(r"[-_.]+", "-", name).lower(), version), []).append(hash_file(wheel).sha256)
+        pinned.setdefault((pypi_name(name), version), []).append(hash_file(wheel).sha256)
     lines = [
         "# Every wheel of this directory, pinned by sha256 (written by hatch-funasr wheelhouse).",
         f"# pip install --no-index --require-hashes --find-links . -r {REQUIREMENTS_NAME}",

@@ -20,7 +20,7 @@ from typing import Any
 
 from hatch_funasr.hubs import HUBS
 
-__all__ = ["SBOM_NAME", "SPDX_IDS", "license_choice", "made_by", "render"]
+__all__ = ["MODEL_PAGES", "SBOM_NAME", "SPDX_IDS", "license_choice", "made_by", "pypi_name", "render"]
 
 SBOM_NAME = "hatch-funasr.cdx.json"
 SPEC_VERSION = "1.6"
@@ -46,7 +46,7 @@ SPDX_IDS = {
     "mpl-2.0": "MPL-2.0",
 }
 #: The model pages of each hub (the SBOM names the public page, never a mirror's URL).
-_PAGES = {"ms": "https://www.modelscope.cn/models/{repo}", "hf": "https://huggingface.co/{repo}"}
+MODEL_PAGES = {"ms": "https://www.modelscope.cn/models/{repo}", "hf": "https://huggingface.co/{repo}"}
 
 
 def license_choice(value: str) -> dict[str, Any]:
@@ -55,7 +55,8 @@ def license_choice(value: str) -> dict[str, Any]:
     return {"license": {"id": spdx} if spdx else {"name": value}}
 
 
-def _pypi_name(name: str) -> str:
+def pypi_name(name: str) -> str:
+    """A distribution name normalized (PEP 503), as purls and requirement lines spell it."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -110,8 +111,8 @@ def _model(name: str, model: Mapping[str, Any], package: str, parent: str, gener
         component["licenses"] = [license_choice(model["license"])]
     if hub == "hf" and repo and commit:
         component["purl"] = f"pkg:huggingface/{repo}@{commit}"
-    if hub in _PAGES and repo:
-        page = _PAGES[hub].format(repo=repo)
+    if hub in MODEL_PAGES and repo:
+        page = MODEL_PAGES[hub].format(repo=repo)
         component["externalReferences"] = [{"type": "distribution", "url": page, "comment": HUBS[hub].label}]
     component["properties"] = _properties(
         [
@@ -135,7 +136,7 @@ def render(manifest: Mapping[str, Any], *, epoch: int, provenance: str | None = 
     ``provenance``: the name of the build provenance written beside the wheel, referenced."""
     bundle = manifest["bundle"]
     generator = str(manifest.get("generator", {}).get("hatch-funasr", "unknown"))
-    purl = f"pkg:pypi/{_pypi_name(bundle['name'])}@{bundle['version']}"
+    purl = f"pkg:pypi/{pypi_name(bundle['name'])}@{bundle['version']}"
     models = [_model(name, m, bundle["package"], purl, generator) for name, m in sorted(manifest["models"].items())]
     tools = sorted({(k, v) for m in manifest["models"].values() for k, v in m.get("tools", {}).items()})
     canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
