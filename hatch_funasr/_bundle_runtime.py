@@ -241,18 +241,23 @@ def verify_signatures(
 def _check_bundle_files(name: str, root: Path) -> List[str]:
     """The bundle's files outside the model directories, against the sha256 the (verified)
     signature vouches for through ``funasr_bundle_files.json``."""
-    listing = json.loads((root / _BUNDLE_FILES).read_text("utf-8"))
+    try:
+        listing = json.loads((root / _BUNDLE_FILES).read_bytes().decode("utf-8"))
+        files = dict(listing["files"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return [f"{name}: {root / _BUNDLE_FILES}: not the signed list of the bundle's files ({e})"]
     bundle = manifest()["bundle"]
     if listing.get("hash_algorithm") != _HASH_ALGORITHM or listing.get("bundle") != bundle:
         return [f"{name}: {root / _BUNDLE_FILES} was signed for another bundle or format: {listing.get('bundle')}"]
     site = _HERE.parent  # wheel paths are relative to the installation's root
     problems = []
-    for arcname, sha256 in sorted(listing.get("files", {}).items()):
+    for arcname, sha256 in sorted(files.items()):
         file = site / _relative(arcname, "a signed file")
-        if not file.is_file():
-            problems.append(f"{name}: {file}: signed, and missing")
-        elif _sha256(file) != sha256:
-            problems.append(f"{name}: {file}: sha256 {_sha256(file)}, signed {sha256}")
+        actual = _sha256(file) if file.is_file() else None
+        if actual != sha256:
+            problems.append(
+                f"{name}: {file}: " + (f"sha256 {actual}, signed {sha256}" if actual else "signed, and missing")
+            )
     return problems
 
 
