@@ -25,7 +25,7 @@ from hatch_funasr import _bundle_runtime as runtime
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
-from hatch_funasr.digest import hash_stream
+from hatch_funasr.digest import hash_file, hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.families import FAMILIES, Family, detect_family
 from hatch_funasr.hubs import HUBS, search
@@ -564,9 +564,11 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
             return 1
         wanted.append(f"{name}[{args.runtime}]=={version}" if args.runtime else f"{name}=={version}")
     house.mkdir(parents=True, exist_ok=True)
+    given = {}
     for wheel in args.wheels:
         if not (house / wheel.name).exists() or not (house / wheel.name).samefile(wheel):
             shutil.copyfile(wheel, house / wheel.name)
+        given[wheel.name] = hash_file(wheel).sha256
     if args.runtime or args.requirement:
         # pip resolves what the bundles need (their extra, or the given lists) and downloads only wheels.
         cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:"]
@@ -585,6 +587,11 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
             tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
             _err(f"error: pip download failed (exit {result.returncode}): {' / '.join(tail)}")
             return 1
+    # pip may take a same-named wheel from an index instead of the one given: the given ones must stay.
+    replaced = [name for name, sha in given.items() if hash_file(house / name).sha256 != sha]
+    if replaced:
+        _err(f"error: {', '.join(replaced)}: replaced in {house} by pip's download (a same-named wheel on the index?)")
+        return 1
     requirements = attest.write_wheelhouse_index(house)
     count = len(list(house.glob("*.whl")))
     print(f"{house}: {count} wheels, each pinned by sha256 in {requirements.name}, with .metadata files")
