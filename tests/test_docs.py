@@ -1,4 +1,4 @@
-"""The documentation: README.md and docs/ read as plain Markdown.  The reference pages'
+"""The documentation: README.md, docs/ and the bundles' READMEs, read as plain Markdown.  The reference pages'
 generated parts are what ``python -m hatch_funasr._docgen`` makes of the code today, every
 relative link leads to a file (and heading) that exists, the TOML a reader copies is valid, and
 nothing a user reads points at material users cannot see."""
@@ -18,7 +18,13 @@ from hatch_funasr.settings import EnvVars, tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+#: What a user reads: README (also the PyPI page), docs/, and the READMEs of the ready bundles and benchmarks.
+PAGES = [
+    ROOT / "README.md",
+    *sorted(DOCS.rglob("*.md")),
+    *sorted(ROOT.glob("bundles/*/README.md")),
+    ROOT / "benchmarks/README.md",
+]
 #: Pages other changes add (linked from the index, the nav and README already). A link to one
 #: is accepted while it is missing; once it exists, drop it from here and its links are checked.
 ELSEWHERE = frozenset(
