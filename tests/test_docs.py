@@ -124,6 +124,15 @@ def test_every_relative_link_resolves() -> None:
     assert broken == []
 
 
+def test_pages_named_in_messages_exist() -> None:
+    """hatch-funasr's messages send users to docs/ pages (and sections) by name."""
+    named = {m for f in (ROOT / "hatch_funasr").glob("*.py") for m in re.findall(r"docs/([\w/-]+\.md)", f.read_text())}
+    assert named, "no message names a docs/ page (the pattern no longer matches?)"
+    assert sorted(p for p in named if not (DOCS / p).is_file() and p not in ELSEWHERE) == []
+    getting_started = _anchors(DOCS / "getting-started.md")
+    assert "isolated-builds-where-hatch-funasr-comes-from" in getting_started
+
+
 def test_mkdocs_nav_lists_every_page() -> None:
     nav = re.findall(r":\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text("utf-8"), re.M)
     on_disk = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
