@@ -203,6 +203,14 @@ def _option(action: argparse.Action) -> str:
     return f"{flag} [{metavar}...]" if action.nargs == "*" else f"{flag} {metavar}"
 
 
+def _help(action: argparse.Action) -> str | None:
+    """The help, and a numeric default it does not state (a path default is this machine's: never)."""
+    number = isinstance(action.default, (int, float)) and not isinstance(action.default, bool)
+    if action.help and number and "default" not in action.help:
+        return f"{action.help} (default {action.default})"
+    return action.help
+
+
 def _sentence(text: str | None) -> str:
     return f"{text[0].upper()}{text[1:]}." if text else "—"
 
@@ -220,7 +228,7 @@ def cli() -> str:
         actions = [a for a in command._actions if not isinstance(a, argparse._HelpAction)]
         usage = ["hatch-funasr", name]
         usage += [_option(a) if a.required or not a.option_strings else f"[{_option(a)}]" for a in actions]
-        rows = [f"| `{_option(a)}` | {_sentence(a.help)} |" for a in actions]
+        rows = [f"| `{_option(a)}` | {_sentence(_help(a))} |" for a in actions]
         table = "\n".join(["| argument | meaning |", "|---|---|", *rows]) if rows else ""
         text = f"### `hatch-funasr {name}`\n\n{_sentence(helps[name])}\n\n```\n{' '.join(usage)}\n```\n\n{table}"
         parts.append(text.rstrip())
