@@ -259,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a page is out of date")
     args = parser.parse_args(argv)
     stale = []
+    missing = [str(args.docs / page) for page in PAGES if not (args.docs / page).is_file()]
+    if missing:
+        parser.error(f"{', '.join(missing)}: not found; run this in hatch-funasr's checkout, or give --docs")
     for page in PAGES:
         path = args.docs / page
         old = path.read_text("utf-8")

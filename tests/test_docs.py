@@ -86,6 +86,15 @@ def test_check_mode_reports_a_stale_page_and_regeneration_fixes_it(
     assert page.read_text("utf-8") == (DOCS / "reference/configuration.md").read_text("utf-8")
 
 
+def test_run_elsewhere_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        _docgen.main(["--docs", str(tmp_path), "--check"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith("not found; run this in hatch-funasr's checkout, or give --docs")
+    assert f"{tmp_path}/reference/configuration.md" in err
+
+
 def test_page_without_markers_is_an_error() -> None:
     with pytest.raises(RuntimeError, match=r"reference/cli.md: no .* markers"):
         _docgen.render("reference/cli.md", "# CLI\n")
