@@ -146,9 +146,10 @@ class Settings:
     #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
     #: or 5 s), ``off``; unset: live on a terminal, log elsewhere.
     progress: str | None = None
-    #: ``HATCH_FUNASR_ATTEST=1``: write, beside the wheel, ``<wheel>.requirements.txt`` (the wheel's
-    #: sha256 for ``pip install --require-hashes``) and ``<wheel>.intoto.jsonl`` (build provenance).
-    #: Off by default: ``twine upload dist/*`` refuses files that are not distributions.
+    #: ``HATCH_FUNASR_ATTEST=1``: write, beside the wheel, ``<name>-<version>.requirements.txt`` (the
+    #: wheel's sha256 for ``pip install --require-hashes``) and ``<name>-<version>.intoto.jsonl``
+    #: (build provenance). Off by default: ``twine upload dist/*`` refuses files that are not
+    #: distributions (see guides/verifying.md).
     attest: bool = False
     #: ``HATCH_FUNASR_SIGNING_KEY``: a PEM elliptic-curve private key; with it every model directory
     #: of the wheel gets an OpenSSF Model Signing signature (``model.sig``), and the provenance is signed.

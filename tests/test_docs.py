@@ -33,7 +33,6 @@ ELSEWHERE = frozenset(
         "guides/air-gap.md",
         "guides/python-runtime.md",
         "guides/gguf.md",
-        "guides/verifying.md",
         "reference/limits.md",
         "reference/runtime-matrix.md",
         "development/architecture.md",
