@@ -35,9 +35,11 @@ _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
     {package}.path("NAME")   # directory for funasr_onnx / AutoModel / run_server.sh
     {package}.names()        # {names}
     {package}.verify()       # re-hash installed files against the manifest
+    {package}.verify_signatures(public_key="site.pub")  # and the signatures (needs model-signing)
 """
 
 from ._funasr_runtime import (
+    SignatureError,
     VerificationError,
     automodel_kwargs,
     check_installed,
@@ -46,11 +48,22 @@ from ._funasr_runtime import (
     path,
     server_args,
     verify,
+    verify_signatures,
 )
 
 check_installed()  # a wheel that lost its model files (an interrupted build) is refused at import
 
-__all__ = ["VerificationError", "automodel_kwargs", "manifest", "names", "path", "server_args", "verify"]
+__all__ = [
+    "SignatureError",
+    "VerificationError",
+    "automodel_kwargs",
+    "manifest",
+    "names",
+    "path",
+    "server_args",
+    "verify",
+    "verify_signatures",
+]
 __version__ = "{version}"
 '''
 

@@ -346,6 +346,18 @@ def test_signatures_verify_with_the_reference_cli_and_the_bundle_offline(
     listed = json.loads((model / "funasr_bundle_files.json").read_text())["files"]
     assert {"acme_vad_models/funasr_manifest.json", "acme_vad_models/_funasr_runtime.py"} <= set(listed)
     assert "acme_vad_models-2026.11.0.dist-info/sboms/hatch-funasr.cdx.json" in listed
+    api = subprocess.run(
+        [
+            *OFFLINE,
+            sys.executable,
+            "-c",
+            f"import acme_vad_models as m; print(m.verify_signatures({str(signed['pub'])!r}))",
+        ],
+        cwd=site,
+        capture_output=True,
+        text=True,
+    )
+    assert (api.returncode, api.stdout) == (0, "1\n"), api.stderr
     # Without a key: the manifest check, and a plain word that signatures were not checked.
     plain = _bundle(site, "verify")
     assert plain.returncode == 0 and "signatures NOT checked" in plain.stdout and "signatures of" not in plain.stdout
