@@ -606,3 +606,23 @@ def test_the_manifest_names_its_hash_algorithm_and_an_unknown_one_is_refused(
     refused = _bundle(site, "verify")
     assert refused.returncode == 1
     assert f"{manifest}: hash_algorithm 'blake3' is not one this runtime checks (sha256)" in refused.stderr
+
+
+def test_wheelhouse_gathers_a_runtime_extra_of_the_bundle(tmp_path: Path) -> None:
+    """``--runtime EXTRA``: pip resolves the bundle's own extra from its metadata."""
+    links = tmp_path / "links"
+    links.mkdir()
+    dep = _plain_wheel(links, "acme-runtime-dep", "1.2.0")
+    project = _vad_project(tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    extra = '[project.optional-dependencies]\nonnx = ["acme-runtime-dep==1.2.0"]\n\n[tool.hatch'
+    (project / "pyproject.toml").write_text(text.replace("[tool.hatch", extra, 1))
+    dist = _build(project)
+    house = tmp_path / "house"
+    args = ["wheelhouse", str(dist / WHEEL), "-o", str(house), "--runtime", "onnx", "--no-index"]
+    result = cli(tmp_path, *args, "--find-links", str(links))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in house.glob("*.whl")) == sorted([WHEEL, dep.name])
+    installed = _pip_install(house, house / "requirements.txt", tmp_path / "site")
+    assert installed.returncode == 0, installed.stderr
+    assert (tmp_path / "site" / "acme_runtime_dep").is_dir() and (tmp_path / "site" / "acme_vad_models").is_dir()
