@@ -376,9 +376,14 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
 
 def tokens_json(tokens_txt: str) -> bytes:
     """``tokens.json`` (a JSON array, what both runtimes read) from ``tokens.txt`` (one token
-    per line, the older form): the same tokens in the same order."""
-    tokens = [line.strip() for line in tokens_txt.splitlines() if line.strip()]
-    return json.dumps(tokens, ensure_ascii=False).encode("utf-8")
+    per line, the older form): the list FunASR's tokenizer reads from tokens.txt
+    (funasr/tokenizer/abs_tokenizer.py:50-53: each line of the file in text mode,
+    right-stripped), so every token keeps its id -- blank lines count, a last line without a
+    newline is a token, and ``\n``, ``\r\n`` and ``\r`` all end a line."""
+    lines = tokens_txt.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text after the last line ending is no line
+    return json.dumps([line.rstrip() for line in lines], ensure_ascii=False).encode("utf-8")
 
 
 def config_values(config_yaml: str) -> dict[str, str]:
