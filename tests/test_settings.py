@@ -47,19 +47,6 @@ def test_values(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        (EnvVars.OFFLINE, "maybe", "HATCH_FUNASR_OFFLINE: expected 1 or 0"),
-        (EnvVars.LOCK, "refresh", 'HATCH_FUNASR_LOCK: expected "update" or unset'),
-        (EnvVars.LOCK_TIMEOUT, "soon", "HATCH_FUNASR_LOCK_TIMEOUT: expected a number"),
-        (EnvVars.LOCK_TIMEOUT, "inf", "HATCH_FUNASR_LOCK_TIMEOUT: expected a finite number"),
-        (EnvVars.DOWNLOAD_ATTEMPTS, "2.5", "HATCH_FUNASR_DOWNLOAD_ATTEMPTS: expected a whole number"),
-        (EnvVars.SOURCE_DATE_EPOCH, "yesterday", "SOURCE_DATE_EPOCH: expected a whole number"),
-        (EnvVars.SOURCE_DATE_EPOCH, "1.7e9", "SOURCE_DATE_EPOCH: expected a whole number"),
-        (EnvVars.SOURCE_DATE_EPOCH, "4354819200", "SOURCE_DATE_EPOCH: 4354819200 is after 2107"),
-    ],
-)
 @pytest.mark.parametrize("value", ["0", "1", "-86400", "315532799"])
 def test_a_source_date_epoch_before_1980_dates_entries_1980_as_hatchling_does(value: str, tmp_path: Path) -> None:
     """A zip cannot store a date before 1980-01-01.  hatchling dates its own entries of the
@@ -81,6 +68,19 @@ def test_the_last_date_a_zip_holds_is_taken(tmp_path: Path) -> None:
     assert Settings.from_env({EnvVars.SOURCE_DATE_EPOCH: "4354819199"}).source_date_epoch == 4354819199
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (EnvVars.OFFLINE, "maybe", "HATCH_FUNASR_OFFLINE: expected 1 or 0"),
+        (EnvVars.LOCK, "refresh", 'HATCH_FUNASR_LOCK: expected "update" or unset'),
+        (EnvVars.LOCK_TIMEOUT, "soon", "HATCH_FUNASR_LOCK_TIMEOUT: expected a number"),
+        (EnvVars.LOCK_TIMEOUT, "inf", "HATCH_FUNASR_LOCK_TIMEOUT: expected a finite number"),
+        (EnvVars.DOWNLOAD_ATTEMPTS, "2.5", "HATCH_FUNASR_DOWNLOAD_ATTEMPTS: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "yesterday", "SOURCE_DATE_EPOCH: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "1.7e9", "SOURCE_DATE_EPOCH: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "4354819200", "SOURCE_DATE_EPOCH: 4354819200 is after 2107"),
+    ],
+)
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match="invalid hatch-funasr settings in the environment") as info:
         Settings.from_env({name: value})
