@@ -258,7 +258,9 @@ def test_tokens_json_keeps_a_last_token_without_a_newline_and_any_line_ending(tm
     tokens = json.loads((src / "tokens.json").read_text())
     (src / "tokens.txt").write_bytes(ending.join(tokens).encode("utf-8"))
     (src / "tokens.json").unlink()
-    pkg, _ = stage(config_of(tmp_path, {"asr": {"path": "models/asr"}}), tmp_path / "stage", cache=Cache(tmp_path / "c"))
+    pkg, _ = stage(
+        config_of(tmp_path, {"asr": {"path": "models/asr"}}), tmp_path / "stage", cache=Cache(tmp_path / "c")
+    )
     assert json.loads((pkg / "models" / "asr" / "tokens.json").read_text(encoding="utf-8")) == tokens
 
 

@@ -233,6 +233,16 @@ def test_the_sensevoice_alias_composes_the_bpe_model_from_the_pytorch_repository
     with zipfile.ZipFile(wheel) as zf:
         manifest = json.loads(zf.read("acme_vad_models/funasr_manifest.json"))["models"]["asr"]
         assert zf.read(f"acme_vad_models/models/asr-SenseVoiceSmall/{BPE}") == bpe
+        (bom,) = (json.loads(zf.read(n)) for n in zf.namelist() if "/sboms/" in n)
+    # the SBOM names where the extra file came from by the commit it was fetched at
+    (component,) = bom["components"]
+    origins = {
+        f["name"].rsplit("/", 1)[1]: p["value"]
+        for f in component["components"]
+        for p in f["properties"]
+        if p["name"] == "funasr:from"
+    }
+    assert origins == {BPE: f"ms:{SV_PT}@{extra.commit}"}
     assert manifest["extra"] == [{"hub": "ms", "repo": SV_PT, "revision": None, "commit": extra.commit, "files": [BPE]}]
     assert manifest["files"][BPE]["sha256"] == hashlib.sha256(bpe).hexdigest()
     assert manifest["runtime"] == "quantized"
