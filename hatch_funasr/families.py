@@ -293,7 +293,11 @@ FAMILIES: Mapping[str, Family] = {f.name: f for f in _TABLE}
 # Files in hub repositories that are bookkeeping, documentation or examples: never packed.
 _BOOKKEEPING_SUFFIXES = (".mdl", ".msc", ".mv", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp")
 _AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".pcm", ".ogg", ".m4a")
-_BOOKKEEPING_DIRS = frozenset({"example", "examples", "fig", "figs", "figures", "image", "images", "img"})
+_BOOKKEEPING_DIRS = frozenset(
+    {"example", "examples", "fig", "figs", "figures", "image", "images", "img", "__macosx", "__pycache__"}
+)
+#: What file managers leave in a directory a user copied: Windows' thumbnail cache and folder settings.
+_BOOKKEEPING_FILES = frozenset({"thumbs.db", "desktop.ini"})
 
 
 def get_family(name: str) -> Family:
@@ -301,10 +305,11 @@ def get_family(name: str) -> Family:
 
 
 def is_bookkeeping(path: str) -> bool:
-    """Hub bookkeeping, READMEs, images and example audio: never part of a model directory."""
+    """Hub bookkeeping, READMEs, images, example audio and what file managers leave behind
+    (``.DS_Store``, ``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``): never part of a model directory."""
     parts = path.split("/")
     base = parts[-1].lower()
-    if any(p.startswith(".") for p in parts) or base.startswith("readme"):
+    if any(p.startswith(".") for p in parts) or base.startswith("readme") or base in _BOOKKEEPING_FILES:
         return True
     if any(p.lower() in _BOOKKEEPING_DIRS for p in parts[:-1]):
         return True

@@ -302,6 +302,13 @@ def test_include_never_brings_bookkeeping() -> None:
         ("model.onnx", False),
         ("am.mvn", False),
         ("tokens.json", False),
+        # left by file managers in a directory a user copied or unzipped
+        ("Qwen3-0.6B/.DS_Store", True),
+        ("__MACOSX/model.onnx", True),
+        ("Qwen3-0.6B/Thumbs.db", True),
+        ("sub/desktop.ini", True),
+        ("__pycache__/x.pyc", True),
+        ("thumbs.db.onnx", False),
     ],
 )
 def test_bookkeeping(path: str, expected: bool) -> None:
