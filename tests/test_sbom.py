@@ -1,4 +1,4 @@
-"""SBOM and licences (issue 13): every bundle wheel carries a CycloneDX 1.6 SBOM in
+"""SBOM and licences: every bundle wheel carries a CycloneDX 1.6 SBOM in
 ``.dist-info/sboms/`` (PEP 770) listing each model as a component -- hub, repository,
 revision, commit, licence as the hub reports it, each file's sha256, derived files with the
 tools that made them -- validated against the CycloneDX schema by cyclonedx-python-lib.
