@@ -87,11 +87,8 @@ def make_utterance(
         noise = dest.with_suffix(".noise.wav")
         dest.rename(padded)
         seconds = f"{lead_s + speech_ms / 1000 + tail_s:.3f}"
-        subprocess.run(
-            ["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth", seconds, f"{colour}noise"]
-            + ["vol", f"-{level}dB"],
-            check=True,
-        )
+        synth = ["synth", seconds, f"{colour}noise", "vol", f"-{level}dB"]
+        subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), *synth], check=True)
         subprocess.run(["sox", "-R", "-m", "-v", "1", str(padded), "-v", "1", str(noise), str(dest)], check=True)
         padded.unlink()
         noise.unlink()
