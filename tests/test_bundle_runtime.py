@@ -117,6 +117,13 @@ def test_empty_files_and_non_ascii_names_verify_and_an_emptied_file_is_named(
     ]
 
 
+def test_a_planted_link_to_nothing_is_named(bundle: Path) -> None:
+    """A dangling symbolic link is no file, but it is something planted in the directory."""
+    vad = bundle / "models" / "vad"
+    (vad / "model.onnx").symlink_to(bundle / "elsewhere" / "model.onnx")
+    assert _problems(lambda: rt.verify(["vad"])) == [f"vad: {vad / 'model.onnx'}: not in the manifest (planted?)"]
+
+
 def test_a_model_directory_that_is_gone_is_every_file_missing(bundle: Path) -> None:
     for file in (bundle / "models" / "asr").iterdir():
         file.unlink()

@@ -87,6 +87,15 @@ def test_bad_values_name_the_variable(name: str, value: str, message: str) -> No
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "on"), [("TRUE", True), ("Yes", True), (" On ", True), ("1", True), ("False", False), ("NO", False)]
+)
+def test_a_switch_is_read_in_any_case_and_spacing(value: str, on: bool) -> None:
+    """``HATCH_FUNASR_OFFLINE=True`` as shells and CI files write it."""
+    assert Settings.from_env({EnvVars.OFFLINE: value}).offline is on
+    assert Settings.from_env({EnvVars.TRUST_CACHE: value}).trust_cache is on
+
+
 def test_only_settings_reads_the_environment() -> None:
     """`os.environ` / `os.getenv` are read in settings.py alone (hubs and export only pass
     variables on to the clients and the export child)."""

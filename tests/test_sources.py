@@ -514,6 +514,21 @@ def test_a_listing_with_unsafe_names_or_bad_values_is_refused_whole(tmp_path: Pa
     assert str(info.value) == "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS; refusing it"
 
 
+def test_a_link_to_a_sibling_directory_sharing_the_name_prefix_is_outside(tmp_path: Path) -> None:
+    """``models/vad-private`` is not inside ``models/vad`` though its path starts with it: a
+    link there is refused like any link out of the model directory."""
+    root = tmp_path / "models" / "vad"
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text("model: FsmnVADStreaming\n")
+    private = tmp_path / "models" / "vad-private"
+    private.mkdir()
+    (private / "secret.key").write_text("not a model file")
+    (root / "am.mvn").symlink_to(private / "secret.key")
+    model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
+    with pytest.raises(IntegrityError, match=r"is a symbolic link to .*vad-private/secret\.key, outside the model"):
+        LocalSource.open(model)
+
+
 def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
