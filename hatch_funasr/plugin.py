@@ -24,7 +24,7 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
-from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
+from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries, runtime_extras
 from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
 from hatch_funasr.settings import EnvVars, Settings
 
@@ -134,11 +134,27 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             build_data["force_include"][str(pkg)] = config.package
         entry_points = self.metadata.core.entry_points
         entry_points.setdefault(ENTRY_POINT_GROUP, {}).setdefault(config.package, config.package)
+        self._declare_extras(runtime_extras(config.models))
         total = sum(r.size for s in staged for r in s.files.values())
         self.app.display_info(
             f"hatch-funasr: {len(staged)} model(s), {sum(len(s.files) for s in staged)} files, "
             f"{total / 2**20:.1f} MiB into {config.package}/models"
         )
+
+    def _declare_extras(self, extras: Mapping[str, tuple[str, ...]]) -> None:
+        """The bundle's runtimes as extras of the wheel (hatchling writes its METADATA from the core
+        metadata after initialize, as with the entry point above); an extra the project declares
+        itself under the same name is left as it is."""
+        optional = self.metadata.core.optional_dependencies
+        for extra, requirements in extras.items():
+            if extra in optional:
+                if sorted(optional[extra]) != sorted(requirements):
+                    self.app.display_warning(
+                        f"hatch-funasr: project.optional-dependencies.{extra} is the project's own; "
+                        f"the bundle's runtime extra would be: {', '.join(requirements)}"
+                    )
+                continue
+            optional[extra] = list(requirements)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         try:

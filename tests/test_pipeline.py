@@ -51,7 +51,13 @@ def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None
     pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())
-    assert manifest["bundle"] == {"name": "acme-asr-models", "version": "1.2.3", "package": "acme_asr_models"}
+    assert manifest["bundle"] == {
+        "name": "acme-asr-models",
+        "version": "1.2.3",
+        "package": "acme_asr_models",
+        # the VAD is ONNX (funasr_onnx); the n-gram LM is the same in every format: no Python runtime
+        "extras": {"onnx": ["funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"]},
+    }
     vad = manifest["models"]["vad"]
     assert (vad["family"], vad["format"], vad["path"], vad["server_flag"]) == (
         "fsmn-vad",
