@@ -440,6 +440,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     config = load_config(root)
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-fetch-") as work:
         ctx = BuildContext.create(Path(work), lock=read_lock(root), report=_err)
+        if ctx.offline:
+            _err(f"offline ({EnvVars.OFFLINE}=1): no hub is contacted; checking that the cache holds every file")
         for source in open_sources(config, ctx):
             model = source.model
             if model.path is not None:

@@ -368,7 +368,8 @@ def _get_choice(
     if value not in choices:
         quoted = [f'"{x}"' for x in choices]
         options = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
-        c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}{_did_you_mean(value, choices) if suggest else ''}")
+        hint = _did_you_mean(value, choices) if suggest else ""
+        c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}{hint}")
         return None
     return str(value)
 

@@ -50,6 +50,15 @@ def assert_wheel_contents(wheel: Path, files: dict[str, bytes], runtime: tuple[s
         assert_record_matches(zf)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    # Its runtime as an extra, and nothing required by the bundle itself.
+    requires = [line for line in metadata.splitlines() if line.startswith(("Requires-Dist:", "Provides-Extra:"))]
+    assert requires == [
+        "Provides-Extra: onnx",
+        "Requires-Dist: funasr-onnx>=0.4.3; extra == 'onnx'",
+        "Requires-Dist: onnxruntime>=1.7.0; extra == 'onnx'",
+        "Requires-Dist: numpy<=1.26.4; extra == 'onnx'",
+    ], metadata
 
 
 def test_hatch_build_from_modelscope(
