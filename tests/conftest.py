@@ -14,6 +14,8 @@ from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The programs the suite runs are there, before any test starts (one line saying what to install)."""
     absent = prereqs.missing()

@@ -37,24 +37,31 @@ def test_demo_runs_with_an_empty_home(tmp_path: Path) -> None:
     assert found is not None, out
     start, end, first, last = map(int, found.groups())
     assert first <= start + 100 and last >= end - 100, out
-    assert re.search(r"^C\+\+: +funasr-onnx-offline-vad --model-dir \S+/acme_vad_models/models/vad --quantize true$", out, re.M)
+    assert re.search(
+        r"^C\+\+: +funasr-onnx-offline-vad --model-dir \S+/acme_vad_models/models/vad --quantize true$", out, re.M
+    )
     assert out.rstrip().endswith("DEMO OK"), out
     assert len(out.splitlines()) <= 12, out  # a few lines a person reads
 
 
-def test_a_failing_step_shows_its_output_and_keeps_the_work(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_failing_step_shows_its_output_and_keeps_the_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The build of a project with a mistake fails: the demo prints the command, the build's own
     error line, and where its work directory was kept."""
     project = tmp_path / "project"
     shutil.copytree(ROOT / "tests" / "fixtures" / "vad-bundle", project)
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('revision = "v2.0.4" }', 'revision = "v2.0.4", family = "vad" }'))
+    pyproject.write_text(
+        pyproject.read_text().replace('revision = "v2.0.4" }', 'revision = "v2.0.4", family = "vad" }')
+    )
     assert demo.main(project) == 1
     err = capsys.readouterr().err
-    assert re.search(r"DEMO FAILED: \S+ -m build --wheel --no-isolation --outdir dist \. exited 1; its output", err), err
-    assert re.search(r'tool\.funasr\.models\.vad\.family: expected "paraformer-contextual", .*, got "vad" \(did you mean "fsmn-vad"\?\)', err), err
+    assert re.search(r"DEMO FAILED: \S+ -m build --wheel --no-isolation --outdir dist \. exited 1; its output", err), (
+        err
+    )
+    assert re.search(
+        r'tool\.funasr\.models\.vad\.family: expected "paraformer-contextual", .*, got "vad" \(did you mean "fsmn-vad"\?\)',
+        err,
+    ), err
     kept = re.search(r"^work directory kept: (\S+)$", err, re.M)
     assert kept is not None, err
     assert (Path(kept[1]) / "project" / "pyproject.toml").is_file()

@@ -98,11 +98,7 @@ def demo(work: Path, project_source: Path) -> bool:
     say(f"           speech at {utt.speech_start_ms}-{utt.speech_end_ms} ms of {utt.duration_ms} ms; found {segments}")
     args = sh(python, "-m", PACKAGE, "server-args", VAD_PROGRAM).strip()
     say(f"C++:       {VAD_PROGRAM} {args}")
-    return (
-        bool(segments)
-        and segments[0][0] <= utt.speech_start_ms + 100
-        and segments[-1][1] >= utt.speech_end_ms - 100
-    )
+    return bool(segments) and segments[0][0] <= utt.speech_start_ms + 100 and segments[-1][1] >= utt.speech_end_ms - 100
 
 
 def main(project: Path = PROJECT) -> int:
