@@ -153,6 +153,9 @@ def test_inspect_verifies_the_wheel(tmp_path: Path, hub_env: dict[str, str]) -> 
     good = run([sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], cwd=proj)
     assert f"vad: ms:{VAD_ONNX_REPO}@" in good.stdout
     assert "verify: ok, every model file matches the manifest" in good.stdout
+    assert good.stdout.splitlines()[1] == (
+        '  runtime: pip install "acme-vad-models[onnx]"  (funasr-onnx>=0.4.3, onnxruntime>=1.7.0, numpy<=1.26.4)'
+    )
     # Rewrite the wheel with one model byte changed: inspect must fail naming the file.
     bad = tmp_path / "bad.whl"
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(bad, "w") as dst:
