@@ -62,6 +62,9 @@ def test_a_failing_step_shows_its_output_and_keeps_the_work(tmp_path: Path, caps
         r'tool\.funasr\.models\.vad\.family: expected "paraformer-contextual", .*, got "vad" \(did you mean "fsmn-vad"\?\)',
         err,
     ), err
+    assert err.split("the reason it gave:\n")[1].startswith(
+        "    hatch-funasr: cannot build the wheel of acme-vad-models: invalid FunASR model declaration"
+    ), err
     kept = re.search(r"^work directory kept: (\S+)$", err, re.M)
     assert kept is not None, err
     assert (Path(kept[1]) / "project" / "pyproject.toml").is_file()

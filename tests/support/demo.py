@@ -114,6 +114,9 @@ def main(project: Path = PROJECT) -> int:
         output = (e.result.stderr.strip() or e.result.stdout.strip()).splitlines()
         shown = "\n".join("    " + line for line in output[-TAIL:])
         print(f"\nDEMO FAILED: {e}; its output (last {TAIL} lines):\n{shown}", file=sys.stderr)
+        said = [line for line in output if line.startswith(("hatch-funasr:", "error:", "ERROR"))]
+        if said:  # hatch-funasr's own line (and pip's or build's), which a long traceback may have pushed up
+            print("the reason it gave:\n" + "\n".join("    " + line for line in said), file=sys.stderr)
         print(f"work directory kept: {work}", file=sys.stderr)
         return 1
     except BaseException:
