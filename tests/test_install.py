@@ -40,7 +40,9 @@ def test_the_install_recipe_gives_a_working_command(tmp_path: Path) -> None:
         "PATH": f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     lines = recipe(GUIDE.read_text(), "install")
-    script = "set -euo pipefail\n" + "\n".join(lines).replace("hatch-funasr --version", "~/.local/bin/hatch-funasr --version")
+    script = "set -euo pipefail\n" + "\n".join(lines).replace(
+        "hatch-funasr --version", "~/.local/bin/hatch-funasr --version"
+    )
     result = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == f"hatch-funasr {__version__}"
