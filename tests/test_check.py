@@ -15,6 +15,7 @@ from support import realvad
 from support.projects import config_of
 
 from hatch_funasr import checks
+from hatch_funasr._bundle_runtime import PROGRAMS
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.pipeline import Plan
 
@@ -152,16 +153,8 @@ def test_check_lists_every_program_the_bundle_runtime_starts_and_its_extras(proj
     assert result.returncode == 0, result.stdout + result.stderr
     programs = result.stdout.split("FunASR's C++ programs (`python -m acme_vad_models exec-server PROGRAM`):\n")[1]
     lines = programs.split("\n\n")[0].splitlines()
-    assert [line.split(":")[0].strip() for line in lines] == [
-        "funasr-wss-server",
-        "funasr-wss-server-2pass",
-        "funasr-onnx-offline",
-        "funasr-onnx-2pass",
-        "funasr-onnx-offline-vad",
-        "funasr-onnx-offline-punc",
-        "run_server.sh",
-        "run_server_2pass.sh",
-    ]
+    assert [line.split(":")[0].strip() for line in lines] == list(PROGRAMS)  # every one the runtime starts
+    assert len(PROGRAMS) == 8
     assert "  funasr-onnx-offline-vad: yes" in lines
     assert (
         "  funasr-onnx-offline-punc: no; needs a punctuation model (--punc-dir): it is the one model it runs; "
