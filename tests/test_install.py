@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def test_the_install_recipe_gives_a_working_command(tmp_path: Path) -> None:
         "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
         "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
         # uv and a python3 with pip (this test's venv) first; the tool's bin directory is not on PATH yet
-        "PATH": f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     lines = recipe(GUIDE.read_text(), "install")
     script = "set -euo pipefail\n" + "\n".join(lines).replace(
@@ -59,6 +61,19 @@ def test_the_install_recipe_gives_a_working_command(tmp_path: Path) -> None:
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.rstrip().endswith("ok: the declaration is valid (no network was used)")
+
+    # With no index: the wheelhouse completed on the connected side, the tool installed from it
+    # alone on another machine (a new home, an empty uv cache, uv offline).
+    download, install = recipe(GUIDE.read_text(), "install-offline")
+    subprocess.run(["bash", "-c", download], cwd=ROOT, env=env, check=True, capture_output=True)
+    other = tmp_path / "other-home"
+    shutil.copytree(home / "wheelhouse", other / "wheelhouse")
+    far = {**env, "HOME": str(other), "UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"), "PIP_NO_INDEX": "1"}
+    result = subprocess.run(
+        ["bash", "-c", f"{install} && ~/.local/bin/hatch-funasr --version"], env=far, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"hatch-funasr {__version__}\n"
 
 
 @pytest.mark.parametrize("project", bundle_dirs(), ids=lambda p: p.name)
