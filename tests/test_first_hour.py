@@ -1,13 +1,15 @@
 """Mistakes of a new user's first hour, each caught before anything slow with one clear message:
 offline settings honoured by `lock` and `fetch` (the loopback hub's request log shows that
 nothing was sent), and a failing build said through hatchling's display, not only in the
-frontend's traceback.  (Declaration mistakes: test_config; `check`'s program list: test_check;
+frontend's traceback; a project's own extra not overwritten by the bundle's runtime extras.
+(Declaration mistakes: test_config; `check`'s program list: test_check;
 the prerequisites and the demo: test_demo.)"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from support.hubserver import LoopbackHub
@@ -66,3 +68,30 @@ def test_a_failing_build_says_so_in_one_hatch_funasr_line(tmp_path: Path) -> Non
     )
     assert said in output, output
     assert output.index(said) < output.index("Traceback"), output
+
+
+def test_a_project_s_own_extra_of_the_same_name_is_kept(hub_env: dict[str, str], tmp_path: Path) -> None:
+    """The bundle's runtime extras never overwrite what the project declares itself; the build says so."""
+    project = make_project(tmp_path)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        "[tool.hatch.build", '[project.optional-dependencies]\nonnx = ["funasr-onnx==0.4.3"]\n\n[tool.hatch.build', 1
+    )
+    pyproject.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", "dist", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "hatch-funasr: project.optional-dependencies.onnx is the project's own; the bundle's runtime extra "
+        "would be: funasr-onnx>=0.4.3, onnxruntime>=1.7.0, numpy<=1.26.4"
+    ) in result.stdout + result.stderr
+    with zipfile.ZipFile(next((project / "dist").glob("*.whl"))) as zf:
+        metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert [line for line in metadata.splitlines() if line.startswith(("Provides-Extra", "Requires-Dist"))] == [
+        "Provides-Extra: onnx",
+        "Requires-Dist: funasr-onnx==0.4.3; extra == 'onnx'",
+    ]
