@@ -73,7 +73,7 @@ _ENTRIES = (
         "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
         hf="funasr/paraformer-zh",
         onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="the vad-punc model with timestamps (the offline server's); FunASR's ModelScope map calls seaco-paraformer this",
+        note="vad-punc, timestamps (the offline server's model); FunASR's ModelScope map calls seaco-paraformer this",
     ),
     _E(
         "paraformer",
