@@ -35,7 +35,6 @@ ELSEWHERE = frozenset(
         "reference/limits.md",
         "reference/runtime-matrix.md",
         "development/architecture.md",
-        "development/test-strategy.md",
     }
 )
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
