@@ -22,6 +22,7 @@ TEST_DEPS = [
     "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
     "jsonschema>=4",  # the draft-07 metaschema check
     "in-toto-attestation>=0.9",  # tests/test_attest.py validates the provenance with its protobuf schema
+    "hypothesis>=6.100",  # tests/test_properties.py
 ]
 
 
