@@ -580,9 +580,16 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
             shutil.copyfile(wheel, house / wheel.name)
         given[wheel.name] = hash_file(wheel).sha256
     if args.runtime or args.requirement:
-        # pip resolves what the bundles need (their extra, or the given lists) and downloads only wheels.
-        cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:"]
-        cmd += ["--dest", str(house), "--find-links", str(house)]
+        # pip resolves what the bundles need (their extra, or the given lists).  For this machine's
+        # platform `pip wheel` also builds what is published only as an sdist (jieba, which
+        # funasr-onnx needs) into a wheel; for another platform only published wheels can serve.
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+        verb = "download" if args.platform or args.python_version else "wheel"
+        if verb == "download":
+            cmd = [*pip, verb, "--only-binary=:all:", "--dest", str(house)]
+        else:
+            cmd = [*pip, verb, "--wheel-dir", str(house)]
+        cmd += ["--find-links", str(house)]
         for link in args.find_links:
             cmd += ["--find-links", link]
         cmd += ["--no-index"] if args.no_index else []
@@ -595,12 +602,12 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
         result = subprocess.run([*cmd, *wanted], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-            _err(f"error: pip download failed (exit {result.returncode}): {' / '.join(tail)}")
+            _err(f"error: pip {verb} failed (exit {result.returncode}): {' / '.join(tail)}")
             return 1
     # pip may take a same-named wheel from an index instead of the one given: the given ones must stay.
     replaced = [name for name, sha in given.items() if hash_file(house / name).sha256 != sha]
     if replaced:
-        _err(f"error: {', '.join(replaced)}: replaced in {house} by pip's download (a same-named wheel on the index?)")
+        _err(f"error: {', '.join(replaced)}: replaced in {house} by pip (a same-named wheel on the index?)")
         return 1
     requirements = attest.write_wheelhouse_index(house)
     count = len(list(house.glob("*.whl")))
@@ -663,11 +670,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", type=Path, required=True, help="the wheelhouse directory (created)")
     p.add_argument("--runtime", metavar="EXTRA", help="also the wheels of this extra of each bundle (onnx, torch)")
     p.add_argument("-r", "--requirement", type=Path, action="append", default=[], help="also these (pip -r)")
-    p.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip download")
-    p.add_argument("--index-url", metavar="URL", help="passed to pip download")
-    p.add_argument("--no-index", action="store_true", help="passed to pip download")
-    p.add_argument("--platform", action="append", default=[], help="the far side's platform tag (pip download)")
-    p.add_argument("--python-version", help="the far side's Python, e.g. 3.11 (pip download)")
+    p.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip")
+    p.add_argument("--index-url", metavar="URL", help="passed to pip")
+    p.add_argument("--no-index", action="store_true", help="passed to pip")
+    p.add_argument("--platform", action="append", default=[], help="the far side's platform tag (published wheels only)")
+    p.add_argument("--python-version", help="the far side's Python, e.g. 3.11 (published wheels only)")
     p.set_defaults(func=cmd_wheelhouse)
     p = sub.add_parser("provenance", help="check the provenance written beside a wheel (signature, subject)")
     p.add_argument("attestation", type=Path, help="<name>-<version>.intoto.jsonl")

@@ -281,10 +281,10 @@ def test_wheelhouse_pins_bundle_and_runtime_wheels_and_writes_their_metadata(tmp
 
 def test_wheelhouse_names_a_runtime_extra_the_bundle_lacks(tmp_path: Path) -> None:
     dist = _build(_vad_project(tmp_path))
-    result = cli(tmp_path, "wheelhouse", str(dist / WHEEL), "-o", str(tmp_path / "house"), "--runtime", "onnx")
+    result = cli(tmp_path, "wheelhouse", str(dist / WHEEL), "-o", str(tmp_path / "house"), "--runtime", "torch")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: {WHEEL}: acme-vad-models has no extra 'onnx' (its extras: none); gather with -r instead"
+        f"error: {WHEEL}: acme-vad-models has no extra 'torch' (its extras: onnx); gather with -r instead"
     )
     assert not (tmp_path / "house").exists()
 
