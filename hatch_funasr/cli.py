@@ -673,7 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip")
     p.add_argument("--index-url", metavar="URL", help="passed to pip")
     p.add_argument("--no-index", action="store_true", help="passed to pip")
-    p.add_argument("--platform", action="append", default=[], help="the far side's platform tag (published wheels only)")
+    p.add_argument(
+        "--platform", action="append", default=[], help="the far side's platform tag (published wheels only)"
+    )
     p.add_argument("--python-version", help="the far side's Python, e.g. 3.11 (published wheels only)")
     p.set_defaults(func=cmd_wheelhouse)
     p = sub.add_parser("provenance", help="check the provenance written beside a wheel (signature, subject)")
