@@ -190,7 +190,7 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"v": {"model": "fsmn-vad", "format": "tflite"}}),
-        ['tool.funasr.models.v.format: expected "onnx", "pytorch" or "torchscript", got "tflite"'],
+        ['tool.funasr.models.v.format: expected "onnx", "pytorch", "torchscript" or "gguf", got "tflite"'],
         id="bad-format",
     ),
     pytest.param(

@@ -1,0 +1,317 @@
+"""``format = "gguf"``: FunASR's llama.cpp runtime (``runtime/llama.cpp``) and its official
+``FunAudioLLM/*-GGUF`` repositories.  The variants are judged against FunASR's own download
+script, the loopback repositories are shaped like the real ones (support/hubrepos.py), and the
+installed bundle runs in the real ``llama-funasr-*`` binaries (``../shared/funasr-gguf``)
+started through the bundle runtime, under strace, with no network."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from support import hubrepos
+from support.hubserver import LoopbackHub
+from support.projects import DEAD, cli, config_of, make_project, wheel_build
+from support.speech import Utterance
+
+from hatch_funasr.errors import ConfigError
+from hatch_funasr.families import FAMILIES, select_files
+from hatch_funasr.lock import read_lock
+
+GGUF_BIN = Path(__file__).resolve().parents[2] / "shared" / "funasr-gguf" / "bin"
+
+#: FunASR's runtime/llama.cpp/download-funasr-model.sh (3c58cb5), written out from the script: model
+#: argument -> (repository, default variant, variant -> files).  The ASR ones add fsmn-vad.gguf.
+DOWNLOAD_SCRIPT = {
+    "sensevoice": (
+        "FunAudioLLM/SenseVoiceSmall-GGUF",
+        "q8",
+        {
+            "q8": ["sensevoice-small-q8.gguf"],
+            "f16": ["sensevoice-small-f16.gguf"],
+            "f32": ["sensevoice-small.gguf"],
+        },
+    ),
+    "paraformer": (
+        "FunAudioLLM/Paraformer-GGUF",
+        "q8",
+        {"q8": ["paraformer-q8.gguf"], "f16": ["paraformer-f16.gguf"], "f32": ["paraformer.gguf"]},
+    ),
+    "fun-asr-nano": (
+        "FunAudioLLM/Fun-ASR-Nano-GGUF",
+        "q8_0",
+        {
+            "q8": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q8_0.gguf"],
+            "q8_0": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q8_0.gguf"],
+            "q4": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q4km.gguf"],
+            "q4km": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q4km.gguf"],
+            "q5": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q5km.gguf"],
+            "q5km": ["funasr-encoder-f16.gguf", "qwen3-0.6b-q5km.gguf"],
+        },
+    ),
+    "fsmn-vad": ("FunAudioLLM/fsmn-vad-GGUF", "f32", {"f32": ["fsmn-vad.gguf"]}),
+}
+
+
+def _listing(repo: str) -> dict[str, int]:
+    return dict.fromkeys(hubrepos.REPOS[repo].files, 1000)
+
+
+@pytest.mark.parametrize("family", sorted(DOWNLOAD_SCRIPT))
+def test_each_variant_ships_what_funasrs_download_script_fetches(family: str) -> None:
+    repo, default, variants = DOWNLOAD_SCRIPT[family]
+    for variant, files in [(None, variants[default]), *variants.items()]:
+        selection = select_files(FAMILIES[family], "gguf", _listing(repo), gguf=variant)
+        assert sorted(selection.ship) == sorted(files), (family, variant)
+        assert not selection.missing and not selection.export, (family, variant)
+    with_vad = select_files(FAMILIES[family], "gguf", {**_listing(repo), "fsmn-vad.gguf": 1}, gguf_vad=True)
+    assert sorted(with_vad.ship) == sorted({*variants[default], "fsmn-vad.gguf"})
+    assert with_vad.gguf["vad"] == "fsmn-vad.gguf"
+
+
+def test_aliases_declare_the_official_gguf_repositories_on_hugging_face(tmp_path: Path) -> None:
+    config = config_of(
+        tmp_path,
+        {
+            "asr": {"model": "sensevoice-small-gguf", "gguf-vad": True},
+            "vad": "fsmn-vad-gguf",
+            "nano": {"model": "fun-asr-nano", "format": "gguf", "gguf": "Q4"},
+            "pf": {"model": "FunAudioLLM/Paraformer-GGUF", "gguf": "f16"},
+            "conv": {"model": "fsmn-vad", "format": "gguf", "hub": "ms"},
+        },
+    )
+    got = {m.name: (m.hub, m.repo, m.format, m.gguf) for m in config.models}
+    assert got == {
+        "asr": ("hf", "FunAudioLLM/SenseVoiceSmall-GGUF", "gguf", "q8"),
+        "vad": ("hf", "FunAudioLLM/fsmn-vad-GGUF", "gguf", "f32"),
+        "nano": ("hf", "FunAudioLLM/Fun-ASR-Nano-GGUF", "gguf", "q4km"),
+        "pf": ("hf", "FunAudioLLM/Paraformer-GGUF", "gguf", "f16"),
+        # no GGUF repository on ModelScope: the PyTorch one, converted at build time
+        "conv": ("ms", "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch", "gguf", "f32"),
+    }
+    (extra,) = config.model("asr").extra
+    assert (extra.hub, extra.repo, extra.revision, extra.files) == (
+        "hf",
+        "FunAudioLLM/fsmn-vad-GGUF",
+        None,
+        ("fsmn-vad.gguf",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("declaration", "problem"),
+    [
+        ({"model": "sensevoice-small-gguf", "gguf": "q4"}, 'gguf: "q4" is not a GGUF variant of sensevoice models'),
+        ({"model": "sensevoice-small", "gguf": "q8"}, 'gguf: only applies to format = "gguf"'),
+        ({"model": "fsmn-vad-gguf", "gguf-vad": True}, "gguf-vad: only applies to ASR models"),
+        ({"model": "ct-punc", "format": "gguf"}, 'format: "gguf" is not available for ct-punc models'),
+        ({"model": "fsmn-vad-gguf", "keep-fp32": True}, "keep-fp32: only applies to ONNX models"),
+        ({"model": "fsmn-vad-gguf", "quantize": True}, "quantize: only applies to ONNX models"),
+    ],
+)
+def test_bad_gguf_declarations_name_the_key(declaration: dict[str, object], problem: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_of(tmp_path, {"m": declaration})
+    assert any(problem in p and p.startswith("tool.funasr.models.m.") for p in info.value.problems), info.value
+
+
+def test_a_missing_variant_file_is_one_clear_problem() -> None:
+    listing = {"sensevoice-small-q8.gguf": 1, "README.md": 1}
+    selection = select_files(FAMILIES["sensevoice"], "gguf", listing, gguf="f16")
+    assert selection.missing == ("sensevoice-small-f16.gguf",)
+    vad = select_files(FAMILIES["fsmn-vad"], "gguf", {"README.md": 1})
+    assert vad.missing == ("fsmn-vad.gguf, or model.pt to convert with FunASR's export_vad_gguf.py",)
+    convert = select_files(FAMILIES["fsmn-vad"], "gguf", {"model.pt": 1, "am.mvn": 1, "config.yaml": 1})
+    assert convert.export == ("fsmn-vad.gguf",) and convert.ship == ("fsmn-vad.gguf",)
+
+
+# --- built, locked, rebuilt offline, installed and run by the real binaries ------------------------
+MODELS = """\
+asr = { model = "sensevoice-small-gguf", gguf-vad = true }
+vad = "fsmn-vad-gguf"
+pf = { model = "paraformer-zh-gguf", gguf = "f16" }
+nano = { model = "fun-asr-nano-gguf", gguf = "q4" }
+"""
+PROGRAMS = (
+    "llama-funasr-vad",
+    "llama-funasr-sensevoice",
+    "llama-funasr-paraformer",
+    "llama-funasr-cli",
+    "llama-funasr-encoder",
+    "llama-funasr-embd",
+)
+
+
+@pytest.fixture(scope="module")
+def gguf_bundle(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The project locked against the loopback hub, then its wheel built offline from the lock and
+    the cache (dead endpoints): (project, wheel)."""
+    work = tmp_path_factory.mktemp("gguf")
+    for repo in hubrepos.GGUF_REPOS:
+        hubrepos.publish(hub.store, repo.repo, work)
+    project = make_project(work, MODELS, name="edge")
+    env = {
+        "HF_ENDPOINT": hub.url,
+        "MODELSCOPE_ENDPOINT": hub.url,
+        "HATCH_FUNASR_CACHE": str(work / "cache"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    locked = cli(project, "lock", **env)
+    assert locked.returncode == 0, locked.stderr
+    offline = {**env, "HATCH_FUNASR_OFFLINE": "1", "HF_ENDPOINT": DEAD, "MODELSCOPE_ENDPOINT": DEAD}
+    return project, wheel_build(project, **offline)
+
+
+def test_gguf_bundle_locks_every_file_and_rebuilds_offline(gguf_bundle: tuple[Path, Path]) -> None:
+    project, wheel = gguf_bundle
+    lock = read_lock(project)
+    assert lock is not None
+    published = {r.repo: hubrepos.PUBLISHED[r.repo]["master"] for r in hubrepos.GGUF_REPOS}
+    pinned = {name: {f.path: f.sha256 for f in e.files} for name, e in lock.models.items()}
+    def sha(repo: str, name: str) -> str:
+        return hashlib.sha256(published[repo][name]).hexdigest()
+
+    assert pinned == {
+        "asr": {"sensevoice-small-q8.gguf": sha("FunAudioLLM/SenseVoiceSmall-GGUF", "sensevoice-small-q8.gguf")},
+        "vad": {"fsmn-vad.gguf": sha("FunAudioLLM/fsmn-vad-GGUF", "fsmn-vad.gguf")},
+        "pf": {"paraformer-f16.gguf": sha("FunAudioLLM/Paraformer-GGUF", "paraformer-f16.gguf")},
+        "nano": {
+            "funasr-encoder-f16.gguf": sha("FunAudioLLM/Fun-ASR-Nano-GGUF", "funasr-encoder-f16.gguf"),
+            "qwen3-0.6b-q4km.gguf": sha("FunAudioLLM/Fun-ASR-Nano-GGUF", "qwen3-0.6b-q4km.gguf"),
+        },
+    }
+    (vad_repo,) = lock.models["asr"].extra
+    assert (vad_repo.repo, [(f.path, f.sha256) for f in vad_repo.files]) == (
+        "FunAudioLLM/fsmn-vad-GGUF",
+        [("fsmn-vad.gguf", sha("FunAudioLLM/fsmn-vad-GGUF", "fsmn-vad.gguf"))],
+    )
+    assert all(len(e.commit) == 40 for e in lock.models.values())
+    check = cli(project, "check", HATCH_FUNASR_OFFLINE="1", HF_ENDPOINT=DEAD, MODELSCOPE_ENDPOINT=DEAD)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "llama-funasr-sensevoice: yes (-m asr-SenseVoiceSmall/sensevoice-small-q8.gguf --vad " in check.stdout
+    assert (
+        "llama-funasr-cli: yes (--enc nano/funasr-encoder-f16.gguf -m nano/qwen3-0.6b-q4km.gguf --vad" in check.stdout
+    )
+    assert wheel.is_file()
+
+
+@pytest.fixture(scope="module")
+def deployed(gguf_bundle: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel installed with ``pip --no-index`` into a fresh venv (no hatch-funasr there)."""
+    target = tmp_path_factory.mktemp("deploy") / "venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    python = target / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            str(gguf_bundle[1]),
+        ],
+        check=True,
+    )
+    return python
+
+
+def _run(python: Path, *args: str, cwd: Path, trace: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m acme_vad_models ARGS`` on a host with no hub reachable; under strace with ``trace``."""
+    env = {**os.environ, "HF_ENDPOINT": DEAD, "MODELSCOPE_ENDPOINT": DEAD, "HF_HUB_OFFLINE": "1"}
+    wrap = ["strace", "-f", "-qq", "-e", "trace=connect,openat", "-o", str(trace)] if trace else []
+    return subprocess.run(
+        [*wrap, str(python), "-m", "acme_vad_models", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+def test_json_says_which_programs_each_model_runs_in(deployed: Path, tmp_path: Path) -> None:
+    manifest = json.loads(_run(deployed, "json", cwd=tmp_path).stdout)["models"]
+    got = {name: (m["gguf_variant"], m["gguf"], m["gguf_programs"]) for name, m in manifest.items()}
+    assert got == {
+        "asr": ("q8", {"model": "sensevoice-small-q8.gguf", "vad": "fsmn-vad.gguf"}, ["llama-funasr-sensevoice"]),
+        "vad": ("f32", {"model": "fsmn-vad.gguf"}, ["llama-funasr-vad"]),
+        "pf": ("f16", {"model": "paraformer-f16.gguf"}, ["llama-funasr-paraformer"]),
+        "nano": (
+            "q4km",
+            {"encoder": "funasr-encoder-f16.gguf", "llm": "qwen3-0.6b-q4km.gguf"},
+            ["llama-funasr-cli", "llama-funasr-embd", "llama-funasr-encoder"],
+        ),
+    }
+    assert _run(deployed, "verify", cwd=tmp_path).returncode == 0
+
+
+def _rows(path: Path, rows: int, width: int) -> Path:
+    """``fbank.bin`` / ``embeds.bin``: int32 rows, int32 width, row-major f32 (funasr-encoder.cpp,
+    funasr-embd.cpp)."""
+    values = [((i * 7 + j * 3) % 11 - 5) / 10 for i in range(rows) for j in range(width)]
+    path.write_bytes(struct.pack("<ii", rows, width) + struct.pack(f"<{rows * width}f", *values))
+    return path
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_each_real_binary_runs_the_installed_bundle_through_exec_server_with_no_network(
+    program: str, deployed: Path, utterance: Utterance, tmp_path: Path
+) -> None:
+    """``python -m <bundle> exec-server .../llama-funasr-X`` fills -m/--enc/--vad with the installed
+    files; the real binary (../shared/funasr-gguf) opens them, runs (random stand-in weights: the
+    output is not speech, the exit and the shapes are) and makes no connection at all."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is required (apt-get install strace): it shows the program connects nowhere")
+    binary = GGUF_BIN / program
+    assert binary.is_file(), f"{binary}: FunASR's llama.cpp runtime, built in ../shared/funasr-gguf"
+    paths = {n: Path(_run(deployed, "path", n, cwd=tmp_path).stdout.strip()) for n in ("asr", "vad", "pf", "nano")}
+    user = {
+        "llama-funasr-encoder": ["-f", str(_rows(tmp_path / "fbank.bin", 40, 560)), "-o", str(tmp_path / "out.bin")],
+        "llama-funasr-embd": ["-e", str(_rows(tmp_path / "embeds.bin", 6, 64)), "-n", "2"],
+        "llama-funasr-cli": ["-a", str(utterance.wav), "-n", "2"],
+    }.get(program, ["-a", str(utterance.wav)])
+    trace = tmp_path / "strace.txt"
+    result = _run(deployed, "exec-server", str(binary), *user, cwd=tmp_path, trace=trace)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = {
+        "llama-funasr-vad": [paths["vad"] / "fsmn-vad.gguf"],
+        "llama-funasr-sensevoice": [paths["asr"] / "sensevoice-small-q8.gguf", paths["asr"] / "fsmn-vad.gguf"],
+        "llama-funasr-paraformer": [paths["pf"] / "paraformer-f16.gguf", paths["vad"] / "fsmn-vad.gguf"],
+        "llama-funasr-cli": [
+            paths["nano"] / "funasr-encoder-f16.gguf",
+            paths["nano"] / "qwen3-0.6b-q4km.gguf",
+            paths["vad"] / "fsmn-vad.gguf",
+        ],
+        "llama-funasr-encoder": [paths["nano"] / "funasr-encoder-f16.gguf"],
+        "llama-funasr-embd": [paths["nano"] / "qwen3-0.6b-q4km.gguf"],
+    }[program]
+    lines = trace.read_text().splitlines()
+    opened = {line.split('"')[1] for line in lines if "openat(" in line and '"' in line and "= -1" not in line}
+    assert {str(p) for p in expected} <= opened, (expected, sorted(o for o in opened if o.endswith(".gguf")))
+    connects = [line for line in lines if "connect(" in line and "AF_UNIX" not in line]
+    assert connects == [], connects
+    if program == "llama-funasr-vad":  # one "start_ms end_ms" line per segment
+        assert result.stdout.strip() and all(len(line.split()) == 2 for line in result.stdout.strip().splitlines())
+    if program == "llama-funasr-encoder":
+        rows, width = struct.unpack("<ii", (tmp_path / "out.bin").read_bytes()[:8])
+        assert width == 64 and rows > 0  # the adaptor's width: the stand-in LLM's embedding_length
+
+
+def test_exec_server_user_arguments_come_last_and_win(deployed: Path, tmp_path: Path) -> None:
+    recorder = tmp_path / "llama-funasr-sensevoice"
+    recorder.write_text('#!/bin/bash\nprintf \'%s\\0\' "$@" > "$0.argv"\n')
+    recorder.chmod(0o755)
+    asr = Path(_run(deployed, "path", "asr", cwd=tmp_path).stdout.strip())
+    result = _run(deployed, "exec-server", str(recorder), "--vad", "/srv/vad.gguf", "-a", "x.wav", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    argv = [a.decode() for a in Path(f"{recorder}.argv").read_bytes().split(b"\0")[:-1]]
+    assert argv == ["-m", str(asr / "sensevoice-small-q8.gguf"), "--vad", "/srv/vad.gguf", "-a", "x.wav"]
+    shown = _run(deployed, "server-args", "llama-funasr-cli", cwd=tmp_path)
+    assert shown.returncode == 0 and "--enc " in shown.stdout and "qwen3-0.6b-q4km.gguf" in shown.stdout
