@@ -232,7 +232,12 @@ def _run(python: Path, *args: str, cwd: Path, trace: Path | None = None) -> subp
     env = {**os.environ, "HF_ENDPOINT": DEAD, "MODELSCOPE_ENDPOINT": DEAD, "HF_HUB_OFFLINE": "1"}
     wrap = ["strace", "-f", "-qq", "-e", "trace=connect,openat", "-o", str(trace)] if trace else []
     return subprocess.run(
-        [*wrap, str(python), "-m", "acme_vad_models", *args], cwd=cwd, env=env, capture_output=True, text=True
+        [*wrap, str(python), "-m", "acme_vad_models", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",  # random stand-in weights: the LLM's tokens need not be UTF-8
     )
 
 
