@@ -1,4 +1,4 @@
-"""Export of PyTorch checkpoints to ONNX or TorchScript in a child process, checked against PyTorch.
+"""Export of PyTorch checkpoints to ONNX, TorchScript or GGUF in a child process, checked against PyTorch.
 
 Export runs FunASR's ``AutoModel(...).export(type="onnx" | "torchscript")`` in a child process
 (:mod:`hatch_funasr._export_child`) on a staging copy of the model directory, with no hub
@@ -6,8 +6,8 @@ tokens in its environment and ``torch.load(weights_only=True)``.  ``export = "ge
 models FunASR has no ``export()`` for, e.g. CAM++) traces ``AutoModel(...).model`` with the
 declared ``export-inputs`` instead; ``format = "gguf"`` runs FunASR's own converter for its
 llama.cpp runtime (copied unchanged under ``_vendor/funasr_llamacpp``).  Either way the child
-runs the PyTorch model and the exported file (for GGUF: its tensors put back into the module) on one fixed input and reports the max abs difference of their outputs: it is
-recorded per file (``export_drift``) and gates the build with ``max-export-drift``.
+runs the PyTorch model and the exported file (for GGUF: its tensors put back into the module)
+on one fixed input and reports the max abs difference of their outputs: it is recorded per file (``export_drift``) and gates the build with ``max-export-drift``.
 
 The Python the child runs with is ``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch,
 kept out of build isolation), else the build's own (install ``hatch-funasr[export]``).

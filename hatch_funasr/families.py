@@ -739,9 +739,13 @@ def _select_gguf(
             needed.append(name)
         elif convert:
             to_export.append(name)
+        elif spec.converter:
+            missing.append(f"{name}, or model.pt to convert with FunASR's {spec.converter}")
+        elif "model.pt" in usable:
+            why = f"a {family.name} checkpoint is not converted to GGUF here: declare its -GGUF repository"
+            missing.append(f"{name} ({why})")
         else:
-            how = f", or model.pt to convert with FunASR's {spec.converter}" if spec.converter else ""
-            missing.append(f"{name}{how}")
+            missing.append(name)
     if vad:
         roles["vad"] = GGUF_VAD
         (needed if GGUF_VAD in usable else missing).append(GGUF_VAD)

@@ -435,3 +435,11 @@ def test_real_vad_converted_at_build_time_finds_the_real_onnx_vads_speech(
     assert len(found) == len(reference) == 1, (found, reference)
     assert abs(found[0][0] - reference[0][0]) <= 50 and abs(found[0][1] - reference[0][1]) <= 100, (found, reference)
     assert near(found[0][0], utt.speech_start_ms) and near(found[0][1], utt.speech_end_ms), (found, utt)
+
+
+def test_a_checkpoint_with_no_converter_here_says_to_take_the_gguf_repository() -> None:
+    selection = select_files(FAMILIES["sensevoice"], "gguf", {"model.pt": 1, "config.yaml": 1, "am.mvn": 1})
+    assert selection.missing == (
+        "sensevoice-small-q8.gguf (a sensevoice checkpoint is not converted to GGUF here: declare its -GGUF repository)",
+    )
+    assert not selection.export
