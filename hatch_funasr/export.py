@@ -7,7 +7,8 @@ models FunASR has no ``export()`` for, e.g. CAM++) traces ``AutoModel(...).model
 declared ``export-inputs`` instead; ``format = "gguf"`` runs FunASR's own converter for its
 llama.cpp runtime (copied unchanged under ``_vendor/funasr_llamacpp``).  Either way the child
 runs the PyTorch model and the exported file (for GGUF: its tensors put back into the module)
-on one fixed input and reports the max abs difference of their outputs: it is recorded per file (``export_drift``) and gates the build with ``max-export-drift``.
+on one fixed input and reports the max abs difference of their outputs: it is recorded per file
+(``export_drift``) and gates the build with ``max-export-drift``.
 
 The Python the child runs with is ``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch,
 kept out of build isolation), else the build's own (install ``hatch-funasr[export]``).
