@@ -444,9 +444,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_server = sub.add_parser("server-args", help="print a FunASR program's arguments, shell-quoted (for eval)")
     p_server.add_argument("binary", nargs="?", default="run_server.sh", help="default: run_server.sh")
     p_exec = sub.add_parser("exec-server", help="start a FunASR program with the bundle's directories")
-    p_exec.add_argument(
-        "binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, llama-funasr-sensevoice, …"
-    )
+    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, …")
     p_exec.add_argument("args", nargs=argparse.REMAINDER, help="more arguments; a flag given here wins")
     args = parser.parse_args(argv)
     try:
