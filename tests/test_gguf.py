@@ -443,3 +443,34 @@ def test_a_checkpoint_with_no_converter_here_says_to_take_the_gguf_repository() 
         "sensevoice-small-q8.gguf (a sensevoice checkpoint is not converted to GGUF here: declare its -GGUF repository)",
     )
     assert not selection.export
+
+
+# --- the runtime's plan for the llama.cpp programs, in process ----------------------------------------
+def _models(**entries: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {
+        name: {"format": "gguf", "files": {key: {} for key in e["gguf"].values()}, **e}  # type: ignore[union-attr]
+        for name, e in entries.items()
+    }
+
+
+def test_gguf_plan_takes_the_bundles_vad_when_the_model_has_none_and_refuses_what_does_not_fit() -> None:
+    from hatch_funasr import _bundle_runtime as rt
+
+    asr = {"family": "paraformer", "gguf": {"model": "paraformer-q8.gguf"}}
+    vad = {"family": "fsmn-vad", "gguf": {"model": "fsmn-vad.gguf"}}
+    args, notes = rt.gguf_plan_for(
+        "llama-funasr-paraformer", _models(asr=asr, vad=vad), lambda n: f"/m/{n}", ["-a", "x"]
+    )
+    assert (args, notes) == (["-m", "/m/asr/paraformer-q8.gguf", "--vad", "/m/vad/fsmn-vad.gguf", "-a", "x"], [])
+    args, notes = rt.gguf_plan_for("llama-funasr-paraformer", _models(asr=asr), lambda n: f"/m/{n}")
+    assert args == ["-m", "/m/asr/paraformer-q8.gguf"]
+    assert notes == ["--vad: the bundle has no FSMN-VAD GGUF, so llama-funasr-paraformer transcribes each file whole"]
+    with pytest.raises(rt.ServerError, match="it runs a sensevoice GGUF model; the bundle has none"):
+        rt.gguf_plan_for("llama-funasr-sensevoice", _models(asr=asr), str)
+    with pytest.raises(rt.ServerError, match="models a, b are all paraformer GGUF models"):
+        rt.gguf_plan_for("llama-funasr-paraformer", _models(a=asr, b=asr), str)
+    # the manifest is read back from an installed (untrusted) tree: a role must name a listed file
+    planted = _models(asr=asr)
+    planted["asr"]["gguf"] = {"model": "../../etc/passwd"}
+    with pytest.raises(rt.ServerError, match="the manifest names no model GGUF among the model's files"):
+        rt.gguf_plan_for("llama-funasr-paraformer", planted, str)
