@@ -304,6 +304,8 @@ _ENTRIES += tuple(
     replace(
         e,
         alias=f"{e.alias}-gguf",
+        repos=dict(e.gguf),  # the GGUF repository only (the plain alias with format = "gguf" may convert)
+        onnx={},
         funasr_names=(),
         format="gguf",
         note=f"{e.gguf['hf']} (FunASR's llama.cpp runtime), variant by `gguf = ...`",

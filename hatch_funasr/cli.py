@@ -47,6 +47,8 @@ WIDTH = 80
 def _onnx_form(entry: catalog.CatalogEntry) -> str:
     """How an alias gets to ONNX, in a word or two."""
     family = FAMILIES[entry.family]
+    if entry.format == "gguf":
+        return "none (GGUF)"
     if family.plain:
         return "as is"
     if not family.has_onnx:
