@@ -478,3 +478,18 @@ def test_gguf_plan_takes_the_bundles_vad_when_the_model_has_none_and_refuses_wha
     planted["asr"]["gguf"] = {"model": "../../etc/passwd"}
     with pytest.raises(rt.ServerError, match="the manifest names no model GGUF among the model's files"):
         rt.gguf_plan_for("llama-funasr-paraformer", planted, str)
+
+
+def test_the_schema_takes_gguf_keys_with_format_gguf_only() -> None:
+    import jsonschema
+
+    from hatch_funasr.config import json_schema
+
+    def valid(model: dict[str, object]) -> bool:
+        return jsonschema.Draft7Validator(json_schema()).is_valid({"models": {"m": model}})
+
+    assert valid({"model": "sensevoice-small-gguf", "gguf": "q8", "gguf-vad": True})
+    assert valid({"model": "fun-asr-nano", "format": "gguf", "gguf": "q4km"})
+    assert not valid({"model": "sensevoice-small", "format": "onnx", "gguf": "q8"})
+    assert not valid({"model": "sensevoice-small", "format": "onnx", "gguf-vad": True})
+    assert not valid({"model": "sensevoice-small-gguf", "gguf": "q3"})
