@@ -105,6 +105,7 @@ def _number(value: object) -> bool:
 
 #: FunASR's GGUF converters, as FunASR ships them (``_vendor/funasr_llamacpp/README.md``).
 CONVERTERS = Path(__file__).with_name("_vendor") / "funasr_llamacpp"
+CONVERTERS_FROM = "FunASR 3c58cb5"
 
 
 def _method(model: ModelConfig) -> str:
@@ -152,8 +153,10 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
     python = ctx.settings.export_python
     tools, _ = _run_child(model, python, ["--versions"])
     job_spec = _job(model, selection, Path())
-    if "converter" in job_spec:  # the converter's bytes, not where this install keeps it
-        job_spec["converter"] = hash_file(Path(str(job_spec["converter"]))).sha256
+    if "converter" in job_spec:  # the converter's bytes, not where this install keeps it; said in the manifest
+        converter = Path(str(job_spec["converter"]))
+        job_spec["converter"] = hash_file(converter).sha256
+        tools = {**tools, converter.name: f"{CONVERTERS_FROM}, sha256 {job_spec['converter']}"}
     key = ctx.cache.derived_key(
         kind="export",
         inputs=sorted((rel, r.digest()) for rel, r in records.items()),

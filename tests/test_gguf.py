@@ -379,6 +379,9 @@ def test_pytorch_checkpoint_converts_to_gguf_at_build_time_with_its_drift_record
     assert isinstance(drift, dict) and set(drift) == {"fsmn-vad.gguf"} and 0 <= drift["fsmn-vad.gguf"] <= 1e-5
     tools = manifest["tools"]
     assert isinstance(tools, dict) and tools["gguf"] == "0.19.0" and tools["funasr"] == "1.4.16"
+    assert tools["export_vad_gguf.py"] == (
+        "FunASR 3c58cb5, sha256 6a7254f729d9248137f368ef1cbf62ee43055681bafefc7ff51b10449d946c77"
+    )
     assert "model vad: reusing the cached GGUF conversion of fsmn-vad.gguf" in said
     assert (
         f"model vad: fsmn-vad.gguf max abs drift from the PyTorch model on a fixed input: {drift['fsmn-vad.gguf']:.6g}"
