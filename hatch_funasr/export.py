@@ -153,8 +153,8 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
     python = ctx.settings.export_python
     tools, _ = _run_child(model, python, ["--versions"])
     job_spec = _job(model, selection, Path())
-    if "converter" in job_spec:  # the converter's bytes, not where this install keeps it; said in the manifest
-        converter = Path(str(job_spec["converter"]))
+    converter = Path(str(job_spec["converter"])) if "converter" in job_spec else None
+    if converter is not None:  # the converter's bytes, not where this install keeps it; said in the manifest
         job_spec["converter"] = hash_file(converter).sha256
         tools = {**tools, converter.name: f"{CONVERTERS_FROM}, sha256 {job_spec['converter']}"}
     key = ctx.cache.derived_key(
@@ -177,10 +177,10 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(record.source, src / rel)
         opset = f", opset {model.opset_version}" if model.format == "onnx" else ""
-        converter = Path(str(_job(model, selection, src)["converter"])).name if model.format == "gguf" else ""
-        method = {"generic": "torch (experimental, export-inputs)", "gguf": f"FunASR's {converter}"}.get(
-            _method(model), "FunASR"
-        )
+        method = {
+            "generic": "torch (experimental, export-inputs)",
+            "gguf": f"FunASR's {converter.name if converter else 'converter'}",
+        }.get(_method(model), "FunASR")
         ctx.report(f"model {model.name}: exporting {', '.join(selection.export)} with {method}{opset}")
         job = src.parent / "export-job.json"
         job.write_text(json.dumps(_job(model, selection, src)), "utf-8")
