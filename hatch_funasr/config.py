@@ -720,6 +720,8 @@ def _check_export(c: _Collector, path: str, family: Family, fmt: str, raw: Mappi
             if key in raw:
                 c.add(f"{path}.{key}", 'only applies to export = "generic"')
         return
+    if fmt == "gguf":  # said by _check_gguf
+        return
     if fmt == "pytorch" or family.plain:
         what = (
             "a PyTorch directory"

@@ -117,6 +117,7 @@ def test_aliases_declare_the_official_gguf_repositories_on_hugging_face(tmp_path
         ({"model": "ct-punc", "format": "gguf"}, 'format: "gguf" is not available for ct-punc models'),
         ({"model": "fsmn-vad-gguf", "keep-fp32": True}, "keep-fp32: only applies to ONNX models"),
         ({"model": "fsmn-vad-gguf", "quantize": True}, "quantize: only applies to ONNX models"),
+        ({"model": "fsmn-vad-gguf", "export": "generic"}, 'export: "generic" exports to format = "onnx" or'),
     ],
 )
 def test_bad_gguf_declarations_name_the_key(declaration: dict[str, object], problem: str, tmp_path: Path) -> None:
