@@ -173,6 +173,7 @@ def gguf_bundle(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> t
     return project, wheel_build(project, **offline)
 
 
+@pytest.mark.e2e
 def test_gguf_bundle_locks_every_file_and_rebuilds_offline(gguf_bundle: tuple[Path, Path]) -> None:
     project, wheel = gguf_bundle
     lock = read_lock(project)
@@ -245,6 +246,7 @@ def _run(python: Path, *args: str, cwd: Path, trace: Path | None = None) -> subp
     )
 
 
+@pytest.mark.e2e
 def test_json_says_which_programs_each_model_runs_in(deployed: Path, tmp_path: Path) -> None:
     manifest = json.loads(_run(deployed, "json", cwd=tmp_path).stdout)["models"]
     got = {name: (m["gguf_variant"], m["gguf"], m["gguf_programs"]) for name, m in manifest.items()}
@@ -269,6 +271,7 @@ def _rows(path: Path, rows: int, width: int) -> Path:
     return path
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_each_real_binary_runs_the_installed_bundle_through_exec_server_with_no_network(
     program: str, deployed: Path, utterance: Utterance, tmp_path: Path
@@ -313,6 +316,7 @@ def test_each_real_binary_runs_the_installed_bundle_through_exec_server_with_no_
         assert width == 64 and rows > 0  # the adaptor's width: the stand-in LLM's embedding_length
 
 
+@pytest.mark.e2e
 def test_exec_server_user_arguments_come_last_and_win(deployed: Path, tmp_path: Path) -> None:
     recorder = tmp_path / "llama-funasr-sensevoice"
     recorder.write_text('#!/bin/bash\nprintf \'%s\\0\' "$@" > "$0.argv"\n')
@@ -364,6 +368,7 @@ def converted(
     return tmp / "models" / "vad", pkg / "models" / "vad", manifest, said
 
 
+@pytest.mark.e2e
 def test_pytorch_checkpoint_converts_to_gguf_at_build_time_with_its_drift_recorded(
     converted: tuple[Path, Path, dict[str, object], list[str]],
 ) -> None:
@@ -390,6 +395,7 @@ def test_pytorch_checkpoint_converts_to_gguf_at_build_time_with_its_drift_record
     )
 
 
+@pytest.mark.e2e
 def test_the_conversion_check_catches_a_gguf_that_differs_from_the_checkpoint(
     converted: tuple[Path, Path, dict[str, object], list[str]], export_python: Path, tmp_path: Path
 ) -> None:
@@ -422,6 +428,7 @@ def test_the_conversion_check_catches_a_gguf_that_differs_from_the_checkpoint(
     assert float(changed.stdout.split()[-1]) > 1e-2
 
 
+@pytest.mark.e2e
 def test_real_vad_converted_at_build_time_finds_the_real_onnx_vads_speech(
     converted: tuple[Path, Path, dict[str, object], list[str]], tmp_path: Path
 ) -> None:
