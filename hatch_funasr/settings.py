@@ -67,8 +67,11 @@ TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODELSCOPE_API_TOKEN", "MOD
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
-#: The zip format's earliest date (1980-01-01): what a wheel's entries are dated without SOURCE_DATE_EPOCH.
+#: The zip format's earliest date (1980-01-01): what a wheel's entries are dated without SOURCE_DATE_EPOCH,
+#: and with an earlier one (hatchling dates its own entries so: hatchling/builders/wheel.py, ``min_ts``).
 _ZIP_EPOCH = 315532800
+#: The zip format's last second (2107-12-31T23:59:59Z): its year field holds 1980 + 0..127.
+_ZIP_END = 4354819199
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -121,7 +124,7 @@ class Settings:
 
     #: ``HATCH_FUNASR_OFFLINE=1``: build from the cache alone, never touch the network.
     offline: bool = False
-    #: ``HATCH_FUNASR_CACHE``, else the platform's user cache directory.
+    #: ``HATCH_FUNASR_CACHE``: the cache directory (created if missing); unset, the platform's user cache directory.
     cache_root: Path = Path()
     #: ``HATCH_FUNASR_LOCK=update``: a build re-locks a changed declaration instead of failing.
     lock_update: bool = False
@@ -139,7 +142,7 @@ class Settings:
     #: cache's listings on trust (the cache is otherwise not a root of trust).
     trust_cache: bool = False
     #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
-    #: or 5 s), ``off``; unset (None): live on a terminal, log elsewhere.
+    #: or 5 s), ``off``; unset: live on a terminal, log elsewhere.
     progress: str | None = None
 
     @classmethod
@@ -151,6 +154,9 @@ class Settings:
         if lock not in ("", "update"):
             raise ConfigError([f'{EnvVars.LOCK}: expected "update" or unset, got {lock!r}'], source="the environment")
         epoch = _number(env, EnvVars.SOURCE_DATE_EPOCH, _ZIP_EPOCH, minimum=_ZIP_EPOCH, integer=True)
+        if epoch > _ZIP_END:
+            why = f"{EnvVars.SOURCE_DATE_EPOCH}: {int(epoch)} is after 2107, the last year a zip (a wheel) can date"
+            raise ConfigError([why], source="the environment")
         cache_root = (Path(cache).expanduser() if cache else _default_cache_root(env)).resolve()
         if cache_root.exists() and not cache_root.is_dir():
             why = f"{EnvVars.CACHE}: {cache_root} is not a directory; point it at a directory (created if missing)"

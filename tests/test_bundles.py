@@ -1,4 +1,4 @@
-"""The ready bundles (SPEC section 9, issue 16): each checks offline, builds against loopback
+"""The ready bundles: each checks offline, builds against loopback
 repositories shaped like the real ones (support/hubrepos.py), installs, verifies, and its
 installed directories run in FunASR's consumers: every funasr_onnx class and the C++ runtime
 from ../shared/funasr-cpp.  Their READMEs tell the truth."""
@@ -99,6 +99,25 @@ def built(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         publish_models(hub.store, project, work)
         wheels[project.name] = build_bundle(project, work / "dist", env)
     return wheels
+
+
+def test_bundle_wheels_declare_their_runtimes_as_extras(built: dict[str, Path]) -> None:
+    """By the formats each ships: ONNX -> [onnx] (funasr_onnx), PyTorch -> [torch] (AutoModel); the
+    n-gram LM and ITN of offline-server-zh (the C++ runtime's) add none."""
+    onnx = ["funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"]
+    torch = ["funasr>=1.4.16", "torch", "kaldi-native-fbank"]
+    expected = {"emotion2vec": {"torch": torch}, "kws-xiaoyun": {"torch": torch}, "speaker-campplus": {"torch": torch}}
+    for bundle, wheel in sorted(built.items()):
+        with zipfile.ZipFile(wheel) as zf:
+            metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        extras: dict[str, list[str]] = {}
+        for line in metadata.splitlines():
+            if line.startswith("Provides-Extra: "):
+                extras[line.split(": ", 1)[1]] = []
+            elif line.startswith("Requires-Dist: "):
+                requirement, marker = line.split(": ", 1)[1].split("; extra == ")
+                extras[marker.strip("'")].append(requirement)
+        assert extras == expected.get(bundle, {"onnx": onnx}), (bundle, metadata)
 
 
 @dataclass(frozen=True)
@@ -312,15 +331,15 @@ def test_bundle_readme_matches_its_declaration(project: Path) -> None:
         assert (model.revision or "default branch") in row
 
 
-def test_main_readme_which_bundle_table_lists_every_bundle() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("### Which bundle do I want?")[1].split("\n\n")[1]
+def test_which_bundle_table_lists_every_bundle() -> None:
+    guide = (ROOT / "docs/guides/ready-bundles.md").read_text("utf-8")
+    table = guide.split("## Which bundle do I want?")[1].split("\n\n")[1]
     listed = re.findall(r"\[`bundles/([\w-]+)`\]", table)
     assert sorted(listed) == [p.name for p in bundle_dirs()]
     assert all((BUNDLES / name / "pyproject.toml").is_file() for name in listed)
 
 
-# --- exec-server: FunASR's C++ programs started from a bundle (issue 17) -----------------------
+# --- exec-server: FunASR's C++ programs started from a bundle ---------------------------------
 RECORDER = """#!/bin/bash
 # A stand-in for a FunASR program: records its arguments, NUL-separated.
 printf '%s\\0' "$@" > "$ARGV_RECORD"
