@@ -1,21 +1,27 @@
-"""Hostile inputs: listings with escaping names, leaked tokens (SPEC section 10, issue 7)."""
+"""Hostile inputs: listings with escaping names, leaked tokens, ONNX files that lie, names that
+are not text, hubs that stall, caches with symlinks, installed manifests that lie."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pytest
-from support import hubserver
+from onnx import TensorProto, helper
+from support import hubserver, realvad
 from support.hubserver import LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
 from hatch_funasr.cache import Cache
+from hatch_funasr import onnxscan
 from hatch_funasr.errors import IntegrityError
+from hatch_funasr.onnxscan import OnnxFormatError, external_data
 
 HOSTILE = ["../escaped.txt", "/etc/escaped", "C:\\escaped", "\\\\host\\share\\escaped"]
 
@@ -98,3 +104,62 @@ def test_tokens_never_reach_wheel_manifest_lock_or_output(tmp_path: Path, hub_en
         if p.is_file() and p.stat().st_size < 2**20
     )
     assert CANARY_HF.encode() not in cache_bytes and CANARY_MS.encode() not in cache_bytes
+
+
+# --- ONNX files that lie ----------------------------------------------------------------------
+def _external_tensor(name: str, location: str) -> TensorProto:
+    tensor = helper.make_tensor(name, TensorProto.FLOAT, [1], [0.0])
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
+def test_external_data_in_a_function_attribute_default_is_found(tmp_path: Path) -> None:
+    """FunctionProto.attribute_proto (field 11): defaults for a local function's attributes."""
+    model = helper.make_model(helper.make_graph([], "g", [], []))
+    function = helper.make_function("local", "f", [], ["c"], [], [helper.make_opsetid("", 14)])
+    default = function.attribute_proto.add()
+    default.name, default.type = "value", onnx.AttributeProto.TENSOR
+    default.t.CopyFrom(_external_tensor("c", "default.bin"))
+    model.functions.append(function)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert external_data(path) == ["default.bin"]
+
+
+def test_a_4_gib_zero_filled_model_is_refused_at_once(tmp_path: Path) -> None:
+    big = tmp_path / "model.onnx"
+    with big.open("wb") as f:
+        f.truncate(4 << 30)  # sparse: no disk used
+    with pytest.raises(OnnxFormatError, match=r"4294967296 bytes, over the 2 GiB a protobuf message can hold"):
+        external_data(big)
+    small = tmp_path / "zeros.onnx"  # under the limit, zeros are tag 0: no field has number 0
+    small.write_bytes(bytes(1 << 20))
+    with pytest.raises(OnnxFormatError, match=r"invalid field number 0 at byte 0"):
+        external_data(small)
+
+
+def test_a_model_of_countless_tiny_fields_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07" * 2000)  # ModelProto.ir_version = 7, again and again: legal, endless
+    assert external_data(path) == []
+    monkeypatch.setattr(onnxscan, "MAX_FIELDS", 1000)
+    with pytest.raises(OnnxFormatError, match=r"more than 1000 fields outside tensor data"):
+        external_data(path)
+
+
+@pytest.mark.parametrize("location", ["sub/../w.bin", "./w.bin"])
+def test_an_external_data_location_with_dot_parts_is_refused_not_renamed(location: str, tmp_path: Path) -> None:
+    """onnxruntime opens ``sub/../w.bin`` through ``sub``: packed as ``w.bin`` it would not load."""
+    model_dir = tmp_path / "models" / "vad"
+    realvad.write_model(model_dir, ("config.yaml", "am.mvn", "model.onnx"))
+    (model_dir / "sub").mkdir()
+    (model_dir / "w.bin").write_bytes(bytes(4))
+    model = onnx.load(str(model_dir / "model.onnx"))
+    model.graph.initializer.append(_external_tensor("extra", location))
+    (model_dir / "model.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(IntegrityError, match=rf"model vad: model\.onnx refers to external data '{re.escape(location)}' \(has a '\.{{1,2}}'"):
+        stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"))
