@@ -11,6 +11,7 @@ too.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import unicodedata
@@ -88,19 +89,24 @@ def text_problem(name: str) -> str | None:
     """Why ``name`` is not text that can be a file name here, or None: a lone surrogate (legal in
     JSON, or what Python makes of a local name that is not UTF-8) cannot be written to a wheel
     or a terminal; a name the file-system encoding cannot hold (an ASCII locale) cannot be
-    created in the cache or the staging directory."""
+    created in the cache or the staging directory, nor read back from a local directory."""
+    encoding = sys.getfilesystemencoding()
+    locale_hint = (
+        f"a name the file-system encoding ({encoding}) cannot hold; use a UTF-8 locale (LC_ALL=C.UTF-8) "
+        "or set PYTHONUTF8=1"
+    )
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return "not text: not valid UTF-8"
-    encoding = sys.getfilesystemencoding()
+        try:  # a local name Python could not decode: UTF-8 bytes in a locale that is not?
+            os.fsencode(name).decode("utf-8")
+        except UnicodeError:
+            return "not text: not valid UTF-8"
+        return locale_hint if encoding.lower() not in ("utf-8", "utf8") else "not text: not valid UTF-8"
     try:
         name.encode(encoding)
     except UnicodeEncodeError:
-        return (
-            f"not a file name the file-system encoding ({encoding}) can hold; "
-            "use a UTF-8 locale (LC_ALL=C.UTF-8) or set PYTHONUTF8=1"
-        )
+        return locale_hint
     return None
 
 

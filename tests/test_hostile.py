@@ -23,7 +23,15 @@ from hatch_funasr import onnxscan
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
 
-HOSTILE = ["../escaped.txt", "/etc/escaped", "C:\\escaped", "\\\\host\\share\\escaped"]
+HOSTILE = [
+    "../escaped.txt",
+    "/etc/escaped",
+    "C:\\escaped",
+    "\\\\host\\share\\escaped",
+    "escaped\ud800.txt",  # a lone surrogate: legal JSON, not text
+    "CONIN$",
+    "con .txt",
+]
 
 
 def _config(root: Path, model: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -163,3 +171,54 @@ def test_an_external_data_location_with_dot_parts_is_refused_not_renamed(locatio
     (model_dir / "model.onnx").write_bytes(model.SerializeToString())
     with pytest.raises(IntegrityError, match=rf"model vad: model\.onnx refers to external data '{re.escape(location)}' \(has a '\.{{1,2}}'"):
         stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"))
+
+
+# --- names that are not text, or one name on another system ------------------------------------
+def _local_vad(tmp_path: Path, *extra: bytes) -> Path:
+    model_dir = tmp_path / "models" / "vad"
+    realvad.write_model(model_dir, ("config.yaml", "am.mvn", "model.onnx"))
+    for name in extra:
+        with open(os.path.join(os.fsencode(model_dir), name), "wb") as f:
+            f.write(b"x")
+    return model_dir
+
+
+def test_a_local_file_name_that_is_not_utf8_is_refused_naming_model_and_file(tmp_path: Path) -> None:
+    _local_vad(tmp_path, b"notes-\xff.txt")
+    with pytest.raises(IntegrityError, match=r"model vad: the local directory .* lists unsafe file names \('notes-\\udcff\.txt': not text"):
+        stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"))
+
+
+def _check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "check", "--project", str(project)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "env", "why"),
+    [
+        ([b"notes-\xff.txt"], {}, r"'notes-\\udcff\.txt': not text"),
+        (["caf\u00e9.txt".encode(), "cafe\u0301.txt".encode()], {}, r"'cafe\\u0301\.txt' and 'caf\\xe9\.txt', one file on Windows and macOS"),
+        ([b"Sub"], {}, r"'Sub' and 'sub', one file on Windows and macOS"),
+        (["\u00e9.txt".encode()], {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, r"file-system encoding \(ascii\) cannot hold"),
+    ],
+    ids=["not-utf8", "nfc-nfd", "file-vs-dir", "ascii-locale"],
+)
+def test_check_reports_names_that_are_not_text_or_collide_in_one_line(
+    files: list[bytes], env: dict[str, str], why: str, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path, 'vad = { path = "models/vad", family = "fsmn-vad" }\n')
+    model_dir = _local_vad(project, *files)
+    if b"Sub" in files:
+        (model_dir / "sub").mkdir()
+        (model_dir / "sub" / "x.txt").write_bytes(b"x")
+    result = _check(project, **env)
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model vad: "), result.stderr
+    assert re.search(why, lines[0]), lines[0]
