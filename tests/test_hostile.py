@@ -18,8 +18,8 @@ from support import hubserver, realvad
 from support.hubserver import LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
-from hatch_funasr.cache import Cache
 from hatch_funasr import onnxscan
+from hatch_funasr.cache import Cache
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
 
@@ -169,7 +169,10 @@ def test_an_external_data_location_with_dot_parts_is_refused_not_renamed(locatio
     model = onnx.load(str(model_dir / "model.onnx"))
     model.graph.initializer.append(_external_tensor("extra", location))
     (model_dir / "model.onnx").write_bytes(model.SerializeToString())
-    with pytest.raises(IntegrityError, match=rf"model vad: model\.onnx refers to external data '{re.escape(location)}' \(has a '\.{{1,2}}'"):
+    with pytest.raises(
+        IntegrityError,
+        match=rf"model vad: model\.onnx refers to external data '{re.escape(location)}' \(has a '\.{{1,2}}'",
+    ):
         stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"))
 
 
@@ -178,14 +181,16 @@ def _local_vad(tmp_path: Path, *extra: bytes) -> Path:
     model_dir = tmp_path / "models" / "vad"
     realvad.write_model(model_dir, ("config.yaml", "am.mvn", "model.onnx"))
     for name in extra:
-        with open(os.path.join(os.fsencode(model_dir), name), "wb") as f:
-            f.write(b"x")
+        (model_dir / os.fsdecode(name)).write_bytes(b"x")
     return model_dir
 
 
 def test_a_local_file_name_that_is_not_utf8_is_refused_naming_model_and_file(tmp_path: Path) -> None:
     _local_vad(tmp_path, b"notes-\xff.txt")
-    with pytest.raises(IntegrityError, match=r"model vad: the local directory .* lists unsafe file names \('notes-\\udcff\.txt': not text"):
+    with pytest.raises(
+        IntegrityError,
+        match=r"model vad: the local directory .* lists unsafe file names \('notes-\\udcff\.txt': not text",
+    ):
         stage(_config(tmp_path, {"path": "models/vad"}), tmp_path / "s", cache=Cache(tmp_path / "c"))
 
 
@@ -203,9 +208,17 @@ def _check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("files", "env", "why"),
     [
         ([b"notes-\xff.txt"], {}, r"'notes-\\udcff\.txt': not text"),
-        (["caf\u00e9.txt".encode(), "cafe\u0301.txt".encode()], {}, r"'cafe\\u0301\.txt' and 'caf\\xe9\.txt', one file on Windows and macOS"),
+        (
+            ["caf\u00e9.txt".encode(), "cafe\u0301.txt".encode()],
+            {},
+            r"'cafe\\u0301\.txt' and 'caf\\xe9\.txt', one file on Windows and macOS",
+        ),
         ([b"Sub"], {}, r"'Sub' and 'sub', one file on Windows and macOS"),
-        (["\u00e9.txt".encode()], {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, r"file-system encoding \(ascii\) cannot hold"),
+        (
+            ["\u00e9.txt".encode()],
+            {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+            r"file-system encoding \(ascii\) cannot hold",
+        ),
     ],
     ids=["not-utf8", "nfc-nfd", "file-vs-dir", "ascii-locale"],
 )

@@ -701,7 +701,9 @@ def test_an_extra_file_differing_from_a_model_file_only_in_case_is_refused(tmp_p
         Cache(tmp_path / "c", key_file=tmp_path / "k"),
         FakeClient({}),
     )  # type: ignore[arg-type]
-    with pytest.raises(IntegrityError, match=r"^model m: its own files and extra-files hold 'AM\.MVN' and 'am\.mvn', one file"):
+    with pytest.raises(
+        IntegrityError, match=r"^model m: its own files and extra-files hold 'AM\.MVN' and 'am\.mvn', one file"
+    ):
         sources.compose(primary, [(extra, holder)])
 
 
