@@ -3,6 +3,7 @@ are not text, hubs that stall, caches with symlinks, installed manifests that li
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -235,3 +236,71 @@ def test_check_reports_names_that_are_not_text_or_collide_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: model vad: "), result.stderr
     assert re.search(why, lines[0]), lines[0]
+
+
+# --- installed manifests that lie -------------------------------------------------------------
+_GOOD_FILE = {"size": 1, "sha256": "0" * 64}
+HOSTILE_MANIFESTS: dict[str, object] = {
+    "not-json": b"{not json",
+    "not-utf8": b'{"models": "\xff\xfe"}',
+    "a-list": [],
+    "models-a-list": {"models": []},
+    "model-a-list": {"models": {"vad": []}},
+    "files-a-list": {"models": {"vad": {"dir": "models/vad", "files": ["a"]}}},
+    "file-an-int": {"models": {"vad": {"dir": "models/vad", "files": {"a": 3}}}},
+    "size-text": {"models": {"vad": {"dir": "models/vad", "files": {"a": {"size": "1", "sha256": "0" * 64}}}}},
+    "dir-an-int": {"models": {"vad": {"dir": 3, "files": {}}}},
+    "dir-absolute": {"models": {"vad": {"dir": "/etc", "files": {}}}},
+    "dir-dotdot": {"models": {"vad": {"dir": "../../..", "files": {}}}},
+    "dir-flag-like": {"models": {"vad": {"dir": "--help", "files": {"a": _GOOD_FILE}}}},
+    "name-flag-like": {"models": {"--model-dir=/etc": {"dir": "models/x", "files": {}}}},
+    "server-flag-not-one": {"models": {"vad": {"dir": "models/vad", "files": {}, "server_flag": "--model-dir=/x"}}},
+    "name-escapes": {"models": {"\x1b[2J\x1b[32mALL FILES VERIFIED OK": {"dir": "models/x", "files": {}}}},
+    "config-path-absolute": {"models": {"vad": {"dir": "models/vad", "files": {}, "config_paths": {"a.b": "/etc"}}}},
+    "family-an-int": {"models": {"vad": {"dir": "models/vad", "files": {}, "family": 3}}},
+    "bundle-a-list": {"bundle": [], "models": {}},
+}
+_SUBCOMMANDS = (["names"], ["path", "vad"], ["json"], ["verify"], ["server-args"], ["exec-server", "funasr-wss-server"])
+
+
+def _installed_bundle(site: Path, manifest: object) -> None:
+    from hatch_funasr import package
+
+    pkg = site / "acme_models"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        package._INIT.format(project="acme", version="1", package="acme_models", names="vad")
+    )
+    (pkg / "__main__.py").write_text(package._MAIN)
+    runtime = Path(package.__file__).with_name("_bundle_runtime.py")
+    (pkg / package.RUNTIME_NAME).write_bytes(runtime.read_bytes())
+    data = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+    (pkg / package.MANIFEST_NAME).write_bytes(data)
+
+
+@pytest.mark.parametrize("manifest", HOSTILE_MANIFESTS.values(), ids=HOSTILE_MANIFESTS.keys())
+def test_a_hostile_installed_manifest_is_one_line_in_every_subcommand_and_inspect(
+    manifest: object, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    _installed_bundle(site, manifest)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    imported = subprocess.run([sys.executable, "-c", "import acme_models"], env=env, capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr  # said where it is used, not at import
+    for command in _SUBCOMMANDS:
+        result = subprocess.run(
+            [sys.executable, "-m", "acme_models", *command], env=env, capture_output=True, text=True, cwd=tmp_path
+        )
+        lines = result.stderr.splitlines()
+        assert result.returncode == 1 and len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith("error: ") and "\x1b" not in result.stdout + result.stderr, (command, lines)
+        assert "reinstall the bundle from its wheel" in lines[0], (command, lines)
+    wheel = tmp_path / "acme_models-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(site / "acme_models" / "funasr_manifest.json", "acme_models/funasr_manifest.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], capture_output=True, text=True
+    )
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"error: {wheel}: "), result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
