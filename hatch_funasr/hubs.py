@@ -252,6 +252,28 @@ class HuggingFaceClient:
         raise ConnectionError(f"{remote.path}: {hasher.seen} of {remote.size} bytes after {_RESUMES} tries ({why})")
 
 
+def _no_cookies_across_origins() -> None:
+    """``modelscope_hub`` sends its token as a cookie (``m_session_id``, on each download request
+    and in its sessions' jars).  ``requests`` drops ``Authorization`` when a redirect leaves the
+    host or port (``Session.should_strip_auth``) but keeps the request's cookies, and its jar
+    matches cookies by host alone: a 302 to another port or host would carry the token there.
+    Here ``Session.rebuild_auth``, which ``requests`` calls on every redirect after setting the
+    cookies, drops the ``Cookie`` header by the same rule (once per process)."""
+    import requests
+
+    original = requests.Session.rebuild_auth
+    if getattr(original, "_strips_cookies", False):
+        return
+
+    def rebuild_auth(self: requests.Session, prepared: requests.PreparedRequest, response: requests.Response) -> None:
+        if self.should_strip_auth(response.request.url or "", prepared.url or ""):
+            prepared.headers.pop("Cookie", None)
+        original(self, prepared, response)
+
+    rebuild_auth._strips_cookies = True  # type: ignore[attr-defined]  # a mark: patched once
+    requests.Session.rebuild_auth = rebuild_auth  # type: ignore[method-assign,assignment]  # see the docstring
+
+
 class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
@@ -261,6 +283,7 @@ class ModelScopeClient:
     def _api(self) -> Any:
         from modelscope_hub import HubApi
 
+        _no_cookies_across_origins()
         return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
 
     def list(self, repo: str, revision: str | None) -> RepoListing:

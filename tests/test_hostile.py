@@ -304,3 +304,22 @@ def test_a_hostile_installed_manifest_is_one_line_in_every_subcommand_and_inspec
     lines = result.stderr.splitlines()
     assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"error: {wheel}: "), result.stderr
     assert "\x1b" not in result.stdout + result.stderr
+
+
+# --- tokens only to the hub endpoint's origin ----------------------------------------------------
+@pytest.mark.parametrize("elsewhere", ["another-port", "another-host"])
+def test_the_modelscope_token_cookie_does_not_follow_a_redirect_off_the_endpoint(
+    elsewhere: str, hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSCOPE_API_TOKEN", CANARY_MS)
+    with LoopbackHub(hubserver.RepoStore(tmp_path / "other")) as other:
+        other.storage = hub.storage  # the other server serves the same redirected objects
+        port = other.url.rsplit(":", 1)[1]
+        netloc = f"127.0.0.1:{port}" if elsewhere == "another-port" else f"localhost:{hub.url.rsplit(':', 1)[1]}"
+        monkeypatch.setattr(hub.storage, "netloc", netloc)
+        monkeypatch.setattr(hub.storage, "cookies", [])
+        model = {"model": "fsmn-vad", "revision": "v2.0.4"}
+        stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+        other.storage = hubserver.Storage()
+    assert any("_storage" in t for _, t in (other.requests if elsewhere == "another-port" else hub.requests))
+    assert not [c for c in hub.storage.cookies if CANARY_MS in c]

@@ -599,7 +599,9 @@ class Storage:
     Real hubs answer downloads of large files with 302 to object storage (ModelScope:
     hub-listings.md; Hugging Face: its CDN); so does this one, for every LFS file.  Tokens
     are random per redirect, like presigned URLs.  ``authorized`` counts requests that
-    arrived with an ``Authorization`` header (a client must not send one across hosts).
+    arrived with an ``Authorization`` header, ``cookies`` the ``Cookie`` headers that arrived
+    (a client must send neither across origins).  ``netloc`` (``host:port``) redirects
+    elsewhere than ``localhost`` on the hub's port: another server sharing this storage.
     """
 
     def __init__(self) -> None:
@@ -607,6 +609,8 @@ class Storage:
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[Path, FileMeta]] = {}
         self.authorized: list[str] = []
+        self.cookies: list[str] = []
+        self.netloc: str | None = None
 
     def url_for(self, request: HubRequest, disk: Path, meta: FileMeta) -> str:
         token = uuid.uuid4().hex
@@ -614,7 +618,7 @@ class Storage:
             self._objects[token] = (disk, meta)
         port = (request.header("host") or "").rpartition(":")[2]
         name = PurePosixPath(meta.path).name
-        return f"http://{STORAGE_HOST}:{port}/_storage/{token}/{name}"
+        return f"http://{self.netloc or f'{STORAGE_HOST}:{port}'}/_storage/{token}/{name}"
 
     def handle(self, request: HubRequest) -> HubResponse:
         segments = request.segments
@@ -622,6 +626,8 @@ class Storage:
             found = self._objects.get(segments[1]) if len(segments) == 3 else None
             if request.header("authorization"):
                 self.authorized.append(request.target)
+            if request.header("cookie"):
+                self.cookies.append(request.header("cookie") or "")
         if found is None:
             return json_response(403, {"error": "AccessDenied: the signature does not match"})
         disk, meta = found
