@@ -23,6 +23,7 @@ import os
 import platform
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,9 +75,27 @@ class Cache:
     def from_settings(cls, settings: Settings) -> Cache:
         return cls(settings.cache_root, lock_timeout=settings.lock_timeout, key_file=settings.key_file)
 
+    def _inside(self, path: Path) -> Path:
+        """``path`` (under the root) if none of its components below the root is a symbolic link:
+        the cache makes none, and one planted there would send listings, refs, blobs, stamps or
+        locks written through it elsewhere (or read from elsewhere).  The root itself may be one."""
+        current = self.root
+        for part in path.relative_to(self.root).parts:
+            current = current / part
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:  # not there (yet): nothing below it is either
+                break
+            if stat.S_ISLNK(mode):
+                raise IntegrityError(
+                    f"the cache {self.root} holds a symbolic link, {current}; the cache makes none and follows "
+                    "none: remove it (or the whole cache)"
+                )
+        return path
+
     # --- blobs -------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        return self._inside(self.root / "blobs" / "sha256" / sha256[:2] / sha256)
 
     def has_blob(self, sha256: str, size: int) -> bool:
         blob = self.blob_path(sha256)
@@ -146,25 +165,28 @@ class Cache:
         return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
     def _stamp_path(self, sha256: str) -> Path:
-        return self.root / "stamps" / sha256[:2] / sha256
+        return self._inside(self.root / "stamps" / sha256[:2] / sha256)
 
     def _read_stamp(self, sha256: str) -> str | None:
+        stamp = self._stamp_path(sha256)
         try:
-            return self._stamp_path(sha256).read_text("ascii")
+            return stamp.read_text("ascii")
         except OSError:
             return None
 
     def _write_stamp(self, sha256: str, blob: Path) -> None:
+        stamp = self._stamp_path(sha256)
         with contextlib.suppress(OSError):  # a read-only cache just re-hashes next time
-            self._write_atomic(self._stamp_path(sha256), self._stamp_of(blob).encode("ascii"))
+            self._write_atomic(stamp, self._stamp_of(blob).encode("ascii"))
 
     # --- listings and refs --------------------------------------------------------------
-    def _repo_dir(self, kind: str, hub: str, repo: str) -> Path:
-        owner, _, name = repo.partition("/")
-        return self.root / kind / hub / _safe_component(owner) / _safe_component(name)
+    def _repo_file(self, kind: str, hub: str, repo: str, name: str) -> Path:
+        owner, _, repo_name = repo.partition("/")
+        base = self.root / kind / hub / _safe_component(owner) / _safe_component(repo_name)
+        return self._inside(base / _safe_component(name))
 
     def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
-        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        file = self._repo_file("snapshots", hub, repo, f"{commit}.json")
         try:
             data: dict[str, Any] = json.loads(file.read_text("utf-8"))
         except (OSError, ValueError):
@@ -172,18 +194,18 @@ class Cache:
         return data
 
     def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
-        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        file = self._repo_file("snapshots", hub, repo, f"{commit}.json")
         self._write_atomic(file, json.dumps(listing, sort_keys=True, separators=(",", ":")).encode())
 
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:
-        file = self._repo_dir("refs", hub, repo) / _safe_component(revision)
+        file = self._repo_file("refs", hub, repo, revision)
         try:
             return file.read_text("ascii").strip() or None
         except OSError:
             return None
 
     def write_ref(self, hub: str, repo: str, revision: str, commit: str) -> None:
-        self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
+        self._write_atomic(self._repo_file("refs", hub, repo, revision), commit.encode())
 
     # --- derived files (export, quantization) ------------------------------------------------
     @staticmethod
@@ -219,7 +241,7 @@ class Cache:
         is still what it recorded (unchanged file status, else re-hashed).  An entry that is
         not is removed and None returned; with ``strict`` (offline builds, which cannot make
         the files again) an entry whose record cannot be verified is an IntegrityError."""
-        base = self.root / "derived" / key
+        base = self._inside(self.root / "derived" / key)
         try:
             index: Any = json.loads((base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
@@ -238,8 +260,9 @@ class Cache:
         assert isinstance(record, dict)
         found = {}
         for name, entry in (record.get("files") or {}).items():
-            path = base / str(name)
-            ok = relpath_problem(name) is None and isinstance(entry, dict) and path.is_file()
+            ok = relpath_problem(name) is None and isinstance(entry, dict)
+            path = self._inside(base / str(name)) if ok else base
+            ok = ok and path.is_file()
             if ok and entry.get("stamp") != self._stamp_of(path):
                 digest = hash_file(path)
                 ok = (digest.sha256, digest.size) == (entry.get("sha256"), entry.get("size"))
@@ -252,7 +275,7 @@ class Cache:
     def store_derived(self, key: str, files: dict[str, Path], meta: dict[str, Any] | None = None) -> DerivedEntry:
         """Keep produced files under ``key``: copied (and hashed in the same pass) into scratch
         space, renamed in at once, then recorded (hashes, file status, ``meta``) and signed."""
-        base = self.root / "derived" / key
+        base = self._inside(self.root / "derived" / key)
         with self.tempdir("derived-") as tmp:
             digests = {}
             for name, src in files.items():
@@ -285,7 +308,7 @@ class Cache:
         Its name carries this host and process id, so scratch space left by a killed build
         is removed by the next build on the same host (nothing in it was ever trusted).
         """
-        path = scratch.make_dir(self.root / "tmp", prefix)
+        path = scratch.make_dir(self._inside(self.root / "tmp"), prefix)
         try:
             yield path
         finally:
@@ -302,10 +325,10 @@ class Cache:
         from filelock import FileLock, Timeout
 
         wait = self.lock_timeout if timeout is None else timeout
-        lock_dir = self.root / "locks"
+        lock_dir = self._inside(self.root / "locks")
         lock_dir.mkdir(parents=True, exist_ok=True)
-        lock_file = lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
-        owner = lock_file.with_suffix(".owner")
+        lock_file = self._inside(lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"))
+        owner = self._inside(lock_file.with_suffix(".owner"))
         try:
             with FileLock(lock_file, timeout=wait):
                 with contextlib.suppress(OSError):

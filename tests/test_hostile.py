@@ -323,3 +323,25 @@ def test_the_modelscope_token_cookie_does_not_follow_a_redirect_off_the_endpoint
         other.storage = hubserver.Storage()
     assert any("_storage" in t for _, t in (other.requests if elsewhere == "another-port" else hub.requests))
     assert not [c for c in hub.storage.cookies if CANARY_MS in c]
+
+
+# --- symbolic links planted in the cache -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "planted", ["snapshots", "refs/ms", "blobs/sha256", "stamps", "locks", "tmp", "snapshots/ms/iic"]
+)
+def test_a_symlink_planted_in_the_cache_is_an_error_never_followed(
+    planted: str, hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = cache.root / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(
+        IntegrityError, match=rf"the cache .* holds a symbolic link, {re.escape(str(link))}; .*remove it"
+    ):
+        stage(
+            _config(tmp_path, {"model": "fsmn-vad", "revision": "v2.0.4"}), tmp_path / "s", cache=cache, offline=False
+        )
+    assert list(outside.iterdir()) == []
