@@ -146,10 +146,43 @@ def _no_client_bars() -> None:
     os.environ.setdefault(EnvVars.TQDM_DISABLE, "1")
 
 
+#: The longest wait a hub's ``Retry-After`` gets (its clients retry up to five times: a hub
+#: asking for an hour each time would hold a build for five).
+RETRY_AFTER_MAX = 60
+_log = logging.getLogger("hatch_funasr")
+
+
+def _capped(seconds: float | None) -> float | None:
+    """A ``Retry-After`` delay, at most :data:`RETRY_AFTER_MAX` seconds, and said when cut."""
+    if seconds is not None and seconds > RETRY_AFTER_MAX:
+        _log.warning("the hub asked to wait %.0f s before retrying; waiting %d s at most", seconds, RETRY_AFTER_MAX)
+        return RETRY_AFTER_MAX
+    return seconds
+
+
+def _cap_retry_after(owner: Any, name: str) -> None:
+    """Wrap the function ``owner.name`` that parses ``Retry-After`` for a client (urllib3's
+    ``Retry.parse_retry_after``, which ``modelscope_hub``'s sessions use; ``huggingface_hub``'s
+    ``_parse_retry_after``) so that what it returns is :func:`_capped` (once per process)."""
+    original = getattr(owner, name)
+    if getattr(original, "_capped", False):
+        return
+
+    def parse(*args: Any) -> Any:
+        return _capped(original(*args))
+
+    parse._capped = True  # type: ignore[attr-defined]  # a mark: wrapped once
+    setattr(owner, name, parse)
+
+
 def _no_phone_home() -> None:
     """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
-    on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only."""
+    on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only.
+    Its ``Retry-After`` waits are capped here too (every call into the client passes here)."""
     os.environ.setdefault(EnvVars.HF_HUB_DISABLE_TELEMETRY, "1")
+    from huggingface_hub.utils import _http
+
+    _cap_retry_after(_http, "_parse_retry_after")
 
 
 class HuggingFaceClient:
@@ -282,8 +315,10 @@ class ModelScopeClient:
 
     def _api(self) -> Any:
         from modelscope_hub import HubApi
+        from urllib3.util.retry import Retry
 
         _no_cookies_across_origins()
+        _cap_retry_after(Retry, "parse_retry_after")
         return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
 
     def list(self, repo: str, revision: str | None) -> RepoListing:

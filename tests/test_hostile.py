@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,31 @@ def test_a_symlink_planted_in_the_cache_is_an_error_never_followed(
             _config(tmp_path, {"model": "fsmn-vad", "revision": "v2.0.4"}), tmp_path / "s", cache=cache, offline=False
         )
     assert list(outside.iterdir()) == []
+
+
+# --- hubs that stall -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("hub_name", "prefix"), [("ms", "/api/v1/models"), ("hf", f"/{VAD_HF_REPO}/resolve/")], ids=["ms", "hf"]
+)
+def test_retry_after_is_capped_and_said(
+    hub_name: str,
+    prefix: str,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """503 with ``Retry-After: 3600``, twice: the clients would wait an hour each time."""
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # the waits asked for, not waited
+    monkeypatch.setitem(hub.throttle, prefix, 2)
+    model: dict[str, object] = (
+        {"model": "fsmn-vad", "revision": "v2.0.4"}
+        if hub_name == "ms"
+        else {"model": VAD_HF_REPO, "hub": "hf", "revision": "v2.0.4"}
+    )
+    stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+    assert hub.throttle[prefix] == 0
+    assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
+    assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text

@@ -1178,6 +1178,9 @@ class LoopbackHub:
         self.faults: dict[str, Fault] = {}
         #: File names whose range requests get the whole file with 200 (a proxy that drops Range).
         self.ignore_range: set[str] = set()
+        #: Fault: path prefix -> how many of the next requests under it are answered
+        #: ``503 Service Unavailable`` with ``Retry-After: 3600`` (a hub asking for an hour).
+        self.throttle: dict[str, int] = {}
         #: Seconds to sleep after each chunk of a file body (a slow link).
         self.chunk_delay = 0.0
         #: Bytes of ``long`` fault padding that reached a client (it should stop reading early).
@@ -1265,6 +1268,12 @@ class LoopbackHub:
         """Route a request to the ModelScope or Hugging Face protocol."""
         if _has_dot_segment(request):
             return json_response(404, {"error": "invalid path"})
+        with self._lock:
+            prefix = next((p for p, n in self.throttle.items() if n > 0 and request.path.startswith(p)), None)
+            if prefix is not None:
+                self.throttle[prefix] -= 1
+        if prefix is not None:
+            return json_response(503, {"error": "slow down"}, [("Retry-After", "3600")])
         if request.segments[:1] == ["_storage"]:
             response = self.storage.handle(request)
         elif request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
