@@ -96,6 +96,31 @@ class HubSpec:
 
 #: How often a dropped Hugging Face body is resumed (the client's own http_get resumes 5 times).
 _RESUMES = 6
+#: A body arriving slower than this many bytes a second over :data:`MIN_RATE_WINDOW` seconds is
+#: cut off and resumed (``modelscope_hub`` does the same with the same figures; a body that
+#: stops altogether hits the client's read timeout).
+MIN_RATE = 1024
+MIN_RATE_WINDOW = 60.0
+
+
+class _RateFloor:
+    """Counts a body's bytes; :class:`ConnectionError` when a window brought too few."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.start = time.monotonic()
+        self.count = 0
+
+    def add(self, count: int) -> None:
+        self.count += count
+        elapsed = time.monotonic() - self.start
+        if elapsed >= MIN_RATE_WINDOW:
+            if self.count < MIN_RATE * elapsed:
+                raise ConnectionError(
+                    f"{self.path}: {self.count} bytes in {elapsed:.0f} s, under the minimum of {MIN_RATE} bytes/s; "
+                    "cut off"
+                )
+            self.start, self.count = time.monotonic(), 0
 
 
 def _take(
@@ -272,8 +297,10 @@ class HuggingFaceClient:
                             out.truncate()
                             progress(-hasher.seen)
                             hasher = StreamHasher(remote.size, git=git)
+                        floor = _RateFloor(remote.path)
                         with hasher.beside() as feed:
-                            for chunk in response.iter_bytes(CHUNK):
+                            for chunk in response.iter_bytes():  # as it arrives: a trickle is seen
+                                floor.add(len(chunk))
                                 _take(chunk, hasher, feed, out, remote, repo=repo, progress=progress)
                 except IntegrityError:
                     raise

@@ -20,9 +20,9 @@ from support import hubserver, realvad
 from support.hubserver import LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
-from hatch_funasr import onnxscan
+from hatch_funasr import hubs, onnxscan
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import IntegrityError
+from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
 
 HOSTILE = [
@@ -374,3 +374,20 @@ def test_retry_after_is_capped_and_said(
     assert hub.throttle[prefix] == 0
     assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
     assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text
+
+
+def test_a_trickling_body_is_cut_by_the_minimum_rate(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One byte every 50 ms (about 20 bytes/s): cut after each window, with the reason."""
+    monkeypatch.setattr(hubs, "MIN_RATE_WINDOW", 0.5)
+    monkeypatch.setenv("HATCH_FUNASR_DOWNLOAD_ATTEMPTS", "1")
+    monkeypatch.setitem(hub.faults, "model_quant.onnx", hubserver.Fault("trickle"))
+    model = {"model": VAD_HF_REPO, "hub": "hf", "revision": "v2.0.4"}
+    with pytest.raises(
+        FetchError, match=r"model_quant\.onnx: \d+ bytes in \d+ s, under the minimum of 1024 bytes/s; cut off"
+    ):
+        stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+    monkeypatch.setitem(hub.faults, "model_quant.onnx", hubserver.Fault("trickle", times=1))
+    stage(_config(tmp_path, model), tmp_path / "stage2", cache=Cache(tmp_path / "cache"), offline=False)
+    assert hub.faults["model_quant.onnx"].served == 1  # cut, then resumed at full speed

@@ -1146,13 +1146,18 @@ class Fault:
     """A file body that goes wrong: ``truncate`` closes the connection after half the
     promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
     if it were all of it (consistent Content-Length); ``long`` sends the file and then 64 MiB
-    more (consistent Content-Length: a proxy serving another object).  Applies to ``times``
+    more (consistent Content-Length: a proxy serving another object); ``trickle`` sends one
+    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up.  Applies to ``times``
     responses."""
 
-    kind: Literal["truncate", "reset", "short", "long"]
+    kind: Literal["truncate", "reset", "short", "long", "trickle"]
     times: int = 1_000_000
     #: How many responses this fault spoiled so far.
     served: int = 0
+
+
+#: A ``trickle`` fault's pace: one byte per this many seconds.
+TRICKLE_INTERVAL = 0.05
 
 
 class LoopbackHub:
@@ -1307,11 +1312,16 @@ class LoopbackHub:
         """Copy a file range to the socket in chunks; return bytes sent (short on a fault)."""
         with self._lock:
             self._transfers.append(body.path.name)
-        fault = self.take_fault(body.path.name, "truncate", "reset")
+        fault = self.take_fault(body.path.name, "truncate", "reset", "trickle")
         stop_at = body.length if fault is None else body.length // 2
         sent = 0
         with body.path.open("rb") as fh:
             fh.seek(body.start)
+            while fault is not None and fault.kind == "trickle" and sent < body.length:
+                out.write(fh.read(1))
+                out.flush()  # a client that gave up ends this with BrokenPipeError
+                sent += 1
+                time.sleep(TRICKLE_INTERVAL)
             while sent < stop_at:
                 chunk = fh.read(min(CHUNK_SIZE, stop_at - sent))
                 if not chunk:
