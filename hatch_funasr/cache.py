@@ -25,19 +25,24 @@ import secrets
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__, scratch
+from hatch_funasr._bundle_runtime import printable
 from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import FileRecord
 from hatch_funasr.names import check_sha256, relpath_problem
-from hatch_funasr.settings import EnvVars, Settings
+from hatch_funasr.settings import EnvVars, Report, Settings
 
-__all__ = ["Cache", "DerivedEntry"]
+__all__ = ["LOCK_REPORT_EVERY", "Cache", "DerivedEntry"]
+
+#: While a build waits on another's cache lock, it says who holds it this often (seconds).
+LOCK_REPORT_EVERY = 5.0
 
 
 def _safe_component(text: str) -> str:
@@ -315,12 +320,13 @@ class Cache:
             shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
-    def lock(self, key: str, timeout: float | None = None) -> Iterator[None]:
+    def lock(self, key: str, timeout: float | None = None, report: Report | None = None) -> Iterator[None]:
         """Serialize work on ``key`` across processes, so concurrent builds download once.
 
         The lock is an OS lock (``flock``): a process that dies releases it, so a lock file
         left behind never blocks.  A live holder is waited for ``HATCH_FUNASR_LOCK_TIMEOUT``
-        seconds (default 600), then the error names the lock file and its holder.
+        seconds (default 600), saying who holds it every :data:`LOCK_REPORT_EVERY` seconds
+        (to ``report``), then the error names the lock file and its holder.
         """
         from filelock import FileLock, Timeout
 
@@ -329,20 +335,40 @@ class Cache:
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock_file = self._inside(lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"))
         owner = self._inside(lock_file.with_suffix(".owner"))
-        try:
-            with FileLock(lock_file, timeout=wait):
-                with contextlib.suppress(OSError):
-                    owner.write_text(f"pid {os.getpid()} on {platform.node()}: {key}\n", "utf-8")
-                yield
-        except Timeout as e:
+        lock = FileLock(lock_file)
+        start = time.monotonic()
+        while True:
+            left = wait - (time.monotonic() - start)
             try:
-                holder = owner.read_text("utf-8").strip()
-            except OSError:
-                holder = "unknown holder"
-            raise FetchError(
-                f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({holder}); another build "
-                f"is working on the same model. Wait for it, or stop it; {EnvVars.LOCK_TIMEOUT} sets the wait"
-            ) from e
+                lock.acquire(timeout=max(0.0, min(LOCK_REPORT_EVERY, left)))
+                break
+            except Timeout as e:
+                if left <= LOCK_REPORT_EVERY:
+                    raise FetchError(
+                        f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({self._holder(owner)}); "
+                        "another build is working on the same model. Wait for it, or stop it; "
+                        f"{EnvVars.LOCK_TIMEOUT} sets the wait"
+                    ) from e
+                if report is not None:
+                    waited = time.monotonic() - start
+                    report(
+                        f"waiting for the cache lock {lock_file}, held by {self._holder(owner)} "
+                        f"({waited:.0f} s of at most {wait:g} s)"
+                    )
+        try:
+            with contextlib.suppress(OSError):
+                owner.write_text(f"pid {os.getpid()} on {platform.node()}: {key}\n", "utf-8")
+            yield
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _holder(owner: Path) -> str:
+        """Who holds a lock, as its holder wrote it (shown, not trusted: escapes kept visible)."""
+        try:
+            return printable(owner.read_text("utf-8", errors="replace").strip()[:200])
+        except OSError:
+            return "unknown holder"
 
     def _write_atomic(self, file: Path, data: bytes) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)

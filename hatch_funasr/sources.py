@@ -201,7 +201,7 @@ class HubSource:
                     f"model {self.model.name}: {len(missing)} file(s) of {self.repo}@{self.commit} are "
                     f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model)}"
                 )
-            with self.cache.lock(f"{self.model.hub}:{self.repo}@{self.commit}"):
+            with self.cache.lock(f"{self.model.hub}:{self.repo}@{self.commit}", report=report):
                 still = [p for p in missing if not self._cached(p)]
                 if still:
                     self._download(still, report)

@@ -15,6 +15,7 @@ import pytest
 from support import realvad
 from support.projects import config_of, stage
 
+from hatch_funasr import cache as cache_module
 from hatch_funasr.cache import Cache
 from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
@@ -223,6 +224,33 @@ def test_a_held_lock_is_waited_for_then_named_with_its_holder(tmp_path: Path) ->
         thread.join()
     with cache.lock("ms:acme/x@c", timeout=0):  # released: taken at once
         pass
+
+
+def test_a_lock_wait_says_who_holds_it_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "LOCK_REPORT_EVERY", 0.05)
+    cache = Cache(tmp_path / "cache", lock_timeout=0.5, key_file=tmp_path / "key")
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with cache.lock("ms:acme/x@c"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    said: list[str] = []
+    try:
+        assert held.wait(30)
+        with pytest.raises(FetchError, match=r"timed out after 0\.5s"), cache.lock("ms:acme/x@c", report=said.append):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    lock_file = cache.root / "locks" / (hashlib.sha256(b"ms:acme/x@c").hexdigest()[:32] + ".lock")
+    holder_text = f"pid {os.getpid()} on {platform.node()}: ms:acme/x@c"
+    assert len(said) >= 2, said
+    assert all(s.startswith(f"waiting for the cache lock {lock_file}, held by {holder_text} (") for s in said)
+    assert said[-1].endswith(" of at most 0.5 s)")
 
 
 def test_scratch_space_is_owned_and_removed(tmp_path: Path) -> None:
