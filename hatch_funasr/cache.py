@@ -221,17 +221,42 @@ class Cache:
 
     def _mac_key(self) -> bytes | None:
         """This machine's key for derived-file records (created on first use, 0600, outside the
-        cache); None when it can be neither read nor created (then nothing derived is trusted)."""
+        cache); None when it can be neither read nor created (then nothing derived is trusted).
+        A key file that is there but not one this machine can trust (not a regular file, not 64
+        hex digits, writable by others, inside the cache) is an :class:`IntegrityError`."""
         if self._key is None:
+            key_file = self.key_file
+            if key_file.resolve().is_relative_to(self.root):
+                self._key_problem("inside the cache (whoever can plant cache files could sign records)")
             with contextlib.suppress(OSError):  # FileExistsError: there is one already (ours, or garbage)
-                self.key_file.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
                     f.write(secrets.token_hex(32))
-            with contextlib.suppress(OSError, ValueError):
-                text = self.key_file.read_text("ascii").strip()
-                self._key = bytes.fromhex(text) if len(text) == 64 else None
+            try:
+                mode = os.lstat(key_file).st_mode
+            except OSError:
+                return None
+            if not stat.S_ISREG(mode):
+                self._key_problem("not a regular file")
+            if mode & 0o022:
+                self._key_problem(f"writable by other users (mode {stat.S_IMODE(mode):o}): anyone could sign records")
+            try:
+                text = key_file.read_text("ascii").strip()
+            except OSError:
+                return None
+            except ValueError:
+                text = ""
+            if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+                self._key_problem("not a key hatch-funasr wrote (64 hex digits)")
+            self._key = bytes.fromhex(text)
         return self._key
+
+    def _key_problem(self, problem: str) -> None:
+        raise IntegrityError(
+            f"the key file {self.key_file}, which signs the records of derived files in the cache, is {problem}; "
+            f"delete it (a new one is made) or point {EnvVars.KEY_FILE} at another file, not in the cache"
+        )
 
     def _sign(self, key: str, record: dict[str, Any]) -> str | None:
         secret = self._mac_key()
