@@ -215,13 +215,12 @@ class HubSource:
         remote = self.listing[path]
         if remote.sha256 is None or not self.cache.has_blob(remote.sha256, remote.size):
             return False
-        if self.locked:
-            try:
-                self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
-            except IntegrityError:
-                if self.offline:
-                    raise
-                return False  # the altered copy was removed: fetch it again
+        try:  # a blob unchanged since it was verified is not read again (its stamp says so)
+            self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
+        except IntegrityError:
+            if self.offline:
+                raise
+            return False  # the altered copy was removed: fetch it again
         return True
 
     def _blob_record(self, path: str) -> FileRecord:

@@ -3,6 +3,7 @@ are not text, hubs that stall, caches with symlinks, installed manifests that li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -391,3 +392,20 @@ def test_a_trickling_body_is_cut_by_the_minimum_rate(
     monkeypatch.setitem(hub.faults, "model_quant.onnx", hubserver.Fault("trickle", times=1))
     stage(_config(tmp_path, model), tmp_path / "stage2", cache=Cache(tmp_path / "cache"), offline=False)
     assert hub.faults["model_quant.onnx"].served == 1  # cut, then resumed at full speed
+
+
+def test_an_altered_cached_file_is_fetched_again_online_without_a_lock(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    config = _config(tmp_path, {"model": "fsmn-vad", "revision": "v2.0.4"})
+    stage(config, tmp_path / "stage", cache=cache, offline=False)
+    blob = next(p for p in (cache.root / "blobs").rglob("*") if p.is_file() and p.stat().st_size > 4096)
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0xFF
+    blob.write_bytes(bytes(data))  # same size, other bytes
+    hub.clear_log()
+    stage(config, tmp_path / "stage2", cache=cache, offline=False)
+    assert len(hub.transfers) == 1
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
