@@ -211,16 +211,32 @@ def _no_phone_home() -> None:
 
 
 class HuggingFaceClient:
-    """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
+    """``huggingface_hub``: model_info(files_metadata=True)'s request, then each named file streamed."""
 
     def __init__(self, url: str | None) -> None:
         self.endpoint = url or "https://huggingface.co"
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
         _no_phone_home()
-        from huggingface_hub import HfApi
+        from urllib.parse import quote
 
-        info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
+        from huggingface_hub.hf_api import ModelInfo
+        from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
+            build_hf_headers,
+            get_session,
+            hf_raise_for_status,
+        )
+
+        # HfApi.model_info(files_metadata=True)'s request (hf_api.py), its body read bounded here.
+        url = f"{self.endpoint.rstrip('/')}/api/models/{repo}"
+        if revision is not None:
+            url += f"/revision/{quote(revision, safe='')}"
+        with get_session().stream("GET", url, headers=build_hf_headers(), params={"blobs": True}) as response:
+            hf_raise_for_status(response)
+            data = _json_body(response.iter_bytes(), f"Hugging Face's listing of {repo}")
+        if not isinstance(data, dict):
+            raise FetchError(f"Hugging Face's listing of {repo} is not a repository description")
+        info = ModelInfo(**data)  # type: ignore[no-untyped-call]  # the client's own parser
         files: dict[str, RemoteFile] = {}
         for s in info.siblings or []:
             # files_metadata=True: every sibling has its size; LFS files their sha256 (lfs.sha256)
@@ -444,8 +460,9 @@ class ModelScopeClient:
 
 
 #: ``models --remote``: pages of one organisation's listing followed at most (Hugging Face
-#: gives up to 1000 models a page, ModelScope 50), each page's body read at most (after
-#: decompression), and the time one organisation's listing may take in all.
+#: gives up to 1000 models a page, ModelScope 50), each page's (and each Hugging Face
+#: repository listing's) body read at most, after decompression, and the time one
+#: organisation's listing may take in all.
 MAX_LIST_PAGES = 100
 MAX_LIST_BODY = 16 << 20
 LIST_DEADLINE = 300.0
