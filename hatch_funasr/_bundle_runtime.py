@@ -70,10 +70,12 @@ _cache: Dict[str, Any] = {}
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: object) -> str:
+def printable(text: object, *, lines: bool = False) -> str:
     """``text`` with every control character shown as its escape (``\\x1b``, ``\\n``): text read
     from outside (a hub, a wheel, an installed manifest) printed this way cannot draw on a
-    terminal or add lines."""
+    terminal or add lines.  ``lines``: a message of several lines, its line breaks kept."""
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
     return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
@@ -478,7 +480,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             exec_server(args.binary, args.args)
     except (KeyError, VerificationError, ServerError) as e:
-        text = f"error: {e.args[0] if isinstance(e, KeyError) else e}"
-        print("\n".join(printable(line) for line in text.split("\n")), file=sys.stderr)
+        print(printable(f"error: {e.args[0] if isinstance(e, KeyError) else e}", lines=True), file=sys.stderr)
         return 1
     return 0

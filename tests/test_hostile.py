@@ -409,3 +409,20 @@ def test_an_altered_cached_file_is_fetched_again_online_without_a_lock(
     stage(config, tmp_path / "stage2", cache=cache, offline=False)
     assert len(hub.transfers) == 1
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+
+
+# --- escape sequences from outside never reach the terminal ---------------------------------------
+def test_escape_sequences_in_a_hub_error_are_shown_escaped(
+    hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = "\x1b[2J\x1b[32mALL FILES VERIFIED OK\x1b[0m"
+    monkeypatch.setattr(
+        hubserver.HuggingFaceRoutes,
+        "_info",
+        lambda self, request, repo_id, revision: hubserver.json_response(500, {"error": drawn}),
+    )
+    model = {"model": VAD_HF_REPO, "hub": "hf", "revision": "v2.0.4"}
+    with pytest.raises(FetchError) as info:
+        stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+    assert "\x1b" not in str(info.value)
+    assert "\\x1b[32mALL FILES VERIFIED OK" in str(info.value)
