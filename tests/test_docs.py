@@ -34,7 +34,6 @@ ELSEWHERE = frozenset(
         "guides/python-runtime.md",
         "guides/gguf.md",
         "guides/verifying.md",
-        "reference/limits.md",
         "reference/runtime-matrix.md",
         "development/architecture.md",
         "development/test-strategy.md",
