@@ -338,8 +338,14 @@ def test_a_derived_entry_not_signed_with_this_key_is_not_trusted(tmp_path: Path)
         (lambda k: k.write_text("z" * 64), "not a key hatch-funasr wrote (64 hex digits)"),
         (lambda k: k.write_bytes(b"\xff" * 64), "not a key hatch-funasr wrote (64 hex digits)"),
         (lambda k: k.mkdir(), "not a regular file"),
-        (lambda k: (k.write_text("ab" * 32), k.chmod(0o666)), "writable by other users (mode 666): anyone could sign records"),
-        (lambda k: (k.write_text("ab" * 32), k.chmod(0o620)), "writable by other users (mode 620): anyone could sign records"),
+        (
+            lambda k: (k.write_text("ab" * 32), k.chmod(0o666)),
+            "writable by other users (mode 666): anyone could sign records",
+        ),
+        (
+            lambda k: (k.write_text("ab" * 32), k.chmod(0o620)),
+            "writable by other users (mode 620): anyone could sign records",
+        ),
     ],
     ids=["garbage", "short", "not-hex", "not-text", "directory", "world-writable", "group-writable"],
 )
