@@ -48,6 +48,8 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0
 _FORBIDDEN = frozenset('<>:"|?*\\')
 _FORBIDDEN_RE = re.compile(r'[<>:"|?*\\]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Lone UTF-16 surrogates: a JSON listing can carry them (``"\\ud800"``), no file system can.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DRIVE = re.compile(r"[A-Za-z]:")
 #: The largest file size any name here may claim: 1 TiB (no model file comes close).
 MAX_SIZE = 1 << 40
@@ -70,6 +72,8 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
         return "an absolute path"
     if _CONTROL.search(name):
         return "contains a control character"
+    if _SURROGATE.search(name):
+        return "is not valid Unicode (a lone surrogate)"
     bad = sorted(set(_FORBIDDEN_RE.findall(name)))
     if bad:
         return f"contains {' '.join(repr(c) for c in bad)}"
@@ -132,14 +136,15 @@ def check_relpath(name: object, what: str) -> str:
 
 
 def _fold(name: str) -> str:
-    """One key for the names a case-insensitive, normalising file system (macOS, Windows) holds
-    as one: NFC then case folding (NFD ``é`` is NFC ``é``; ``AM.MVN`` is ``am.mvn``)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    """One key for the names such a file system holds as one: Unicode's canonical caseless
+    match, NFD(casefold(NFD(name))) (``AM.MVN`` is ``am.mvn``; NFC ``é`` is NFD ``é``)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
 
 
 def case_collisions(names: Iterable[str]) -> list[tuple[str, str]]:
-    """Pairs of paths that are one file or directory on macOS or Windows: equal after NFC and
-    case folding, including a file beside a directory (``Sub`` and ``sub/x``)."""
+    """Pairs of paths that are one file or directory on a case-insensitive file system (Windows,
+    macOS) or a normalization-insensitive one (macOS: ``é`` precomposed and ``e`` + accent are
+    one name), including a file beside a directory (``Sub`` and ``sub/x``)."""
     seen: dict[str, str] = {}
     pairs = []
     for name in sorted(names):
