@@ -23,6 +23,7 @@ TEST_DEPS = [
     "jsonschema>=4",  # the draft-07 metaschema check
     "in-toto-attestation>=0.9",  # tests/test_attest.py validates the provenance with its protobuf schema
     "hypothesis>=6.100",  # tests/test_properties.py
+    "gguf>=0.17",  # tests/support/ggufgen.py: stand-in GGUFs for FunASR's llama.cpp runtime
 ]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -20,17 +21,21 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
     "PROGRAMS",
+    "ManifestError",
     "ServerError",
     "SignatureError",
     "VerificationError",
     "automodel_kwargs",
     "check_installed",
     "exec_server",
+    "gguf_plan_for",
+    "gguf_programs",
     "main",
     "manifest",
     "names",
     "path",
     "plan_for",
+    "printable",
     "server_args",
     "server_plan",
     "signed",
@@ -55,7 +60,30 @@ class VerificationError(ValueError):
         super().__init__("installed model files do not match the manifest:\n" + "\n".join(self.problems))
 
 
+class ManifestError(VerificationError):
+    """The installed manifest (or editable-locations file) is not one hatch-funasr wrote: one line."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
+        self.args = (f"{problem}; reinstall the bundle from its wheel",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 _cache: Dict[str, Any] = {}
+#: Characters that move a terminal's cursor or change what it draws (C0, DEL, C1 controls,
+#: and the bidirectional overrides that reorder a line).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``, ``\\n``): text read
+    from outside (a hub, a wheel, an installed manifest) printed this way cannot draw on a
+    terminal or add lines.  ``lines``: a message of several lines, its line breaks kept."""
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 def _relative(name: object, what: str) -> str:
@@ -63,30 +91,85 @@ def _relative(name: object, what: str) -> str:
     parts = name.split("/") if isinstance(name, str) else [""]
     if (
         not isinstance(name, str)
-        or name.startswith("/")
+        or name.startswith(("/", "-"))
         or "\\" in name
         or ":" in name
+        or _UNPRINTABLE.search(name)
         or any(p in ("", ".", "..") for p in parts)
     ):
-        raise VerificationError([f"the manifest names {what} {name!r}, which is not a path inside the bundle"])
+        raise ManifestError(f"the manifest names {what} {name!r}, which is not a path inside the bundle")
     return name
+
+
+def _expect(value: object, kinds: Tuple[type, ...], what: str) -> Any:
+    """``value`` if it is one of ``kinds`` (JSON's: dict, list, str, int, None)."""
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        spelled: Dict[type, str] = {dict: "a table", list: "a list", str: "text", int: "a whole number"}
+        names = " or ".join(spelled.get(k, "null") for k in kinds)
+        raise ManifestError(f"the manifest's {what} is {printable(repr(value))[:80]}, not {names}")
+    return value
+
+
+_SHA256 = re.compile("^[0-9a-f]{64}$")
+_TEXT_FIELDS = ("alias", "repo", "hub", "path", "revision", "commit", "family", "format", "license", "runtime")
+
+
+def _check_model(name: str, model: object) -> None:
+    """One model entry, as :mod:`hatch_funasr.package` writes it (keys it lacks are allowed)."""
+    _relative(name, "a model")
+    entry = _expect(model, (dict,), f"model {name}")
+    _relative(entry.get("dir"), f"for model {name} the directory")
+    for rel, listed in _expect(entry.get("files", {}), (dict,), f"files of model {name}").items():
+        _relative(rel, f"for model {name} the file")
+        info = _expect(listed, (dict,), f"entry of {name}/{rel}")
+        size = _expect(info.get("size"), (int,), f"size of {name}/{rel}")
+        sha256 = _expect(info.get("sha256"), (str,), f"sha256 of {name}/{rel}")
+        if size < 0 or not _SHA256.match(sha256):
+            raise ManifestError(f"the manifest's entry of {name}/{rel} is not a size and a sha256")
+    for key in _TEXT_FIELDS:
+        _expect(entry.get(key), (str, type(None)), f"{key} of model {name}")
+    flag = _expect(entry.get("server_flag"), (str, type(None)), f"server_flag of model {name}")
+    if flag is not None and flag not in _ROLE_NAMES:
+        raise ManifestError(f"the manifest's server_flag of model {name} is {printable(repr(flag))}, not a role flag")
+    for key, rel in _expect(entry.get("config_paths", {}), (dict,), f"config_paths of model {name}").items():
+        _relative(rel, f"for model {name} the config path {printable(key)}")
+    for kind in ("derived", "advice", "extra"):
+        _expect(entry.get(kind, []), (list,), f"{kind} of model {name}")
+    for kind in ("quant_drift", "export_drift", "tools"):
+        _expect(entry.get(kind) or {}, (dict,), f"{kind} of model {name}")
+
+
+def validated(loaded: object) -> Dict[str, Any]:
+    """A manifest read back from an installed bundle or a wheel, checked whole before any use
+    (neither is trusted): :class:`ManifestError` in one line for anything hatch-funasr would
+    not have written."""
+    top = _expect(loaded, (dict,), "top level")
+    bundle = _expect(top.get("bundle", {}), (dict,), "bundle")
+    for key in ("name", "version", "package"):
+        _expect(bundle.get(key, ""), (str,), f"bundle {key}")
+    for name, model in _expect(top.get("models", {}), (dict,), "models").items():
+        _check_model(name, model)
+    return top  # type: ignore[no-any-return]
 
 
 def manifest() -> Dict[str, Any]:
     """The bundle manifest: bundle name and version, and per model its provenance and files."""
     if "manifest" not in _cache:
-        with open(_HERE / _MANIFEST, "rb") as f:
-            data = f.read(MAX_MANIFEST + 1)
+        file = _HERE / _MANIFEST
+        try:
+            with open(file, "rb") as f:
+                data = f.read(MAX_MANIFEST + 1)
+        except OSError as e:
+            raise ManifestError(f"{file}: cannot be read ({e.strerror or e})") from None
         if len(data) > MAX_MANIFEST:
-            raise VerificationError([f"{_HERE / _MANIFEST} is over {MAX_MANIFEST} bytes: not a manifest"])
-        loaded = json.loads(data.decode("utf-8"))
+            raise ManifestError(f"{file} is over {MAX_MANIFEST} bytes: not a manifest")
+        try:
+            loaded = json.loads(data.decode("utf-8"))
+        except ValueError as e:  # not UTF-8, not JSON
+            raise ManifestError(f"{file} is not JSON ({printable(e)})") from None
         _check_format(loaded)
-        for name, model in loaded.get("models", {}).items():
-            _relative(name, "a model")
-            _relative(model.get("dir"), f"for model {name} the directory")
-            for rel in model.get("files", {}):
-                _relative(rel, f"for model {name} the file")
-        _cache["manifest"] = loaded
+        _cache["manifest"] = validated(loaded)
     return _cache["manifest"]  # type: ignore[no-any-return]
 
 
@@ -94,22 +177,31 @@ def manifest() -> Dict[str, Any]:
 _HASH_ALGORITHM = "sha256"
 
 
-def _check_format(loaded: Dict[str, Any]) -> None:
+def _check_format(loaded: object) -> None:
     """A manifest whose digests this runtime cannot recompute is refused, never compared."""
-    algorithm = loaded.get("hash_algorithm", _HASH_ALGORITHM)
+    algorithm = loaded.get("hash_algorithm", _HASH_ALGORITHM) if isinstance(loaded, dict) else _HASH_ALGORITHM
     if algorithm != _HASH_ALGORITHM:
-        raise VerificationError(
-            [f"{_HERE / _MANIFEST}: hash_algorithm {algorithm!r} is not one this runtime checks ({_HASH_ALGORITHM})"]
+        raise ManifestError(
+            f"{_HERE / _MANIFEST}: hash_algorithm {algorithm!r} is not one this runtime checks ({_HASH_ALGORITHM})"
         )
+
+
+def _models() -> Dict[str, Any]:
+    return manifest().get("models", {})  # type: ignore[no-any-return]
 
 
 def check_installed() -> None:
     """Every model file the manifest lists is present (a stat each): called when the bundle is
-    imported, so a wheel that lost its models (an interrupted build) is refused at once."""
+    imported, so a wheel that lost its models (an interrupted build) is refused at once.  A
+    manifest that is not one is said where it is used (one line), not here as a traceback."""
+    try:
+        _models()
+    except VerificationError:
+        return
     missing = [
         f"{name}: {path(name) / rel}"
         for name in names()
-        for rel in manifest()["models"][name]["files"]
+        for rel in _models()[name].get("files", {})
         if not (path(name) / rel).is_file()
     ]
     if missing:
@@ -122,19 +214,29 @@ def check_installed() -> None:
 
 def names() -> List[str]:
     """The names of the models in this bundle, sorted."""
-    return sorted(manifest()["models"])
+    return sorted(_models())
 
 
 def _locations() -> Dict[str, str]:
+    """An editable install's model directories (absolute paths), checked like the manifest."""
     if "locations" not in _cache:
         loc = _HERE / _LOCATIONS
-        _cache["locations"] = json.loads(loc.read_text("utf-8")) if loc.is_file() else {}
+        try:
+            found = json.loads(loc.read_text("utf-8")) if loc.is_file() else {}
+        except (OSError, ValueError) as e:
+            raise ManifestError(f"{loc} is not JSON ({printable(e)})") from None
+        for name, where in _expect(found, (dict,), "editable locations").items():
+            if not isinstance(where, str) or not Path(where).is_absolute() or _UNPRINTABLE.search(where):
+                raise ManifestError(
+                    f"{loc} gives model {printable(name)} {printable(repr(where))}, not an absolute path"
+                )
+        _cache["locations"] = found
     return _cache["locations"]  # type: ignore[no-any-return]
 
 
 def path(name: str) -> Path:
     """The directory of model ``name``: pass it to funasr_onnx, AutoModel or run_server.sh."""
-    models = manifest()["models"]
+    models = _models()
     if name not in models:
         raise KeyError(f"no model named {name!r} in this bundle; it has: {', '.join(names())}")
     located = _locations().get(name)
@@ -154,7 +256,7 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
     problems: List[str] = []
     for name in model_names or names():
         root = path(name)
-        listed = manifest()["models"][name]["files"]
+        listed = _models()[name].get("files", {})
         if root.is_dir():
             present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
             unexpected = sorted(present - set(listed) - set(_SIGNED_BY_BUILD))
@@ -272,7 +374,7 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
     """
     root = path(name)
     kwargs: Dict[str, Any] = {}
-    for dotted, relative in sorted(manifest()["models"][name].get("config_paths", {}).items()):
+    for dotted, relative in sorted(_models()[name].get("config_paths", {}).items()):
         *sections, key = dotted.split(".")
         table = kwargs
         for section in sections:
@@ -359,7 +461,7 @@ _WHY_REQUIRED = {
 def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
     kind = Path(binary).name
     if kind not in PROGRAMS:
-        known = ", ".join(sorted(PROGRAMS))
+        known = ", ".join(sorted([*PROGRAMS, *_GGUF_PROGRAMS]))
         raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
     return kind, PROGRAMS[kind]
 
@@ -373,7 +475,7 @@ def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], 
     bundle has, the value that turns off each role it lacks, quantization flags matching the
     files shipped, then ``user_args`` (a flag given there replaces the bundle's).  Also notes
     on what was turned off.  :class:`ServerError` when the bundle and program do not fit."""
-    return plan_for(binary, manifest()["models"], lambda name: str(path(name)), user_args)
+    return plan_for(binary, _models(), lambda name: str(path(name)), user_args)
 
 
 def plan_for(
@@ -381,6 +483,8 @@ def plan_for(
 ) -> Tuple[List[str], List[str]]:
     """:func:`server_plan` for ``models`` (manifest entries: ``server_flag``, ``family``,
     ``runtime``) found at ``where(name)``; the build uses it to check a declaration."""
+    if Path(binary).name in _GGUF_PROGRAMS:
+        return gguf_plan_for(binary, models, where, user_args)
     kind, spec = _program(binary)
     by_flag: Dict[str, str] = {}
     for name in sorted(models):
@@ -429,6 +533,88 @@ def plan_for(
     return args + list(user_args), notes
 
 
+# ---- FunASR's llama.cpp programs (runtime/llama.cpp, FunASR 3c58cb5) -------------------------
+#
+# One-shot programs, one per model; each opens only the GGUF files named on its command line
+# (vocabularies and CMVN are inside them) and the audio, and reaches no network (CMakeLists.txt:34
+# LLAMA_CURL OFF).  The ASR programs take the FSMN-VAD GGUF with --vad, optional
+# (funasr-common/funasr_vad.h); without it they transcribe the whole file at once.
+#   llama-funasr-vad        -m fsmn-vad.gguf -a AUDIO                     funasr-vad/funasr-vad.cpp
+#   llama-funasr-sensevoice -m sensevoice.gguf -a AUDIO [--vad VAD]       sensevoice/.../funasr-sensevoice.cpp
+#   llama-funasr-paraformer -m paraformer.gguf -a AUDIO [--vad VAD]       paraformer/.../funasr-paraformer.cpp
+#   llama-funasr-cli        --enc encoder.gguf -m qwen3.gguf -a AUDIO [--vad VAD]   fun-asr-nano/funasr-cli
+#   llama-funasr-encoder    -m encoder.gguf -f fbank.bin                  fun-asr-nano/funasr-encoder
+#   llama-funasr-embd       -m qwen3.gguf -e embeds.bin                   fun-asr-nano/funasr-embd
+#: program -> (the family it runs, flag -> role of the model's GGUF file, the flag taking the VAD or None)
+_GGUF_PROGRAMS: Dict[str, Tuple[str, Dict[str, str], Optional[str]]] = {
+    "llama-funasr-vad": ("fsmn-vad", {"-m": "model"}, None),
+    "llama-funasr-sensevoice": ("sensevoice", {"-m": "model"}, "--vad"),
+    "llama-funasr-paraformer": ("paraformer", {"-m": "model"}, "--vad"),
+    "llama-funasr-cli": ("fun-asr-nano", {"--enc": "encoder", "-m": "llm"}, "--vad"),
+    "llama-funasr-encoder": ("fun-asr-nano", {"-m": "encoder"}, None),
+    "llama-funasr-embd": ("fun-asr-nano", {"-m": "llm"}, None),
+}
+
+
+def gguf_programs(family: str, roles: Dict[str, str]) -> List[str]:
+    """The llama.cpp programs a GGUF model of ``family`` with files of ``roles`` runs in."""
+    return [
+        program
+        for program, (runs, flags, _vad) in sorted(_GGUF_PROGRAMS.items())
+        if runs == family and all(role in roles for role in flags.values())
+    ]
+
+
+def _gguf_file(models: Dict[str, Dict[str, Any]], name: str, role: str, where: Any) -> str:
+    """The installed path of model ``name``'s GGUF file of ``role`` (the manifest is not trusted:
+    the file must be one the manifest lists for the model)."""
+    entry = models[name]
+    file = (entry.get("gguf") or {}).get(role)
+    if not isinstance(file, str) or file not in entry.get("files", {}):
+        raise ServerError(f"model {name}: the manifest names no {role} GGUF among the model's files ({file!r})")
+    return str(Path(where(name)) / _relative(file, f"for model {name} the GGUF"))
+
+
+def gguf_plan_for(
+    binary: str, models: Dict[str, Dict[str, Any]], where: Any, user_args: Sequence[str] = ()
+) -> Tuple[List[str], List[str]]:
+    """:func:`plan_for` for FunASR's llama.cpp programs: the GGUF files of the one model of the
+    family the program runs, the FSMN-VAD GGUF for ``--vad`` (the model's own, else the bundle's
+    FSMN-VAD GGUF model), then ``user_args`` (a flag given there replaces the bundle's)."""
+    kind = Path(binary).name
+    family, flags, vad_flag = _GGUF_PROGRAMS[kind]
+    gguf = {n: m for n, m in sorted(models.items()) if m.get("format") == "gguf"}
+    owners = [n for n, m in gguf.items() if m.get("family") == family]
+    if len(owners) != 1:
+        why = (
+            f"it runs a {family} GGUF model; the bundle has none"
+            if not owners
+            else f"models {', '.join(owners)} are all {family} GGUF models and {kind} runs one: "
+            "give its files yourself (python -m <bundle> path NAME)"
+        )
+        raise ServerError(f"cannot start {kind} with this bundle:\n  - {why}")
+    owner = owners[0]
+    given = {a.split("=", 1)[0] for a in user_args if a.startswith("-")}
+    args: List[str] = []
+    notes: List[str] = []
+    for flag, role in flags.items():
+        if flag not in given:
+            args += [flag, _gguf_file(gguf, owner, role, where)]
+    if vad_flag is not None and vad_flag not in given:
+        vads = [n for n, m in gguf.items() if m.get("family") == "fsmn-vad"]
+        if "vad" in (gguf[owner].get("gguf") or {}):
+            args += [vad_flag, _gguf_file(gguf, owner, "vad", where)]
+        elif len(vads) == 1:
+            args += [vad_flag, _gguf_file(gguf, vads[0], "model", where)]
+        else:
+            notes.append(
+                f"{vad_flag}: the bundle has no FSMN-VAD GGUF, so {kind} transcribes each file whole"
+                if not vads
+                else f"{vad_flag}: the bundle has several FSMN-VAD GGUF models ({', '.join(vads)}); give one"
+            )
+    return args + list(user_args), notes
+
+
 def server_args(binary: str = "run_server.sh") -> List[str]:
     """The arguments :func:`exec_server` would pass to ``binary`` (for display)."""
     return server_plan(binary)[0]
@@ -445,7 +631,7 @@ def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     # ONNX Runtime (1.32) sends OneDS telemetry, resolving mobile.events.data.microsoft.com, unless
     # told not to (observed under strace); a deployment that must reach no host turns it off.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    if PROGRAMS[Path(binary).name].get("script"):
+    if PROGRAMS.get(Path(binary).name, {}).get("script"):
         bash = shutil.which("bash") or "/bin/bash"
         os.execv(bash, [bash, found, *args])  # the scripts have no #! line
     os.execv(found, [found, *args])
@@ -501,14 +687,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "names":
-            print("\n".join(names()))
+            print("\n".join(printable(n) for n in names()))
         elif args.command == "path":
-            print(path(args.name))
+            print(printable(path(args.name)))
         elif args.command == "json":
             print(json.dumps(manifest(), indent=2, sort_keys=True))
         elif args.command == "verify":
             verify(args.names or None)
-            count = sum(len(manifest()["models"][n]["files"]) for n in (args.names or names()))
+            count = sum(len(_models()[n].get("files", {})) for n in (args.names or names()))
             print(f"ok: {count} files match the manifest")
             _verify_signatures_command(args)
         elif args.command == "server-args":
@@ -519,6 +705,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             exec_server(args.binary, args.args)
     except (KeyError, VerificationError, ServerError) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        print(printable(f"error: {e.args[0] if isinstance(e, KeyError) else e}", lines=True), file=sys.stderr)
         return 1
     return 0

@@ -49,6 +49,8 @@ WIDTH = 80
 def _onnx_form(entry: catalog.CatalogEntry) -> str:
     """How an alias gets to ONNX, in a word or two."""
     family = FAMILIES[entry.family]
+    if entry.format == "gguf":
+        return "none (GGUF)"
     if family.plain:
         return "as is"
     if not family.has_onnx:
@@ -377,6 +379,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("\nFunASR's C++ programs (`python -m " + config.package + " exec-server PROGRAM`):")
         for line in servers:
             print(f"  {line}")
+    programs = _gguf_fit(config, plans)
+    if programs:
+        print("\nFunASR's llama.cpp programs (`python -m " + config.package + " exec-server PROGRAM -a AUDIO`):")
+        for line in programs:
+            print(f"  {line}")
     with (args.project / "pyproject.toml").open("rb") as f:
         pyproject = tomllib.load(f)
     notes, project_problems = [], []
@@ -421,6 +428,25 @@ def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
     return lines
 
 
+def _gguf_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
+    """Which of FunASR's llama.cpp programs the bundle's GGUF models run in, with the files given."""
+    models: dict[str, dict[str, Any]] = {
+        m.name: {"format": "gguf", "family": m.family, "gguf": dict(p.gguf), "files": dict(p.gguf).values()}
+        for m, p in zip(config.models, plans, strict=True)
+        if p.gguf
+    }
+    wanted = {prog for name, m in models.items() for prog in runtime.gguf_programs(m["family"], m["gguf"])}
+    lines = []
+    for program in sorted(wanted):
+        try:
+            args, notes = runtime.gguf_plan_for(program, models, lambda name: config.model(name).dir_name)
+        except runtime.ServerError as e:
+            lines.append(f"{program}: no; " + "; ".join(line.strip(" -") for line in str(e).splitlines()[1:]))
+            continue
+        lines.append(f"{program}: yes ({' '.join(args)})" + "".join(f"; {n}" for n in notes))
+    return lines
+
+
 def cmd_lock(args: argparse.Namespace) -> int:
     root = args.project.resolve()
     config = load_config(root)
@@ -457,11 +483,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _verify_wheel(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
-    """Re-hash every model file inside the wheel against the manifest (streamed)."""
+    """Re-hash every model file inside the wheel against the (validated) manifest (streamed)."""
     problems = []
-    package = manifest["bundle"]["package"]
-    for name, m in sorted(manifest["models"].items()):
-        for rel, f in sorted(m["files"].items()):
+    package = manifest.get("bundle", {}).get("package", "")
+    for name, m in sorted(manifest.get("models", {}).items()):
+        for rel, f in sorted(m.get("files", {}).items()):
             arcname = f"{package}/{m['dir']}/{rel}"
             try:
                 with zf.open(arcname) as member:
@@ -475,6 +501,7 @@ def _verify_wheel(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    p = runtime.printable  # every value below comes from the wheel: shown, never drawn
     with zipfile.ZipFile(args.wheel) as zf:
         names = [n for n in zf.namelist() if n.endswith("/" + MANIFEST_NAME) and n.count("/") == 1]
         if not names:
@@ -486,38 +513,50 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if len(data) > runtime.MAX_MANIFEST:
             _err(f"{args.wheel}: {names[0]} is over {runtime.MAX_MANIFEST} bytes: not a manifest")
             return 1
-        manifest = json.loads(data)
+        try:
+            manifest = runtime.validated(json.loads(data))
+        except ValueError as e:  # not UTF-8, not JSON, or not a manifest hatch-funasr writes
+            _err(
+                f"error: {args.wheel}: {p(names[0])}: {p(e.problems[0] if isinstance(e, runtime.ManifestError) else e)}"
+            )
+            return 1
         problems = _verify_wheel(zf, manifest)
         sbom_name, sbom_line, sbom_problems = _check_sbom(zf, manifest)
         problems += sbom_problems
     if args.json:
         print(json.dumps({**manifest, "sbom": sbom_name, "verify": problems or "ok"}, indent=2, sort_keys=True))
         return 1 if problems else 0
-    b = manifest["bundle"]
-    generator = manifest["generator"]["hatch-funasr"]
-    print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
-    for line in extras_lines(b["name"], b.get("extras")):
-        print(f"  runtime: {line}")
-    for name, m in sorted(manifest["models"].items()):
-        origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
-        mode = f", runtime {m['runtime']}" if m.get("runtime") else ""
-        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{mode}]")
+    b = manifest.get("bundle", {})
+    generator = p(
+        manifest.get("generator", {}).get("hatch-funasr") if isinstance(manifest.get("generator"), dict) else None
+    )
+    print(
+        f"{p(b.get('name'))} {p(b.get('version'))} (package {p(b.get('package'))}), built by hatch-funasr {generator}"
+    )
+    for line in extras_lines(b.get("name", ""), b.get("extras")):
+        print(f"  runtime: {p(line)}")
+    for name, m in sorted(manifest.get("models", {}).items()):
+        origin = f"{p(m['hub'])}:{p(m['repo'])}@{p(m['commit'])}" if m.get("repo") else f"path:{p(m.get('path'))}"
+        mode = f", runtime {p(m['runtime'])}" if m.get("runtime") else ""
+        print(f"\n{name}: {origin}  [{p(m.get('family'))}, {p(m.get('format'))}{mode}]")
         if m.get("repo"):
-            print(f"  licence: {m.get('license') or 'not reported by the hub'}")
-        for extra in m.get("extra", []):
-            print(f"  + {', '.join(extra['files'])} from {extra['hub']}:{extra['repo']}@{extra['commit']}")
-        derived = set(m.get("derived", []))
-        for rel, f in sorted(m["files"].items()):
+            print(f"  licence: {p(m.get('license') or 'not reported by the hub')}")
+        for listed in m.get("extra", []):
+            extra = listed if isinstance(listed, dict) else {}
+            files = ", ".join(map(p, extra.get("files") or []))
+            print(f"  + {files} from {p(extra.get('hub'))}:{p(extra.get('repo'))}@{p(extra.get('commit'))}")
+        derived = set(map(str, m.get("derived", [])))
+        for rel, f in sorted(m.get("files", {}).items()):
             print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
         for kind, against in (("export_drift", "the PyTorch model"), ("quant_drift", "fp32")):
             for rel, drift in sorted((m.get(kind) or {}).items()):
-                shown = "not measurable" if drift is None else f"{drift:.3g}"
-                print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
+                shown = f"{drift:.3g}" if isinstance(drift, float | int) else "not measurable"
+                print(f"  {p(rel)}: max abs drift from {against} on a fixed input: {shown}")
         for advice in m.get("advice", []):
-            print(f"  note: {advice}")
-    print(f"\n{sbom_line}")
+            print(f"  note: {p(advice)}")
+    print(f"\n{p(sbom_line)}")
     if problems:
-        _err("\nverify: FAILED\n" + "\n".join(f"  {p}" for p in problems))
+        _err("\nverify: FAILED\n" + "\n".join(f"  {p(problem)}" for problem in problems))
         return 1
     print("\nverify: ok, every model file matches the manifest")
     return 0
@@ -540,9 +579,11 @@ def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | No
         }
     except (ValueError, KeyError, TypeError, AttributeError):
         return names[0], f"SBOM: {names[0]} (unreadable)", [f"{names[0]} is not a CycloneDX SBOM hatch-funasr wrote"]
-    package = manifest["bundle"]["package"]
+    package = manifest.get("bundle", {}).get("package", "")
     expected = {
-        f"{package}/{m['dir']}/{rel}": f["sha256"] for m in manifest["models"].values() for rel, f in m["files"].items()
+        f"{package}/{m['dir']}/{rel}": f["sha256"]
+        for m in manifest.get("models", {}).values()
+        for rel, f in m.get("files", {}).items()
     }
     problems = [
         f"{names[0]}: {arcname} {'is missing' if arcname not in listed else 'has another sha256'}"

@@ -94,6 +94,7 @@ def declaration_of(model: ModelConfig) -> str:
             "include": list(model.include),
             "exclude": list(model.exclude),
             **({"extra": [[e.hub, e.repo, e.revision, list(e.files)] for e in model.extra]} if model.extra else {}),
+            **({"gguf": model.gguf} if model.gguf else {}),
         },
         sort_keys=True,
         separators=(",", ":"),

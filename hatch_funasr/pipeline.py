@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hatch_funasr import catalog, export, quantize
+from hatch_funasr._bundle_runtime import gguf_programs
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import (
     FAMILIES,
+    GGUF_VAD,
     Selection,
     expected_files,
     exported_files,
@@ -47,7 +49,13 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
     sizes = {p: f.size for p, f in source.listing.items()}
     if not read_configs:
         fallback = select_files(
-            FAMILIES[model.family], model.format, sizes, quantize=model.quantize, export=model.export
+            FAMILIES[model.family],
+            model.format,
+            sizes,
+            quantize=model.quantize,
+            export=model.export,
+            gguf=model.gguf,
+            gguf_vad=model.gguf_vad,
         )
         configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
@@ -64,6 +72,8 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
         configuration_json=source.read_text("configuration.json") if pytorch else None,
         config_yaml=source.read_text("config.yaml"),
         source=model.source_label,
+        gguf=model.gguf,
+        gguf_vad=model.gguf_vad,
     )
     problems = [f"{model.source_label} has no {name}" for name in selection.missing]
     problems += [*selection.notes, *export.unavailable(model, selection, sizes), *quantize.unavailable(selection)]
@@ -313,6 +323,8 @@ class Plan:
     quantizes: bool | None = False
     #: Where the listing is known: each shipped file with its size (None: made by the build).
     shipped: tuple[tuple[str, int | None], ...] = ()
+    #: ``format = "gguf"``: each GGUF file's role (``model``, ``encoder``, ``llm``, ``vad``) -> file.
+    gguf: tuple[tuple[str, str], ...] = ()
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
@@ -379,6 +391,9 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
     """How ``files`` will be exported, and the check every export gets."""
     gate = f", at most {m.max_export_drift}" if m.max_export_drift is not None else ""
     check = f"; check against the PyTorch model on a fixed input (max abs drift recorded{gate})"
+    spec = FAMILIES[m.family].gguf
+    if m.format == "gguf" and spec is not None:
+        return f"{when}convert {', '.join(files)} from model.pt (the {spec.converter} layout of llama.cpp){check}"
     if m.export == "generic":
         traced = ", ".join(f"{s.name}[{', '.join(map(str, s.shape))}]" for s in m.export_inputs)
         how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"
@@ -409,6 +424,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
         steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
         shipped: tuple[tuple[str, int | None], ...] = ()
+        shipped_roles: dict[str, str] | None = None
         known = _known_listing(m, lock, cache)
         if known is not None:
             listing, where = known
@@ -424,6 +440,8 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                 configuration_json=_cached_text(m, "configuration.json", lock, cache),
                 config_yaml=_cached_text(m, "config.yaml", lock, cache),
                 source=m.source_label,
+                gguf=m.gguf,
+                gguf_vad=m.gguf_vad,
             )
             steps.append(f"files chosen from {where} ({len(listing)} files listed)")
             if selection.export:
@@ -438,6 +456,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             runtime = selection.runtime
             exports, quantizes = bool(selection.export), bool(selection.quantize)
             shipped = tuple((f, listing.get(f)) for f in selection.ship)
+            shipped_roles = dict(selection.gguf)
             steps += list(selection.advice)
             problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
         else:
@@ -462,11 +481,25 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                         "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
                         "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
                     )
+            if m.format == "gguf" and family.gguf is not None:
+                gguf_ready = entry is not None and m.repo in entry.gguf.values()
+                convertible = family.gguf.converter is not None and m.export is not False
+                exports = (m.export is True or None) if convertible and (m.export is True or not gguf_ready) else False
+                if exports is not False:
+                    when = "" if exports else "if the source has no GGUF, "
+                    made = expected_files(family, "gguf", quantize=False, keep_fp32=None, gguf=m.gguf)
+                    steps.append(_export_step(m, made, when))
             if onnx_ready and m.format == "onnx" and family.onnx:
                 files = expected_files(family, m.format, quantize=True, keep_fp32=False)
+            elif m.format == "gguf":
+                files = tuple(_gguf_roles(m, None).values())
             else:
                 files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
             steps.append("pack " + ", ".join(files))
+        roles = _gguf_roles(m, shipped_roles)
+        if roles:
+            programs = gguf_programs(m.family, roles)
+            steps.append("runs in FunASR's llama.cpp programs: " + ", ".join(programs))
         target = f"{config.package}/models/{m.dir_name}"
         runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
         plans.append(
@@ -482,9 +515,21 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                 exports,
                 quantizes,
                 shipped,
+                tuple(sorted(roles.items())),
             )
         )
     return plans
+
+
+def _gguf_roles(m: ModelConfig, selected: dict[str, str] | None) -> dict[str, str]:
+    """A GGUF model's files by role: as selected from a known listing, else as its variant names them."""
+    spec = FAMILIES[m.family].gguf
+    if m.format != "gguf" or spec is None:
+        return {}
+    if selected is not None:
+        return selected
+    roles = dict(spec.variants[spec.variant(m.gguf or spec.default) or spec.default])
+    return roles | ({"vad": GGUF_VAD} if m.gguf_vad else {})
 
 
 def _extra(name: str) -> list[str]:

@@ -30,8 +30,6 @@ PAGES = [
 ELSEWHERE = frozenset(
     {
         "guides/python-runtime.md",
-        "guides/gguf.md",
-        "reference/limits.md",
         "reference/runtime-matrix.md",
         "development/architecture.md",
     }
