@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
+    "PIPELINE_ROLES",
+    "SERVER_ASR",
+    "AutoModelError",
     "ServerError",
     "VerificationError",
+    "automodel",
+    "automodel_args",
     "automodel_kwargs",
     "check_installed",
     "exec_server",
+    "funasr_server_plan",
     "main",
     "manifest",
     "names",
@@ -173,6 +179,134 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
     return kwargs
 
 
+# ---- FunASR's Python runtime: AutoModel and funasr-server, from the installed directories ------
+#
+# Read from FunASR (1.4.16; ``A`` = funasr/auto/auto_model.py, ``D`` =
+# funasr/download/download_model_from_hub.py, ``S`` = funasr/bin/_server_app.py):
+# - AutoModel checks PyPI for a newer funasr at every construction unless ``disable_update=True``
+#   (A: ``check_for_update``, funasr/utils/version_checker.py): always passed here.
+# - A ``model`` (or ``vad_model``, ``punc_model``, ``spk_model``) value that is not an existing
+#   path is taken for a hub id and downloaded (D: ``download_from_ms``); an existing directory is
+#   read through its configuration.json ``file_path_metas`` (D), so only installed directories
+#   are passed, each role's keyword arguments under ``vad_kwargs``, ``punc_kwargs``, ``spk_kwargs``.
+# - funasr-server (funasr/bin/server.py) loads ``--model-path`` alone as the model named
+#   ``custom`` (S: ``_load_fallback``, no VAD or punctuation for it) and ``--spk-model`` (default
+#   ``cam++``, a hub id) at the first ``spk=true`` request; ``""`` turns the speaker model off (S:
+#   ``_load_spk_model``).  A request that does not name ``model=custom`` loads the default model
+#   (``fun-asr-nano``) from the hub: the server cannot be told otherwise.
+
+
+class AutoModelError(ValueError):
+    """A model of this bundle cannot be loaded the way it was asked for."""
+
+
+#: AutoModel's keywords for the models it runs around the ASR model, and the families they take.
+PIPELINE_ROLES = {"vad_model": ("fsmn-vad",), "punc_model": ("ct-punc", "ct-punc-realtime"), "spk_model": ("campplus",)}
+#: Families funasr-server can run as its ``--model-path`` model (non-LLM ASR through AutoModel).
+SERVER_ASR = ("paraformer", "paraformer-contextual", "sensevoice", "whisper", "fun-asr-nano")
+
+
+def _pytorch_model(name: str, why: str) -> Dict[str, Any]:
+    entry = manifest()["models"].get(name)
+    if entry is None:
+        raise AutoModelError(f"{why}: no model named {name!r} in this bundle; it has: {', '.join(names())}")
+    if entry.get("format") != "pytorch":
+        raise AutoModelError(
+            f"{why}: model {name} is in {entry.get('format')} format; AutoModel loads PyTorch models "
+            '(declare it with format = "pytorch"; ONNX models run in funasr_onnx or FunASR\'s C++ runtime)'
+        )
+    return entry  # type: ignore[no-any-return]
+
+
+def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[str, Any]:
+    """The keyword arguments of ``funasr.AutoModel`` that load model ``name`` from its installed
+    directory with no network: ``model`` is the directory, ``disable_update`` is True, and each
+    of ``vad_model``, ``punc_model``, ``spk_model`` given as the name of a model of this bundle
+    becomes its directory (``pipeline=True`` fills the ones not given from the bundle's models
+    of those families).  Other ``kwargs`` are passed on as they are.  A role that is neither a
+    model of this bundle nor an existing directory is refused: AutoModel would download it."""
+    _pytorch_model(name, "AutoModel")
+    args: Dict[str, Any] = {"model": str(path(name)), **automodel_kwargs(name)}
+    models = manifest()["models"]
+    for role, families in PIPELINE_ROLES.items():
+        value = kwargs.pop(role, None)
+        if value is None and pipeline:
+            value = next((n for n in names() if models[n].get("family") in families and
+                          models[n].get("format") == "pytorch"), None)  # fmt: skip
+        if value is None:
+            continue
+        if value in models:
+            _pytorch_model(value, role)
+            args[role] = str(path(value))
+            extra = automodel_kwargs(value)
+            if extra:
+                args[role.replace("_model", "_kwargs")] = {**extra, **kwargs.pop(role.replace("_model", "_kwargs"), {})}
+        elif isinstance(value, (str, os.PathLike)) and Path(value).is_dir():
+            args[role] = str(value)
+        else:
+            raise AutoModelError(
+                f"{role}={value!r} is neither a model of this bundle ({', '.join(names())}) nor a directory; "
+                "AutoModel would download it from a hub"
+            )
+    args.update(kwargs)
+    args["disable_update"] = True
+    return args
+
+
+def automodel(name: str, *, pipeline: bool = False, **kwargs: Any) -> Any:
+    """``funasr.AutoModel(**automodel_args(name, pipeline=pipeline, **kwargs))``: model ``name``
+    (and, for a pipeline, the bundle's VAD, punctuation and speaker models) from the installed
+    directories, with no network.  funasr is imported here, not before."""
+    args = automodel_args(name, pipeline=pipeline, **kwargs)
+    from funasr import AutoModel  # the runtime stays stdlib-only until a model is loaded
+
+    return AutoModel(**args)
+
+
+def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
+    """The arguments of ``funasr-server`` (funasr/bin/server.py) for this bundle: ``--model-path``
+    the installed ASR model (a bundle model's name given there is replaced by its directory),
+    ``--spk-model`` the installed CAM++ or ``""`` (off), then ``user_args``; and notes."""
+    models = manifest()["models"]
+    given = _flags_given(user_args)
+    args: List[str] = []
+    notes: List[str] = []
+    user = list(user_args)
+    for i, arg in enumerate(user[:-1]):
+        if arg == "--model-path" and user[i + 1] in models:
+            _pytorch_model(user[i + 1], "funasr-server --model-path")
+            user[i + 1] = str(path(user[i + 1]))
+    if "--model-path" not in given:
+        asr = [n for n in names() if models[n].get("family") in SERVER_ASR and models[n].get("format") == "pytorch"]
+        if len(asr) != 1:
+            found = ", ".join(asr) or "none"
+            raise ServerError(
+                "cannot start funasr-server with this bundle: it runs one PyTorch ASR model "
+                f"({', '.join(SERVER_ASR)}) and the bundle has {found}; give --model-path NAME"
+            )
+        args += ["--model-path", str(path(asr[0]))]
+    if "--spk-model" not in given:
+        spk = [n for n in names() if models[n].get("family") == "campplus" and models[n].get("format") == "pytorch"]
+        args += ["--spk-model", str(path(spk[0])) if spk else ""]
+        if not spk:
+            notes.append("--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels")
+    notes.append("requests must send model=custom (the bundle's model); any other model is fetched from a hub")
+    return args + user, notes
+
+
+def _exec_funasr_server(binary: str, user_args: Sequence[str]) -> None:
+    args, notes = funasr_server_plan(user_args)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    if os.sep in binary:  # a funasr-server console script named by path
+        os.execv(binary, [binary, *args])
+    import importlib.util
+
+    if importlib.util.find_spec("funasr") is None:
+        raise ServerError(f"funasr-server: funasr is not installed in {sys.executable} (pip install funasr)")
+    os.execv(sys.executable, [sys.executable, "-m", "funasr.bin.server", *args])
+
+
 # ---- FunASR's C++ programs: which flag takes which model, and how each role is turned off ------
 #
 # Read from FunASR's source (3c58cb5; ``W`` = runtime/websocket/bin/funasr-wss-server.cpp,
@@ -265,6 +399,8 @@ def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], 
     bundle has, the value that turns off each role it lacks, quantization flags matching the
     files shipped, then ``user_args`` (a flag given there replaces the bundle's).  Also notes
     on what was turned off.  :class:`ServerError` when the bundle and program do not fit."""
+    if Path(binary).name == "funasr-server":
+        return funasr_server_plan(user_args)
     return plan_for(binary, manifest()["models"], lambda name: str(path(name)), user_args)
 
 
@@ -328,6 +464,8 @@ def server_args(binary: str = "run_server.sh") -> List[str]:
 
 def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     """Replace this process with ``binary`` and the bundle's arguments (no shell)."""
+    if Path(binary).name == "funasr-server":
+        return _exec_funasr_server(binary, user_args)
     args, notes = server_plan(binary, user_args)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
@@ -358,7 +496,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_server = sub.add_parser("server-args", help="print a FunASR program's arguments, shell-quoted (for eval)")
     p_server.add_argument("binary", nargs="?", default="run_server.sh", help="default: run_server.sh")
     p_exec = sub.add_parser("exec-server", help="start a FunASR program with the bundle's directories")
-    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, …")
+    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, funasr-server, …")
     p_exec.add_argument("args", nargs=argparse.REMAINDER, help="more arguments; a flag given here wins")
     args = parser.parse_args(argv)
     try:
@@ -379,7 +517,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(shlex.join(plan))
         else:
             exec_server(args.binary, args.args)
-    except (KeyError, VerificationError, ServerError) as e:
+    except (KeyError, VerificationError, ServerError, AutoModelError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 1
     return 0

@@ -32,12 +32,16 @@ _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
 
     import {package}
     {package}.path("NAME")   # directory for funasr_onnx / AutoModel / run_server.sh
+    {package}.automodel("NAME", pipeline=True)   # funasr.AutoModel from the installed directories, no network
     {package}.names()        # {names}
     {package}.verify()       # re-hash installed files against the manifest
 """
 
 from ._funasr_runtime import (
+    AutoModelError,
     VerificationError,
+    automodel,
+    automodel_args,
     automodel_kwargs,
     check_installed,
     manifest,
@@ -49,7 +53,18 @@ from ._funasr_runtime import (
 
 check_installed()  # a wheel that lost its model files (an interrupted build) is refused at import
 
-__all__ = ["VerificationError", "automodel_kwargs", "manifest", "names", "path", "server_args", "verify"]
+__all__ = [
+    "AutoModelError",
+    "VerificationError",
+    "automodel",
+    "automodel_args",
+    "automodel_kwargs",
+    "manifest",
+    "names",
+    "path",
+    "server_args",
+    "verify",
+]
 __version__ = "{version}"
 '''
 

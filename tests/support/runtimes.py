@@ -436,7 +436,7 @@ class _WebSocket:
         self.sock.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -456,7 +456,7 @@ class WssServer:
     ) -> None:
         """``launcher``: what starts the server instead of the binary itself (``python -m
         bundle exec-server <binary>``); ``wrap``: a command the whole thing runs under (strace)."""
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log
         root = cpp_dir()
         argv = [*wrap, *(launcher or [str(root / "bin" / "funasr-wss-server")]), *args]
@@ -545,6 +545,7 @@ __all__ = [
     "cpp_dir",
     "cpp_offline",
     "cpp_offline_vad",
+    "free_port",
     "funasr_onnx_python",
     "run_cpp",
     "run_funasr_onnx",

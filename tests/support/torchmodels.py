@@ -348,9 +348,13 @@ KWS_CHECKPOINT = "finetune_sanm_6e_320_256_fdim40_t2602_online_xiaoyun_commands.
 KWS_CMVN = "am.mvn.dim40_l3r3"
 
 
-def _metas(checkpoint: str, config: str, **more: object) -> dict[str, object]:
-    return {"framework": "pytorch", "task": "auto-speech-recognition",
-            "file_path_metas": {"init_param": checkpoint, "config": config, **more}}  # fmt: skip
+def _metas(checkpoint: str, config: str, task: str = "auto-speech-recognition", **more: object) -> dict[str, object]:
+    """configuration.json: FunASR reads ``file_path_metas`` (download_model_from_hub.py)."""
+    return {
+        "framework": "pytorch",
+        "task": task,
+        "file_path_metas": {"init_param": checkpoint, "config": config, **more},
+    }
 
 
 def repos() -> dict[str, TorchRepo]:
@@ -364,7 +368,9 @@ def repos() -> dict[str, TorchRepo]:
             "config.yaml",
             SENSEVOICE_YAML,
             {n: side("sensevoice", n) for n in ("am.mvn", "tokens.json", sv_bpe)},
-            _metas("model.pt", "config.yaml", tokenizer_conf={"bpemodel": sv_bpe}, frontend_conf={"cmvn_file": "am.mvn"}),
+            _metas(
+                "model.pt", "config.yaml", tokenizer_conf={"bpemodel": sv_bpe}, frontend_conf={"cmvn_file": "am.mvn"}
+            ),
         ),
         "paraformer": TorchRepo(
             "paraformer",
@@ -373,7 +379,10 @@ def repos() -> dict[str, TorchRepo]:
             PARAFORMER_YAML,
             {n: side("paraformer", n) for n in ("am.mvn", "tokens.json")},
             _metas(
-                "model.pt", "config.yaml", tokenizer_conf={"token_list": "tokens.json"}, frontend_conf={"cmvn_file": "am.mvn"}
+                "model.pt",
+                "config.yaml",
+                tokenizer_conf={"token_list": "tokens.json"},
+                frontend_conf={"cmvn_file": "am.mvn"},
             ),
         ),
         "ct-punc": TorchRepo(
@@ -382,8 +391,7 @@ def repos() -> dict[str, TorchRepo]:
             "config.yaml",
             PUNC_YAML,
             {n: side("ct-punc", n) for n in ("tokens.json", "jieba.c.dict", "jieba_usr_dict")},
-            {**_metas("model.pt", "config.yaml", tokenizer_conf={"token_list": "tokens.json"}),
-             "task": "punctuation"},  # fmt: skip
+            _metas("model.pt", "config.yaml", "punctuation", tokenizer_conf={"token_list": "tokens.json"}),
         ),
         "emotion2vec": TorchRepo(
             "emotion2vec",
@@ -391,8 +399,7 @@ def repos() -> dict[str, TorchRepo]:
             "config.yaml",
             EMOTION2VEC_YAML,
             {"tokens.txt": ("\n".join(EMOTIONS) + "\n").encode()},
-            {**_metas("model.pt", "config.yaml", tokenizer_conf={"token_list": "tokens.txt"}),
-             "task": "emotion-recognition"},  # fmt: skip
+            _metas("model.pt", "config.yaml", "emotion-recognition", tokenizer_conf={"token_list": "tokens.txt"}),
         ),
         "kws": TorchRepo(
             "kws",
@@ -404,15 +411,13 @@ def repos() -> dict[str, TorchRepo]:
                 "lexicon.txt": KWS_LEXICON.encode(),
                 KWS_CMVN: genmodels.am_mvn(40 * 7),
             },
-            {
-                **_metas(
-                    KWS_CHECKPOINT,
-                    KWS_CONFIG,
-                    frontend_conf={"cmvn_file": KWS_CMVN},
-                    tokenizer_conf={"token_list": "tokens_2602.txt", "seg_dict": "lexicon.txt"},
-                ),
-                "task": "keyword-spotting",
-            },
+            _metas(
+                KWS_CHECKPOINT,
+                KWS_CONFIG,
+                "keyword-spotting",
+                frontend_conf={"cmvn_file": KWS_CMVN},
+                tokenizer_conf={"token_list": "tokens_2602.txt", "seg_dict": "lexicon.txt"},
+            ),
         ),
     }
 
@@ -447,8 +452,10 @@ def _key() -> str:
     recipe = {
         "make": _MAKE,
         "venv": venvs.EXPORT.key(),
-        "repos": {f: [r.config, sorted((n, hashlib.sha256(d).hexdigest()) for n, d in r.side.items()),
-                      r.configuration, r.checkpoint] for f, r in repos().items()},  # fmt: skip
+        "repos": {
+            f: [r.config, sorted((n, hashlib.sha256(d).hexdigest()) for n, d in r.side.items()), r.configuration]
+            for f, r in repos().items()
+        },
         "campplus": [campplus.CONFIG_YAML, campplus._MAKE_WEIGHTS],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
