@@ -124,14 +124,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def funasr_onnx_site() -> Path:
     """site-packages of the kept venv with funasr_onnx (support/venvs.py: keyed by its recipe, checked before use)."""
-    python = venvs.ensure(venvs.FUNASR_ONNX)
-    out = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return Path(out.stdout.strip())
+    return venvs.purelib(venvs.ensure(venvs.FUNASR_ONNX))
 
 
 @pytest.fixture
@@ -140,13 +133,7 @@ def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     target = tmp_path / "deploy-venv"
     venv.EnvBuilder(with_pip=False).create(target)
     python = venvs.venv_python(target)
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(purelib, "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
+    (venvs.purelib(python) / "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
     return python
 
 

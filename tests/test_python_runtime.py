@@ -21,7 +21,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import venv
 from pathlib import Path
 from typing import Any
 
@@ -65,23 +64,7 @@ def deploy(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for project in PROJECTS:
         publish_models(hub.store, project, work)
         wheels.append(build_bundle(project, work / "dist", env))
-    runtime = venvs.ensure(venvs.AUTOMODEL)
-    site = subprocess.run(
-        [str(runtime), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    target = work / "venv"
-    venv.EnvBuilder(with_pip=False).create(target)
-    python = venvs.venv_python(target)
-    own = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(own) / "deployer-runtime.pth").write_text(f"import site; site.addsitedir({site!r})\n")
+    python = venvs.seeing(work / "venv", venvs.AUTOMODEL)
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", "--no-deps"]
         + [str(w) for w in wheels],

@@ -64,16 +64,7 @@ class TorchRepo:
     configuration: dict[str, object]
 
 
-_WAV_FRONTEND = """frontend: WavFrontend
-frontend_conf:
-    fs: 16000
-    window: hamming
-    n_mels: 80
-    frame_length: 25
-    frame_shift: 10
-    lfr_m: 7
-    lfr_n: 6
-"""
+_WAV_FRONTEND = genmodels._FRONTEND.format(frontend="WavFrontend")
 _SANM = f"""    output_size: {SMALL}
     attention_heads: 2
     linear_units: {SMALL * 2}

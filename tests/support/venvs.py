@@ -30,7 +30,7 @@ from filelock import FileLock
 
 from support import realvad
 
-__all__ = ["AUTOMODEL", "EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "ensure", "venv_python"]
+__all__ = ["AUTOMODEL", "EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "ensure", "purelib", "seeing", "venv_python"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,22 @@ AUTOMODEL = VenvSpec(
 
 def venv_python(base: Path) -> Path:
     return base / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def purelib(python: Path) -> Path:
+    """The site-packages directory of ``python``."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return Path(subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout.strip())
+
+
+def seeing(target: Path, spec: VenvSpec) -> Path:
+    """A new venv at ``target`` (no pip) that sees ``spec``'s kept venv (its site-packages, with
+    the .pth files there, through ``site.addsitedir``) and nothing else; its Python."""
+    site = purelib(ensure(spec))
+    venv.EnvBuilder(with_pip=False).create(target)
+    python = venv_python(target)
+    (purelib(python) / f"{spec.name}-runtime.pth").write_text(f"import site; site.addsitedir({str(site)!r})\n")
+    return python
 
 
 def check(python: Path, spec: VenvSpec) -> str | None:
