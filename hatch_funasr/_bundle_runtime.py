@@ -196,6 +196,12 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
 #   (``fun-asr-nano``) from the hub: the server cannot be told otherwise.
 
 
+_NO_REALTIME_SERVER = (
+    "cannot be started from a bundle: its ASR is Fun-ASR-Nano through vLLM (funasr/bin/realtime_ws.py, "
+    "AutoModelVLLM), and it loads its VAD as the hub id fsmn-vad with no flag for a directory"
+)
+
+
 class AutoModelError(ValueError):
     """A model of this bundle cannot be loaded the way it was asked for."""
 
@@ -384,8 +390,10 @@ _WHY_REQUIRED = {
 
 def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
     kind = Path(binary).name
+    if kind == "funasr-realtime-server":
+        raise ServerError(f"{binary}: {_NO_REALTIME_SERVER}")
     if kind not in _PROGRAMS:
-        known = ", ".join(sorted(_PROGRAMS))
+        known = ", ".join(sorted([*_PROGRAMS, "funasr-server"]))
         raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
     return kind, _PROGRAMS[kind]
 

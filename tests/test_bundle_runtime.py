@@ -394,11 +394,18 @@ def test_a_bundle_and_a_program_that_do_not_fit_are_refused(
 
 def test_an_unknown_program_is_named_with_the_known_ones() -> None:
     with pytest.raises(rt.ServerError) as info:
-        rt.plan_for("/usr/bin/funasr-server", OFFLINE, _where)
+        rt.plan_for("/usr/bin/funasr-wss-server-3pass", OFFLINE, _where)
     assert str(info.value) == (
-        "/usr/bin/funasr-server: not a FunASR program this bundle knows how to start (known: funasr-onnx-2pass, "
-        "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
-        "funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
+        "/usr/bin/funasr-wss-server-3pass: not a FunASR program this bundle knows how to start (known: "
+        "funasr-onnx-2pass, funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-server, "
+        "funasr-wss-server, funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
+    )
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for("funasr-realtime-server", OFFLINE, _where)
+    assert str(info.value) == (
+        "funasr-realtime-server: cannot be started from a bundle: its ASR is Fun-ASR-Nano through vLLM "
+        "(funasr/bin/realtime_ws.py, AutoModelVLLM), and it loads its VAD as the hub id fsmn-vad with no flag for a "
+        "directory"
     )
 
 
