@@ -224,6 +224,12 @@ def _pytorch_model(name: str, why: str) -> Dict[str, Any]:
     return entry  # type: ignore[no-any-return]
 
 
+def _pytorch_of(families: Sequence[str]) -> List[str]:
+    """The bundle's PyTorch models of ``families``, by name."""
+    models = manifest()["models"]
+    return [n for n in names() if models[n].get("family") in families and models[n].get("format") == "pytorch"]
+
+
 def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[str, Any]:
     """The keyword arguments of ``funasr.AutoModel`` that load model ``name`` from its installed
     directory with no network: ``model`` is the directory, ``disable_update`` is True, and each
@@ -237,8 +243,7 @@ def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[
     for role, families in PIPELINE_ROLES.items():
         value = kwargs.pop(role, None)
         if value is None and pipeline:
-            value = next((n for n in names() if models[n].get("family") in families and
-                          models[n].get("format") == "pytorch"), None)  # fmt: skip
+            value = next(iter(_pytorch_of(families)), None)
         if value is None:
             continue
         if value in models:
@@ -278,12 +283,14 @@ def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[s
     args: List[str] = []
     notes: List[str] = []
     user = list(user_args)
-    for i, arg in enumerate(user[:-1]):
-        if arg == "--model-path" and user[i + 1] in models:
-            _pytorch_model(user[i + 1], "funasr-server --model-path")
-            user[i + 1] = str(path(user[i + 1]))
+    for i, arg in enumerate(user):
+        flag, eq, value = arg.partition("=")
+        if flag == "--model-path" and eq and value in models:
+            user[i] = f"--model-path={_server_model(value)}"
+        elif arg == "--model-path" and i + 1 < len(user) and user[i + 1] in models:
+            user[i + 1] = _server_model(user[i + 1])
     if "--model-path" not in given:
-        asr = [n for n in names() if models[n].get("family") in SERVER_ASR and models[n].get("format") == "pytorch"]
+        asr = _pytorch_of(SERVER_ASR)
         if len(asr) != 1:
             found = ", ".join(asr) or "none"
             raise ServerError(
@@ -292,7 +299,7 @@ def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[s
             )
         args += ["--model-path", str(path(asr[0]))]
     if "--spk-model" not in given:
-        spk = [n for n in names() if models[n].get("family") == "campplus" and models[n].get("format") == "pytorch"]
+        spk = _pytorch_of(("campplus",))
         args += ["--spk-model", str(path(spk[0])) if spk else ""]
         if not spk:
             notes.append("--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels")
@@ -300,11 +307,18 @@ def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[s
     return args + user, notes
 
 
+def _server_model(name: str) -> str:
+    _pytorch_model(name, "funasr-server --model-path")
+    return str(path(name))
+
+
 def _exec_funasr_server(binary: str, user_args: Sequence[str]) -> None:
     args, notes = funasr_server_plan(user_args)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if os.sep in binary:  # a funasr-server console script named by path
+        if not Path(binary).is_file():
+            raise ServerError(f"{binary}: no such program (give its path, or just funasr-server)")
         os.execv(binary, [binary, *args])
     import importlib.util
 

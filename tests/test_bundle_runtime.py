@@ -648,6 +648,8 @@ def test_funasr_server_plan_names_the_installed_asr_and_speaker_model(
     args, notes = rt.funasr_server_plan(["--model-path", "asr", "--port", "9"])
     assert args == ["--spk-model", spk, "--model-path", asr, "--port", "9"]
     assert notes == ["requests must send model=custom (the bundle's model); any other model is fetched from a hub"]
+    args, _ = rt.funasr_server_plan(["--model-path=asr"])
+    assert args == ["--spk-model", spk, f"--model-path={asr}"]
     args, _ = rt.server_plan("funasr-server", ["--model-path", "/srv/mine", "--spk-model", "cam++"])
     assert args == ["--model-path", "/srv/mine", "--spk-model", "cam++"]  # the user's flags win, as given
     with pytest.raises(rt.AutoModelError, match=r"^funasr-server --model-path: model onnx-vad is in onnx format"):
@@ -691,6 +693,12 @@ def test_exec_server_funasr_server_runs_funasrs_server_module_in_this_python(
                                             "--model-path", asr])  # fmt: skip
     assert "# requests must send model=custom" in capsys.readouterr().err
     script = str(tmp_path / "bin" / "funasr-server")
+    assert rt.main(["exec-server", script, "--model-path", "asr"]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"error: {script}: no such program (give its path, or just funasr-server)\n"
+    )
+    Path(script).parent.mkdir()
+    Path(script).write_text("#!/bin/sh\n")
     with pytest.raises(_Replaced):
         rt.exec_server(script, ["--model-path", "asr"])
     assert calls.pop() == (script, [script, "--spk-model", spk, "--model-path", asr])
