@@ -30,6 +30,7 @@ from support.runtimes import (
     cpp_offline_vad,
     funasr_onnx_jobs,
     near,
+    outbound,
     run_funasr_onnx_jobs,
     wss_server,
 )
@@ -492,9 +493,7 @@ class Launched:
     def check_offline(self, deploy_python: Path) -> None:
         """No connection left the machine; the download tool got local paths only; the
         installed files did not change."""
-        connects = [line for line in self.trace.read_text().splitlines() if "connect(" in line]
-        outbound = [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
-        assert outbound == [], outbound
+        assert outbound(self.trace) == [], outbound(self.trace)
         assert self.record.is_file(), "the server runs its download tool for each local directory"
         calls = self.record.read_text().splitlines()
         assert calls, "the server runs its download tool for each local directory"

@@ -28,7 +28,7 @@ import pytest
 from support import torchmodels, venvs
 from support.bundles import BUNDLES, build_bundle, build_env, publish_models
 from support.hubserver import LoopbackHub
-from support.runtimes import free_port
+from support.runtimes import free_port, outbound
 from support.speech import Utterance
 
 pytestmark = pytest.mark.e2e
@@ -46,12 +46,6 @@ def _strace() -> list[str]:
     if shutil.which("strace") is None:
         pytest.fail("strace is required (apt-get install strace): it shows no outbound connection is made")
     return ["strace", "-f", "-qq", "-e", "trace=connect"]
-
-
-def outbound(trace: Path) -> list[str]:
-    """The connect() calls in an strace log that leave the machine (not AF_UNIX, not loopback)."""
-    connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
-    return [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
 
 
 @pytest.fixture(scope="module")

@@ -436,6 +436,13 @@ class _WebSocket:
         self.sock.close()
 
 
+def outbound(trace: Path) -> list[str]:
+    """The connect() calls in an ``strace -e trace=connect`` log that leave the machine (not
+    AF_UNIX, not 127.0.0.1)."""
+    connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
+    return [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -569,6 +576,7 @@ __all__ = [
     "cpp_offline_vad",
     "free_port",
     "funasr_onnx_python",
+    "outbound",
     "run_cpp",
     "run_funasr_onnx",
     "run_funasr_onnx_jobs",
