@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import venv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,11 +129,7 @@ def funasr_onnx_site() -> Path:
 @pytest.fixture
 def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     """A new venv that sees funasr_onnx (through a .pth) and nothing of the build environment."""
-    target = tmp_path / "deploy-venv"
-    venv.EnvBuilder(with_pip=False).create(target)
-    python = venvs.venv_python(target)
-    (venvs.purelib(python) / "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
-    return python
+    return venvs.deploy_venv(tmp_path / "deploy-venv", funasr_onnx_site)
 
 
 @pytest.fixture(scope="session")

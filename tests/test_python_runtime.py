@@ -51,14 +51,14 @@ def _strace() -> list[str]:
 @pytest.fixture(scope="module")
 def deploy(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv that sees torch, funasr and kaldi-native-fbank (the kept AUTOMODEL venv's
-    site-packages, through a .pth) and nothing else, with the bundles installed by ``pip --no-index``."""
+    site-packages, through a .pth) and nothing of the build environment, with the bundles installed by ``pip --no-index``."""
     work = tmp_path_factory.mktemp("torch-bundles")
     env = build_env(hub, work / "cache")
     wheels = []
     for project in PROJECTS:
         publish_models(hub.store, project, work)
         wheels.append(build_bundle(project, work / "dist", env))
-    python = venvs.seeing(work / "venv", venvs.AUTOMODEL)
+    python = venvs.deploy_venv(work / "venv", venvs.purelib(venvs.ensure(venvs.AUTOMODEL)))
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index", "--no-deps"]
         + [str(w) for w in wheels],

@@ -30,7 +30,17 @@ from filelock import FileLock
 
 from support import realvad
 
-__all__ = ["AUTOMODEL", "EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "ensure", "purelib", "seeing", "venv_python"]
+__all__ = [
+    "AUTOMODEL",
+    "EXPORT",
+    "FUNASR_ONNX",
+    "VenvSpec",
+    "check",
+    "deploy_venv",
+    "ensure",
+    "purelib",
+    "venv_python",
+]
 
 
 @dataclass(frozen=True)
@@ -86,17 +96,21 @@ def venv_python(base: Path) -> Path:
 
 def purelib(python: Path) -> Path:
     """The site-packages directory of ``python``."""
-    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    return Path(subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout.strip())
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(out.stdout.strip())
 
 
-def seeing(target: Path, spec: VenvSpec) -> Path:
-    """A new venv at ``target`` (no pip) that sees ``spec``'s kept venv (its site-packages, with
-    the .pth files there, through ``site.addsitedir``) and nothing else; its Python."""
-    site = purelib(ensure(spec))
-    venv.EnvBuilder(with_pip=False).create(target)
+def deploy_venv(target: Path, runtime_site: Path, *, with_pip: bool = False) -> Path:
+    """A new venv at ``target`` that sees ``runtime_site`` (a kept venv's site-packages, through a
+    .pth) and nothing of the build environment: a deployment host with the runtime installed."""
+    venv.EnvBuilder(with_pip=with_pip).create(target)
     python = venv_python(target)
-    (purelib(python) / f"{spec.name}-runtime.pth").write_text(f"import site; site.addsitedir({str(site)!r})\n")
+    (purelib(python) / "funasr_onnx_runtime.pth").write_text(str(runtime_site) + "\n")
     return python
 
 
