@@ -3,9 +3,14 @@
 Each stand-in is a FunASR configuration with small dimensions (the real template's keys and
 classes: ``funasr/models/<model>/template.yaml``), the side files FunASR's tokenizer and frontend
 read, and a checkpoint of random weights: FunASR builds the class from the directory exactly as
-``AutoModel(model=<dir>)`` does (``auto/auto_model.py`` ``build_model``: tokenizer, frontend,
-then ``tables.model_classes[model](**model_conf)``), and torch saves its ``state_dict`` under the
-name ``configuration.json``'s ``file_path_metas.init_param`` gives.  Repository shapes
+``AutoModel(model=<dir>)`` does (funasr 1.4.16 ``auto/auto_model.py`` ``build_model``: the
+tokenizer at :614, the frontend at :643, ``model_class(**model_conf)`` at :659, the checkpoint
+loaded at :666 when it exists), and torch saves its ``state_dict`` under the name
+``configuration.json``'s ``file_path_metas.init_param`` gives (``download/download_model_from_hub.py``
+:72-73 joins every ``file_path_metas`` value onto the directory).  The vocabulary sizes follow
+from the side files (``len(token_list)`` or the SentencePiece model, auto_model.py:620-625):
+emotion2vec's classifier has one output per ``tokens.txt`` line (emotion2vec/model.py:116, the
+labels at :298), KWS's CTC one per ``tokens_2602.txt`` line.  Repository shapes
 (``../shared/hub-listings.md``; FunASR's examples where no listing exists):
 
 - ``sensevoice``: ``iic/SenseVoiceSmall`` (L): model.pt, config.yaml, am.mvn, tokens.json,
@@ -28,6 +33,8 @@ name ``configuration.json``'s ``file_path_metas.init_param`` gives.  Repository 
   tokenizer's seg_dict), finetune_sanm_6e_320_256_fdim40_t2602_online_xiaoyun_commands.pt and
   am.mvn.dim40_l3r3 (cmvn over 40 x LFR 7 = 280 dimensions), mapped by configuration.json's
   file_path_metas (init_param, config, frontend_conf.cmvn_file, tokenizer_conf.token_list and .seg_dict).
+  The seg_dict reaches the keyword decoder (sanm_kws_streaming/model.py:379; kws_utils.py:59 spells
+  a keyword through it); ``generate`` needs ``chunk_size`` (model.py:383).
 
 The checkpoints are made once per recipe in the export venv (:data:`support.venvs.EXPORT`) and
 kept under ``$HATCH_FUNASR_TEST_DATA/torch-standins/<key>``; :func:`write_model` copies one out.
