@@ -108,14 +108,7 @@ tokenizer_conf:
 """
 PARAFORMER_YAML = f"""# funasr/models/bicif_paraformer/template.yaml, small dimensions
 model: BiCifParaformer
-model_conf:
-    ctc_weight: 0.0
-    lsm_weight: 0.1
-    length_normalized_loss: true
-    predictor_weight: 1.0
-    predictor_bias: 1
-    sampling_ratio: 0.75
-
+{genmodels._PARA_MODEL_CONF}
 encoder: SANMEncoder
 encoder_conf:
 {_SANM}    num_blocks: 2
