@@ -1,19 +1,21 @@
-"""The catalog: aliases for every model in the seed document and FunASR's own short names.
+"""The catalog: aliases for the models FunASR deployments use and FunASR's own short names.
 
 Each entry gives the family, the ModelScope id, the Hugging Face id where one exists, and
 the ready ONNX repository where one exists (so ``format = "onnx"`` needs no torch).
 
-Where the seed and FunASR disagree we follow the seed and say so in ``note``:
-FunASR's ModelScope map sends ``paraformer-zh`` to the SeACo-Paraformer (hotword) model,
-while the seed's ``paraformer-zh`` is the vad-punc Paraformer-large with timestamps whose
-ready ONNX is the C++ offline server's default ``--model-dir``.  hatch-funasr resolves
-``paraformer-zh`` to the seed's model on both hubs; ``seaco-paraformer`` is FunASR's one.
+Where FunASR's short names and the deployment docs disagree we follow the deployment docs and
+say so in ``note``: FunASR's ModelScope map sends ``paraformer-zh`` to the SeACo-Paraformer
+(hotword) model, while the offline server's ``paraformer-zh`` is the vad-punc Paraformer-large
+with timestamps whose ready ONNX is the C++ offline server's default ``--model-dir``.
+hatch-funasr resolves ``paraformer-zh`` to that model on both hubs; ``seaco-paraformer`` is
+FunASR's one.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from hatch_funasr.families import FAMILIES
@@ -71,7 +73,7 @@ _ENTRIES = (
         "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
         hf="funasr/paraformer-zh",
         onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="seed's model (vad-punc, timestamps); FunASR's ModelScope map calls seaco-paraformer this",
+        note="vad-punc, timestamps (the offline server's model); FunASR's ModelScope map calls seaco-paraformer this",
     ),
     _E(
         "paraformer",
@@ -106,7 +108,7 @@ _ENTRIES = (
         "paraformer-contextual",
         "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404",
         onnx_ms="iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="NN hotwords; the seed's hotword ONNX for the C++ runtime",
+        note="NN hotwords; the hotword ONNX the C++ runtime loads",
     ),
     _E(
         "paraformer-zh-8k",
@@ -256,8 +258,8 @@ _ENTRIES = (
         "kws-xiaoyun-online",
         "kws",
         "iic/speech_sanm_kws_phone-xiaoyun-commands-online",
-        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, streaming (the seed's table "
-        "calls it FSMN-KWS; the repository is the SANM model)",
+        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, streaming (often called FSMN-KWS; "
+        "the repository is the SANM model)",
     ),
     _E(
         "kws-xiaoyun-offline",
@@ -306,10 +308,27 @@ def by_repo(repo_id: str) -> CatalogEntry | None:
     return next((e for e in _ENTRIES if any(r.lower() == wanted for r in e.all_repos())), None)
 
 
+def closest(value: object, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``value`` most likely meant, for "did you mean", or None: the one
+    equal to it but for case and spaces, else the one it is a ``-``-separated word of
+    (``"vad"`` -> ``fsmn-vad``; the closest spelt of several), else the closest spelt."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    options = list(choices)
+    wanted = value.strip().lower()
+    same = [c for c in options if c.lower() == wanted]
+    if same:
+        return same[0]
+    words = [c for c in options if wanted in re.split(r"[-_/]", c.lower())]
+    if words:
+        return difflib.get_close_matches(wanted, words, n=1, cutoff=0)[0]
+    matches = difflib.get_close_matches(wanted, options, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def suggest(name: str) -> str | None:
     """The closest alias to a misspelt one, for "did you mean"."""
-    matches = difflib.get_close_matches(name.lower(), [e.alias for e in _ENTRIES], n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(name, [e.alias for e in _ENTRIES])
 
 
 def entries() -> Iterator[CatalogEntry]:

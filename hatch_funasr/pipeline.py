@@ -260,14 +260,25 @@ def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | 
     the cache).  Entries of ``ctx.lock`` whose declaration is unchanged are kept as they are
     unless named in ``upgrade`` (an empty set means all)."""
     entries: dict[str, LockedModel] = {}
+    kept = {}
     for model in config.models:
-        if model.path is None:
-            previous = ctx.lock.models.get(model.name) if ctx.lock else None
-            wanted = upgrade is not None and (not upgrade or model.name in upgrade)
-            if previous is not None and previous.declaration == declaration_of(model) and not wanted:
-                entries[model.name] = previous
-                continue
-            source = open_source(model, replace(ctx, offline=False))
+        previous = ctx.lock.models.get(model.name) if ctx.lock and model.path is None else None
+        wanted = upgrade is not None and (not upgrade or model.name in upgrade)
+        if previous is not None and previous.declaration == declaration_of(model) and not wanted:
+            kept[model.name] = previous
+    resolve = [m for m in config.models if m.path is None and m.name not in kept]
+    if ctx.offline and resolve:  # the cache is no root of trust: a lock is made from the hubs only
+        raise FetchError(
+            f"offline ({EnvVars.OFFLINE}=1): no hub was contacted, and locking "
+            + ", ".join(f"{m.name} ({m.hub}:{m.repo}@{m.revision or 'default'})" for m in resolve)
+            + " needs one (a revision resolved to its commit, each file hashed); run `hatch-funasr lock` "
+            f"on a connected machine, without {EnvVars.OFFLINE}"
+        )
+    for model in config.models:
+        if model.name in kept:
+            entries[model.name] = kept[model.name]
+        elif model.path is None:
+            source = open_source(model, ctx)  # online: an offline ctx resolves nothing (above)
             staged = fetch_files(source, select(model, source).files, ctx)
             assert model.repo is not None and source.commit is not None
             entries[model.name] = _locked(model, source.commit, staged)

@@ -11,7 +11,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from hatch_funasr import sbom, scratch
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
-from hatch_funasr.errors import disk_errors
+from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
-from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
+from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries, runtime_extras
 from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
 from hatch_funasr.settings import EnvVars, Settings
 
@@ -56,9 +56,23 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
 
     PLUGIN_NAME = "funasr"
 
+    @contextlib.contextmanager
+    def _said(self) -> Iterator[None]:
+        """An error of hatch-funasr is said through hatchling's display before it propagates, one
+        clear line (and the problems under it) that the frontend's traceback does not bury."""
+        try:
+            yield
+        except FunasrBuildError as e:
+            self.app.display_error(f"hatch-funasr: cannot build the wheel of {self.metadata.core.name}: {e}")
+            raise
+
     def dependencies(self) -> list[str]:
         """Ask the frontend for what the declaration needs in an isolated build environment:
         onnx/onnxruntime to quantize, the export stack to export (see build_requirements)."""
+        with self._said():
+            return self._dependencies()
+
+    def _dependencies(self) -> list[str]:
         found = find_hook_table(self.metadata.config)
         root = Path(self.root).resolve()
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
@@ -71,6 +85,10 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         return any((root / base / package / "__init__.py").is_file() for base in (".", "src"))
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        with self._said():
+            self._initialize(version, build_data)
+
+    def _initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return  # the sdist carries the declaration (and lock), never the models
         root = Path(self.root).resolve()
@@ -134,13 +152,33 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             build_data["force_include"][str(pkg)] = config.package
         entry_points = self.metadata.core.entry_points
         entry_points.setdefault(ENTRY_POINT_GROUP, {}).setdefault(config.package, config.package)
+        self._declare_extras(runtime_extras(config.models))
         total = sum(r.size for s in staged for r in s.files.values())
         self.app.display_info(
             f"hatch-funasr: {len(staged)} model(s), {sum(len(s.files) for s in staged)} files, "
             f"{total / 2**20:.1f} MiB into {config.package}/models"
         )
 
+    def _declare_extras(self, extras: Mapping[str, tuple[str, ...]]) -> None:
+        """The bundle's runtimes as extras of the wheel (hatchling writes its METADATA from the core
+        metadata after initialize, as with the entry point above); an extra the project declares
+        itself under the same name is left as it is."""
+        optional = self.metadata.core.optional_dependencies
+        for extra, requirements in extras.items():
+            if extra in optional:
+                if sorted(optional[extra]) != sorted(requirements):
+                    self.app.display_warning(
+                        f"hatch-funasr: project.optional-dependencies.{extra} is the project's own; "
+                        f"the bundle's runtime extra would be: {', '.join(requirements)}"
+                    )
+                continue
+            optional[extra] = list(requirements)
+
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        with self._said():
+            self._finalize(artifact_path)
+
+    def _finalize(self, artifact_path: str) -> None:
         try:
             if self.target_name == "wheel" and getattr(self, "_entries", None):
                 with disk_errors(

@@ -9,11 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import hubrepos, realvad, speech, venvs
+from support import hubrepos, prereqs, realvad, speech, venvs
 from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The programs the suite runs are there, before any test starts (one line saying what to install)."""
+    absent = prereqs.missing()
+    if absent:
+        raise pytest.UsageError(prereqs.message(absent, "the test suite"))
+
+
 BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
 
 
@@ -93,8 +102,6 @@ def hub_env(hub: LoopbackHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="session")
 def utterance(tmp_path_factory: pytest.TempPathFactory) -> speech.Utterance:
-    if not speech.available():
-        pytest.fail("espeak-ng and sox are required (apt-get install espeak-ng sox)")
     return speech.make_utterance(tmp_path_factory.mktemp("speech") / "utterance.wav")
 
 
