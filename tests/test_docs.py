@@ -29,11 +29,9 @@ PAGES = [
 #: is accepted while it is missing; once it exists, drop it from here and its links are checked.
 ELSEWHERE = frozenset(
     {
-        "guides/python-runtime.md",
         "guides/gguf.md",
         "guides/verifying.md",
         "reference/limits.md",
-        "reference/runtime-matrix.md",
         "development/architecture.md",
         "development/test-strategy.md",
     }
