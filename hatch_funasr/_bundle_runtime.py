@@ -29,6 +29,7 @@ __all__ = [
     "automodel_kwargs",
     "check_installed",
     "exec_server",
+    "funasr_server_for",
     "funasr_server_plan",
     "main",
     "manifest",
@@ -213,22 +214,21 @@ PIPELINE_ROLES = {"vad_model": ("fsmn-vad",), "punc_model": ("ct-punc", "ct-punc
 SERVER_ASR = ("paraformer", "paraformer-contextual", "sensevoice", "whisper", "fun-asr-nano")
 
 
-def _pytorch_model(name: str, why: str) -> Dict[str, Any]:
-    entry = manifest()["models"].get(name)
+def _pytorch_model(models: Dict[str, Dict[str, Any]], name: str, why: str) -> Dict[str, Any]:
+    entry = models.get(name)
     if entry is None:
-        raise AutoModelError(f"{why}: no model named {name!r} in this bundle; it has: {', '.join(names())}")
+        raise AutoModelError(f"{why}: no model named {name!r} in this bundle; it has: {', '.join(sorted(models))}")
     if entry.get("format") != "pytorch":
         raise AutoModelError(
             f"{why}: model {name} is in {entry.get('format')} format; AutoModel loads PyTorch models "
             '(declare it with format = "pytorch"; ONNX models run in funasr_onnx or FunASR\'s C++ runtime)'
         )
-    return entry  # type: ignore[no-any-return]
+    return entry
 
 
-def _pytorch_of(families: Sequence[str]) -> List[str]:
-    """The bundle's PyTorch models of ``families``, by name."""
-    models = manifest()["models"]
-    return [n for n in names() if models[n].get("family") in families and models[n].get("format") == "pytorch"]
+def _pytorch_of(models: Dict[str, Dict[str, Any]], families: Sequence[str]) -> List[str]:
+    """The PyTorch models of ``families`` among ``models``, by name."""
+    return [n for n in sorted(models) if models[n].get("family") in families and models[n].get("format") == "pytorch"]
 
 
 def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[str, Any]:
@@ -238,17 +238,17 @@ def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[
     becomes its directory (``pipeline=True`` fills the ones not given from the bundle's models
     of those families).  Other ``kwargs`` are passed on as they are.  A role that is neither a
     model of this bundle nor an existing directory is refused: AutoModel would download it."""
-    _pytorch_model(name, "AutoModel")
-    args: Dict[str, Any] = {"model": str(path(name)), **automodel_kwargs(name)}
     models = manifest()["models"]
+    _pytorch_model(models, name, "AutoModel")
+    args: Dict[str, Any] = {"model": str(path(name)), **automodel_kwargs(name)}
     for role, families in PIPELINE_ROLES.items():
         value = kwargs.pop(role, None)
         if value is None and pipeline:
-            value = next(iter(_pytorch_of(families)), None)
+            value = next(iter(_pytorch_of(models, families)), None)
         if value is None:
             continue
         if value in models:
-            _pytorch_model(value, role)
+            _pytorch_model(models, value, role)
             args[role] = str(path(value))
             extra = automodel_kwargs(value)
             if extra:
@@ -279,38 +279,45 @@ def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[s
     """The arguments of ``funasr-server`` (funasr/bin/server.py) for this bundle: ``--model-path``
     the installed ASR model (a bundle model's name given there is replaced by its directory),
     ``--spk-model`` the installed CAM++ or ``""`` (off), then ``user_args``; and notes."""
-    models = manifest()["models"]
+    return funasr_server_for(manifest()["models"], lambda name: str(path(name)), user_args)
+
+
+def funasr_server_for(
+    models: Dict[str, Dict[str, Any]], where: Any, user_args: Sequence[str] = ()
+) -> Tuple[List[str], List[str]]:
+    """:func:`funasr_server_plan` for ``models`` (manifest entries: ``family``, ``format``) found
+    at ``where(name)``; ``hatch-funasr check`` uses it on a declaration."""
     given = _flags_given(user_args)
     args: List[str] = []
     notes: List[str] = []
     user = list(user_args)
+
+    def located(name: str) -> str:
+        _pytorch_model(models, name, "funasr-server --model-path")
+        return str(where(name))
+
     for i, arg in enumerate(user):
         flag, eq, value = arg.partition("=")
         if flag == "--model-path" and eq and value in models:
-            user[i] = f"--model-path={_server_model(value)}"
+            user[i] = f"--model-path={located(value)}"
         elif arg == "--model-path" and i + 1 < len(user) and user[i + 1] in models:
-            user[i + 1] = _server_model(user[i + 1])
+            user[i + 1] = located(user[i + 1])
     if "--model-path" not in given:
-        asr = _pytorch_of(SERVER_ASR)
+        asr = _pytorch_of(models, SERVER_ASR)
         if len(asr) != 1:
             found = ", ".join(asr) or "none"
             raise ServerError(
                 "cannot start funasr-server with this bundle: it runs one PyTorch ASR model "
                 f"({', '.join(SERVER_ASR)}) and the bundle has {found}; give --model-path NAME"
             )
-        args += ["--model-path", str(path(asr[0]))]
+        args += ["--model-path", str(where(asr[0]))]
     if "--spk-model" not in given:
-        spk = _pytorch_of(("campplus",))
-        args += ["--spk-model", str(path(spk[0])) if spk else ""]
+        spk = _pytorch_of(models, ("campplus",))
+        args += ["--spk-model", str(where(spk[0])) if spk else ""]
         if not spk:
             notes.append("--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels")
     notes.append("requests must send model=custom (the bundle's model); any other model is fetched from a hub")
     return args + user, notes
-
-
-def _server_model(name: str) -> str:
-    _pytorch_model(name, "funasr-server --model-path")
-    return str(path(name))
 
 
 def _exec_funasr_server(binary: str, user_args: Sequence[str]) -> None:
