@@ -33,7 +33,6 @@ ELSEWHERE = frozenset(
         "guides/verifying.md",
         "reference/limits.md",
         "development/architecture.md",
-        "development/test-strategy.md",
     }
 )
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
