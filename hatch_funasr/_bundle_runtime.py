@@ -20,14 +20,21 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
+    "PIPELINE_ROLES",
     "PROGRAMS",
+    "SERVER_ASR",
+    "AutoModelError",
     "ManifestError",
     "ServerError",
     "SignatureError",
     "VerificationError",
+    "automodel",
+    "automodel_args",
     "automodel_kwargs",
     "check_installed",
     "exec_server",
+    "funasr_server_for",
+    "funasr_server_plan",
     "gguf_plan_for",
     "gguf_programs",
     "main",
@@ -383,6 +390,160 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
     return kwargs
 
 
+# ---- FunASR's Python runtime: AutoModel and funasr-server, from the installed directories ------
+#
+# Read from FunASR (1.4.16; ``A`` = funasr/auto/auto_model.py, ``D`` =
+# funasr/download/download_model_from_hub.py, ``S`` = funasr/bin/_server_app.py):
+# - AutoModel checks PyPI for a newer funasr at every construction unless ``disable_update=True``
+#   (A: ``check_for_update``, funasr/utils/version_checker.py): always passed here.
+# - A ``model`` (or ``vad_model``, ``punc_model``, ``spk_model``) value that is not an existing
+#   path is taken for a hub id and downloaded (D: ``download_from_ms``); an existing directory is
+#   read through its configuration.json ``file_path_metas`` (D), so only installed directories
+#   are passed, each role's keyword arguments under ``vad_kwargs``, ``punc_kwargs``, ``spk_kwargs``.
+# - funasr-server (funasr/bin/server.py) loads ``--model-path`` alone as the model named
+#   ``custom`` (S: ``_load_fallback``, no VAD or punctuation for it) and ``--spk-model`` (default
+#   ``cam++``, a hub id) at the first ``spk=true`` request; ``""`` turns the speaker model off (S:
+#   ``_load_spk_model``).  A request that does not name ``model=custom`` loads the default model
+#   (``fun-asr-nano``) from the hub: the server cannot be told otherwise.
+
+
+_NO_REALTIME_SERVER = (
+    "cannot be started from a bundle: its ASR is Fun-ASR-Nano through vLLM (funasr/bin/realtime_ws.py, "
+    "AutoModelVLLM), and it loads its VAD as the hub id fsmn-vad with no flag for a directory"
+)
+
+
+class AutoModelError(ValueError):
+    """A model of this bundle cannot be loaded the way it was asked for."""
+
+
+#: AutoModel's keywords for the models it runs around the ASR model, and the families they take.
+PIPELINE_ROLES = {"vad_model": ("fsmn-vad",), "punc_model": ("ct-punc", "ct-punc-realtime"), "spk_model": ("campplus",)}
+#: Families funasr-server can run as its ``--model-path`` model (non-LLM ASR through AutoModel).
+SERVER_ASR = ("paraformer", "paraformer-contextual", "sensevoice", "whisper", "fun-asr-nano")
+
+
+def _pytorch_model(models: Dict[str, Dict[str, Any]], name: str, why: str) -> Dict[str, Any]:
+    entry = models.get(name)
+    if entry is None:
+        raise AutoModelError(f"{why}: no model named {name!r} in this bundle; it has: {', '.join(sorted(models))}")
+    if entry.get("format") != "pytorch":
+        raise AutoModelError(
+            f"{why}: model {name} is in {entry.get('format')} format; AutoModel loads PyTorch models "
+            '(declare it with format = "pytorch"; ONNX models run in funasr_onnx or FunASR\'s C++ runtime)'
+        )
+    return entry
+
+
+def _pytorch_of(models: Dict[str, Dict[str, Any]], families: Sequence[str]) -> List[str]:
+    """The PyTorch models of ``families`` among ``models``, by name."""
+    return [n for n in sorted(models) if models[n].get("family") in families and models[n].get("format") == "pytorch"]
+
+
+def automodel_args(name: str, *, pipeline: bool = False, **kwargs: Any) -> Dict[str, Any]:
+    """The keyword arguments of ``funasr.AutoModel`` that load model ``name`` from its installed
+    directory with no network: ``model`` is the directory, ``disable_update`` is True, and each
+    of ``vad_model``, ``punc_model``, ``spk_model`` given as the name of a model of this bundle
+    becomes its directory (``pipeline=True`` fills the ones not given from the bundle's models
+    of those families).  Other ``kwargs`` are passed on as they are.  A role that is neither a
+    model of this bundle nor an existing directory is refused: AutoModel would download it."""
+    models = _models()
+    _pytorch_model(models, name, "AutoModel")
+    args: Dict[str, Any] = {"model": str(path(name)), **automodel_kwargs(name)}
+    for role, families in PIPELINE_ROLES.items():
+        value = kwargs.pop(role, None)
+        if value is None and pipeline:
+            value = next(iter(_pytorch_of(models, families)), None)
+        if value is None:
+            continue
+        if value in models:
+            _pytorch_model(models, value, role)
+            args[role] = str(path(value))
+            extra = automodel_kwargs(value)
+            if extra:
+                args[role.replace("_model", "_kwargs")] = {**extra, **kwargs.pop(role.replace("_model", "_kwargs"), {})}
+        elif isinstance(value, (str, os.PathLike)) and Path(value).is_dir():
+            args[role] = str(value)
+        else:
+            raise AutoModelError(
+                f"{role}={value!r} is neither a model of this bundle ({', '.join(names())}) nor a directory; "
+                "AutoModel would download it from a hub"
+            )
+    args.update(kwargs)
+    args["disable_update"] = True
+    return args
+
+
+def automodel(name: str, *, pipeline: bool = False, **kwargs: Any) -> Any:
+    """``funasr.AutoModel(**automodel_args(name, pipeline=pipeline, **kwargs))``: model ``name``
+    (and, for a pipeline, the bundle's VAD, punctuation and speaker models) from the installed
+    directories, with no network.  funasr is imported here, not before."""
+    args = automodel_args(name, pipeline=pipeline, **kwargs)
+    from funasr import AutoModel  # the runtime stays stdlib-only until a model is loaded
+
+    return AutoModel(**args)
+
+
+def funasr_server_plan(user_args: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
+    """The arguments of ``funasr-server`` (funasr/bin/server.py) for this bundle: ``--model-path``
+    the installed ASR model (a bundle model's name given there is replaced by its directory),
+    ``--spk-model`` the installed CAM++ or ``""`` (off), then ``user_args``; and notes."""
+    return funasr_server_for(_models(), lambda name: str(path(name)), user_args)
+
+
+def funasr_server_for(
+    models: Dict[str, Dict[str, Any]], where: Any, user_args: Sequence[str] = ()
+) -> Tuple[List[str], List[str]]:
+    """:func:`funasr_server_plan` for ``models`` (manifest entries: ``family``, ``format``) found
+    at ``where(name)``; ``hatch-funasr check`` uses it on a declaration."""
+    given = _flags_given(user_args)
+    args: List[str] = []
+    notes: List[str] = []
+    user = list(user_args)
+
+    def located(name: str) -> str:
+        _pytorch_model(models, name, "funasr-server --model-path")
+        return str(where(name))
+
+    for i, arg in enumerate(user):
+        flag, eq, value = arg.partition("=")
+        if flag == "--model-path" and eq and value in models:
+            user[i] = f"--model-path={located(value)}"
+        elif arg == "--model-path" and i + 1 < len(user) and user[i + 1] in models:
+            user[i + 1] = located(user[i + 1])
+    if "--model-path" not in given:
+        asr = _pytorch_of(models, SERVER_ASR)
+        if len(asr) != 1:
+            found = ", ".join(asr) or "none"
+            raise ServerError(
+                "cannot start funasr-server with this bundle: it runs one PyTorch ASR model "
+                f"({', '.join(SERVER_ASR)}) and the bundle has {found}; give --model-path NAME"
+            )
+        args += ["--model-path", str(where(asr[0]))]
+    if "--spk-model" not in given:
+        spk = _pytorch_of(models, ("campplus",))
+        args += ["--spk-model", str(where(spk[0])) if spk else ""]
+        if not spk:
+            notes.append("--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels")
+    notes.append("requests must send model=custom (the bundle's model); any other model is fetched from a hub")
+    return args + user, notes
+
+
+def _exec_funasr_server(binary: str, user_args: Sequence[str]) -> None:
+    args, notes = funasr_server_plan(user_args)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    if os.sep in binary:  # a funasr-server console script named by path
+        if not Path(binary).is_file():
+            raise ServerError(f"{binary}: no such program (give its path, or just funasr-server)")
+        os.execv(binary, [binary, *args])
+    import importlib.util
+
+    if importlib.util.find_spec("funasr") is None:
+        raise ServerError(f"funasr-server: funasr is not installed in {sys.executable} (pip install funasr)")
+    os.execv(sys.executable, [sys.executable, "-m", "funasr.bin.server", *args])
+
+
 # ---- FunASR's C++ programs: which flag takes which model, and how each role is turned off ------
 #
 # Read from FunASR's source (3c58cb5; ``W`` = runtime/websocket/bin/funasr-wss-server.cpp,
@@ -460,8 +621,10 @@ _WHY_REQUIRED = {
 
 def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
     kind = Path(binary).name
+    if kind == "funasr-realtime-server":
+        raise ServerError(f"{binary}: {_NO_REALTIME_SERVER}")
     if kind not in PROGRAMS:
-        known = ", ".join(sorted([*PROGRAMS, *_GGUF_PROGRAMS]))
+        known = ", ".join(sorted([*PROGRAMS, *_GGUF_PROGRAMS, "funasr-server"]))
         raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
     return kind, PROGRAMS[kind]
 
@@ -475,6 +638,8 @@ def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], 
     bundle has, the value that turns off each role it lacks, quantization flags matching the
     files shipped, then ``user_args`` (a flag given there replaces the bundle's).  Also notes
     on what was turned off.  :class:`ServerError` when the bundle and program do not fit."""
+    if Path(binary).name == "funasr-server":
+        return funasr_server_plan(user_args)
     return plan_for(binary, _models(), lambda name: str(path(name)), user_args)
 
 
@@ -622,6 +787,8 @@ def server_args(binary: str = "run_server.sh") -> List[str]:
 
 def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     """Replace this process with ``binary`` and the bundle's arguments (no shell)."""
+    if Path(binary).name == "funasr-server":
+        return _exec_funasr_server(binary, user_args)
     args, notes = server_plan(binary, user_args)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
@@ -682,7 +849,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_server = sub.add_parser("server-args", help="print a FunASR program's arguments, shell-quoted (for eval)")
     p_server.add_argument("binary", nargs="?", default="run_server.sh", help="default: run_server.sh")
     p_exec = sub.add_parser("exec-server", help="start a FunASR program with the bundle's directories")
-    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, …")
+    p_exec.add_argument("binary", help="funasr-wss-server, funasr-wss-server-2pass, run_server.sh, funasr-server, …")
     p_exec.add_argument("args", nargs=argparse.REMAINDER, help="more arguments; a flag given here wins")
     args = parser.parse_args(argv)
     try:
@@ -704,7 +871,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(shlex.join(plan))
         else:
             exec_server(args.binary, args.args)
-    except (KeyError, VerificationError, ServerError) as e:
+    except (KeyError, VerificationError, ServerError, AutoModelError) as e:
         print(printable(f"error: {e.args[0] if isinstance(e, KeyError) else e}", lines=True), file=sys.stderr)
         return 1
     return 0

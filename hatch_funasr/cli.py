@@ -384,6 +384,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("\nFunASR's llama.cpp programs (`python -m " + config.package + " exec-server PROGRAM -a AUDIO`):")
         for line in programs:
             print(f"  {line}")
+    python_lines = _python_fit(config)
+    if python_lines:
+        print("\nFunASR's Python runtime (PyTorch models, funasr and torch on the server):")
+        for line in python_lines:
+            print(f"  {line}")
     with (args.project / "pyproject.toml").open("rb") as f:
         pyproject = tomllib.load(f)
     notes, project_problems = [], []
@@ -404,6 +409,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("\nok: the declaration is valid (no network was used)")
     return 0
+
+
+def _python_fit(config: BundleConfig) -> list[str]:
+    """The PyTorch models ``AutoModel`` loads (``<package>.automodel(NAME)``), and whether
+    ``exec-server funasr-server`` starts, with what, or why not."""
+    models = {m.name: {"family": m.family, "format": m.format} for m in config.models if m.format == "pytorch"}
+    if not models:
+        return []
+    how = f"`{config.package}.automodel(NAME)`: installed directories, no network"
+    lines = [f"AutoModel: {', '.join(sorted(models))} ({how})"]
+    asr = sorted(n for n, m in models.items() if m["family"] in runtime.SERVER_ASR)
+    pick = ["--model-path", asr[0]] if len(asr) > 1 else []  # several: the user names one
+    try:
+        args, _notes = runtime.funasr_server_for(models, lambda name: name, pick)
+    except runtime.ServerError as e:
+        return [*lines, f"funasr-server: no; {str(e).split(': ', 1)[1]}"]
+    pairs = zip(args[::2], args[1::2], strict=True)
+    shown = [f"{flag} {value or repr(value)}" for flag, value in pairs if [flag, value] != pick]
+    if pick:
+        shown.insert(0, f"--model-path NAME, one of {', '.join(asr)}")
+    return [*lines, f"funasr-server: yes ({'; '.join(shown)}; requests send model=custom)"]
 
 
 def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:

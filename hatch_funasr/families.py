@@ -332,6 +332,7 @@ _TABLE = (
             "no runtime in FunASR loads a keyword-spotting TorchScript either, so an exported one could not "
             'be checked against its consumer; use format = "pytorch"'
         ),
+        config_models=("SanmKWS", "SanmKWSStreaming"),
         repo_patterns=(r"kws",),
     ),
     Family(

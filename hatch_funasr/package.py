@@ -79,14 +79,18 @@ _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
 
     import {package}
     {package}.path("NAME")   # directory for funasr_onnx / AutoModel / run_server.sh
+    {package}.automodel("NAME", pipeline=True)   # funasr.AutoModel from the installed directories, no network
     {package}.names()        # {names}
     {package}.verify()       # re-hash installed files against the manifest
     {package}.verify_signatures(public_key="site.pub")  # and the signatures (needs model-signing)
 """
 
 from ._funasr_runtime import (
+    AutoModelError,
     SignatureError,
     VerificationError,
+    automodel,
+    automodel_args,
     automodel_kwargs,
     check_installed,
     manifest,
@@ -100,8 +104,11 @@ from ._funasr_runtime import (
 check_installed()  # a wheel that lost its model files (an interrupted build) is refused at import
 
 __all__ = [
+    "AutoModelError",
     "SignatureError",
     "VerificationError",
+    "automodel",
+    "automodel_args",
     "automodel_kwargs",
     "manifest",
     "names",

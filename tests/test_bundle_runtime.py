@@ -422,12 +422,19 @@ def test_a_bundle_and_a_program_that_do_not_fit_are_refused(
 
 def test_an_unknown_program_is_named_with_the_known_ones() -> None:
     with pytest.raises(rt.ServerError) as info:
-        rt.plan_for("/usr/bin/funasr-server", OFFLINE, _where)
+        rt.plan_for("/usr/bin/funasr-wss-server-3pass", OFFLINE, _where)
     assert str(info.value) == (
-        "/usr/bin/funasr-server: not a FunASR program this bundle knows how to start (known: funasr-onnx-2pass, "
-        "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
-        "funasr-wss-server-2pass, llama-funasr-cli, llama-funasr-embd, llama-funasr-encoder, llama-funasr-paraformer, "
-        "llama-funasr-sensevoice, llama-funasr-vad, run_server.sh, run_server_2pass.sh)"
+        "/usr/bin/funasr-wss-server-3pass: not a FunASR program this bundle knows how to start (known: "
+        "funasr-onnx-2pass, funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-server, "
+        "funasr-wss-server, funasr-wss-server-2pass, llama-funasr-cli, llama-funasr-embd, llama-funasr-encoder, "
+        "llama-funasr-paraformer, llama-funasr-sensevoice, llama-funasr-vad, run_server.sh, run_server_2pass.sh)"
+    )
+    with pytest.raises(rt.ServerError) as info:
+        rt.plan_for("funasr-realtime-server", OFFLINE, _where)
+    assert str(info.value) == (
+        "funasr-realtime-server: cannot be started from a bundle: its ASR is Fun-ASR-Nano through vLLM "
+        "(funasr/bin/realtime_ws.py, AutoModelVLLM), and it loads its VAD as the hub id fsmn-vad with no flag for a "
+        "directory"
     )
 
 
@@ -463,7 +470,9 @@ def test_the_command_line_help_names_every_command(
     assert re.search(r"^ +binary +default: run_server\.sh$", _help(capsys, "server-args"), re.MULTILINE)
     exec_help = _help(capsys, "exec-server")
     assert re.search(
-        r"^ +binary +funasr-wss-server, funasr-wss-server-2pass, run_server\.sh, …$", exec_help, re.MULTILINE
+        r"^ +binary +funasr-wss-server, funasr-wss-server-2pass, run_server\.sh, funasr-server, …$",
+        exec_help,
+        re.MULTILINE,
     )
     assert re.search(r"^ +args +more arguments; a flag given here wins$", exec_help, re.MULTILINE)
     usage = f"usage: python -m {rt.__package__} verify [-h] [--public-key PEM | --certificate-chain PEM] [names ...]"
@@ -571,3 +580,160 @@ def test_server_args_default_to_run_server_sh(bundle: Path) -> None:
     (bundle / "funasr_manifest.json").write_text(json.dumps(manifest))
     asr = str(bundle / "models" / "asr")
     assert rt.server_args() == ["--model-dir", asr, "--vad-dir", "", "--punc-dir", "", "--lm-dir", "", "--itn-dir", ""]
+
+
+# --- FunASR's Python runtime: AutoModel's arguments and funasr-server's ---------------------------
+@pytest.fixture
+def torch_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An installed bundle of PyTorch models: two ASR models, a VAD, punctuation, a speaker
+    model, and one ONNX model."""
+    root = tmp_path / "acme_torch"
+    root.mkdir()
+    families = {"asr": "sensevoice", "para": "paraformer", "vad": "fsmn-vad", "punc": "ct-punc", "spk": "campplus"}
+    models = {name: {"model.pt": name.encode()} for name in [*families, "onnx-vad"]}
+    _install(root, models)
+    manifest = json.loads((root / "funasr_manifest.json").read_text())
+    for name, family in families.items():
+        manifest["models"][name] |= {"family": family, "format": "pytorch"}
+    manifest["models"]["onnx-vad"] |= {"family": "fsmn-vad", "format": "onnx", "server_flag": "--vad-dir"}
+    manifest["models"]["para"]["config_paths"] = {"llm_conf.init_param_path": "sub"}
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    return root
+
+
+def test_automodel_args_load_installed_directories_with_no_update_check(torch_bundle: Path, tmp_path: Path) -> None:
+    d = {name: str(torch_bundle / "models" / name) for name in ("asr", "para", "vad", "punc", "spk")}
+    assert rt.automodel_args("asr") == {"model": d["asr"], "disable_update": True}
+    assert rt.automodel_args("asr", disable_update=False, device="cpu") == {
+        "model": d["asr"],
+        "device": "cpu",
+        "disable_update": True,  # never the PyPI version check (funasr/utils/version_checker.py)
+    }
+    full = rt.automodel_args("asr", pipeline=True, vad_kwargs={"max_single_segment_time": 30000})
+    assert full == {
+        "model": d["asr"],
+        "vad_model": d["vad"],
+        "punc_model": d["punc"],
+        "spk_model": d["spk"],
+        "vad_kwargs": {"max_single_segment_time": 30000},
+        "disable_update": True,
+    }
+    # A role given by name becomes its directory, with its config paths under <role>_kwargs.
+    named = rt.automodel_args("asr", punc_model="punc", vad_model="vad")
+    assert (named["punc_model"], named["vad_model"], "spk_model" in named) == (d["punc"], d["vad"], False)
+    assert rt.automodel_args("asr", spk_model="para")["spk_kwargs"] == {
+        "llm_conf": {"init_param_path": str(torch_bundle / "models" / "para" / "sub")}
+    }
+    assert rt.automodel_args("asr", vad_model=str(tmp_path))["vad_model"] == str(tmp_path)  # a directory of one's own
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: rt.automodel_args("nope"), "AutoModel: no model named 'nope' in this bundle; it has: asr, onnx-vad, "),
+        (lambda: rt.automodel_args("onnx-vad"), "AutoModel: model onnx-vad is in onnx format; AutoModel loads PyTorch"),
+        (lambda: rt.automodel_args("asr", vad_model="onnx-vad"), "vad_model: model onnx-vad is in onnx format"),
+        (
+            lambda: rt.automodel_args("asr", vad_model="fsmn-vad"),
+            "vad_model='fsmn-vad' is neither a model of this bundle (asr, onnx-vad, para, punc, spk, vad) nor a "
+            "directory; AutoModel would download it from a hub",
+        ),
+    ],
+    ids=["unknown", "onnx", "onnx-role", "hub-id"],
+)
+def test_automodel_args_refuse_what_would_not_load_or_would_download(
+    torch_bundle: Path, call: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(rt.AutoModelError) as info:
+        call()
+    assert str(info.value).startswith(message)
+
+
+def test_automodel_imports_funasr_only_when_called(torch_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    seen: list[dict[str, Any]] = []
+    fake = types.ModuleType("funasr")
+    fake.AutoModel = lambda **kw: seen.append(kw) or "model"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "funasr", fake)
+    assert rt.automodel("spk", device="cpu") == "model"
+    assert seen == [{"model": str(torch_bundle / "models" / "spk"), "device": "cpu", "disable_update": True}]
+    source = Path(rt.__file__).read_text()
+    assert source.count("from funasr import") == 1 and "\nimport funasr" not in source
+
+
+def test_funasr_server_plan_names_the_installed_asr_and_speaker_model(
+    torch_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spk, asr = str(torch_bundle / "models" / "spk"), str(torch_bundle / "models" / "asr")
+    with pytest.raises(rt.ServerError) as info:
+        rt.funasr_server_plan()
+    assert str(info.value) == (
+        "cannot start funasr-server with this bundle: it runs one PyTorch ASR model (paraformer, "
+        "paraformer-contextual, sensevoice, whisper, fun-asr-nano) and the bundle has asr, para; give --model-path NAME"
+    )
+    args, notes = rt.funasr_server_plan(["--model-path", "asr", "--port", "9"])
+    assert args == ["--spk-model", spk, "--model-path", asr, "--port", "9"]
+    assert notes == ["requests must send model=custom (the bundle's model); any other model is fetched from a hub"]
+    args, _ = rt.funasr_server_plan(["--model-path=asr"])
+    assert args == ["--spk-model", spk, f"--model-path={asr}"]
+    args, _ = rt.server_plan("funasr-server", ["--model-path", "/srv/mine", "--spk-model", "cam++"])
+    assert args == ["--model-path", "/srv/mine", "--spk-model", "cam++"]  # the user's flags win, as given
+    with pytest.raises(rt.AutoModelError, match=r"^funasr-server --model-path: model onnx-vad is in onnx format"):
+        rt.funasr_server_plan(["--model-path", "onnx-vad"])
+    assert rt.main(["server-args", "funasr-server"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot start funasr-server with this bundle: it runs one")
+
+
+def test_funasr_server_without_a_speaker_model_turns_it_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "acme_sv"
+    root.mkdir()
+    _install(root, {"asr": {"model.pt": b"x"}})
+    manifest = json.loads((root / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"family": "sensevoice", "format": "pytorch"}
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    args, notes = rt.funasr_server_plan()
+    assert args == ["--model-path", str(root / "models" / "asr"), "--spk-model", ""]
+    assert notes[0] == "--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels"
+
+
+def test_exec_server_funasr_server_runs_funasrs_server_module_in_this_python(
+    torch_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+    import sys
+
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append((path, list(argv)))
+        raise _Replaced
+
+    monkeypatch.setattr(rt.os, "execv", execv)
+    asr, spk = str(torch_bundle / "models" / "asr"), str(torch_bundle / "models" / "spk")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    with pytest.raises(_Replaced):
+        rt.main(["exec-server", "funasr-server", "--model-path", "asr"])
+    assert calls.pop() == (sys.executable, [sys.executable, "-m", "funasr.bin.server", "--spk-model", spk,
+                                            "--model-path", asr])  # fmt: skip
+    assert "# requests must send model=custom" in capsys.readouterr().err
+    script = str(tmp_path / "bin" / "funasr-server")
+    assert rt.main(["exec-server", script, "--model-path", "asr"]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"error: {script}: no such program (give its path, or just funasr-server)\n"
+    )
+    Path(script).parent.mkdir()
+    Path(script).write_text("#!/bin/sh\n")
+    with pytest.raises(_Replaced):
+        rt.exec_server(script, ["--model-path", "asr"])
+    assert calls.pop() == (script, [script, "--spk-model", spk, "--model-path", asr])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert rt.main(["exec-server", "funasr-server", "--model-path", "asr"]) == 1
+    assert capsys.readouterr().err.endswith(f"error: funasr-server: funasr is not installed in {sys.executable} "
+                                            "(pip install funasr)\n")  # fmt: skip
+    assert calls == []

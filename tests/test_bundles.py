@@ -30,6 +30,7 @@ from support.runtimes import (
     cpp_offline_vad,
     funasr_onnx_jobs,
     near,
+    outbound,
     run_funasr_onnx_jobs,
     wss_server,
 )
@@ -507,6 +508,59 @@ exit 1
 """
 
 
+@dataclass
+class Launched:
+    """A real FunASR server started by ``python -m <bundle> exec-server`` under strace, with a
+    stand-in ``python`` on PATH recording what the server asks its download tool for."""
+
+    server: WssServer
+    dirs: dict[str, Path]
+    before: dict[str, list[str]]
+    record: Path
+    trace: Path
+    package: str
+
+    def check_offline(self, deploy_python: Path) -> None:
+        """No connection left the machine; the download tool got local paths only; the
+        installed files did not change."""
+        assert outbound(self.trace) == [], outbound(self.trace)
+        assert self.record.is_file(), "the server runs its download tool for each local directory"
+        calls = self.record.read_text().splitlines()
+        assert calls, "the server runs its download tool for each local directory"
+        for call in calls:
+            model_name = call.split("--model-name ")[1].split()[0]
+            assert Path(model_name).is_dir() and any(model_name == str(d) for d in self.dirs.values()), call
+        assert {name: sorted(_files(d)) for name, d in self.dirs.items()} == self.before
+        verify = subprocess.run([str(deploy_python), "-m", self.package, "verify"], capture_output=True)
+        assert verify.returncode == 0
+
+
+def _launch(
+    bundle: str, program: str, installed: dict[tuple[str, str], Installed], deploy_python: Path, tmp_path: Path
+) -> Launched:
+    if shutil.which("strace") is None:
+        pytest.fail("strace is required (apt-get install strace): it shows the server opens no outbound connection")
+    dirs = {name: m.dir for (b, name), m in installed.items() if b == bundle and name in ROLE_OF}
+    before = {name: sorted(_files(d)) for name, d in dirs.items()}
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "python").write_text(PYTHON_STUB)
+    (stub / "python").chmod(0o755)
+    record, trace = tmp_path / "tool.txt", tmp_path / "strace.txt"
+    env = {**os.environ, "PATH": f"{stub}:/usr/bin:/bin", "TOOL_RECORD": str(record)}
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # exec-server turns ONNX Runtime's telemetry off itself
+    package = load_config(BUNDLES / bundle).package
+    launcher = [str(deploy_python), "-m", package, "exec-server", str(cpp_dir() / "bin" / program)]
+    server = WssServer(
+        ["--hotword", ""],
+        tmp_path / "server.log",
+        launcher=launcher,
+        env=env,
+        wrap=["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace)],
+    )
+    return Launched(server, dirs, before, record, trace, package)
+
+
 @pytest.mark.parametrize("bundle", ["offline-server-zh", "paraformer-en", "sensevoice-small"])
 def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
     bundle: str,
@@ -519,26 +573,8 @@ def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
     ../shared/funasr-cpp) listens on 127.0.0.1 with every model of the bundle loaded and answers
     a websocket request; under strace, no connection leaves the machine; the download tool it
     runs for each directory gets local paths only, and the installed files do not change."""
-    if shutil.which("strace") is None:
-        pytest.fail("strace is required (apt-get install strace): it shows the server opens no outbound connection")
-    dirs = {name: m.dir for (b, name), m in installed.items() if b == bundle and name in ROLE_OF}
-    before = {name: sorted(_files(d)) for name, d in dirs.items()}
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "python").write_text(PYTHON_STUB)
-    (stub / "python").chmod(0o755)
-    record, trace = tmp_path / "tool.txt", tmp_path / "strace.txt"
-    env = {**os.environ, "PATH": f"{stub}:/usr/bin:/bin", "TOOL_RECORD": str(record)}
-    env.pop("ORT_DISABLE_TELEMETRY", None)  # exec-server turns ONNX Runtime's telemetry off itself
-    launcher = [str(deploy_python), "-m", load_config(BUNDLES / bundle).package, "exec-server"]
-    launcher.append(str(cpp_dir() / "bin" / "funasr-wss-server"))
-    server = WssServer(
-        ["--hotword", ""],
-        tmp_path / "server.log",
-        launcher=launcher,
-        env=env,
-        wrap=["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace)],
-    )
+    launched = _launch(bundle, "funasr-wss-server", installed, deploy_python, tmp_path)
+    server, dirs = launched.server, launched.dirs
     try:
         server.wait_ready()
         loaded = set(server.loaded)
@@ -556,20 +592,38 @@ def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
         for name in ("lm", "itn"):
             if name in dirs:
                 assert str(dirs[name]) in text, name
-    connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
-    outbound = [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
-    assert outbound == [], outbound
-    assert record.is_file(), "the server runs its download tool for each local directory"
-    calls = record.read_text().splitlines()
-    assert calls, "the server runs its download tool for each local directory"
-    for call in calls:
-        model_name = call.split("--model-name ")[1].split()[0]
-        assert Path(model_name).is_dir() and any(model_name == str(d) for d in dirs.values()), call
-    assert {name: sorted(_files(d)) for name, d in dirs.items()} == before
-    assert subprocess.run([str(deploy_python), "-m", launcher[2], "verify"], capture_output=True).returncode == 0
+    launched.check_offline(deploy_python)
 
 
-# --- FunASR's llama.cpp runtime on the edge bundle (issue 27) -----------------------------------
+def test_real_2pass_server_started_by_exec_server_answers_a_2pass_stream_and_reaches_no_hub(
+    installed: dict[tuple[str, str], Installed], deploy_python: Path, utterance: Utterance, tmp_path: Path
+) -> None:
+    """`python -m funasr_streaming_zh exec-server .../funasr-wss-server-2pass` (FunASR's real 2-pass
+    server, every role flag of which defaults to a hub id): exec-server sets the offline and
+    online ASR, VAD and realtime punctuation to the installed directories and turns LM and ITN
+    off; the server loads all four, answers a ``2pass`` stream with ``2pass-online`` partial
+    results and a ``2pass-offline`` final one, and no connection leaves the machine."""
+    launched = _launch("streaming-zh", "funasr-wss-server-2pass", installed, deploy_python, tmp_path)
+    server, dirs = launched.server, launched.dirs
+    try:
+        server.wait_ready()
+        loaded = set(server.loaded)
+        for name, directory in dirs.items():
+            assert any(p.startswith(str(directory)) for p in loaded), (name, loaded)
+        answers = server.stream_2pass(utterance.wav)
+    finally:
+        server.stop()
+    modes = [a.get("mode") for a in answers]
+    assert "2pass-online" in modes and "2pass-offline" in modes, answers
+    final = [a for a in answers if a.get("mode") == "2pass-offline"]
+    assert all(a["text"] for a in final), answers
+    argv = server.text()
+    for flag in ("--lm-dir", "--itn-dir"):  # turned off, said so on stderr
+        assert f"# {flag} '': the bundle has no " in argv, argv[:3000]
+    launched.check_offline(deploy_python)
+
+
+# --- FunASR's llama.cpp runtime on the edge bundle -----------------------------------------
 GGUF_BIN = Path(__file__).resolve().parents[2] / "shared" / "funasr-gguf" / "bin"
 
 

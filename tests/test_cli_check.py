@@ -168,3 +168,64 @@ def test_check_lists_every_program_the_bundle_runtime_starts_and_its_extras(proj
         "Python runtimes, extras of the wheel (on the server, or into the wheelhouse you carry):\n"
         '  pip install "acme-vad-models[onnx]"  (funasr-onnx>=0.4.3, onnxruntime>=1.7.0, numpy<=1.26.4)\n'
     ) in result.stdout
+
+
+TORCH = """\
+[build-system]
+requires = ["hatch-funasr"]
+build-backend = "hatchling.build"
+
+[project]
+name = "acme-torch-models"
+version = "1"
+
+[tool.hatch.build.targets.wheel.hooks.funasr]
+
+[tool.funasr.models]
+{models}
+"""
+
+
+@pytest.mark.parametrize(
+    ("models", "expected"),
+    [
+        (
+            'asr = { model = "sensevoice-small", format = "pytorch" }\n'
+            'spk = { model = "cam++", revision = "v2.0.2", format = "pytorch" }\n',
+            [
+                "  AutoModel: asr, spk (`acme_torch_models.automodel(NAME)`: installed directories, no network)",
+                "  funasr-server: yes (--model-path asr; --spk-model spk; requests send model=custom)",
+            ],
+        ),
+        (
+            'a = { model = "sensevoice-small", format = "pytorch" }\n'
+            'b = { model = "paraformer-zh", revision = "v2.0.5", format = "pytorch" }\n',
+            [
+                "  AutoModel: a, b (`acme_torch_models.automodel(NAME)`: installed directories, no network)",
+                "  funasr-server: yes (--model-path NAME, one of a, b; --spk-model ''; requests send model=custom)",
+            ],
+        ),
+        (
+            'ser = { model = "emotion2vec-plus-large", format = "pytorch" }\n',
+            [
+                "  AutoModel: ser (`acme_torch_models.automodel(NAME)`: installed directories, no network)",
+                "  funasr-server: no; it runs one PyTorch ASR model (paraformer, paraformer-contextual, sensevoice, "
+                "whisper, fun-asr-nano) and the bundle has none; give --model-path NAME",
+            ],
+        ),
+    ],
+    ids=["asr-and-speaker", "two-asr", "no-asr"],
+)
+def test_check_says_what_the_python_runtime_serves(tmp_path: Path, models: str, expected: list[str]) -> None:
+    """PyTorch models: which load in AutoModel through the bundle, and whether funasr-server
+    starts from it (the runtime's own plan, funasr_server_for), with what or why not."""
+    (tmp_path / "pyproject.toml").write_text(TORCH.format(models=models))
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "check", "--project", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HATCH_FUNASR_OFFLINE": "1", "HATCH_FUNASR_CACHE": str(tmp_path / "no-cache")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    section = result.stdout.split("FunASR's Python runtime (PyTorch models, funasr and torch on the server):\n")[1]
+    assert section.split("\n\n")[0].splitlines() == expected

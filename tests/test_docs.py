@@ -29,8 +29,6 @@ PAGES = [
 #: is accepted while it is missing; once it exists, drop it from here and its links are checked.
 ELSEWHERE = frozenset(
     {
-        "guides/python-runtime.md",
-        "reference/runtime-matrix.md",
         "development/architecture.md",
     }
 )

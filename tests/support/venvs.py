@@ -8,7 +8,10 @@ broken venv never survives into the next run.
 
 - :data:`FUNASR_ONNX`: ``funasr_onnx`` 0.4.3 and what its classes import (a deployment host).
 - :data:`EXPORT`: torch (CPU) and FunASR, for export (``HATCH_FUNASR_EXPORT_PYTHON``), and gguf for
-  FunASR's GGUF converters.
+  the GGUF conversion's check.
+- :data:`AUTOMODEL`: what a deployer of PyTorch bundles installs: torch (CPU), FunASR,
+  kaldi-native-fbank (CAM++'s features; ``pip install funasr`` does not bring it) and what
+  ``funasr-server`` asks for (fastapi, uvicorn, python-multipart; funasr/bin/server.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ from filelock import FileLock
 
 from support import realvad
 
-__all__ = ["EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "deploy_venv", "ensure", "purelib", "venv_python"]
+__all__ = [
+    "AUTOMODEL",
+    "EXPORT",
+    "FUNASR_ONNX",
+    "VenvSpec",
+    "check",
+    "deploy_venv",
+    "ensure",
+    "purelib",
+    "venv_python",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,11 @@ EXPORT = VenvSpec(
     "export",
     steps=(("torch==2.13.0",), ("funasr==1.4.16", "kaldi-native-fbank", "onnx", "onnxruntime", "gguf==0.19.0")),
     check="import torch, onnx, onnxruntime, kaldi_native_fbank, gguf; from funasr import AutoModel",
+)
+AUTOMODEL = VenvSpec(
+    "automodel",
+    steps=(("torch==2.13.0",), ("funasr==1.4.16", "kaldi-native-fbank", "fastapi", "uvicorn", "python-multipart")),
+    check="import torch, kaldi_native_fbank, fastapi, uvicorn, multipart; from funasr import AutoModel",
 )
 
 
