@@ -46,7 +46,7 @@ def main(root: Path) -> int:
 
     def visit(name: str, stack: tuple[str, ...]) -> int:
         if name in stack:
-            raise SystemExit(f"import cycle: {' -> '.join((*stack[stack.index(name):], name))}")
+            raise SystemExit(f"import cycle: {' -> '.join((*stack[stack.index(name) :], name))}")
         if name not in layer:
             deps = sorted(graph[name])
             for dep in deps:

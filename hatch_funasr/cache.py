@@ -163,16 +163,19 @@ class Cache:
         owner, _, name = repo.partition("/")
         return self.root / kind / hub / _safe_component(owner) / _safe_component(name)
 
+    def snapshot_path(self, hub: str, repo: str, commit: str) -> Path:
+        return self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+
     def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
-        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        """A cached listing as stored (untrusted: read it through ``sources.cached_listing``)."""
         try:
-            data: dict[str, Any] = json.loads(file.read_text("utf-8"))
+            data = json.loads(self.snapshot_path(hub, repo, commit).read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        return data
+        return data if isinstance(data, dict) else None
 
     def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
-        file = self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        file = self.snapshot_path(hub, repo, commit)
         self._write_atomic(file, json.dumps(listing, sort_keys=True, separators=(",", ":")).encode())
 
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:

@@ -13,7 +13,7 @@ import tempfile
 import textwrap
 import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.families import FAMILIES, Family, detect_family
-from hatch_funasr.hubs import HUBS, search
+from hatch_funasr.hubs import HUBS, repo_key, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
+from hatch_funasr.manifest import Manifest, read_manifest
 from hatch_funasr.model import BundleConfig, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
@@ -131,12 +132,8 @@ class Listed:
 
 
 def _same_repo(a: str, b: str) -> bool:
-    """Repo ids compared as the hubs do: case-insensitively, ModelScope's ``damo/`` being ``iic/``."""
-
-    def norm(r: str) -> str:
-        return r.lower().replace("damo/", "iic/", 1)
-
-    return norm(a) == norm(b)
+    """Repo ids compared as the hubs do (:func:`hatch_funasr.hubs.repo_key`)."""
+    return repo_key(a) == repo_key(b)
 
 
 def _onnx_of(
@@ -446,21 +443,18 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_wheel(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
+def _verify_wheel(zf: zipfile.ZipFile, manifest: Manifest) -> list[str]:
     """Re-hash every model file inside the wheel against the manifest (streamed)."""
     problems = []
-    package = manifest["bundle"]["package"]
-    for name, m in sorted(manifest["models"].items()):
-        for rel, f in sorted(m["files"].items()):
-            arcname = f"{package}/{m['dir']}/{rel}"
-            try:
-                with zf.open(arcname) as member:
-                    digest = hash_stream(member, f["size"])
-            except KeyError:
-                problems.append(f"{name}: {arcname}: missing from the wheel")
-                continue
-            if (digest.size, digest.sha256) != (f["size"], f["sha256"]):
-                problems.append(f"{name}: {arcname}: sha256 {digest.sha256}, expected {f['sha256']}")
+    for arcname, (name, _rel, f) in manifest.arcnames().items():
+        try:
+            with zf.open(arcname) as member:
+                digest = hash_stream(member, f.size)
+        except KeyError:
+            problems.append(f"{name}: {arcname}: missing from the wheel")
+            continue
+        if (digest.size, digest.sha256) != (f.size, f.sha256):
+            problems.append(f"{name}: {arcname}: sha256 {digest.sha256}, expected {f.sha256}")
     return problems
 
 
@@ -476,32 +470,36 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if len(data) > runtime.MAX_MANIFEST:
             _err(f"{args.wheel}: {names[0]} is over {runtime.MAX_MANIFEST} bytes: not a manifest")
             return 1
-        manifest = json.loads(data)
+        manifest = read_manifest(data, f"{args.wheel}: {names[0]}")
         problems = _verify_wheel(zf, manifest)
         sbom_name, sbom_line, sbom_problems = _check_sbom(zf, manifest)
         problems += sbom_problems
     if args.json:
-        print(json.dumps({**manifest, "sbom": sbom_name, "verify": problems or "ok"}, indent=2, sort_keys=True))
+        document = {**manifest.document, "sbom": sbom_name, "verify": problems or "ok"}
+        print(json.dumps(document, indent=2, sort_keys=True))
         return 1 if problems else 0
-    b = manifest["bundle"]
-    generator = manifest["generator"]["hatch-funasr"]
-    print(f"{b['name']} {b['version']} (package {b['package']}), built by hatch-funasr {generator}")
-    for name, m in sorted(manifest["models"].items()):
-        origin = f"{m['hub']}:{m['repo']}@{m['commit']}" if m.get("repo") else f"path:{m.get('path')}"
-        mode = f", runtime {m['runtime']}" if m.get("runtime") else ""
-        print(f"\n{name}: {origin}  [{m['family']}, {m['format']}{mode}]")
-        if m.get("repo"):
-            print(f"  licence: {m.get('license') or 'not reported by the hub'}")
-        for extra in m.get("extra", []):
-            print(f"  + {', '.join(extra['files'])} from {extra['hub']}:{extra['repo']}@{extra['commit']}")
-        derived = set(m.get("derived", []))
-        for rel, f in sorted(m["files"].items()):
-            print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
-        for kind, against in (("export_drift", "the PyTorch model"), ("quant_drift", "fp32")):
-            for rel, drift in sorted((m.get(kind) or {}).items()):
+    print(
+        f"{manifest.name} {manifest.version} (package {manifest.package}), built by hatch-funasr {manifest.generator}"
+    )
+    for name, m in sorted(manifest.models.items()):
+        mode = f", runtime {m.runtime}" if m.runtime else ""
+        print(f"\n{name}: {m.origin}  [{m.family}, {m.format}{mode}]")
+        if m.repo:
+            print(f"  licence: {m.license or 'not reported by the hub'}")
+        for extra in m.extra:
+            print(f"  + {', '.join(extra.files)} from {extra.hub}:{extra.repo}@{extra.commit}")
+        for rel, f in sorted(m.files.items()):
+            made = "  (made here)" if rel in m.derived else ""
+            print(f"  {f.size:>12,}  {(f.sha256 or 'not hashed')[:16]}  {rel}{made}")
+        drifts: tuple[tuple[Mapping[str, float | None], str], ...] = (
+            (m.export_drift, "the PyTorch model"),
+            (m.quant_drift, "fp32"),
+        )
+        for kind, against in drifts:
+            for rel, drift in sorted(kind.items()):
                 shown = "not measurable" if drift is None else f"{drift:.3g}"
                 print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
-        for advice in m.get("advice", []):
+        for advice in m.advice:
             print(f"  note: {advice}")
     print(f"\n{sbom_line}")
     if problems:
@@ -511,7 +509,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | None, str, list[str]]:
+def _check_sbom(zf: zipfile.ZipFile, manifest: Manifest) -> tuple[str | None, str, list[str]]:
     """The wheel's SBOM (``.dist-info/sboms/``): its name, a line about it, and where it
     disagrees with the manifest (a model or file it lacks, another sha256)."""
     names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/sboms/" + re.escape(sbom.SBOM_NAME), n)]
@@ -528,10 +526,7 @@ def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | No
         }
     except (ValueError, KeyError, TypeError, AttributeError):
         return names[0], f"SBOM: {names[0]} (unreadable)", [f"{names[0]} is not a CycloneDX SBOM hatch-funasr wrote"]
-    package = manifest["bundle"]["package"]
-    expected = {
-        f"{package}/{m['dir']}/{rel}": f["sha256"] for m in manifest["models"].values() for rel, f in m["files"].items()
-    }
+    expected = {arcname: f.sha256 for arcname, (_name, _rel, f) in manifest.arcnames().items()}
     problems = [
         f"{names[0]}: {arcname} {'is missing' if arcname not in listed else 'has another sha256'}"
         for arcname, sha in sorted(expected.items())

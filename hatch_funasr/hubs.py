@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -26,7 +26,7 @@ from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.names import is_commit
 from hatch_funasr.settings import EnvVars, endpoint
 
-__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label", "search"]
+__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label", "repo_key", "search", "token_vars"]
 
 #: Told the byte count of each piece of a download as it arrives (negative: given back when a
 #: transfer starts over).  Called from download threads.
@@ -67,6 +67,15 @@ class HubSpec:
     organisations: tuple[str, ...] = ()
     #: Where the client goes when the endpoint variable is unset (for messages).
     client_default: str = ""
+    #: A repository's public page (``{repo}``): the SBOM names it, never a mirror's URL.
+    page: str = ""
+    #: The package-URL type of the hub's models (``pkg:<type>/<repo>@<commit>``), where one is defined.
+    purl_type: str | None = None
+    #: The variables the client reads its credentials from: never read by hatch-funasr, and
+    #: removed from the export child's environment.
+    token_vars: tuple[str, ...] = ()
+    #: Owners the hub renamed (old -> new): both spellings name one repository.
+    legacy_owners: Mapping[str, str] = field(default_factory=dict)
 
     def client(self) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
@@ -360,6 +369,10 @@ HUBS: dict[str, HubSpec] = {
         ModelScopeClient,
         organisations=("iic", "damo", "FunAudioLLM"),
         client_default="https://www.modelscope.cn",
+        page="https://www.modelscope.cn/models/{repo}",
+        token_vars=("MODELSCOPE_API_TOKEN", "MODELSCOPE_TOKEN"),
+        # ModelScope moved the damo/ models to iic/; the old ids still resolve there.
+        legacy_owners={"damo": "iic"},
     ),
     "hf": HubSpec(
         "hf",
@@ -370,8 +383,25 @@ HUBS: dict[str, HubSpec] = {
         HuggingFaceClient,
         organisations=("FunASR", "FunAudioLLM"),
         client_default="https://huggingface.co",
+        page="https://huggingface.co/{repo}",
+        purl_type="huggingface",
+        token_vars=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
     ),
 }
+
+
+def repo_key(repo: str) -> str:
+    """A repository id as the hubs compare them: case-insensitively, a renamed owner as the one
+    it became (ModelScope's ``damo/`` is ``iic/``)."""
+    owner, _, name = repo.lower().partition("/")
+    for spec in HUBS.values():
+        owner = {k.lower(): v.lower() for k, v in spec.legacy_owners.items()}.get(owner, owner)
+    return f"{owner}/{name}"
+
+
+def token_vars() -> tuple[str, ...]:
+    """Every hub client's credential variables."""
+    return tuple(v for spec in HUBS.values() for v in spec.token_vars)
 
 
 def hub_label(name: str) -> str:

@@ -29,12 +29,13 @@ from hatch_funasr.families import (
     tokens_json,
 )
 from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
+from hatch_funasr.manifest import Manifest
 from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
-from hatch_funasr.names import is_commit, is_sha256
+from hatch_funasr.names import is_sha256
 from hatch_funasr.onnxscan import weight_files
 from hatch_funasr.package import write_package
 from hatch_funasr.settings import EnvVars, Settings
-from hatch_funasr.sources import ComposedSource, LocalSource, open_locked, open_source
+from hatch_funasr.sources import ComposedSource, LocalSource, cached_listing, extra_model, open_locked, open_source
 
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
@@ -217,8 +218,9 @@ def prepare_bundle(
     generate_init: bool = True,
     editable_root: Path | None = None,
     link_models: bool = True,
-) -> tuple[Path, list[StagedModel]]:
-    """Run the pipeline for every model and stage the bundle package under ``staging``.
+) -> tuple[Path, list[StagedModel], Manifest]:
+    """Run the pipeline for every model and stage the bundle package under ``staging``; the
+    package directory, the staged models and the bundle's manifest.
 
     ``editable_root``: stage model directories there (persistent, outside the wheel) and
     let the package point at them, so an editable install copies no model bytes.
@@ -228,10 +230,10 @@ def prepare_bundle(
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)
         locations = {s.config.name: editable_root / config.package / "models" / s.config.dir_name for s in staged}
-    pkg = write_package(
+    pkg, manifest = write_package(
         config, staged, staging, generate_init=generate_init, locations=locations, link_models=link_models
     )
-    return pkg, staged
+    return pkg, staged, manifest
 
 
 def _locked(model: ModelConfig, commit: str, staged: StagedModel) -> LockedModel:
@@ -311,18 +313,11 @@ def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -
     if cache is None:
         return None
     found: dict[str, int] = {}
-    for hub, repo, revision, wanted in [
-        (model.hub, model.repo, model.revision, None),
-        *((e.hub, e.repo, e.revision, e.files) for e in model.extra),
-    ]:
-        commit = revision if is_commit(revision) else cache.read_ref(hub, repo, revision or "@default")
-        snapshot = cache.read_snapshot(hub, repo, commit) if is_commit(commit) else None
-        files = snapshot.get("files") if isinstance(snapshot, dict) else None
-        if not isinstance(files, dict):
+    for repo_model, wanted in [(model, None), *((extra_model(model, e), e.files) for e in model.extra)]:
+        cached = cached_listing(repo_model, cache)
+        if cached is None:
             return None
-        found |= {
-            p: int(f.get("size") or 0) for p, f in files.items() if wanted is None or p in wanted if p not in found
-        }
+        found |= {p: f.size for p, f in cached.files.items() if wanted is None or p in wanted if p not in found}
     return found, "the cached listing"
 
 
@@ -333,14 +328,10 @@ def _cached_text(model: ModelConfig, name: str, lock: Lock | None, cache: Cache 
         return file.read_text("utf-8", errors="replace") if file.is_file() else None
     entry = lock.models.get(model.name) if lock else None
     sha = next((f.sha256 for f in entry.files if f.path == name), None) if entry else None
-    if sha is None and cache is not None and model.repo is not None:
-        commit = (
-            model.revision
-            if is_commit(model.revision)
-            else cache.read_ref(model.hub, model.repo, model.revision or "@default")
-        )
-        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
-        sha = ((snapshot or {}).get("files", {}).get(name) or {}).get("sha256")
+    if sha is None and cache is not None:
+        cached = cached_listing(model, cache)
+        listed = cached.files.get(name) if cached is not None else None
+        sha = listed.sha256 if listed is not None else None
     if cache is None or not is_sha256(sha) or not cache.blob_path(sha).is_file():
         return None
     return cache.blob_path(sha).read_text("utf-8", errors="replace")

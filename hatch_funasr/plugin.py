@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import shutil
 import signal
@@ -23,8 +22,9 @@ from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
+from hatch_funasr.manifest import Manifest
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
-from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries
+from hatch_funasr.package import MANIFEST_NAME, pack_entries
 from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
 from hatch_funasr.settings import EnvVars, Settings
 
@@ -102,7 +102,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                 "hatch-funasr: cannot write model files",
                 f"free space, or point {EnvVars.CACHE} (now {ctx.cache.root}) and TMPDIR at a writable disk",
             ):
-                pkg, staged = prepare_bundle(
+                pkg, staged, manifest = prepare_bundle(
                     config,
                     ctx,
                     self._staging / "wheel",
@@ -119,10 +119,9 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._progress = ctx.settings.progress
         # The SBOM (PEP 770), made from the staged manifest; packing completes both with the
         # sha256 of local files it hashes (see finalize).
-        self._manifest = (pkg / MANIFEST_NAME).read_bytes()
-        manifest = json.loads(self._manifest)
+        self._manifest = manifest
         # Complete already (hub files, editable builds): render it now; else packing does.
-        self._sbom_pending = any(f["sha256"] is None for m in manifest["models"].values() for f in m["files"].values())
+        self._sbom_pending = not manifest.complete
         sbom_file = self._staging / "sbom" / sbom.SBOM_NAME
         sbom_file.parent.mkdir(parents=True, exist_ok=True)
         sbom_file.write_bytes(b"{}\n" if self._sbom_pending else sbom.render(manifest, epoch=self._epoch))
@@ -154,7 +153,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                         report=self.app.display_info,
                         progress=self._progress,
                         rewrite={
-                            f"{self._package}/{MANIFEST_NAME}": complete_manifest,
+                            f"{self._package}/{MANIFEST_NAME}": self._complete_manifest,
                             **(
                                 {f"{_dist_info(artifact_path)}/sboms/{sbom.SBOM_NAME}": self._complete_sbom}
                                 if self._sbom_pending
@@ -165,9 +164,18 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         finally:
             self._cleanup()
 
+    def _completed(self, hashes: Mapping[str, str]) -> Manifest:
+        """The manifest as packing completed it (every file's sha256 known), made once."""
+        if not self._manifest.complete:
+            self._manifest = self._manifest.completed(hashes)
+        return self._manifest
+
+    def _complete_manifest(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
+        return self._completed(hashes).to_bytes()
+
     def _complete_sbom(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
-        """The SBOM of the manifest as packing completed it (every file's sha256 known)."""
-        return sbom.render(json.loads(complete_manifest(self._manifest, hashes)), epoch=self._epoch)
+        """The SBOM of the completed manifest."""
+        return sbom.render(self._completed(hashes), epoch=self._epoch)
 
     def _catch_signals(self) -> None:
         """Turn SIGTERM/SIGHUP into an exception while the hook owns the build, so the cleanup

@@ -35,7 +35,7 @@ from hatch_funasr.names import case_collisions, check_size, is_commit, is_licens
 from hatch_funasr.progress import Meter
 from hatch_funasr.settings import EnvVars, Report
 
-__all__ = ["ComposedSource", "HubSource", "LocalSource", "open_locked", "open_source"]
+__all__ = ["ComposedSource", "HubSource", "LocalSource", "cached_listing", "extra_model", "open_locked", "open_source"]
 
 #: More files than any model directory has: a ``path`` with more is not a model directory.
 _MAX_LOCAL_FILES = 10_000
@@ -361,7 +361,7 @@ def compose(primary: LocalSource | HubSource, extras: list[tuple[ExtraFiles, Hub
     return ComposedSource(primary, extras)
 
 
-def _extra_model(model: ModelConfig, extra: ExtraFiles) -> ModelConfig:
+def extra_model(model: ModelConfig, extra: ExtraFiles) -> ModelConfig:
     """The model as seen from one of its extra repositories (for messages and cache keys)."""
     return replace(model, repo=extra.repo, hub=extra.hub, revision=extra.revision, extra=())
 
@@ -381,12 +381,46 @@ def valid_license(value: object) -> str | None:
     return value if is_license(value) else None
 
 
-def _listing_from_json(data: Mapping[str, object], what: str) -> dict[str, RemoteFile]:
-    """A cached listing, read back from untrusted storage (checked by :func:`check_listing`)."""
-    files = data.get("files")
-    if not isinstance(files, dict) or not all(isinstance(f, dict) for f in files.values()):
-        raise IntegrityError(f"{what}: not a listing")
-    return {p: RemoteFile(p, f.get("size"), f.get("sha256"), f.get("git_sha1")) for p, f in files.items()}
+#: What to do about a cached listing that is not one.
+_STALE = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
+
+
+def _listing_from_json(data: object, where: str) -> dict[str, RemoteFile]:
+    """The files of a cached listing, read back from untrusted storage: every entry a table of
+    a size and hashes (their values then checked by :func:`check_listing`)."""
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise IntegrityError(f"{where}: files: expected a table of files, got {type(files).__name__}{_STALE}")
+    out = {}
+    for path, entry in files.items():
+        if not isinstance(entry, dict):
+            raise IntegrityError(f"{where}: files.{path!r}: expected a table, got {type(entry).__name__}{_STALE}")
+        hashes = [entry.get(k) for k in ("sha256", "git_sha1")]
+        if not all(h is None or isinstance(h, str) for h in hashes):
+            raise IntegrityError(f"{where}: files.{path!r}: a hash that is not a string{_STALE}")
+        out[path] = RemoteFile(path, entry.get("size"), *hashes)  # type: ignore[arg-type]  # size: check_listing
+    return out
+
+
+def cached_listing(model: ModelConfig, cache: Cache) -> RepoListing | None:
+    """The listing of ``model``'s repository an earlier build left in the cache (its revision's
+    commit, every file, the licence), validated whole; None when the cache has none.  The one
+    reader of cached listings: a malformed one is an :class:`IntegrityError` naming the file."""
+    assert model.repo is not None
+    revision = model.revision
+    commit = revision if is_commit(revision) else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
+    if not is_commit(commit):
+        return None
+    snapshot = cache.read_snapshot(model.hub, model.repo, commit)
+    if snapshot is None:
+        return None
+    where = f"the cached listing {cache.snapshot_path(model.hub, model.repo, commit)}"
+    files = _listing_from_json(snapshot, where)
+    try:
+        check_listing(model, files, where)
+    except IntegrityError as e:
+        raise IntegrityError(f"{e}{_STALE}") from None
+    return RepoListing(commit, files, valid_license(snapshot.get("license")))
 
 
 def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) -> HubSource:
@@ -409,7 +443,7 @@ def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> So
     """A hub model pinned by funasr.lock: its commits and files come from the lock, not the hub."""
     primary = _open_locked_repo(model, entry, ctx)
     extras = [
-        (e, _open_locked_repo(_extra_model(model, e), pinned, ctx))
+        (e, _open_locked_repo(extra_model(model, e), pinned, ctx))
         for e, pinned in zip(model.extra, entry.extra, strict=True)
     ]
     return compose(primary, extras)
@@ -419,7 +453,7 @@ def open_source(model: ModelConfig, ctx: BuildContext) -> Source:
     """List a model's sources: a local directory, or hub revisions (from the cache when offline)."""
     if model.path is not None:
         return LocalSource.open(model)
-    extras = [(e, _open_hub(_extra_model(model, e), ctx)) for e in model.extra]
+    extras = [(e, _open_hub(extra_model(model, e), ctx)) for e in model.extra]
     return compose(_open_hub(model, ctx), extras)
 
 
@@ -429,22 +463,15 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
     hub = HUBS[model.hub]
     cache, revision = ctx.cache, model.revision
     if ctx.offline:
-        commit = (
-            revision
-            if revision and is_commit(revision)
-            else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
-        )
-        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
-        if snapshot is None or commit is None:
+        cached = cached_listing(model, cache)
+        if cached is None:
             raise FetchError(
                 f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
                 "is not in the cache"
             )
-        where = f"the cached listing of {model.repo}@{commit}"
-        cached_listing = _listing_from_json(snapshot, where)
-        check_listing(model, cached_listing, where)
-        license = valid_license(snapshot.get("license"))
-        return HubSource(model, commit, cached_listing, cache, hub.client(), offline=True, license=license)
+        return HubSource(
+            model, cached.commit, dict(cached.files), cache, hub.client(), offline=True, license=cached.license
+        )
     client = hub.client()
     try:
         listing: RepoListing = client.list(model.repo, revision)
@@ -461,16 +488,13 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
         raise IntegrityError(f"model {model.name}: {hub.label} gave {listing.commit!r} as the commit of {model.repo}")
     check_listing(model, listing.files, f"{hub.label} repository {model.repo}@{listing.commit}")
     files = dict(listing.files)
-    cached = cache.read_snapshot(model.hub, model.repo, listing.commit)
-    if cached is not None:  # keep sha256 learnt from earlier downloads of git-hashed files
-        try:
-            known_files = _listing_from_json(cached, "cached listing")
-            check_listing(model, known_files, "cached listing")
-        except IntegrityError:
-            known_files = {}  # untrusted and unusable: the hub's listing stands alone
-        for p, known in known_files.items():
-            if p in files and files[p].sha256 is None and known.sha256 and known.git_sha1 == files[p].git_sha1:
-                files[p] = replace(files[p], sha256=known.sha256)
+    try:  # keep sha256 learnt from earlier downloads of git-hashed files
+        known = cached_listing(replace(model, revision=listing.commit), cache)
+    except IntegrityError:
+        known = None  # untrusted and unusable: the hub's listing stands alone (and replaces it)
+    for p, had in (known.files if known is not None else {}).items():
+        if p in files and files[p].sha256 is None and had.sha256 and had.git_sha1 == files[p].git_sha1:
+            files[p] = replace(files[p], sha256=had.sha256)
     license = valid_license(listing.license)
     if listing.license is not None and license is None:
         ignored = f"{listing.license!r:.80}"
