@@ -10,15 +10,19 @@ and :mod:`hatch_funasr.pack` streams the model files in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from hatch_funasr import catalog, export, quantize
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
-from hatch_funasr.errors import ConfigError, FetchError, SelectionError
+from hatch_funasr.errors import ConfigError, FetchError, FunasrBuildError, SelectionError
 from hatch_funasr.families import (
     FAMILIES,
     Selection,
@@ -28,7 +32,16 @@ from hatch_funasr.families import (
     select_files,
     tokens_json,
 )
-from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
+from hatch_funasr.lock import (
+    LOCK_NAME,
+    Lock,
+    LockedFile,
+    LockedModel,
+    LockedRepo,
+    declaration_of,
+    mismatches,
+    read_lock,
+)
 from hatch_funasr.manifest import Manifest
 from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
 from hatch_funasr.names import is_sha256
@@ -40,34 +53,50 @@ from hatch_funasr.sources import ComposedSource, LocalSource, cached_listing, ex
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
 
-def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> Selection:
-    """The model's runtime files from its source's listing; every reason it cannot be built
-    (a missing file, an impossible export or quantization) in one :class:`SelectionError`.
-    ``read_configs`` false: decide without reading config.yaml / configuration.json (offline,
-    to name everything missing), and list those two among the files."""
-    sizes = {p: f.size for p, f in source.listing.items()}
+def choose(
+    model: ModelConfig, listing: Mapping[str, int], read_text: Callable[[str], str | None], *, read_configs: bool = True
+) -> Selection:
+    """The one planner: the model's runtime files from a listing (path -> size), reading
+    configuration.json / config.yaml through ``read_text`` where the family's rules need them.
+    ``read_configs`` false: decide without them (offline, to name everything missing), and list
+    those two among the files."""
     if not read_configs:
         fallback = select_files(
-            FAMILIES[model.family], model.format, sizes, quantize=model.quantize, export=model.export
+            FAMILIES[model.family], model.format, listing, quantize=model.quantize, export=model.export
         )
-        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
+        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
-    pytorch = model.format == "pytorch" or "model.pt" in sizes
-    selection = select_files(
+    pytorch = model.format == "pytorch" or "model.pt" in listing
+    return select_files(
         FAMILIES[model.family],
         model.format,
-        sizes,
+        listing,
         quantize=model.quantize,
         keep_fp32=model.keep_fp32,
         export=model.export,
         include=model.include,
         exclude=model.exclude,
-        configuration_json=source.read_text("configuration.json") if pytorch else None,
-        config_yaml=source.read_text("config.yaml"),
+        configuration_json=read_text("configuration.json") if pytorch else None,
+        config_yaml=read_text("config.yaml"),
         source=model.source_label,
     )
-    problems = [f"{model.source_label} has no {name}" for name in selection.missing]
-    problems += [*selection.notes, *export.unavailable(model, selection, sizes), *quantize.unavailable(selection)]
+
+
+def problems_of(model: ModelConfig, selection: Selection, listing: Mapping[str, int]) -> list[str]:
+    """Every reason ``selection`` cannot be built: a missing file, an impossible export or quantization."""
+    missing = [f"{model.source_label} has no {name}" for name in selection.missing]
+    unavailable = [*export.unavailable(model, selection, listing), *quantize.unavailable(selection)]
+    return [*missing, *selection.notes, *unavailable]
+
+
+def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> Selection:
+    """The model's runtime files from its source's listing (:func:`choose`); every reason it
+    cannot be built in one :class:`SelectionError`."""
+    sizes = {p: f.size for p, f in source.listing.items()}
+    selection = choose(model, sizes, source.read_text, read_configs=read_configs)
+    if not read_configs:
+        return selection
+    problems = problems_of(model, selection, sizes)
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
@@ -296,6 +325,9 @@ class Plan:
     quantizes: bool | None = False
     #: Where the listing is known: each shipped file with its size (None: made by the build).
     shipped: tuple[tuple[str, int | None], ...] = ()
+    #: Where the listing came from (the local directory, funasr.lock, the cached listing); None:
+    #: the listing is unknown here, and the plan is what the family and the catalog imply.
+    listing: str | None = None
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
@@ -382,21 +414,10 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
         shipped: tuple[tuple[str, int | None], ...] = ()
         known = _known_listing(m, lock, cache)
+        where = None
         if known is not None:
             listing, where = known
-            selection = select_files(
-                family,
-                m.format,
-                listing,
-                quantize=m.quantize,
-                keep_fp32=m.keep_fp32,
-                export=m.export,
-                include=m.include,
-                exclude=m.exclude,
-                configuration_json=_cached_text(m, "configuration.json", lock, cache),
-                config_yaml=_cached_text(m, "config.yaml", lock, cache),
-                source=m.source_label,
-            )
+            selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))
             steps.append(f"files chosen from {where} ({len(listing)} files listed)")
             if selection.export:
                 steps.append(_export_step(m, selection.export))
@@ -411,12 +432,12 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             exports, quantizes = bool(selection.export), bool(selection.quantize)
             shipped = tuple((f, listing.get(f)) for f in selection.ship)
             steps += list(selection.advice)
-            problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
+            problems += problems_of(m, selection, listing)
         else:
             entry = catalog.by_repo(m.repo) if m.repo else None
             onnx_ready = entry is not None and m.repo in entry.onnx.values()
-            if m.export == "auto" and m.repo is not None and (onnx_ready or m.repo.lower().endswith("-onnx")):
-                exports = False  # an ONNX repository (by the catalog, or by FunASR's naming): nothing to export
+            if m.export == "auto" and onnx_ready:
+                exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
             model_files = exported_files(family, m.format, m.export)
             if m.export == "generic":
                 steps.append(_export_step(m, model_files))
@@ -454,6 +475,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
                 exports,
                 quantizes,
                 shipped,
+                where,
             )
         )
     return plans
@@ -477,6 +499,30 @@ def _extra(name: str) -> list[str]:
             req.marker = None
             out.append(str(req))
     return out
+
+
+def requirements(config: BundleConfig, root: Path, settings: Settings) -> list[str]:
+    """What the hook's ``dependencies()`` asks the frontend for (:func:`build_requirements`), from
+    the plan of every model.  Where a hub model's listing is unknown here (no lock entry, nothing
+    cached) and the machine is online, the hub is asked for it first (one listing request per
+    repository, kept in the cache, where the build that follows finds it): whether the repository
+    ships ONNX decides whether torch and FunASR are needed, not its name."""
+    lock = read_lock(root)
+    cache = Cache.from_settings(settings)
+    plans = plan(config, lock=lock, cache=cache if cache.root.is_dir() else None)
+    unknown = [
+        m
+        for m, p in zip(config.models, plans, strict=True)
+        if p.listing is None and m.path is None and (p.exports is None or p.quantizes is None)
+    ]
+    if unknown and not settings.offline:
+        with tempfile.TemporaryDirectory(prefix="hatch-funasr-plan-") as work:
+            ctx = BuildContext.create(Path(work), settings=settings, cache=cache)
+            for model in unknown:
+                with contextlib.suppress(FunasrBuildError):  # the build that follows says why, in full
+                    open_source(model, ctx)
+        plans = plan(config, lock=lock, cache=cache)
+    return build_requirements(config, plans, settings)
 
 
 def build_requirements(config: BundleConfig, plans: list[Plan], settings: Settings) -> list[str]:

@@ -17,7 +17,6 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from hatch_funasr import sbom, scratch
-from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import disk_errors
@@ -25,7 +24,7 @@ from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.manifest import Manifest
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
 from hatch_funasr.package import MANIFEST_NAME, pack_entries
-from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
+from hatch_funasr.pipeline import lock_models, prepare_bundle, requirements
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["FunasrBuildHook"]
@@ -62,9 +61,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         found = find_hook_table(self.metadata.config)
         root = Path(self.root).resolve()
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
-        settings = Settings.from_env()
-        cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None
-        return build_requirements(config, plan(config, lock=read_lock(root), cache=cache), settings)
+        return requirements(config, root, Settings.from_env())
 
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)

@@ -420,13 +420,13 @@ def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
     snapshot.write_text('{"files": "not a listing"}')
     with pytest.raises(IntegrityError) as info:
         open_source(by_tag, offline_ctx)
-    assert str(info.value) == f"the cached listing of {repo}@{commit}: not a listing"
+    stale = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
+    assert str(info.value) == f"the cached listing {snapshot}: files: expected a table of files, got str{stale}"
     snapshot.write_text(json.dumps({"files": {"config.yaml": {"size": -1, "sha256": None}}}))
     with pytest.raises(IntegrityError) as info:
         open_source(by_tag, offline_ctx)
-    assert str(info.value).startswith(
-        f"model m: the cached listing of {repo}@{commit}: size of 'config.yaml': -1 is not"
-    )
+    assert str(info.value).startswith(f"model m: the cached listing {snapshot}: size of 'config.yaml': -1 is not")
+    assert str(info.value).endswith(stale)
     snapshot.unlink()
     with pytest.raises(FetchError) as fetch:
         open_source(by_tag, offline_ctx)  # the ref is there, the listing is not
