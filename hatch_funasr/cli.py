@@ -297,10 +297,10 @@ def _wide(items: list[Listed]) -> list[str]:
 
 def cmd_remote(args: argparse.Namespace) -> int:
     """``models --remote``: what the hubs publish, marked against what hatch-funasr knows."""
-    offline = Settings.from_env().offline
+    settings = args.settings
     taken: set[str] = set()
     listed = {
-        hub: _listed(hub, search(hub, args.org or (), args.task, limit=args.limit, offline=offline), taken)
+        hub: _listed(hub, search(hub, args.org or (), args.task, limit=args.limit, settings=settings), taken)
         for hub in ([args.hub] if args.hub else HUBS)
     }
     if args.json:
@@ -312,7 +312,7 @@ def cmd_remote(args: argparse.Namespace) -> int:
         spec = HUBS[hub]
         shown = [i for i in items if args.all or i.family is not None]
         owners = ", ".join(args.org or spec.organisations)
-        head = f"{spec.label} at {spec.where()}: {owners}" + (f", task {args.task}" if args.task else "")
+        head = f"{spec.label} at {spec.where(settings)}: {owners}" + (f", task {args.task}" if args.task else "")
         head += f": {len(items)} repositories, {len(shown)} shown"
         hidden = len(items) - len(shown)
         tail = [f"({hidden} more with no FunASR family hatch-funasr knows: --all lists them)"] if hidden else []
@@ -337,7 +337,7 @@ def cmd_remote(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.project)
     lock = read_lock(args.project.resolve())
-    settings = Settings.from_env()
+    settings = args.settings
     cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None  # read only: never created here
     print(f"{config.project_name} {config.version}: {len(config.models)} model(s) into package {config.package}")
     plans = plan(config, lock=lock, cache=cache)
@@ -420,7 +420,9 @@ def cmd_lock(args: argparse.Namespace) -> int:
         _err(f"error: --upgrade names no declared model: {', '.join(sorted(unknown))}")
         return 1
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-lock-") as work:
-        lock = lock_models(config, BuildContext.create(Path(work), lock=old, report=_err), upgrade=upgrade)
+        lock = lock_models(
+            config, BuildContext.create(Path(work), settings=args.settings, lock=old, report=_err), upgrade=upgrade
+        )
     changed = write_lock(root, lock)
     print(f"{root / LOCK_NAME}: {'written' if changed else 'unchanged'} ({len(lock.models)} model(s))")
     return 0
@@ -430,7 +432,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     root = args.project.resolve()
     config = load_config(root)
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-fetch-") as work:
-        ctx = BuildContext.create(Path(work), lock=read_lock(root), report=_err)
+        ctx = BuildContext.create(Path(work), settings=args.settings, lock=read_lock(root), report=_err)
         for source in open_sources(config, ctx):
             model = source.model
             if model.path is not None:
@@ -587,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         with disk_errors("cannot write", f"free space, or point {EnvVars.CACHE} at a writable disk"):
+            args.settings = Settings.from_env()  # once per command, handed down
+            args.settings.quiet_hub_clients()
             return int(args.func(args))
     except FunasrBuildError as e:
         _err(f"error: {e}")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
@@ -725,7 +727,8 @@ def _package_problem(value: object) -> str | None:
 
 
 def _normalize_package(project_name: str) -> str:
-    return re.sub(r"[-_.]+", "_", project_name).lower()
+    """The import name of a project: its PEP 503 name with ``_`` for ``-``."""
+    return canonicalize_name(project_name).replace("-", "_")
 
 
 def load_config(root: Path) -> BundleConfig:

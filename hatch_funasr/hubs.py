@@ -1,12 +1,13 @@
 """The hubs: one registry entry each, and thin adapters over their official clients.
 
-A hub is an entry of :data:`HUBS` (its short name, label, endpoint variable, default
-branch, the organisations that publish FunASR models there) plus an adapter class with three
-calls: list a revision, download named files, list the models an organisation publishes.
-Adding a hub is one entry and one adapter; nothing else names hubs.
+A hub is an entry of :data:`HUBS` (its short name, label, endpoint and token variables,
+default branch, model pages, package-URL type, the organisations that publish FunASR models
+there and the owners it renamed) plus an adapter class with three calls: list a revision,
+download named files, list the models an organisation publishes.  Adding a hub is one entry
+and one adapter; nothing else names hubs.
 
 ``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
-endpoint is read when the hub is used (so a mirror set per build is honoured) and passed
+endpoint comes from the build's settings (so a mirror set per build is honoured) and is passed
 to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKEN`` /
 ``MODELSCOPE_API_TOKEN`` themselves; they never pass through this module.
 """
@@ -14,7 +15,6 @@ to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKE
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, redact
 from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.names import is_commit
-from hatch_funasr.settings import EnvVars, endpoint
+from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label", "repo_key", "search", "token_vars"]
 
@@ -60,8 +60,10 @@ class HubSpec:
     endpoint_var: str
     #: None: the client's own default (and its own legacy variables).
     default_endpoint: str | None
+    #: The branch a declaration without a revision resolves (what the hub's clients default to).
     default_branch: str
-    adapter: Callable[[str | None], HubClient]
+    #: Makes the client: ``adapter(endpoint, default_branch)``.
+    adapter: Callable[[str | None, str], HubClient]
     #: The organisations that publish FunASR's models here (the seed's section 3), listed by
     #: ``hatch-funasr models --remote`` unless ``--org`` names others.
     organisations: tuple[str, ...] = ()
@@ -76,16 +78,17 @@ class HubSpec:
     token_vars: tuple[str, ...] = ()
     #: Owners the hub renamed (old -> new): both spellings name one repository.
     legacy_owners: Mapping[str, str] = field(default_factory=dict)
+    #: The client's own switches that keep it off the network, for the export child.
+    offline_env: Mapping[str, str] = field(default_factory=dict)
 
-    def client(self) -> HubClient:
+    def client(self, settings: Settings) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
         _redact_client_logs()
-        _no_client_bars()
-        return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
+        return self.adapter(settings.endpoint(self.endpoint_var, self.default_endpoint), self.default_branch)
 
-    def where(self) -> str:
+    def where(self, settings: Settings) -> str:
         """The endpoint in use, and how to change it: for messages."""
-        url = endpoint(self.endpoint_var, self.default_endpoint)
+        url = settings.endpoint(self.endpoint_var, self.default_endpoint)
         return f"{url} ({self.endpoint_var})" if url else f"{self.client_default} ({self.endpoint_var} unset)"
 
 
@@ -133,30 +136,17 @@ def _redact_client_logs() -> None:
         logging.setLogRecordFactory(_redacting_factory)
 
 
-def _no_client_bars() -> None:
-    """modelscope_hub draws a tqdm bar for every file it streams, whatever its caller asks; our
-    own progress (:mod:`hatch_funasr.progress`) reports per model, so the clients' bars are
-    turned off through tqdm's own variable (read when tqdm is imported, which the clients do
-    lazily after this; ``TQDM_DISABLE=0`` keeps them)."""
-    os.environ.setdefault(EnvVars.TQDM_DISABLE, "1")
-
-
-def _no_phone_home() -> None:
-    """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
-    on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only."""
-    os.environ.setdefault(EnvVars.HF_HUB_DISABLE_TELEMETRY, "1")
-
-
 class HuggingFaceClient:
     """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, default_branch: str = "main") -> None:
         self.endpoint = url or "https://huggingface.co"
+        self.default_branch = default_branch  # what the hub resolves a request without a revision to
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
-        _no_phone_home()
         from huggingface_hub import HfApi
 
+        # No revision: the repository's own default branch, which the hub resolves (GET /api/models/{repo}).
         info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
         files: dict[str, RemoteFile] = {}
         for s in info.siblings or []:
@@ -170,7 +160,6 @@ class HuggingFaceClient:
     def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
         """``HfApi.list_models(author=, pipeline_tag=, limit=)``: ``GET /api/models``, pages followed
         through ``Link: rel="next"`` by the client."""
-        _no_phone_home()
         from huggingface_hub import HfApi
 
         found = HfApi(endpoint=self.endpoint).list_models(author=owner, pipeline_tag=task, limit=limit)
@@ -188,7 +177,6 @@ class HuggingFaceClient:
         """The client's own URL, headers (token) and HTTP session; the body streamed here, so
         it is hashed as it arrives (huggingface_hub checks only sizes, after writing) and cut
         off at the listed size.  A dropped body resumes with a Range request."""
-        _no_phone_home()
         from huggingface_hub import hf_hub_url
         from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
             build_hf_headers,
@@ -232,8 +220,9 @@ class HuggingFaceClient:
 class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, default_branch: str = "master") -> None:
         self.endpoint = url
+        self.default_branch = default_branch
 
     def _api(self) -> Any:
         from modelscope_hub import HubApi
@@ -242,7 +231,7 @@ class ModelScopeClient:
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
         api = self._api()
-        wanted = revision or "master"
+        wanted = revision or self.default_branch
         if is_commit(wanted):
             commit = wanted
         else:
@@ -386,6 +375,7 @@ HUBS: dict[str, HubSpec] = {
         page="https://huggingface.co/{repo}",
         purl_type="huggingface",
         token_vars=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+        offline_env={EnvVars.HF_HUB_OFFLINE: "1", EnvVars.HF_HUB_DISABLE_TELEMETRY: "1"},
     ),
 }
 
@@ -410,18 +400,18 @@ def hub_label(name: str) -> str:
 
 
 def search(
-    hub: str, owners: Sequence[str], task: str | None, *, limit: int, offline: bool
+    hub: str, owners: Sequence[str], task: str | None, *, limit: int, settings: Settings
 ) -> list[tuple[str, RemoteModel]]:
     """What each of ``owners`` publishes on ``hub`` (the hub's default organisations when none
     are named), as ``(owner, model)``; a :class:`FetchError` naming the hub, the endpoint and
     its variable when offline or when the hub cannot be reached."""
     spec = HUBS[hub]
-    if offline:
+    if settings.offline:
         raise FetchError(
             f"listing {spec.label}'s models needs the network, and {EnvVars.OFFLINE}=1 says not to use it; "
-            f"unset it (the endpoint would be {spec.where()})"
+            f"unset it (the endpoint would be {spec.where(settings)})"
         )
-    client = spec.client()
+    client = spec.client(settings)
     found: list[tuple[str, RemoteModel]] = []
     for owner in owners or spec.organisations:
         try:
@@ -431,7 +421,8 @@ def search(
         except Exception as e:
             raise FetchError(  # the client's message may hold the endpoint's credentials: redacted, not chained
                 redact(
-                    f"cannot list the models of {owner} on {spec.label} at {spec.where()}: {type(e).__name__}: {e}; "
+                    f"cannot list the models of {owner} on {spec.label} at {spec.where(settings)}: "
+                    f"{type(e).__name__}: {e}; "
                     f"check the network, or set {spec.endpoint_var} to a reachable mirror"
                 )
             ) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import shutil
 import signal
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from packaging.utils import canonicalize_name
 
 from hatch_funasr import sbom, scratch
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
@@ -61,7 +61,9 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         found = find_hook_table(self.metadata.config)
         root = Path(self.root).resolve()
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
-        return requirements(config, root, Settings.from_env())
+        settings = Settings.from_env()
+        settings.quiet_hub_clients()
+        return requirements(config, root, settings)
 
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)
@@ -78,7 +80,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._staging = scratch.make_dir(Path(tempfile.gettempdir()), "hatch-funasr-build-")
         self._catch_signals()
         try:
-            ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
+            settings = Settings.from_env()  # once per build, handed down
+            settings.quiet_hub_clients()
+            ctx = BuildContext.create(
+                self._staging / "work", settings=settings, lock=read_lock(root), report=self.app.display_info
+            )
             if ctx.lock is not None and ctx.settings.lock_update:
                 ctx = BuildContext.create(
                     ctx.work,
@@ -185,7 +191,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
 
     def _interrupted(self, signum: int, _frame: object) -> None:
         # Between hatchling writing the wheel and finalize, the wheel has no models yet.
-        prefix = re.sub(r"[-_.]+", "_", self.metadata.core.name).lower() + "-"
+        prefix = canonicalize_name(self.metadata.core.name).replace("-", "_") + "-"
         for wheel in Path(self.directory).glob("*.whl"):
             with contextlib.suppress(OSError):
                 if wheel.name.lower().startswith(prefix) and wheel.stat().st_mtime >= self._started - 1:

@@ -430,7 +430,7 @@ def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) 
         entry.commit,
         listing,
         ctx.cache,
-        HUBS[model.hub].client(),
+        HUBS[model.hub].client(ctx.settings),
         offline=ctx.offline,
         locked=True,
         attempts=ctx.settings.download_attempts,
@@ -470,9 +470,15 @@ def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
                 "is not in the cache"
             )
         return HubSource(
-            model, cached.commit, dict(cached.files), cache, hub.client(), offline=True, license=cached.license
+            model,
+            cached.commit,
+            dict(cached.files),
+            cache,
+            hub.client(ctx.settings),
+            offline=True,
+            license=cached.license,
         )
-    client = hub.client()
+    client = hub.client(ctx.settings)
     try:
         listing: RepoListing = client.list(model.repo, revision)
     except FunasrBuildError as e:

@@ -164,7 +164,7 @@ def test_cache_poisoned_after_locking_is_detected(
     project = make_project(tmp_path)
     lock_project(project)
     sha = hashlib.sha256(vad_repo[MODEL]).hexdigest()
-    blob = Cache().blob_path(sha)
+    blob = Cache(Path(hub_env["HATCH_FUNASR_CACHE"])).blob_path(sha)
     blob.chmod(0o644)
     data = bytearray(blob.read_bytes())
     data[100] ^= 0xFF
