@@ -457,7 +457,7 @@ def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
         def list(self, repo: str, revision: str | None) -> RepoListing:
             return RepoListing("main", {})
 
-    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url: Moved()))
+    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url, _branch: Moved()))
     with pytest.raises(IntegrityError) as info:
         open_source(model, ctx)
     assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"

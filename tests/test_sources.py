@@ -692,7 +692,7 @@ def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(
         def list(self, repo: str, revision: str | None) -> RepoListing:
             return RepoListing(COMMIT, {"../evil.py": RemoteFile("../evil.py", 1)})
 
-    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url: Hostile()))
+    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url, _branch: Hostile()))
     model = _vad_model(tmp_path)
     with pytest.raises(IntegrityError) as info:
         open_source(model, BuildContext.create(tmp_path / "work"))
