@@ -29,7 +29,7 @@ from hatch_funasr.families import FAMILIES, Family, detect_family
 from hatch_funasr.hubs import HUBS, repo_key, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
 from hatch_funasr.manifest import Manifest, read_manifest
-from hatch_funasr.model import BundleConfig, RemoteModel
+from hatch_funasr.model import BundleConfig, HubRef, LocalDir, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
 from hatch_funasr.settings import EnvVars, Settings, tomllib
@@ -347,7 +347,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  - {step}")
         for problem in p.problems:
             print(f"  ! {problem}")
-    hub_models = [m for m in config.models if m.path is None]
+    hub_models = [m for m in config.models if isinstance(m.origin, HubRef)]
     if lock is None and hub_models:
         print(
             f"\nno {LOCK_NAME}: revisions are resolved when the wheel is built; run `hatch-funasr lock` once on a "
@@ -435,12 +435,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         ctx = BuildContext.create(Path(work), settings=args.settings, lock=read_lock(root), report=_err)
         for source in open_sources(config, ctx):
             model = source.model
-            if model.path is not None:
-                print(f"{model.name}: local directory {model.path}, nothing to fetch")
+            if isinstance(model.origin, LocalDir):
+                print(f"{model.name}: local directory {model.origin.path}, nothing to fetch")
                 continue
             files = fetch_files(source, select(model, source).files, ctx).files
             size = sum(r.size for r in files.values())
-            print(f"{model.name}: {model.repo}@{source.commit} {len(files)} files, {size / 2**20:.1f} MiB cached")
+            got = f"{len(files)} files, {size / 2**20:.1f} MiB cached"
+            print(f"{model.name}: {model.origin.repo}@{source.commit} {got}")
     print(f"cache: {ctx.cache.root}")
     return 0
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.hubs import HUBS
-from hatch_funasr.model import BundleConfig, ModelConfig
+from hatch_funasr.model import BundleConfig, HubRef, ModelConfig
 from hatch_funasr.names import (
     REPO_ID,
     case_collisions,
@@ -83,13 +83,13 @@ class Lock:
     models: Mapping[str, LockedModel]
 
 
-def declaration_of(model: ModelConfig) -> dict[str, object]:
-    """What decides a model's commits and file set, as the lock stores it (a TOML table:
-    unset values are left out)."""
+def declaration_of(model: ModelConfig, ref: HubRef) -> dict[str, object]:
+    """What decides a hub model's commits and file set (``ref`` is its origin), as the lock
+    stores it (a TOML table: unset values are left out)."""
     table: dict[str, object] = {
-        "hub": model.hub,
-        "repo": model.repo,
-        "revision": model.revision,
+        "hub": ref.hub,
+        "repo": ref.repo,
+        "revision": ref.revision,
         "family": model.family,
         "format": model.format,
         "export": model.export,
@@ -307,16 +307,16 @@ def mismatches(config: BundleConfig, lock: Lock) -> list[str]:
     """How the declaration and the lock disagree, one line per model."""
     problems = []
     for model in config.models:
-        if model.path is not None:
+        if not isinstance(model.origin, HubRef):
             continue
         entry = lock.models.get(model.name)
         if entry is None:
             problems.append(f"model {model.name} is declared but not in {LOCK_NAME}")
             continue
-        was, now = entry.declaration, declaration_of(model)
+        was, now = entry.declaration, declaration_of(model, model.origin)
         changed = [f"{k} {was.get(k)!r} -> {now.get(k)!r}" for k in sorted({*was, *now}) if was.get(k) != now.get(k)]
         if changed:
             problems.append(f"model {model.name} changed since it was locked: {', '.join(changed)}")
-    declared = {m.name for m in config.models if m.path is None}
+    declared = {m.name for m in config.models if isinstance(m.origin, HubRef)}
     problems += [f"model {n} is in {LOCK_NAME} but no longer declared" for n in sorted(set(lock.models) - declared)]
     return problems

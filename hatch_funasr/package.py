@@ -19,7 +19,7 @@ from typing import Any
 from hatch_funasr import __version__
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.manifest import Manifest, read_manifest
-from hatch_funasr.model import BundleConfig, StagedModel
+from hatch_funasr.model import BundleConfig, LocalDir, StagedModel
 from hatch_funasr.pack import PackEntry
 
 __all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "build_manifest", "pack_entries", "write_package"]
@@ -80,18 +80,17 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
     m = staged.config
     selection = staged.selection
-    local = None
-    if m.path is not None:
+    if isinstance(m.origin, LocalDir):
         try:
-            local = m.path.relative_to(relative_root).as_posix()
+            local = m.origin.path.relative_to(relative_root).as_posix()
         except ValueError:
-            local = m.path.name
+            local = m.origin.path.name
+        origin: dict[str, Any] = {"repo": None, "hub": None, "path": local, "revision": None}
+    else:
+        origin = {"repo": m.origin.repo, "hub": m.origin.hub, "path": None, "revision": m.origin.revision}
     return {
         "alias": m.alias,
-        "repo": m.repo,
-        "hub": None if local else m.hub,
-        "path": local,
-        "revision": m.revision,
+        **origin,
         "commit": staged.commit,
         "family": m.family,
         "format": m.format,

@@ -43,12 +43,12 @@ from hatch_funasr.lock import (
     read_lock,
 )
 from hatch_funasr.manifest import Manifest
-from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
+from hatch_funasr.model import BundleConfig, FileRecord, HubRef, LocalDir, ModelConfig, Source, StagedModel
 from hatch_funasr.names import is_sha256
 from hatch_funasr.onnxscan import weight_files
 from hatch_funasr.package import write_package
 from hatch_funasr.settings import EnvVars, Settings
-from hatch_funasr.sources import ComposedSource, LocalSource, cached_listing, extra_model, open_locked, open_source
+from hatch_funasr.sources import ComposedSource, LocalSource, cached_listing, open_locked, open_source
 
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
@@ -108,7 +108,7 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
 def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     """Every model's source: from the lock when there is one.  Offline, every model missing
     from the cache is named in one error, not just the first."""
-    hub_models = [m.name for m in config.models if m.path is None]
+    hub_models = [m.name for m in config.models if isinstance(m.origin, HubRef)]
     if ctx.offline and ctx.lock is None and hub_models and not ctx.settings.trust_cache:
         raise FetchError(
             f"an offline build of hub models ({', '.join(hub_models)}) needs {LOCK_NAME}: the cache is not a root "
@@ -127,8 +127,8 @@ def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     missing: list[str] = []
     for model in config.models:
         try:
-            if ctx.lock is not None and model.path is None:
-                source: Source = open_locked(model, ctx.lock.models[model.name], ctx)
+            if ctx.lock is not None and isinstance(model.origin, HubRef):
+                source: Source = open_locked(model, model.origin, ctx.lock.models[model.name], ctx)
             else:
                 source = open_source(model, ctx)
         except FetchError as e:
@@ -145,8 +145,7 @@ def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
                 absent = source.missing(select(model, source, read_configs=False).files)
             if absent:
                 missing.append(
-                    f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
-                    f"(commit {source.commit}): {', '.join(absent)}"
+                    f"model {model.name}: {_revision_label(model)} (commit {source.commit}): {', '.join(absent)}"
                 )
     if missing:
         raise FetchError(
@@ -265,21 +264,27 @@ def prepare_bundle(
     return pkg, staged, manifest
 
 
-def _locked(model: ModelConfig, commit: str, staged: StagedModel) -> LockedModel:
-    """The lock entry of a fetched model: its commit and files, and each extra repository's."""
+def _revision_label(model: ModelConfig) -> str:
+    """``ms:iic/x revision v2.0.4`` (offline messages); a local directory by its path."""
+    if isinstance(model.origin, LocalDir):
+        return model.origin.label
+    return f"{model.origin.hub}:{model.origin.repo} revision {model.origin.revision or 'default'}"
+
+
+def _locked(model: ModelConfig, ref: HubRef, commit: str, staged: StagedModel) -> LockedModel:
+    """The lock entry of a fetched hub model: its commit and files, and each extra repository's."""
 
     def pinned(names: set[str]) -> tuple[LockedFile, ...]:
         return tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(staged.files.items()) if p in names)
 
     taken = {f for _e, _c, files in staged.extra for f in files}
-    assert model.repo is not None
     return LockedModel(
         name=model.name,
-        hub=model.hub,
-        repo=model.repo,
-        revision=model.revision,
+        hub=ref.hub,
+        repo=ref.repo,
+        revision=ref.revision,
         commit=commit,
-        declaration=declaration_of(model),
+        declaration=declaration_of(model, ref),
         files=pinned(set(staged.files) - taken),
         license=staged.license,
         extra=tuple(LockedRepo(e.hub, e.repo, e.revision, c, pinned(set(f))) for e, c, f in staged.extra),
@@ -292,17 +297,18 @@ def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | 
     unless named in ``upgrade`` (an empty set means all)."""
     entries: dict[str, LockedModel] = {}
     for model in config.models:
-        if model.path is None:
+        ref = model.origin
+        if isinstance(ref, HubRef):
             previous = ctx.lock.models.get(model.name) if ctx.lock else None
             wanted = upgrade is not None and (not upgrade or model.name in upgrade)
-            if previous is not None and previous.declaration == declaration_of(model) and not wanted:
+            if previous is not None and previous.declaration == declaration_of(model, ref) and not wanted:
                 entries[model.name] = previous
                 continue
             source = open_source(model, replace(ctx, offline=False))
             staged = fetch_files(source, select(model, source).files, ctx)
-            assert model.repo is not None and source.commit is not None
-            entries[model.name] = _locked(model, source.commit, staged)
-            ctx.report(f"locked {model.name}: {model.repo}@{source.commit} ({len(staged.files)} files)")
+            commit = str(source.commit)  # a hub source always has one
+            entries[model.name] = _locked(model, ref, commit, staged)
+            ctx.report(f"locked {model.name}: {ref.repo}@{commit} ({len(staged.files)} files)")
     return Lock(entries)
 
 
@@ -333,11 +339,11 @@ class Plan:
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
     """The files the model's sources have, where known without the network: a local directory,
     the lock, or listings an earlier build left in the cache; with where it came from."""
-    if model.path is not None:
-        return {p: f.size for p, f in LocalSource.open(model).listing.items()}, "the local directory"
-    assert model.repo is not None
+    ref = model.origin
+    if isinstance(ref, LocalDir):
+        return {p: f.size for p, f in LocalSource.open(model, ref).listing.items()}, "the local directory"
     entry = lock.models.get(model.name) if lock else None
-    if entry is not None and entry.declaration == declaration_of(model):
+    if entry is not None and entry.declaration == declaration_of(model, ref):
         listing = {f.path: f.size for f in entry.files}
         for extra in entry.extra:
             listing |= {f.path: f.size for f in extra.files if f.path not in listing}
@@ -345,8 +351,8 @@ def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -
     if cache is None:
         return None
     found: dict[str, int] = {}
-    for repo_model, wanted in [(model, None), *((extra_model(model, e), e.files) for e in model.extra)]:
-        cached = cached_listing(repo_model, cache)
+    for repo, wanted in [(ref, None), *((e.ref, e.files) for e in model.extra)]:
+        cached = cached_listing(model, repo, cache)
         if cached is None:
             return None
         found |= {p: f.size for p, f in cached.files.items() if wanted is None or p in wanted if p not in found}
@@ -355,13 +361,13 @@ def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -
 
 def _cached_text(model: ModelConfig, name: str, lock: Lock | None, cache: Cache | None) -> str | None:
     """A small file's text without the network: from the local directory, or the cache."""
-    if model.path is not None:
-        file = model.path / name
+    if isinstance(model.origin, LocalDir):
+        file = model.origin.path / name
         return file.read_text("utf-8", errors="replace") if file.is_file() else None
     entry = lock.models.get(model.name) if lock else None
     sha = next((f.sha256 for f in entry.files if f.path == name), None) if entry else None
     if sha is None and cache is not None:
-        cached = cached_listing(model, cache)
+        cached = cached_listing(model, model.origin, cache)
         listed = cached.files.get(name) if cached is not None else None
         sha = listed.sha256 if listed is not None else None
     if cache is None or not is_sha256(sha) or not cache.blob_path(sha).is_file():
@@ -407,10 +413,10 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
         exports: bool | None = (
             False if m.export is False or not exportable else True if m.export in (True, "generic") else None
         )
-        if m.path is not None:
-            steps.append(f"copy from local directory {m.path}")
+        if isinstance(m.origin, LocalDir):
+            steps.append(f"copy from local directory {m.origin.path}")
         else:
-            steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
+            steps.append(f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}")
         steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
         shipped: tuple[tuple[str, int | None], ...] = ()
         known = _known_listing(m, lock, cache)
@@ -434,8 +440,10 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             steps += list(selection.advice)
             problems += problems_of(m, selection, listing)
         else:
-            entry = catalog.by_repo(m.repo) if m.repo else None
-            onnx_ready = entry is not None and m.repo in entry.onnx.values()
+            # Only a hub model's listing can be unknown here (a local directory is always listed).
+            repo = m.origin.repo if isinstance(m.origin, HubRef) else ""
+            entry = catalog.by_repo(repo) if repo else None
+            onnx_ready = entry is not None and repo in entry.onnx.values()
             if m.export == "auto" and onnx_ready:
                 exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
             model_files = exported_files(family, m.format, m.export)
@@ -444,7 +452,7 @@ def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None 
             elif m.format == "torchscript" and model_files and m.export is not False:
                 steps.append(_export_step(m, model_files, "if the source has none, "))
             if m.format == "onnx" and family.onnx:
-                if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
+                if m.export is True or (not onnx_ready and m.export == "auto"):
                     steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
                 if m.quantize:
                     quant = ", ".join(map(quant_name, family.onnx))
@@ -513,7 +521,7 @@ def requirements(config: BundleConfig, root: Path, settings: Settings) -> list[s
     unknown = [
         m
         for m, p in zip(config.models, plans, strict=True)
-        if p.listing is None and m.path is None and (p.exports is None or p.quantizes is None)
+        if p.listing is None and (p.exports is None or p.quantizes is None)
     ]
     if unknown and not settings.offline:
         with tempfile.TemporaryDirectory(prefix="hatch-funasr-plan-") as work:

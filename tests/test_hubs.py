@@ -417,7 +417,7 @@ def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
     assert (online.attempts, online.progress, online.offline) == (5, "off", False)  # type: ignore[union-attr]
     online.materialize(["config.yaml"], ctx.report)
     offline_ctx = replace(ctx, offline=True)
-    by_commit = replace(by_tag, revision=commit)
+    by_commit = replace(by_tag, origin=replace(by_tag.origin, revision=commit))
     for model in (by_tag, by_commit):
         source = open_source(model, offline_ctx)
         assert source.commit == commit and source.listing["config.yaml"].sha256 is not None

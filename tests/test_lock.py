@@ -38,6 +38,7 @@ from hatch_funasr.lock import (
     read_lock,
     write_lock,
 )
+from hatch_funasr.model import HubRef
 
 
 @pytest.fixture
@@ -426,9 +427,10 @@ def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
     (project / "m").mkdir()
     config = load_config(project)
     vad = next(m for m in config.models if m.name == "vad")
-    was = declaration_of(vad) | {"revision": "v2.0.3", "quantize": True}
+    assert isinstance(vad.origin, HubRef)
+    was = declaration_of(vad, vad.origin) | {"revision": "v2.0.3", "quantize": True}
     entry = LockedModel(
-        hub="ms", repo=vad.repo or "", revision="v2.0.3", commit=C1, files=(), name="vad", declaration=was
+        hub="ms", repo=vad.origin.repo, revision="v2.0.3", commit=C1, files=(), name="vad", declaration=was
     )
     gone = LockedModel(hub="ms", repo="iic/x", revision=None, commit=C1, files=(), name="old", declaration={})
     assert mismatches(config, Lock({"vad": entry, "old": gone})) == [
@@ -438,16 +440,19 @@ def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
     ]
     same = LockedModel(
         hub="ms",
-        repo=vad.repo or "",
+        repo=vad.origin.repo,
         revision="v2.0.4",
         commit=C1,
         files=(),
         name="vad",
-        declaration=declaration_of(vad),
+        declaration=declaration_of(vad, vad.origin),
     )
     new = next(m for m in config.models if m.name == "new")
     assert (
-        mismatches(config, Lock({"vad": same, "new": replace(same, name="new", declaration=declaration_of(new))})) == []
+        mismatches(
+            config, Lock({"vad": same, "new": replace(same, name="new", declaration=declaration_of(new, new.origin))})
+        )
+        == []
     )
 
 
@@ -457,7 +462,7 @@ def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) 
         'include = ["*.txt"], exclude = ["x"] }\n'
     )
     config = load_config(make_project(tmp_path, models))
-    assert declaration_of(config.models[0]) == {
+    assert declaration_of(config.models[0], config.models[0].origin) == {
         "hub": "ms",
         "repo": "iic/SenseVoiceSmall-onnx",
         "revision": "v2.0.5",
@@ -470,7 +475,10 @@ def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) 
         "exclude": ["x"],
         "extra": [{"hub": "ms", "repo": "iic/SenseVoiceSmall", "files": ["chn_jpn_yue_eng_ko_spectok.bpe.model"]}],
     }
-    assert list(declaration_of(config.models[0]))[:2] == ["exclude", "export"]  # sorted, as written
+    assert list(declaration_of(config.models[0], config.models[0].origin))[:2] == [
+        "exclude",
+        "export",
+    ]  # sorted, as written
 
 
 def test_a_lock_whose_declarations_are_json_strings_still_reads(tmp_path: Path) -> None:
@@ -484,7 +492,7 @@ def test_a_lock_whose_declarations_are_json_strings_still_reads(tmp_path: Path) 
     assert lock is not None
     config = load_config(project)
     assert mismatches(config, lock) == []
-    assert lock.models["asr"].declaration == declaration_of(config.model("asr"))
+    assert lock.models["asr"].declaration == declaration_of(config.model("asr"), config.model("asr").origin)
     assert "keep-fp32" not in lock.models["vad"].declaration
     write_lock(project, lock)
     assert 'declaration = { exclude = [], export = "auto", extra = [{ files' in (project / "funasr.lock").read_text()
