@@ -426,7 +426,7 @@ def test_short_and_long_forms_resolve(tmp_path: Path) -> None:
     assert (by["vad"].family, by["vad"].format) == ("fsmn-vad", "onnx")
     asr = "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx"
     assert by["asr"].quantize and by["asr"].origin == HubRef("ms", asr, "v2.0.4")
-    assert by["punc"].origin == HubRef("hf", "funasr/ct-punc")
+    assert by["punc"].origin == HubRef("hf", "funasr/ct-punc", "v2.0.4")
     assert (by["lm"].family, by["lm"].alias) == ("ngram-lm", "ngram-lm-zh")
     assert (by["spk"].family, by["spk"].format) == ("campplus", "pytorch")
     assert (by["sv"].alias, by["sv"].format) == ("whisper-large-v3", "pytorch")
