@@ -27,7 +27,7 @@ from pathlib import Path
 from hatch_funasr.cache import DerivedEntry
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ExportError
-from hatch_funasr.families import Selection, pytorch_files
+from hatch_funasr.families import Selection
 from hatch_funasr.hubs import HUBS, token_vars
 from hatch_funasr.model import ModelConfig, Source, StagedModel
 from hatch_funasr.quantize import load_check
@@ -46,7 +46,7 @@ def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str
     ``configuration.json`` names (CAM++'s ``campplus_cn_common.bin``)."""
     generic = model.export == "generic"
     if not selection.export or "model.pt" in available or (generic and "configuration.json" in available):
-        return []
+        return [f"cannot export: {why}" for why in selection.export_problems]
     what = "model.pt, or a configuration.json naming the checkpoint," if generic else "model.pt"
     return [f"the source has no {', '.join(selection.export)} and no {what} to export them from"]
 
@@ -121,13 +121,7 @@ def _gate(model: ModelConfig, drift: Mapping[str, float], ctx: BuildContext) -> 
 def export_model(staged: StagedModel, selection: Selection, source: Source, ctx: BuildContext) -> StagedModel:
     """Export ``selection.export`` from the PyTorch checkpoint; check it; add the results."""
     model = staged.config
-    sizes = {p: f.size for p, f in source.listing.items()}
-    configuration, config_yaml = source.read_text("configuration.json"), source.read_text("config.yaml")
-    names, missing, problems = pytorch_files(configuration, sizes, config_yaml)
-    if missing or problems:
-        why = [f"{model.source_label} has no {', '.join(missing)}"] if missing else []
-        raise ExportError(f"model {model.name}: cannot export: {'; '.join(why + problems)}")
-    records = source.materialize(names, ctx.report)
+    records = source.materialize(selection.export_inputs, ctx.report)
     tools, _ = _run_child(model, ctx.settings, ["--versions"])
     job_spec = _job(model, selection, Path())
     key = ctx.cache.derived_key(

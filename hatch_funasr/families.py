@@ -344,6 +344,10 @@ class Selection:
     missing: tuple[str, ...]
     #: ONNX files to produce by exporting the PyTorch checkpoint.
     export: tuple[str, ...] = ()
+    #: What the export reads: the PyTorch directory as ``funasr.AutoModel`` loads it (:func:`pytorch_files`).
+    export_inputs: tuple[str, ...] = ()
+    #: Why that directory cannot be loaded (files it lacks, a configuration without file_path_metas).
+    export_problems: tuple[str, ...] = ()
     #: fp32 ONNX files to quantize into their ``_quant`` names.
     quantize: tuple[str, ...] = ()
     #: Why the declaration cannot be honoured with this source (errors, not advice).
@@ -566,6 +570,8 @@ def select_files(
     converted: dict[str, str] = {}
     config_paths: dict[str, str] = {}
     quantized_runtime: bool | None = None
+    export_inputs: list[str] = []
+    export_problems: list[str] = []
     if fmt == "pytorch" and not family.plain:
         needed, missing, problems = pytorch_files(configuration_json, usable, config_yaml)
         notes += problems
@@ -594,6 +600,9 @@ def select_files(
         have_all = all(f in usable for f in model_files)
         if model_files and (export is True or generic or (not have_all and export == "auto" and "model.pt" in usable)):
             to_export = list(model_files)
+            export_inputs, absent, export_problems = pytorch_files(configuration_json, usable, config_yaml)
+            if absent:
+                export_problems.insert(0, f"{source} has no {', '.join(absent)}")
         if generic:
             advice.append(
                 f"{model_files[0]} is traced from the PyTorch module with the declared export-inputs "
@@ -634,6 +643,8 @@ def select_files(
         files=tuple(dict.fromkeys(shipped + tuple(inputs))),
         missing=tuple(missing),
         export=tuple(to_export),
+        export_inputs=tuple(export_inputs),
+        export_problems=tuple(export_problems),
         quantize=tuple(to_quantize),
         notes=tuple(notes),
         ship=tuple(dict.fromkeys(shipped + tuple(derived))),

@@ -66,7 +66,7 @@ def choose(
         )
         configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
-    pytorch = model.format == "pytorch" or "model.pt" in listing
+    pytorch = model.format == "pytorch" or "model.pt" in listing or model.export == "generic"
     return select_files(
         FAMILIES[model.family],
         model.format,
@@ -399,94 +399,99 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
     every listing known here (local directory, lock, cache), else what the family implies."""
-    plans = []
-    for m in config.models:
-        family = FAMILIES[m.family]
-        steps: list[str] = []
-        problems: list[str] = []
-        runtime: str | None = "quantized" if m.format == "onnx" and family.onnx and m.quantize else None
-        onnx = m.format == "onnx" and bool(family.onnx)
-        # Unknown listing: quantization when asked for (or a contextual model, whose official
-        # repository lacks model_eb_quant.onnx), export unless a ready ONNX repository is known.
-        quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
-        exportable = m.format in ("onnx", "torchscript") and bool(exported_files(family, m.format, m.export))
-        exports: bool | None = (
-            False if m.export is False or not exportable else True if m.export in (True, "generic") else None
-        )
-        if isinstance(m.origin, LocalDir):
-            steps.append(f"copy from local directory {m.origin.path}")
-        else:
-            steps.append(f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}")
-        steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
-        shipped: tuple[tuple[str, int | None], ...] = ()
-        known = _known_listing(m, lock, cache)
-        where = None
-        if known is not None:
-            listing, where = known
-            selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))
-            steps.append(f"files chosen from {where} ({len(listing)} files listed)")
-            if selection.export:
-                steps.append(_export_step(m, selection.export))
-            if selection.quantize:
-                steps.append(
-                    f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
-                )
-            steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
-            steps.append("ship " + ", ".join(selection.ship))
-            steps += [line for line in (_runtime_line(selection),) if line]
-            runtime = selection.runtime
-            exports, quantizes = bool(selection.export), bool(selection.quantize)
-            shipped = tuple((f, listing.get(f)) for f in selection.ship)
-            steps += list(selection.advice)
-            problems += problems_of(m, selection, listing)
-        else:
-            # Only a hub model's listing can be unknown here (a local directory is always listed).
-            repo = m.origin.repo if isinstance(m.origin, HubRef) else ""
-            entry = catalog.by_repo(repo) if repo else None
-            onnx_ready = entry is not None and repo in entry.onnx.values()
-            if m.export == "auto" and onnx_ready:
-                exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
-            model_files = exported_files(family, m.format, m.export)
-            if m.export == "generic":
-                steps.append(_export_step(m, model_files))
-            elif m.format == "torchscript" and model_files and m.export is not False:
-                steps.append(_export_step(m, model_files, "if the source has none, "))
-            if m.format == "onnx" and family.onnx:
-                if m.export is True or (not onnx_ready and m.export == "auto"):
-                    steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
-                if m.quantize:
-                    quant = ", ".join(map(quant_name, family.onnx))
-                    steps.append(f"quantize to {quant} unless the source ships them")
-                if onnx_ready:
-                    runtime = "quantized"
-                    steps.append(
-                        "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
-                        "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
-                    )
-            if onnx_ready and m.format == "onnx" and family.onnx:
-                files = expected_files(family, m.format, quantize=True, keep_fp32=False)
-            else:
-                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
-            steps.append("pack " + ", ".join(files))
-        target = f"{config.package}/models/{m.dir_name}"
-        runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
-        plans.append(
-            Plan(
-                m.name,
-                m.source_label,
-                m.family,
-                m.format,
-                tuple(steps),
-                target,
-                tuple(problems),
-                runtime,
-                exports,
-                quantizes,
-                shipped,
-                where,
+    return [_plan_model(m, config.package, lock, cache) for m in config.models]
+
+
+def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | None) -> Plan:
+    if isinstance(m.origin, LocalDir):
+        steps = [f"copy from local directory {m.origin.path}"]
+    else:
+        steps = [f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}"]
+    steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
+    shipped: tuple[tuple[str, int | None], ...] = ()
+    problems: list[str] = []
+    known = _known_listing(m, lock, cache)
+    where = None
+    if known is None:
+        exports, quantizes, runtime = _implied(m, steps)
+    else:
+        listing, where = known
+        selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))
+        steps.append(f"files chosen from {where} ({len(listing)} files listed)")
+        if selection.export:
+            steps.append(_export_step(m, selection.export))
+        if selection.quantize:
+            steps.append(
+                f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
             )
-        )
-    return plans
+        steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
+        steps.append("ship " + ", ".join(selection.ship))
+        steps += [line for line in (_runtime_line(selection),) if line]
+        runtime = selection.runtime
+        exports, quantizes = bool(selection.export), bool(selection.quantize)
+        shipped = tuple((f, listing.get(f)) for f in selection.ship)
+        steps += list(selection.advice)
+        problems += problems_of(m, selection, listing)
+    family = FAMILIES[m.family]
+    runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
+    target = f"{package}/models/{m.dir_name}"
+    return Plan(
+        m.name,
+        m.source_label,
+        m.family,
+        m.format,
+        tuple(steps),
+        target,
+        tuple(problems),
+        runtime,
+        exports,
+        quantizes,
+        shipped,
+        where,
+    )
+
+
+def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None, str | None]:
+    """What the family and the catalog imply where the listing is unknown (only a hub model's can
+    be: a local directory is always listed): whether the build exports and quantizes (None: the
+    listing decides) and the runtime mode; the steps are said in ``steps``."""
+    family = FAMILIES[m.family]
+    onnx = m.format == "onnx" and bool(family.onnx)
+    runtime: str | None = "quantized" if onnx and m.quantize else None
+    # Quantization when asked for (or a contextual model, whose official repository lacks
+    # model_eb_quant.onnx), export unless a ready ONNX repository is known.
+    quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
+    exportable = m.format in ("onnx", "torchscript") and bool(exported_files(family, m.format, m.export))
+    exports: bool | None = (
+        False if m.export is False or not exportable else True if m.export in (True, "generic") else None
+    )
+    repo = m.origin.repo if isinstance(m.origin, HubRef) else ""
+    entry = catalog.by_repo(repo) if repo else None
+    onnx_ready = entry is not None and repo in entry.onnx.values()
+    if m.export == "auto" and onnx_ready:
+        exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
+    model_files = exported_files(family, m.format, m.export)
+    if m.export == "generic":
+        steps.append(_export_step(m, model_files))
+    elif m.format == "torchscript" and model_files and m.export is not False:
+        steps.append(_export_step(m, model_files, "if the source has none, "))
+    if onnx:
+        if m.export is True or (not onnx_ready and m.export == "auto"):
+            steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
+        if m.quantize:
+            steps.append(f"quantize to {', '.join(map(quant_name, family.onnx))} unless the source ships them")
+        if onnx_ready:
+            runtime = "quantized"
+            steps.append(
+                "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
+                "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
+            )
+    if onnx_ready and onnx:
+        files = expected_files(family, m.format, quantize=True, keep_fp32=False)
+    else:
+        files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
+    steps.append("pack " + ", ".join(files))
+    return exports, quantizes, runtime
 
 
 def _extra(name: str) -> list[str]:
