@@ -10,7 +10,6 @@ and :mod:`hatch_funasr.pack` streams the model files in.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 from hatch_funasr import catalog, export, quantize
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
-from hatch_funasr.errors import ConfigError, FetchError, FunasrBuildError, SelectionError
+from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import (
     FAMILIES,
     Selection,
@@ -531,9 +530,8 @@ def requirements(config: BundleConfig, root: Path, settings: Settings) -> list[s
     if unknown and not settings.offline:
         with tempfile.TemporaryDirectory(prefix="hatch-funasr-plan-") as work:
             ctx = BuildContext.create(Path(work), settings=settings, cache=cache)
-            for model in unknown:
-                with contextlib.suppress(FunasrBuildError):  # the build that follows says why, in full
-                    open_source(model, ctx)
+            for model in unknown:  # a repository that cannot be listed fails here as the build would
+                open_source(model, ctx)
         plans = plan(config, lock=lock, cache=cache)
     return build_requirements(config, plans, settings)
 
