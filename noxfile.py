@@ -84,3 +84,15 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     session.install("-e", ".", "mypy")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate the reference pages made from the code (configuration, environment, CLI), then
+    render docs/ as a site in site/ (`nox -s docs -- serve` to browse it). The Markdown reads as it is."""
+    session.install("-e", ".", "mkdocs>=1.6")
+    session.run("python", "-m", "hatch_funasr._docgen")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--site-dir", "site", *session.posargs)

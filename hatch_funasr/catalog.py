@@ -1,13 +1,14 @@
-"""The catalog: aliases for every model in the seed document and FunASR's own short names.
+"""The catalog: aliases for the models FunASR deployments use and FunASR's own short names.
 
 Each entry gives the family, the ModelScope id, the Hugging Face id where one exists, and
 the ready ONNX repository where one exists (so ``format = "onnx"`` needs no torch).
 
-Where the seed and FunASR disagree we follow the seed and say so in ``note``:
-FunASR's ModelScope map sends ``paraformer-zh`` to the SeACo-Paraformer (hotword) model,
-while the seed's ``paraformer-zh`` is the vad-punc Paraformer-large with timestamps whose
-ready ONNX is the C++ offline server's default ``--model-dir``.  hatch-funasr resolves
-``paraformer-zh`` to the seed's model on both hubs; ``seaco-paraformer`` is FunASR's one.
+Where FunASR's short names and the deployment docs disagree we follow the deployment docs and
+say so in ``note``: FunASR's ModelScope map sends ``paraformer-zh`` to the SeACo-Paraformer
+(hotword) model, while the offline server's ``paraformer-zh`` is the vad-punc Paraformer-large
+with timestamps whose ready ONNX is the C++ offline server's default ``--model-dir``.
+hatch-funasr resolves ``paraformer-zh`` to that model on both hubs; ``seaco-paraformer`` is
+FunASR's one.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ _ENTRIES = (
         "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
         hf="funasr/paraformer-zh",
         onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="seed's model (vad-punc, timestamps); FunASR's ModelScope map calls seaco-paraformer this",
+        note="the vad-punc model with timestamps (the offline server's); FunASR's ModelScope map calls seaco-paraformer this",
     ),
     _E(
         "paraformer",
@@ -106,7 +107,7 @@ _ENTRIES = (
         "paraformer-contextual",
         "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404",
         onnx_ms="iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="NN hotwords; the seed's hotword ONNX for the C++ runtime",
+        note="NN hotwords; the hotword ONNX the C++ runtime loads",
     ),
     _E(
         "paraformer-zh-8k",
@@ -256,8 +257,8 @@ _ENTRIES = (
         "kws-xiaoyun-online",
         "kws",
         "iic/speech_sanm_kws_phone-xiaoyun-commands-online",
-        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, streaming (the seed's table "
-        "calls it FSMN-KWS; the repository is the SANM model)",
+        note="SANM keyword spotting on phone units, wake word '小云小云' + commands, streaming (often called FSMN-KWS; "
+        "the repository is the SANM model)",
     ),
     _E(
         "kws-xiaoyun-offline",

@@ -55,7 +55,7 @@ def build_system(pyproject: Mapping[str, Any]) -> Findings:
     if "hatch-funasr" not in {canonicalize_name(n) for n in names}:
         problems.append(
             'build-system.requires does not name "hatch-funasr": isolated builds (hatch build, python -m build, '
-            "pip wheel, uv build) would not have the hook; see README, Isolated builds"
+            "pip wheel, uv build) would not have the hook; see docs/getting-started.md, Isolated builds"
         )
     return [], problems
 

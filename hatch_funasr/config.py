@@ -4,7 +4,8 @@ Every problem is collected with its TOML path and raised once as a :class:`Confi
 Nothing here touches the network; local ``path`` sources are only checked to exist.
 
 The keys are one table of :class:`Field` per TOML table: the parser's unknown-key checks, the
-JSON Schema validate-pyproject gets (:func:`tool_schema`) and README's key tables come from it.
+JSON Schema validate-pyproject gets (:func:`tool_schema`) and docs/reference/configuration.md's key tables
+(:mod:`hatch_funasr._docgen`) come from it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ DEFAULT_OPSET = 14
 
 # --- The keys of the declaration -----------------------------------------------------------
 # One table of fields per TOML table, innermost first: the parser's unknown-key checks take their
-# names from these, json_schema() is made of them, README's key tables are their descriptions.
+# names from these, json_schema() is made of them, the configuration reference's tables are made of them.
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Field:
     #: JSON Schema (draft-07) of the value: enumerations from the registries, patterns the
     #: parser's own regular expressions, sub-tables made by :func:`_table` from their fields.
     schema: Mapping[str, Any]
-    #: One line of Markdown: the schema's description and README's table cell.
+    #: One line of Markdown: the schema's description and the configuration reference's table cell.
     description: str
     required: bool = False
 

@@ -194,8 +194,8 @@ _TABLE = (
         onnx=(),
         required=(),
         no_onnx_reason=(
-            "FunASR has no export() for CAM++ and publishes no official ONNX of it (the seed's "
-            "section 4); a third-party ONNX (lovemefan/campplus) exists but is unverified; "
+            "FunASR has no export() for CAM++ and publishes no official ONNX of it; "
+            "a third-party ONNX (lovemefan/campplus) exists but is unverified; "
             'use format = "pytorch"'
         ),
         no_torchscript_reason=(
@@ -279,7 +279,7 @@ _TABLE = (
         onnx=(),
         required=(),
         no_onnx_reason=(
-            'Qwen-Audio is a multimodal LLM that FunASR cannot export (the seed\'s section 4); use format = "pytorch"'
+            'Qwen-Audio is a multimodal LLM that FunASR cannot export; use format = "pytorch"'
         ),
         no_torchscript_reason=(
             'Qwen-Audio is a multimodal LLM that FunASR cannot export, to TorchScript neither; use format = "pytorch"'

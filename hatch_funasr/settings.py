@@ -117,7 +117,7 @@ class Settings:
 
     #: ``HATCH_FUNASR_OFFLINE=1``: build from the cache alone, never touch the network.
     offline: bool = False
-    #: ``HATCH_FUNASR_CACHE``, else the platform's user cache directory.
+    #: ``HATCH_FUNASR_CACHE``: the cache directory (created if missing); unset, the platform's user cache directory.
     cache_root: Path = Path()
     #: ``HATCH_FUNASR_LOCK=update``: a build re-locks a changed declaration instead of failing.
     lock_update: bool = False
@@ -135,7 +135,7 @@ class Settings:
     #: cache's listings on trust (the cache is otherwise not a root of trust).
     trust_cache: bool = False
     #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
-    #: or 5 s), ``off``; unset (None): live on a terminal, log elsewhere.
+    #: or 5 s), ``off``; unset: live on a terminal, log elsewhere.
     progress: str | None = None
     #: The environment as it was read (copied once): hub endpoints, the export child's environment.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -226,7 +226,7 @@ BAD = [
         _pyproject({"spk": {"model": "cam++", "format": "onnx"}}),
         [
             'tool.funasr.models.spk.format: "onnx" is not available for campplus models: FunASR has no export() '
-            "for CAM++ and publishes no official ONNX of it (the seed's section 4); a third-party ONNX "
+            "for CAM++ and publishes no official ONNX of it; a third-party ONNX "
             '(lovemefan/campplus) exists but is unverified; use format = "pytorch"; or, experimental, '
             'export = "generic" with export-inputs (torch.onnx.export of the PyTorch module, checked against it)'
         ],
