@@ -278,9 +278,7 @@ _TABLE = (
         "qwen-audio",
         onnx=(),
         required=(),
-        no_onnx_reason=(
-            'Qwen-Audio is a multimodal LLM that FunASR cannot export; use format = "pytorch"'
-        ),
+        no_onnx_reason=('Qwen-Audio is a multimodal LLM that FunASR cannot export; use format = "pytorch"'),
         no_torchscript_reason=(
             'Qwen-Audio is a multimodal LLM that FunASR cannot export, to TorchScript neither; use format = "pytorch"'
         ),

@@ -137,7 +137,7 @@ class Settings:
     #: ``HATCH_FUNASR_PROGRESS``: ``live`` (a line rewritten on stderr), ``log`` (a line per 10%
     #: or 5 s), ``off``; unset: live on a terminal, log elsewhere.
     progress: str | None = None
-    #: The environment as it was read (copied once): hub endpoints, the export child's environment.
+    # The environment as it was read (copied once): hub endpoints, the export child's environment.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

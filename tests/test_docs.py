@@ -36,7 +36,6 @@ ELSEWHERE = frozenset(
         "guides/verifying.md",
         "reference/limits.md",
         "reference/runtime-matrix.md",
-        "development/architecture.md",
         "development/test-strategy.md",
     }
 )
