@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
+    "PROGRAMS",
     "ServerError",
     "VerificationError",
     "automodel_kwargs",
@@ -214,7 +215,7 @@ _QUANT["--punc-dir"] = "--punc-quant"
 
 #: program -> (roles: flag -> value that turns the role off or REQUIRED, quantization flags,
 #: the punctuation family it loads, flag renames for single-model tools, run with bash)
-_PROGRAMS: Dict[str, Dict[str, Any]] = {
+PROGRAMS: Dict[str, Dict[str, Any]] = {
     "funasr-wss-server": {"roles": _WSS_ROLES, "quant": _QUANT, "punc": "ct-punc"},
     "funasr-wss-server-2pass": {"roles": _TPASS_ROLES, "quant": _QUANT, "punc": "ct-punc-realtime"},
     "funasr-onnx-offline": {"roles": _WSS_ROLES, "quant": _QUANT, "punc": "ct-punc"},
@@ -250,10 +251,10 @@ _WHY_REQUIRED = {
 
 def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
     kind = Path(binary).name
-    if kind not in _PROGRAMS:
-        known = ", ".join(sorted(_PROGRAMS))
+    if kind not in PROGRAMS:
+        known = ", ".join(sorted(PROGRAMS))
         raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
-    return kind, _PROGRAMS[kind]
+    return kind, PROGRAMS[kind]
 
 
 def _flags_given(user_args: Sequence[str]) -> Set[str]:
@@ -337,7 +338,7 @@ def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     # ONNX Runtime (1.32) sends OneDS telemetry, resolving mobile.events.data.microsoft.com, unless
     # told not to (observed under strace); a deployment that must reach no host turns it off.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    if _PROGRAMS[Path(binary).name].get("script"):
+    if PROGRAMS[Path(binary).name].get("script"):
         bash = shutil.which("bash") or "/bin/bash"
         os.execv(bash, [bash, found, *args])  # the scripts have no #! line
     os.execv(found, [found, *args])

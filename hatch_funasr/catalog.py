@@ -14,7 +14,8 @@ FunASR's one.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from hatch_funasr.families import FAMILIES
@@ -72,7 +73,7 @@ _ENTRIES = (
         "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
         hf="funasr/paraformer-zh",
         onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-        note="the vad-punc model with timestamps (the offline server's); FunASR's ModelScope map calls seaco-paraformer this",
+        note="vad-punc, timestamps (the offline server's model); FunASR's ModelScope map calls seaco-paraformer this",
     ),
     _E(
         "paraformer",
@@ -307,10 +308,27 @@ def by_repo(repo_id: str) -> CatalogEntry | None:
     return next((e for e in _ENTRIES if any(repo_key(r) == wanted for r in e.all_repos())), None)
 
 
+def closest(value: object, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``value`` most likely meant, for "did you mean", or None: the one
+    equal to it but for case and spaces, else the one it is a ``-``-separated word of
+    (``"vad"`` -> ``fsmn-vad``; the closest spelt of several), else the closest spelt."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    options = list(choices)
+    wanted = value.strip().lower()
+    same = [c for c in options if c.lower() == wanted]
+    if same:
+        return same[0]
+    words = [c for c in options if wanted in re.split(r"[-_/]", c.lower())]
+    if words:
+        return difflib.get_close_matches(wanted, words, n=1, cutoff=0)[0]
+    matches = difflib.get_close_matches(wanted, options, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def suggest(name: str) -> str | None:
     """The closest alias to a misspelt one, for "did you mean"."""
-    matches = difflib.get_close_matches(name.lower(), [e.alias for e in _ENTRIES], n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(name, [e.alias for e in _ENTRIES])
 
 
 def entries() -> Iterator[CatalogEntry]:

@@ -30,7 +30,7 @@ from hatch_funasr.hubs import HUBS, repo_key, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
 from hatch_funasr.manifest import Manifest, read_manifest
 from hatch_funasr.model import BundleConfig, HubRef, LocalDir, RemoteModel
-from hatch_funasr.package import MANIFEST_NAME
+from hatch_funasr.package import MANIFEST_NAME, extras_lines, runtime_extras
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
 from hatch_funasr.settings import EnvVars, Settings, tomllib
 
@@ -362,6 +362,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         size = sum(f.size for e in lock.models.values() for f in e.files)
         print(f"\n{LOCK_NAME}: {len(lock.models)} model(s) pinned, {size / 2**20:.1f} MiB of files")
+    extras = {k: list(v) for k, v in runtime_extras(config.models).items()}
+    if extras:
+        print("\nPython runtimes, extras of the wheel (on the server, or into the wheelhouse you carry):")
+        for line in extras_lines(config.project_name, extras):
+            print(f"  {line}")
     servers = _server_fit(config, plans)
     if servers:
         print("\nFunASR's C++ programs (`python -m " + config.package + " exec-server PROGRAM`):")
@@ -390,7 +395,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
-    """Which of FunASR's servers the bundle starts, with the roles it turns off, or why not."""
+    """Which of FunASR's C++ programs the bundle starts, with the roles it turns off, or why not."""
     models = {
         m.name: {"server_flag": FAMILIES[m.family].server_flag, "family": m.family, "runtime": p.runtime}
         for m, p in zip(config.models, plans, strict=True)
@@ -399,11 +404,12 @@ def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
     if not models:
         return []
     lines = []
-    for program in ("funasr-wss-server", "funasr-wss-server-2pass", "run_server.sh", "run_server_2pass.sh"):
+    for program in runtime.PROGRAMS:  # the servers, their scripts and the single-model tools
         try:
             _args, notes = runtime.plan_for(program, models, lambda name: f"models/{name}")
         except runtime.ServerError as e:
-            lines.append(f"{program}: no; " + "; ".join(line.strip(" -") for line in str(e).splitlines()[1:]))
+            why = [line.strip(" -").removeprefix(f"{program} ") for line in str(e).splitlines()[1:]]
+            lines.append(f"{program}: no; " + "; ".join(why))
             continue
         off = [n.split(":")[0] for n in notes]
         lines.append(f"{program}: yes" + (f" (turned off: {', '.join(off)})" if off else ""))
@@ -433,6 +439,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     config = load_config(root)
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-fetch-") as work:
         ctx = BuildContext.create(Path(work), settings=args.settings, lock=read_lock(root), report=_err)
+        if ctx.offline:
+            _err(f"offline ({EnvVars.OFFLINE}=1): no hub is contacted; checking that the cache holds every file")
         for source in open_sources(config, ctx):
             model = source.model
             if isinstance(model.origin, LocalDir):
@@ -484,6 +492,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(
         f"{manifest.name} {manifest.version} (package {manifest.package}), built by hatch-funasr {manifest.generator}"
     )
+    for line in extras_lines(manifest.name, manifest.document["bundle"].get("extras")):
+        print(f"  runtime: {line}")
     for name, m in sorted(manifest.models.items()):
         mode = f", runtime {m.runtime}" if m.runtime else ""
         print(f"\n{name}: {m.origin}  [{m.family}, {m.format}{mode}]")

@@ -11,7 +11,6 @@ JSON Schema validate-pyproject gets (:func:`tool_schema`) and docs/reference/con
 from __future__ import annotations
 
 import copy
-import difflib
 import keyword
 import math
 import re
@@ -326,8 +325,8 @@ class _Collector:
     def unknown_keys(self, path: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f' (did you mean "{close[0]}"?)' if close else f" (expected one of: {', '.join(allowed)})"
+                close = catalog.closest(key, allowed)
+                hint = f' (did you mean "{close}"?)' if close else f" (expected one of: {', '.join(allowed)})"
                 self.add(f"{path}.{key}", f"unknown key{hint}")
 
 
@@ -361,16 +360,26 @@ def _get_bool(c: _Collector, table: Mapping[str, Any], key: str, path: str, defa
     return value
 
 
-def _get_choice(c: _Collector, table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...]) -> str | None:
+def _get_choice(
+    c: _Collector, table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...], *, suggest: bool = True
+) -> str | None:
+    """``table[key]`` when it is one of ``choices``; else a problem, with a did-you-mean when ``suggest``
+    (not for dtypes: float16 is not a misspelt float64)."""
     value = table.get(key)
     if value is None:
         return None
     if value not in choices:
         quoted = [f'"{x}"' for x in choices]
         options = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
-        c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}")
+        hint = _did_you_mean(value, choices) if suggest else ""
+        c.add(f"{path}.{key}", f"expected {options}, got {_describe(value)}{hint}")
         return None
     return str(value)
+
+
+def _did_you_mean(value: object, choices: tuple[str, ...]) -> str:
+    close = catalog.closest(value, choices)
+    return f' (did you mean "{close}"?)' if close else ""
 
 
 def _get_patterns(c: _Collector, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
@@ -443,7 +452,7 @@ def _get_tensors(c: _Collector, table: Mapping[str, Any], key: str, path: str) -
                 f'"B" or "T"), got {_describe(shape)}',
             )
             continue
-        dtype = _get_choice(c, spec, "dtype", at, INPUT_DTYPES) if inputs else None
+        dtype = _get_choice(c, spec, "dtype", at, INPUT_DTYPES, suggest=False) if inputs else None
         fill = spec.get("value")
         if inputs and (dtype or "float32").startswith("int"):
             if fill is None or isinstance(fill, bool) or not isinstance(fill, (int, str)):
@@ -532,6 +541,7 @@ def _get_extra(c: _Collector, raw: Mapping[str, Any], path: str, hub: str) -> tu
 def _parse_model(
     c: _Collector, name: str, raw: object, path: str, *, default_hub: str, root: Path
 ) -> ModelConfig | None:
+    model_path = path if isinstance(raw, str) else f"{path}.model"
     if isinstance(raw, str):
         raw = {"model": raw}
     if not isinstance(raw, dict):
@@ -575,7 +585,13 @@ def _parse_model(
     source_dir: Path | None = None
     if model:
         entry = catalog.lookup(model)
-        if entry is None and "/" not in model:
+        if entry is None and _project_dir(root, model):
+            c.add(
+                model_path,
+                f'"{model}" is a directory of this project, not a hub repository; did you mean path = "{model}"? '
+                f'({name} = {{ path = "{model}" }})',
+            )
+        elif entry is None and "/" not in model:
             close = catalog.suggest(model)
             hint = f' (did you mean "{close}"?)' if close else " (see `hatch-funasr models`)"
             c.add(f"{path}.model", f'unknown model alias "{model}"{hint}; or give a hub repo id "owner/name"')
@@ -659,6 +675,15 @@ def _parse_model(
         alias=entry.alias if entry else None,
         extra=extra if extra is not None else catalog.completions(repo),
     )
+
+
+def _project_dir(root: Path, name: str) -> bool:
+    """``name`` is a directory inside the project (a local model written where a hub one goes)."""
+    try:
+        found = (root / name).resolve()
+    except (OSError, ValueError):
+        return False
+    return found != root and found.is_relative_to(root) and found.is_dir()
 
 
 def _check_export(c: _Collector, path: str, family: Family, fmt: str, raw: Mapping[str, Any]) -> None:
@@ -778,7 +803,7 @@ def parse(
             hub = str(value)
         else:
             options = " or ".join(f'"{h}"' for h in HUBS)
-            c.add(where, f"expected {options}, got {_describe(value)}")
+            c.add(where, f"expected {options}, got {_describe(value)}{_did_you_mean(value, tuple(HUBS))}")
     package = _normalize_package(project_name)
     if "package" not in globals_ and _package_problem(package) is not None:
         c.add(

@@ -30,7 +30,7 @@ from hatch_funasr.errors import ExportError
 from hatch_funasr.families import Selection
 from hatch_funasr.hubs import HUBS, token_vars
 from hatch_funasr.model import ModelConfig, Source, StagedModel
-from hatch_funasr.quantize import load_check
+from hatch_funasr.quantize import drift_line, load_check
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["export_environment", "export_model", "unavailable"]
@@ -108,8 +108,8 @@ def _job(model: ModelConfig, selection: Selection, src: Path) -> dict[str, objec
 def _gate(model: ModelConfig, drift: Mapping[str, float], ctx: BuildContext) -> None:
     """Say each exported file's drift from PyTorch; fail past ``max-export-drift``."""
     for name, measured in sorted(drift.items()):
-        ctx.report(f"model {model.name}: {name} max abs drift from the PyTorch model on a fixed input: {measured:.6g}")
         limit = model.max_export_drift
+        ctx.report(drift_line(model.name, name, "the PyTorch model", measured, key="max-export-drift", limit=limit))
         if limit is not None and not measured <= limit:
             raise ExportError(
                 f"model {model.name}: {name} drifts {measured:.6g} from the PyTorch model on a fixed input, over "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from importlib.resources import files as resource_files
 from pathlib import Path
@@ -19,15 +19,59 @@ from typing import Any
 from hatch_funasr import __version__
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.manifest import Manifest, read_manifest
-from hatch_funasr.model import BundleConfig, LocalDir, StagedModel
+from hatch_funasr.model import BundleConfig, LocalDir, ModelConfig, StagedModel
 from hatch_funasr.pack import PackEntry
 
-__all__ = ["MANIFEST_NAME", "RUNTIME_NAME", "build_manifest", "pack_entries", "write_package"]
+__all__ = [
+    "MANIFEST_NAME",
+    "RUNTIME_EXTRAS",
+    "RUNTIME_NAME",
+    "build_manifest",
+    "extras_lines",
+    "pack_entries",
+    "runtime_extras",
+    "write_package",
+]
 
 MANIFEST_NAME = "funasr_manifest.json"
 RUNTIME_NAME = "_funasr_runtime.py"
 LOCATIONS_NAME = "_funasr_locations.json"
 MANIFEST_VERSION = 1
+
+#: The Python runtimes of a bundle's directories, declared as extras of the bundle wheel (a bundle
+#: wheel has no dependencies of its own): ``pip install "acme-asr-models[onnx]"``.
+RUNTIME_EXTRAS: dict[str, tuple[str, ...]] = {
+    # funasr_onnx loads the ONNX directories.  onnxruntime and the numpy bound are funasr_onnx's own
+    # requirements (FunASR runtime/python/onnxruntime/setup.py:30-39; funasr_onnx 0.4.3 declares the
+    # same), named here because a deployment that loads the files with onnxruntime needs them too.
+    "onnx": ("funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"),
+    # funasr.AutoModel loads the PyTorch directories.  FunASR's feature extraction takes
+    # torchaudio's kaldi fbank when torchaudio is installed, else kaldi_native_fbank (funasr 1.4.16,
+    # funasr/utils/fbank.py:26-38), and funasr does not require either.
+    "torch": ("funasr>=1.4.16", "torch", "kaldi-native-fbank"),
+}
+
+
+def runtime_extras(models: Iterable[ModelConfig]) -> dict[str, tuple[str, ...]]:
+    """The extras a bundle of ``models`` declares, by the formats it ships: ``onnx`` when a model
+    is ONNX, ``torch`` when one is PyTorch.  TorchScript directories (FunASR's funasr_torch, not on
+    PyPI) and the files that are the same in every format (n-gram LM, ITN: the C++ runtime's) add none."""
+    formats = {m.format for m in models if not FAMILIES[m.family].plain}
+    wanted = {"onnx": "onnx" in formats, "torch": "pytorch" in formats}
+    return {extra: RUNTIME_EXTRAS[extra] for extra, needed in wanted.items() if needed}
+
+
+def extras_lines(project: str, extras: object) -> list[str]:
+    """``pip install "<project>[<extra>]"`` and what it brings, a line per extra (``extras`` as a
+    manifest holds it: read back from a wheel, so anything that is not a table of lists is skipped)."""
+    if not isinstance(extras, dict):
+        return []
+    return [
+        f'pip install "{project}[{extra}]"  ({", ".join(map(str, reqs))})'
+        for extra, reqs in sorted(extras.items())
+        if isinstance(extra, str) and isinstance(reqs, list)
+    ]
+
 
 _INIT = '''"""FunASR model bundle {project} {version}, built by hatch-funasr.
 
@@ -125,7 +169,13 @@ def build_manifest(config: BundleConfig, models: list[StagedModel]) -> Manifest:
     """The bundle's manifest: its one producer."""
     document = {
         "manifest_version": MANIFEST_VERSION,
-        "bundle": {"name": config.project_name, "version": config.version, "package": config.package},
+        "bundle": {
+            "name": config.project_name,
+            "version": config.version,
+            "package": config.package,
+            # pip install "<name>[<extra>]" brings the Python runtime of the bundle's directories.
+            "extras": {k: list(v) for k, v in runtime_extras(s.config for s in models).items()},
+        },
         "generator": {"hatch-funasr": __version__},
         "models": {s.config.name: manifest_entry(s, config.root) for s in models},
     }

@@ -295,15 +295,26 @@ def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | 
     the cache).  Entries of ``ctx.lock`` whose declaration is unchanged are kept as they are
     unless named in ``upgrade`` (an empty set means all)."""
     entries: dict[str, LockedModel] = {}
-    for model in config.models:
-        ref = model.origin
-        if isinstance(ref, HubRef):
-            previous = ctx.lock.models.get(model.name) if ctx.lock else None
-            wanted = upgrade is not None and (not upgrade or model.name in upgrade)
-            if previous is not None and previous.declaration == declaration_of(model, ref) and not wanted:
-                entries[model.name] = previous
-                continue
-            source = open_source(model, replace(ctx, offline=False))
+    kept: dict[str, LockedModel] = {}
+    hub_models = [(m, m.origin) for m in config.models if isinstance(m.origin, HubRef)]
+    for model, ref in hub_models:
+        previous = ctx.lock.models.get(model.name) if ctx.lock else None
+        wanted = upgrade is not None and (not upgrade or model.name in upgrade)
+        if previous is not None and previous.declaration == declaration_of(model, ref) and not wanted:
+            kept[model.name] = previous
+    resolve = [(m, ref) for m, ref in hub_models if m.name not in kept]
+    if ctx.offline and resolve:  # the cache is no root of trust: a lock is made from the hubs only
+        raise FetchError(
+            f"offline ({EnvVars.OFFLINE}=1): no hub was contacted, and locking "
+            + ", ".join(f"{m.name} ({ref.hub}:{ref.repo}@{ref.revision or 'default'})" for m, ref in resolve)
+            + " needs one (a revision resolved to its commit, each file hashed); run `hatch-funasr lock` "
+            f"on a connected machine, without {EnvVars.OFFLINE}"
+        )
+    for model, ref in hub_models:
+        if model.name in kept:
+            entries[model.name] = kept[model.name]
+        else:
+            source = open_source(model, ctx)  # online: an offline ctx resolves nothing (above)
             staged = fetch_files(source, select(model, source).files, ctx)
             commit = str(source.commit)  # a hub source always has one
             entries[model.name] = _locked(model, ref, commit, staged)
@@ -513,7 +524,7 @@ def _extra(name: str) -> list[str]:
     return out
 
 
-def requirements(config: BundleConfig, root: Path, settings: Settings) -> list[str]:
+def build_requirements_for(config: BundleConfig, root: Path, settings: Settings) -> list[str]:
     """What the hook's ``dependencies()`` asks the frontend for (:func:`build_requirements`), from
     the plan of every model.  Where a hub model's listing is unknown here (no lock entry, nothing
     cached) and the machine is online, the hub is asked for it first (one listing request per

@@ -9,7 +9,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,12 @@ from packaging.utils import canonicalize_name
 from hatch_funasr import sbom, scratch
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
-from hatch_funasr.errors import disk_errors
+from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
 from hatch_funasr.manifest import Manifest
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
-from hatch_funasr.package import MANIFEST_NAME, pack_entries
-from hatch_funasr.pipeline import lock_models, prepare_bundle, requirements
+from hatch_funasr.package import MANIFEST_NAME, pack_entries, runtime_extras
+from hatch_funasr.pipeline import build_requirements_for, lock_models, prepare_bundle
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["FunasrBuildHook"]
@@ -55,21 +55,39 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
 
     PLUGIN_NAME = "funasr"
 
+    @contextlib.contextmanager
+    def _said(self) -> Iterator[None]:
+        """An error of hatch-funasr is said through hatchling's display before it propagates, one
+        clear line (and the problems under it) that the frontend's traceback does not bury."""
+        try:
+            yield
+        except FunasrBuildError as e:
+            self.app.display_error(f"hatch-funasr: cannot build the wheel of {self.metadata.core.name}: {e}")
+            raise
+
     def dependencies(self) -> list[str]:
         """Ask the frontend for what the declaration needs in an isolated build environment:
         onnx/onnxruntime to quantize, the export stack to export (see build_requirements)."""
+        with self._said():
+            return self._dependencies()
+
+    def _dependencies(self) -> list[str]:
         found = find_hook_table(self.metadata.config)
         root = Path(self.root).resolve()
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
         settings = Settings.from_env()
         settings.quiet_hub_clients()
-        return requirements(config, root, settings)
+        return build_requirements_for(config, root, settings)
 
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)
         return any((root / base / package / "__init__.py").is_file() for base in (".", "src"))
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        with self._said():
+            self._initialize(version, build_data)
+
+    def _initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return  # the sdist carries the declaration (and lock), never the models
         root = Path(self.root).resolve()
@@ -136,13 +154,33 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
             build_data["force_include"][str(pkg)] = config.package
         entry_points = self.metadata.core.entry_points
         entry_points.setdefault(ENTRY_POINT_GROUP, {}).setdefault(config.package, config.package)
+        self._declare_extras(runtime_extras(config.models))
         total = sum(r.size for s in staged for r in s.files.values())
         self.app.display_info(
             f"hatch-funasr: {len(staged)} model(s), {sum(len(s.files) for s in staged)} files, "
             f"{total / 2**20:.1f} MiB into {config.package}/models"
         )
 
+    def _declare_extras(self, extras: Mapping[str, tuple[str, ...]]) -> None:
+        """The bundle's runtimes as extras of the wheel (hatchling writes its METADATA from the core
+        metadata after initialize, as with the entry point above); an extra the project declares
+        itself under the same name is left as it is."""
+        optional = self.metadata.core.optional_dependencies
+        for extra, requirements in extras.items():
+            if extra in optional:
+                if sorted(optional[extra]) != sorted(requirements):
+                    self.app.display_warning(
+                        f"hatch-funasr: project.optional-dependencies.{extra} is the project's own; "
+                        f"the bundle's runtime extra would be: {', '.join(requirements)}"
+                    )
+                continue
+            optional[extra] = list(requirements)
+
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        with self._said():
+            self._finalize(artifact_path)
+
+    def _finalize(self, artifact_path: str) -> None:
         try:
             if self.target_name == "wheel" and getattr(self, "_entries", None):
                 with disk_errors(

@@ -24,7 +24,7 @@ from hatch_funasr.families import Selection, quant_name
 from hatch_funasr.model import FileRecord, ModelConfig, StagedModel
 from hatch_funasr.onnxscan import external_data, weight_files
 
-__all__ = ["load_check", "quant_drift", "quantize_file", "quantize_model", "unavailable"]
+__all__ = ["drift_line", "load_check", "quant_drift", "quantize_file", "quantize_model", "unavailable"]
 
 _EXCLUDED_NODES = ("output", "bias_encoder", "bias_decoder")
 #: Part of the cache key of a quantized file: change it when the settings below change.
@@ -125,6 +125,19 @@ def quant_drift(fp32: Path, quant: Path) -> float | None:
     return max(diffs) if diffs else None
 
 
+def drift_line(model: str, name: str, against: str, measured: float | None, *, key: str, limit: float | None) -> str:
+    """What a drift measurement compared, its value and the limit it is held to, in one line:
+    ``model vad: model_quant.onnx vs model.onnx (fp32) on a fixed input: max abs output
+    difference 0.285 (no limit set; max-quant-drift sets one)``."""
+    shown = "not measurable" if measured is None else f"{measured:.6g}"
+    if limit is None:
+        verdict = f"no limit set; {key} sets one"
+    else:
+        within = measured is not None and measured <= limit
+        verdict = f"{'within' if within else 'over'} {key} = {limit:g}"
+    return f"model {model}: {name} vs {against} on a fixed input: max abs output difference {shown} ({verdict})"
+
+
 def _beside(directory: Path, onnx_file: str, record: FileRecord, weights: Mapping[str, FileRecord]) -> Path:
     """Lay an ONNX file and its external data out under their real names (blobs are named by
     hash); return the ONNX file's path there.  Copies: onnx refuses hard-linked external data."""
@@ -191,8 +204,8 @@ def quantize_model(staged: StagedModel, selection: Selection, ctx: BuildContext)
         )
         value = drift[name] = measured if isinstance(measured, float) else None
         shown = "not measurable" if value is None else f"{value:.6g}"
-        ctx.report(f"model {model.name}: {name} max abs drift from fp32 on a fixed input: {shown}")
         limit = model.max_quant_drift
+        ctx.report(drift_line(model.name, name, f"{onnx_file} (fp32)", value, key="max-quant-drift", limit=limit))
         if limit is not None and (value is None or value > limit):
             raise ExportError(
                 f"model {model.name}: {name} drifts {shown} from {onnx_file} on a fixed input, over "

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import venv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import hubrepos, projects, realvad, speech, venvs
+from support import hubrepos, prereqs, projects, realvad, speech, venvs
 from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
 
@@ -20,6 +19,15 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.model import BundleConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The programs the suite runs are there, before any test starts (one line saying what to install)."""
+    absent = prereqs.missing()
+    if absent:
+        raise pytest.UsageError(prereqs.message(absent, "the test suite"))
+
+
 BOOKKEEPING = {"README.md": b"# FSMN-VAD\n", ".gitattributes": b"*.onnx filter=lfs\n", "fig/struct.png": b"\x89PNG"}
 
 
@@ -123,8 +131,6 @@ def hub_env(hub: LoopbackHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="session")
 def utterance(tmp_path_factory: pytest.TempPathFactory) -> speech.Utterance:
-    if not speech.available():
-        pytest.fail("espeak-ng and sox are required (apt-get install espeak-ng sox)")
     return speech.make_utterance(tmp_path_factory.mktemp("speech") / "utterance.wav")
 
 
@@ -153,30 +159,13 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def funasr_onnx_site() -> Path:
     """site-packages of the kept venv with funasr_onnx (support/venvs.py: keyed by its recipe, checked before use)."""
-    python = venvs.ensure(venvs.FUNASR_ONNX)
-    out = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return Path(out.stdout.strip())
+    return venvs.purelib(venvs.ensure(venvs.FUNASR_ONNX))
 
 
 @pytest.fixture
 def fresh_venv(tmp_path: Path, funasr_onnx_site: Path) -> Path:
     """A new venv that sees funasr_onnx (through a .pth) and nothing of the build environment."""
-    target = tmp_path / "deploy-venv"
-    venv.EnvBuilder(with_pip=False).create(target)
-    python = venvs.venv_python(target)
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(purelib, "funasr_onnx_runtime.pth").write_text(str(funasr_onnx_site) + "\n")
-    return python
+    return venvs.deploy_venv(tmp_path / "deploy-venv", funasr_onnx_site)
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,25 @@ def built(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return wheels
 
 
+def test_bundle_wheels_declare_their_runtimes_as_extras(built: dict[str, Path]) -> None:
+    """By the formats each ships: ONNX -> [onnx] (funasr_onnx), PyTorch -> [torch] (AutoModel); the
+    n-gram LM and ITN of offline-server-zh (the C++ runtime's) add none."""
+    onnx = ["funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"]
+    torch = ["funasr>=1.4.16", "torch", "kaldi-native-fbank"]
+    expected = {"emotion2vec": {"torch": torch}, "kws-xiaoyun": {"torch": torch}, "speaker-campplus": {"torch": torch}}
+    for bundle, wheel in sorted(built.items()):
+        with zipfile.ZipFile(wheel) as zf:
+            metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        extras: dict[str, list[str]] = {}
+        for line in metadata.splitlines():
+            if line.startswith("Provides-Extra: "):
+                extras[line.split(": ", 1)[1]] = []
+            elif line.startswith("Requires-Dist: "):
+                requirement, marker = line.split(": ", 1)[1].split("; extra == ")
+                extras[marker.strip("'")].append(requirement)
+        assert extras == expected.get(bundle, {"onnx": onnx}), (bundle, metadata)
+
+
 @dataclass(frozen=True)
 class Installed:
     """One model of an installed bundle, as a deployer finds it."""

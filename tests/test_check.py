@@ -15,6 +15,7 @@ from support import realvad
 from support.projects import config_of
 
 from hatch_funasr import checks
+from hatch_funasr._bundle_runtime import PROGRAMS
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.pipeline import Plan
 
@@ -142,3 +143,28 @@ def test_release_fat32_and_windows_path_limits(tmp_path: Path) -> None:
     assert notes == ["sizes: 1.0 MiB of model files; largest vad/model_quant.onnx (1.0 MiB)"]
     notes, _ = checks.size_limits(config, [_plan("vad", "acme/models/vad", ())])
     assert notes == ["sizes: unknown until `hatch-funasr lock` (or a build) lists the hub repositories"]
+
+
+def test_check_lists_every_program_the_bundle_runtime_starts_and_its_extras(project: Path) -> None:
+    """A VAD bundle: every FunASR C++ program the runtime knows is listed, the single-model tools
+    too (funasr-onnx-offline-vad is the one that runs it), each "no" with why; and the extra
+    that brings its Python runtime."""
+    result = check(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    programs = result.stdout.split("FunASR's C++ programs (`python -m acme_vad_models exec-server PROGRAM`):\n")[1]
+    lines = programs.split("\n\n")[0].splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == list(PROGRAMS)  # every one the runtime starts
+    assert len(PROGRAMS) == 8
+    assert "  funasr-onnx-offline-vad: yes" in lines
+    assert (
+        "  funasr-onnx-offline-punc: no; needs a punctuation model (--punc-dir): it is the one model it runs; "
+        "the bundle has none"
+    ) in lines
+    assert (
+        '  funasr-wss-server: no; needs an offline ASR model (--model-dir): "" makes it load /config.yaml and exit '
+        "(util.cpp:76-91, paraformer.cpp:170-178); the bundle has none"
+    ) in lines
+    assert (
+        "Python runtimes, extras of the wheel (on the server, or into the wheelhouse you carry):\n"
+        '  pip install "acme-vad-models[onnx]"  (funasr-onnx>=0.4.3, onnxruntime>=1.7.0, numpy<=1.26.4)\n'
+    ) in result.stdout

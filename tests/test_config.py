@@ -374,6 +374,43 @@ BAD = [
         ['tool.funasr.max-file-size: expected a size such as 104857600 or "100 MiB", got "lots"'],
         id="bad-size",
     ),
+    pytest.param(
+        _pyproject({"vad": {"model": "fsmn-vad", "family": "vad", "hub": "HF", "format": "ONNX"}}, hub="MS"),
+        [
+            'tool.funasr.hub: expected "ms" or "hf", got "MS" (did you mean "ms"?)',
+            'tool.funasr.models.vad.hub: expected "ms" or "hf", got "HF" (did you mean "hf"?)',
+            'tool.funasr.models.vad.format: expected "onnx", "pytorch" or "torchscript", got "ONNX" '
+            '(did you mean "onnx"?)',
+            'tool.funasr.models.vad.family: expected "paraformer-contextual", "paraformer-streaming", "paraformer", '
+            '"fsmn-vad", "ct-punc-realtime", "ct-punc", "sensevoice", "ngram-lm", "fst-itn", "campplus", '
+            '"emotion2vec", "whisper", "fun-asr-nano", "timestamp", "kws" or "qwen-audio", got "vad" '
+            '(did you mean "fsmn-vad"?)',
+        ],
+        id="did-you-mean-values",
+    ),
+    pytest.param(
+        _pyproject({"punc": {"model": "ct-punc", "family": "punc"}, "x": {"model": "fsmn-vad", "family": "xyz"}}),
+        [
+            'tool.funasr.models.punc.family: expected "paraformer-contextual", "paraformer-streaming", "paraformer", '
+            '"fsmn-vad", "ct-punc-realtime", "ct-punc", "sensevoice", "ngram-lm", "fst-itn", "campplus", '
+            '"emotion2vec", "whisper", "fun-asr-nano", "timestamp", "kws" or "qwen-audio", got "punc" '
+            '(did you mean "ct-punc"?)',
+            'tool.funasr.models.x.family: expected "paraformer-contextual", "paraformer-streaming", "paraformer", '
+            '"fsmn-vad", "ct-punc-realtime", "ct-punc", "sensevoice", "ngram-lm", "fst-itn", "campplus", '
+            '"emotion2vec", "whisper", "fun-asr-nano", "timestamp", "kws" or "qwen-audio", got "xyz"',
+        ],
+        id="did-you-mean-only-when-close",
+    ),
+    pytest.param(
+        _pyproject({"vad": "m", "mine": {"model": "./m", "family": "fsmn-vad"}}),
+        [
+            'tool.funasr.models.vad: "m" is a directory of this project, not a hub repository; '
+            'did you mean path = "m"? (vad = {{ path = "m" }})',
+            'tool.funasr.models.mine.model: "./m" is a directory of this project, not a hub repository; '
+            'did you mean path = "./m"? (mine = {{ path = "./m" }})',
+        ],
+        id="directory-as-model",
+    ),
 ]
 
 
@@ -521,3 +558,19 @@ def test_quantization_drift_limits_and_package_names_that_are_accepted(tmp_path:
     assert isinstance(config.models[2].max_quant_drift, float)
     assert config.package == "acme_models_2"
     assert parse(_pyproject(models, package="_private"), tmp_path).package == "_private"
+
+
+def test_a_local_directory_written_as_a_model_is_caught_before_anything_slow(tmp_path: Path) -> None:
+    """`vad = "models/fsmn-vad"` looks like a repo id "owner/name"; with that directory in the project
+    it is a local model written without `path =`, caught at parse (before any download or install)."""
+    (tmp_path / "models" / "fsmn-vad").mkdir(parents=True)
+    with pytest.raises(ConfigError) as info:
+        parse(_pyproject({"vad": "models/fsmn-vad"}), tmp_path, {})
+    assert info.value.problems == [
+        'tool.funasr.models.vad: "models/fsmn-vad" is a directory of this project, not a hub repository; '
+        'did you mean path = "models/fsmn-vad"? (vad = { path = "models/fsmn-vad" })'
+    ]
+    # The same repo id in a project without that directory is a hub model, as before.
+    (tmp_path / "project").mkdir()
+    hub_model = parse(_pyproject({"vad": "models/fsmn-vad"}), tmp_path / "project", {}).models[0]
+    assert hub_model.origin == HubRef("ms", "models/fsmn-vad")

@@ -29,8 +29,6 @@ PAGES = [
 #: is accepted while it is missing; once it exists, drop it from here and its links are checked.
 ELSEWHERE = frozenset(
     {
-        "guides/install.md",
-        "guides/air-gap.md",
         "guides/python-runtime.md",
         "guides/gguf.md",
         "guides/verifying.md",

@@ -14,7 +14,7 @@ from support.projects import VAD_ONNX_REPO, cli, make_project
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.errors import IntegrityError
-from hatch_funasr.pipeline import requirements
+from hatch_funasr.pipeline import build_requirements_for
 from hatch_funasr.settings import Settings
 
 COMMIT = "c" * 40
@@ -43,7 +43,7 @@ def test_a_cached_listing_whose_files_are_not_tables_is_one_error(tmp_path: Path
     # The hook's dependencies() reads the same listing through the same reader.
     settings = Settings.from_env({"HATCH_FUNASR_CACHE": str(cache.root), "HATCH_FUNASR_OFFLINE": "1"})
     with pytest.raises(IntegrityError) as info:
-        requirements(load_config(project), project, settings)
+        build_requirements_for(load_config(project), project, settings)
     assert str(info.value) == expected
 
 

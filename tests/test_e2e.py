@@ -50,6 +50,15 @@ def assert_wheel_contents(wheel: Path, files: dict[str, bytes], runtime: tuple[s
         assert_record_matches(zf)
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "[funasr_models]\nacme_vad_models = acme_vad_models" in zf.read(entry_points).decode()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    # Its runtime as an extra, and nothing required by the bundle itself.
+    requires = [line for line in metadata.splitlines() if line.startswith(("Requires-Dist:", "Provides-Extra:"))]
+    assert requires == [
+        "Provides-Extra: onnx",
+        "Requires-Dist: funasr-onnx>=0.4.3; extra == 'onnx'",
+        "Requires-Dist: onnxruntime>=1.7.0; extra == 'onnx'",
+        "Requires-Dist: numpy<=1.26.4; extra == 'onnx'",
+    ], metadata
 
 
 def test_hatch_build_from_modelscope(
@@ -144,6 +153,9 @@ def test_inspect_verifies_the_wheel(tmp_path: Path, hub_env: dict[str, str]) -> 
     good = run([sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], cwd=proj)
     assert f"vad: ms:{VAD_ONNX_REPO}@" in good.stdout
     assert "verify: ok, every model file matches the manifest" in good.stdout
+    assert good.stdout.splitlines()[1] == (
+        '  runtime: pip install "acme-vad-models[onnx]"  (funasr-onnx>=0.4.3, onnxruntime>=1.7.0, numpy<=1.26.4)'
+    )
     # Rewrite the wheel with one model byte changed: inspect must fail naming the file.
     bad = tmp_path / "bad.whl"
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(bad, "w") as dst:

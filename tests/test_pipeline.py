@@ -51,7 +51,13 @@ def test_stage_runtime_and_manifest(local_project: Path, tmp_path: Path) -> None
     pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
     assert sorted(p.name for p in (pkg / "models" / "vad").iterdir()) == ["am.mvn", "config.yaml", "model.onnx"]
     manifest = json.loads((pkg / "funasr_manifest.json").read_text())
-    assert manifest["bundle"] == {"name": "acme-asr-models", "version": "1.2.3", "package": "acme_asr_models"}
+    assert manifest["bundle"] == {
+        "name": "acme-asr-models",
+        "version": "1.2.3",
+        "package": "acme_asr_models",
+        # the VAD is ONNX (funasr_onnx); the n-gram LM is the same in every format: no Python runtime
+        "extras": {"onnx": ["funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"]},
+    }
     vad = manifest["models"]["vad"]
     assert (vad["family"], vad["format"], vad["path"], vad["server_flag"]) == (
         "fsmn-vad",
@@ -107,7 +113,8 @@ def test_symlink_out_of_local_source_refused(local_project: Path, tmp_path: Path
 def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime.quantization", reason="quantize extra not installed")
     config = config_of(local_project, {"vad": {"path": "models/vad", "quantize": True}})
-    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True)
+    said: list[str] = []
+    pkg, _ = stage(config, tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=True, report=said.append)
     files = sorted(p.name for p in (pkg / "models" / "vad").iterdir())
     assert files == ["am.mvn", "config.yaml", "model.onnx", "model_quant.onnx"]
     quant = (pkg / "models" / "vad" / "model_quant.onnx").stat().st_size
@@ -117,6 +124,18 @@ def test_quantize_local_onnx_with_funasr_settings(local_project: Path, tmp_path:
     drift = manifest["quant_drift"]["model_quant.onnx"]
     assert isinstance(drift, float) and 0 < drift < 10
     assert "onnxruntime" in manifest["tools"]
+    # The build says what was compared and the limit it is held to.
+    assert (
+        "model vad: model_quant.onnx vs model.onnx (fp32) on a fixed input: max abs output difference "
+        f"{drift:.6g} (no limit set; max-quant-drift sets one)"
+    ) in said
+    limited = config_of(local_project, {"vad": {"path": "models/vad", "quantize": True, "max-quant-drift": 10}})
+    said.clear()
+    stage(limited, tmp_path / "limited", cache=Cache(tmp_path / "cache"), offline=True, report=said.append)
+    assert (
+        "model vad: model_quant.onnx vs model.onnx (fp32) on a fixed input: max abs output difference "
+        f"{drift:.6g} (within max-quant-drift = 10)"
+    ) in said
 
 
 def test_check_plan_needs_no_network(tmp_path: Path) -> None:

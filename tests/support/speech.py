@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -18,10 +17,6 @@ class Utterance:
     speech_start_ms: int
     speech_end_ms: int
     duration_ms: int
-
-
-def available() -> bool:
-    return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
 def make_utterance(dest: Path, *, lead_s: float = 1.5, tail_s: float = 1.5, text: str = TEXT) -> Utterance:

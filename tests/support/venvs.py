@@ -27,7 +27,7 @@ from filelock import FileLock
 
 from support import realvad
 
-__all__ = ["EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "ensure", "venv_python"]
+__all__ = ["EXPORT", "FUNASR_ONNX", "VenvSpec", "check", "deploy_venv", "ensure", "purelib", "venv_python"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,26 @@ EXPORT = VenvSpec(
 
 def venv_python(base: Path) -> Path:
     return base / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def purelib(python: Path) -> Path:
+    """The site-packages directory of ``python``."""
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(out.stdout.strip())
+
+
+def deploy_venv(target: Path, runtime_site: Path, *, with_pip: bool = False) -> Path:
+    """A new venv at ``target`` that sees ``runtime_site`` (a kept venv's site-packages, through a
+    .pth) and nothing of the build environment: a deployment host with the runtime installed."""
+    venv.EnvBuilder(with_pip=with_pip).create(target)
+    python = venv_python(target)
+    (purelib(python) / "funasr_onnx_runtime.pth").write_text(str(runtime_site) + "\n")
+    return python
 
 
 def check(python: Path, spec: VenvSpec) -> str | None:
