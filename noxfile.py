@@ -21,6 +21,7 @@ TEST_DEPS = [
     "cyclonedx-python-lib[json-validation]>=8",
     "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
     "jsonschema>=4",  # the draft-07 metaschema check
+    "hypothesis>=6.100",  # tests/test_properties.py
 ]
 
 

@@ -838,7 +838,8 @@ def parse(
         for name, raw in raw_models.items():
             path = f"tool.funasr.models.{name}" if _SAFE_NAME.fullmatch(name) else f'tool.funasr.models."{name}"'
             if not _SAFE_NAME.fullmatch(name):
-                c.add(path, "model names must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+                why = "model names must be 1-64 ASCII letters, digits, '-' or '_', starting with a letter or digit"
+                c.add(path, why)
                 continue
             if relpath_problem(name) is not None:
                 c.add(path, f"{name!r} is a device name on Windows, where the bundle may be installed; rename it")

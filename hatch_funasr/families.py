@@ -291,7 +291,11 @@ FAMILIES: Mapping[str, Family] = {f.name: f for f in _TABLE}
 # Files in hub repositories that are bookkeeping, documentation or examples: never packed.
 _BOOKKEEPING_SUFFIXES = (".mdl", ".msc", ".mv", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp")
 _AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".pcm", ".ogg", ".m4a")
-_BOOKKEEPING_DIRS = frozenset({"example", "examples", "fig", "figs", "figures", "image", "images", "img"})
+_BOOKKEEPING_DIRS = frozenset(
+    {"example", "examples", "fig", "figs", "figures", "image", "images", "img", "__macosx", "__pycache__"}
+)
+#: What file managers leave in a directory a user copied: Windows' thumbnail cache and folder settings.
+_BOOKKEEPING_FILES = frozenset({"thumbs.db", "desktop.ini"})
 
 
 def get_family(name: str) -> Family:
@@ -299,10 +303,11 @@ def get_family(name: str) -> Family:
 
 
 def is_bookkeeping(path: str) -> bool:
-    """Hub bookkeeping, READMEs, images and example audio: never part of a model directory."""
+    """Hub bookkeeping, READMEs, images, example audio and what file managers leave behind
+    (``.DS_Store``, ``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``): never part of a model directory."""
     parts = path.split("/")
     base = parts[-1].lower()
-    if any(p.startswith(".") for p in parts) or base.startswith("readme"):
+    if any(p.startswith(".") for p in parts) or base.startswith("readme") or base in _BOOKKEEPING_FILES:
         return True
     if any(p.lower() in _BOOKKEEPING_DIRS for p in parts[:-1]):
         return True
@@ -378,9 +383,14 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
 
 def tokens_json(tokens_txt: str) -> bytes:
     """``tokens.json`` (a JSON array, what both runtimes read) from ``tokens.txt`` (one token
-    per line, the older form): the same tokens in the same order."""
-    tokens = [line.strip() for line in tokens_txt.splitlines() if line.strip()]
-    return json.dumps(tokens, ensure_ascii=False).encode("utf-8")
+    per line, the older form): the list FunASR's tokenizer reads from tokens.txt
+    (funasr/tokenizer/abs_tokenizer.py:50-53: each line of the file in text mode,
+    right-stripped), so every token keeps its id -- blank lines count, a last line without a
+    newline is a token, and ``\n``, ``\r\n`` and ``\r`` all end a line."""
+    lines = tokens_txt.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text after the last line ending is no line
+    return json.dumps([line.rstrip() for line in lines], ensure_ascii=False).encode("utf-8")
 
 
 def config_values(config_yaml: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ too.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import TypeGuard
 
@@ -42,6 +43,8 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?
 _FORBIDDEN = frozenset('<>:"|?*\\')
 _FORBIDDEN_RE = re.compile(r'[<>:"|?*\\]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Lone UTF-16 surrogates: a JSON listing can carry them (``"\\ud800"``), no file system can.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DRIVE = re.compile(r"[A-Za-z]:")
 #: The largest file size any name here may claim: 1 TiB (no model file comes close).
 MAX_SIZE = 1 << 40
@@ -61,6 +64,8 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
         return "an absolute path"
     if _CONTROL.search(name):
         return "contains a control character"
+    if _SURROGATE.search(name):
+        return "is not valid Unicode (a lone surrogate)"
     bad = sorted(set(_FORBIDDEN_RE.findall(name)))
     if bad:
         return f"contains {' '.join(repr(c) for c in bad)}"
@@ -92,11 +97,13 @@ def check_relpath(name: object, what: str) -> str:
 
 
 def case_collisions(names: Iterable[str]) -> list[tuple[str, str]]:
-    """Pairs of names that are one file on a case-insensitive file system (Windows, macOS)."""
+    """Pairs of names that are one file on a case-insensitive file system (Windows, macOS),
+    or on a normalization-insensitive one (macOS: ``é`` precomposed and ``e`` + accent are
+    one name): compared by Unicode's canonical caseless match, NFD(casefold(NFD(name)))."""
     seen: dict[str, str] = {}
     pairs = []
     for name in sorted(names):
-        folded = name.casefold()
+        folded = unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
         if folded in seen:
             pairs.append((seen[folded], name))
         else:

@@ -206,7 +206,15 @@ def _convert(staged: StagedModel, selection: Selection, ctx: BuildContext) -> St
     out.mkdir(parents=True, exist_ok=True)
     files = dict(staged.files)
     for name, origin in selection.converted.items():
-        data = tokens_json(files[origin].source.read_text("utf-8"))
+        try:  # bytes decoded as they are: tokens_json takes every line ending itself
+            text = files[origin].source.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SelectionError(
+                f"model {staged.config.name}: {origin} from {staged.config.source_label} is not UTF-8 text (byte "
+                f"{e.start}); FunASR reads it as UTF-8, so {name} cannot be written from it: declare a revision "
+                f"that ships {name}, or a {origin} in UTF-8"
+            ) from None
+        data = tokens_json(text)
         (out / name).write_bytes(data)
         files[name] = FileRecord(out / name, len(data), hashlib.sha256(data).hexdigest())
         ctx.report(f"model {staged.config.name}: wrote {name} from {origin} (both runtimes read only {name})")

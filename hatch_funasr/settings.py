@@ -63,8 +63,11 @@ class EnvVars:
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
-#: The zip format's earliest date (1980-01-01): what a wheel's entries are dated without SOURCE_DATE_EPOCH.
+#: The zip format's earliest date (1980-01-01): what a wheel's entries are dated without SOURCE_DATE_EPOCH,
+#: and with an earlier one (hatchling dates its own entries so: hatchling/builders/wheel.py, ``min_ts``).
 _ZIP_EPOCH = 315532800
+#: The zip format's last second (2107-12-31T23:59:59Z): its year field holds 1980 + 0..127.
+_ZIP_END = 4354819199
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -149,6 +152,9 @@ class Settings:
         if lock not in ("", "update"):
             raise ConfigError([f'{EnvVars.LOCK}: expected "update" or unset, got {lock!r}'], source="the environment")
         epoch = _number(env, EnvVars.SOURCE_DATE_EPOCH, _ZIP_EPOCH, minimum=_ZIP_EPOCH, integer=True)
+        if epoch > _ZIP_END:
+            why = f"{EnvVars.SOURCE_DATE_EPOCH}: {int(epoch)} is after 2107, the last year a zip (a wheel) can date"
+            raise ConfigError([why], source="the environment")
         cache_root = (Path(cache).expanduser() if cache else _default_cache_root(env)).resolve()
         if cache_root.exists() and not cache_root.is_dir():
             why = f"{EnvVars.CACHE}: {cache_root} is not a directory; point it at a directory (created if missing)"

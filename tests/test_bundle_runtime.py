@@ -96,6 +96,34 @@ def test_a_file_of_another_size_missing_or_planted_is_named(bundle: Path) -> Non
     ]
 
 
+def test_empty_files_and_non_ascii_names_verify_and_an_emptied_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files as real repositories have them: empty, and named outside ASCII (``词表.txt``)."""
+    root = tmp_path / "acme_models"
+    root.mkdir()
+    files = {"词表.txt": "你\n好\n".encode(), "empty": b"", "sub/café.model": b"bpe" * 10}
+    _install(root, {"asr": files})
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    rt.verify()
+    rt.check_installed()
+    asr = root / "models" / "asr"
+    (asr / "词表.txt").write_bytes(b"")
+    (asr / "sub" / "naïve.txt").write_text("planted")
+    assert _problems(rt.verify) == [
+        f"asr: {asr / 'sub/naïve.txt'}: not in the manifest (planted?)",
+        f"asr: {asr / '词表.txt'}: size 0, expected {len(files['词表.txt'])}",
+    ]
+
+
+def test_a_planted_link_to_nothing_is_named(bundle: Path) -> None:
+    """A dangling symbolic link is no file, but it is something planted in the directory."""
+    vad = bundle / "models" / "vad"
+    (vad / "model.onnx").symlink_to(bundle / "elsewhere" / "model.onnx")
+    assert _problems(lambda: rt.verify(["vad"])) == [f"vad: {vad / 'model.onnx'}: not in the manifest (planted?)"]
+
+
 def test_a_model_directory_that_is_gone_is_every_file_missing(bundle: Path) -> None:
     for file in (bundle / "models" / "asr").iterdir():
         file.unlink()

@@ -1,4 +1,4 @@
-"""The ready bundles (SPEC section 9, issue 16): each checks offline, builds against loopback
+"""The ready bundles: each checks offline, builds against loopback
 repositories shaped like the real ones (support/hubrepos.py), installs, verifies, and its
 installed directories run in FunASR's consumers: every funasr_onnx class and the C++ runtime
 from ../shared/funasr-cpp.  Their READMEs tell the truth."""
@@ -331,7 +331,7 @@ def test_which_bundle_table_lists_every_bundle() -> None:
     assert all((BUNDLES / name / "pyproject.toml").is_file() for name in listed)
 
 
-# --- exec-server: FunASR's C++ programs started from a bundle (issue 17) -----------------------
+# --- exec-server: FunASR's C++ programs started from a bundle ---------------------------------
 RECORDER = """#!/bin/bash
 # A stand-in for a FunASR program: records its arguments, NUL-separated.
 printf '%s\\0' "$@" > "$ARGV_RECORD"

@@ -262,6 +262,27 @@ def test_a_derived_entry_stored_twice_is_kept_once_and_verified(tmp_path: Path) 
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600 and len((tmp_path / "key").read_text()) == 64
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["online", "offline"])
+def test_a_signed_entry_moved_to_another_key_is_not_trusted(tmp_path: Path, strict: bool) -> None:
+    """The record binds the key it was stored under: a genuine signed entry (of another input,
+    or another tool version) copied under the key of this input is a substitution, refused."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized from another model")
+    theirs = Cache.derived_key(kind="quantize", input="a" * 64)
+    ours = Cache.derived_key(kind="quantize", input="b" * 64)
+    cache.store_derived(theirs, {"model_quant.onnx": produced}, {"drift": 0.5})
+    shutil.copytree(cache.root / "derived" / theirs, cache.root / "derived" / ours)
+    if strict:
+        with pytest.raises(IntegrityError, match=r"carry no record this machine signed"):
+            cache.load_derived(ours, strict=True)
+    else:
+        assert cache.load_derived(ours) is None
+        assert not (cache.root / "derived" / ours).exists()  # removed, not left to be tried again
+    loaded = cache.load_derived(theirs, strict=True)  # the genuine entry under its own key still holds
+    assert loaded is not None and loaded.meta == {"drift": 0.5}
+
+
 def test_another_build_on_this_machine_trusts_the_entries_and_a_new_key_is_made_where_asked(tmp_path: Path) -> None:
     key_file = tmp_path / "nested" / "dir" / "key"
     produced = tmp_path / "model_quant.onnx"

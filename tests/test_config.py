@@ -46,10 +46,19 @@ BAD = [
     pytest.param(
         _pyproject({"../x": "fsmn-vad"}),
         [
-            "tool.funasr.models.\"../x\": model names must be 1-64 letters, digits, '-' or '_', "
+            "tool.funasr.models.\"../x\": model names must be 1-64 ASCII letters, digits, '-' or '_', "
             "starting with a letter or digit"
         ],
         id="unsafe-name",
+    ),
+    pytest.param(  # a name becomes a directory and an import-safe key: letters outside ASCII are refused
+        _pyproject({"语音": "fsmn-vad", "caf\u00e9": "fsmn-vad"}),
+        [
+            f"tool.funasr.models.\"{name}\": model names must be 1-64 ASCII letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+            for name in ("语音", "caf\u00e9")
+        ],
+        id="non-ascii-names",
     ),
     pytest.param(
         _pyproject({"vad": "fsmn-vad", "VAD": "fsmn-vad-8k"}),

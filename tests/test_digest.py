@@ -1,4 +1,4 @@
-"""One-pass hashing (issue 15): hashing beside a write gives the same digests as inline, a
+"""One-pass hashing: hashing beside a write gives the same digests as inline, a
 failure in the hashing thread reaches the caller (and nothing hangs), and git's blob id is
 computed only where a listing needs it."""
 

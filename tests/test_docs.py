@@ -34,7 +34,6 @@ ELSEWHERE = frozenset(
         "guides/verifying.md",
         "reference/limits.md",
         "reference/runtime-matrix.md",
-        "development/test-strategy.md",
     }
 )
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)

@@ -1,4 +1,4 @@
-"""Models over 2 GB: ONNX files that keep their weights in external data files (issue 4).
+"""Models over 2 GB: ONNX files that keep their weights in external data files.
 
 The mechanics do not depend on size, so the models here are small ones saved the way big
 ones must be (weights in ``model.onnx.data``); the 2 GB threshold itself only decides that

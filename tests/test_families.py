@@ -68,7 +68,29 @@ def test_missing_file_named_and_tokens_json_written_from_tokens_txt() -> None:
 
 
 def test_tokens_json_from_tokens_txt_keeps_order() -> None:
-    assert json.loads(tokens_json("<blank>\n<s>\n</s>\n你\n\nhello\n")) == ["<blank>", "<s>", "</s>", "你", "hello"]
+    assert json.loads(tokens_json("<blank>\n<s>\n</s>\n你\nhello\n")) == ["<blank>", "<s>", "</s>", "你", "hello"]
+
+
+# tokens.txt as FunASR's own tokenizer reads it (funasr/tokenizer/abs_tokenizer.py:50-53 and
+# token_id_converter.py:28-31: each line of the file in text mode, right-stripped): a token's id
+# is its line number, so tokens.json must hold every line, in order, whatever ends the lines.
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        pytest.param("<blank>\n<s>\n</s>", ["<blank>", "<s>", "</s>"], id="no-trailing-newline"),
+        pytest.param("<blank>\r\n<s>\r\n</s>\r\n", ["<blank>", "<s>", "</s>"], id="crlf"),
+        pytest.param("<blank>\r\n<s>\r\n</s>", ["<blank>", "<s>", "</s>"], id="crlf-no-trailing-newline"),
+        pytest.param("<blank>\r<s>\r</s>", ["<blank>", "<s>", "</s>"], id="old-mac-cr"),
+        pytest.param("a\n\nb\n", ["a", "", "b"], id="a-blank-line-keeps-the-ids-after-it"),
+        pytest.param("a\n \nb", ["a", "", "b"], id="a-whitespace-line-is-an-empty-token"),
+        pytest.param("a  \n b\n", ["a", " b"], id="right-stripped-only"),
+        pytest.param("a\u2028b\x85c\n", ["a\u2028b\x85c"], id="unicode-line-separators-do-not-split"),
+        pytest.param("", [], id="empty-file"),
+        pytest.param("\ufeff<blank>\n", ["\ufeff<blank>"], id="bom-kept-as-funasr-keeps-it"),
+    ],
+)
+def test_tokens_json_holds_every_line_funasr_reads_from_tokens_txt(text: str, tokens: list[str]) -> None:
+    assert json.loads(tokens_json(text)) == tokens
 
 
 # --- the official -onnx repositories ship the quantized files only (hub-listings.md) ---------
@@ -193,6 +215,29 @@ def test_pytorch_repo_plans_export_in_auto_mode_and_refuses_when_off() -> None:
     assert sel.missing == ("model.onnx",) and not sel.export
 
 
+@pytest.mark.parametrize(
+    ("upstream", "export"),
+    [
+        pytest.param({"model_quant.onnx": 1}, "auto", id="auto-export-beside-an-upstream-quant"),
+        pytest.param({"model.onnx": 1, "model_quant.onnx": 1}, True, id="export-true-over-both-upstream-forms"),
+    ],
+)
+def test_an_exported_model_is_quantized_afresh_never_paired_with_the_upstream_quant(
+    upstream: dict[str, int], export: bool | str
+) -> None:
+    """The upstream ``model_quant.onnx`` was quantized from another fp32 file than the one
+    exported here: shipping it beside the fresh export pairs files that do not belong together."""
+    available = {"model.pt": 1, "config.yaml": 1, "am.mvn": 1, "configuration.json": 1, **upstream}
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", available, quantize=True, export=export)
+    assert sel.export == sel.quantize == ("model.onnx",)
+    assert "model_quant.onnx" not in sel.files and "model.onnx" not in sel.files  # neither is fetched
+    assert sel.ship == ("config.yaml", "am.mvn", "model.onnx", "model_quant.onnx")  # both made here
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", available, quantize=True, keep_fp32=False, export=export)
+    assert sel.quantize == ("model.onnx",) and "model_quant.onnx" not in sel.files
+    sel = select_files(FAMILIES["fsmn-vad"], "onnx", available, export=export)
+    assert sel.ship == ("config.yaml", "am.mvn", "model.onnx") and sel.runtime == "fp32"
+
+
 def test_pytorch_format_follows_file_path_metas() -> None:
     configuration = (
         '{"framework": "pytorch", "file_path_metas": {"init_param": "model.pt", "config": "config.yaml",'
@@ -257,6 +302,13 @@ def test_include_never_brings_bookkeeping() -> None:
         ("model.onnx", False),
         ("am.mvn", False),
         ("tokens.json", False),
+        # left by file managers in a directory a user copied or unzipped
+        ("Qwen3-0.6B/.DS_Store", True),
+        ("__MACOSX/model.onnx", True),
+        ("Qwen3-0.6B/Thumbs.db", True),
+        ("sub/desktop.ini", True),
+        ("__pycache__/x.pyc", True),
+        ("thumbs.db.onnx", False),
     ],
 )
 def test_bookkeeping(path: str, expected: bool) -> None:
@@ -537,6 +589,50 @@ def test_a_config_switch_is_on_as_yaml_reads_it(switch: str) -> None:
     assert sel.missing == ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
     off = select_files(FAMILIES["ct-punc"], "onnx", listing, config_yaml="seg_jieba: off\n")
     assert not off.missing
+
+
+# A reference names a file, or a directory and what lies under it: never every path that starts
+# with the same letters (``model`` is not ``model.onnx.data``, ``Qwen3`` is not ``Qwen3-0.6B``).
+NEIGHBOURS = {
+    "model.onnx": 1,
+    "model.onnx.data": 1,
+    "model_eb.onnx": 1,
+    "model/weights.bin": 1,
+    "modelx/other.bin": 1,
+    "Qwen3/model.safetensors": 1,
+    "Qwen3-0.6B/model.safetensors": 1,
+    "Qwen3.md": 1,
+    "bpe.model": 1,
+    "bpe.model.bak": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "files"),
+    [
+        ("model", ["model/weights.bin"]),
+        ("./model/", ["model/weights.bin"]),
+        ("model.onnx", ["model.onnx"]),
+        ("Qwen3", ["Qwen3/model.safetensors"]),
+        ("bpe.model", ["bpe.model"]),
+        ("mod", []),
+    ],
+)
+def test_a_config_yaml_reference_is_the_file_or_its_subtree_not_a_prefix(value: str, files: list[str]) -> None:
+    found, paths, _ = config_references(f"encoder_conf:\n  init_param_path: {value}\n", NEIGHBOURS)
+    assert found == files
+    assert paths == ({"encoder_conf.init_param_path": value} if files else {})
+
+
+def test_a_file_path_metas_reference_is_the_file_or_its_subtree_not_a_prefix() -> None:
+    configuration = json.dumps({"file_path_metas": {"init_param": "model.pt", "config": "config.yaml", "llm": "Qwen3"}})
+    available = {"model.pt": 1, "config.yaml": 1, "configuration.json": 1, **NEIGHBOURS}
+    found, missing, problems = pytorch_files(configuration, available)
+    assert sorted(found) == ["Qwen3/model.safetensors", "config.yaml", "configuration.json", "model.pt"]
+    assert missing == [] and problems == []
+    # a name that is only the start of other names is missing, not everything it prefixes
+    found, missing, _ = pytorch_files(json.dumps({"file_path_metas": {"init_param": "model.p"}}), available)
+    assert (found, missing) == (["configuration.json"], ["model.p"])
 
 
 def test_config_paths_name_files_and_directories_inside_the_source_only() -> None:

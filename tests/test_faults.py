@@ -1,4 +1,4 @@
-"""Faults (SPEC section 10, issue 7): dropped and short downloads, killed builds, concurrent
+"""Faults: dropped and short downloads, killed builds, concurrent
 builds on one cache, held and stale locks, full and read-only disks.
 
 Every test ends in either a correct result or a clear error, and checks that nothing

@@ -2,7 +2,7 @@
 offline settings honoured by `lock` and `fetch` (the loopback hub's request log shows that
 nothing was sent), and a failing build said through hatchling's display, not only in the
 frontend's traceback; a project's own extra not overwritten by the bundle's runtime extras.
-(Declaration mistakes: test_config; `check`'s program list: test_check;
+(Declaration mistakes: test_config; `check`'s program list: test_cli_check;
 the prerequisites and the demo: test_demo.)"""
 
 from __future__ import annotations

@@ -588,6 +588,27 @@ def test_a_hub_client_turns_the_clients_own_bars_off_unless_asked(
     assert os.environ["TQDM_DISABLE"] == expected
 
 
+# --- names as real repositories have them ---------------------------------------------------------
+ODD_NAMES = {"词表.txt": "你\n好\n".encode(), "example/测试 音频.wav": b"RIFF" + b"\x00" * 40, "a b+c%20.txt": b"x"}
+
+
+@pytest.mark.parametrize("hub_name", ["ms", "hf"])
+def test_non_ascii_names_spaces_and_percent_signs_are_listed_fetched_and_verified(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], hub_name: str
+) -> None:
+    """Each client quotes a file name in its own URL: a name outside ASCII, with a space, a
+    ``+`` or a literal ``%20`` comes back as the same bytes under the same name."""
+    repo = f"acme/odd-names-{hub_name}"
+    commit = hub.store.publish(repo, {"config.yaml": SMALL_CONFIG, **ODD_NAMES})
+    config = config_of(tmp_path, {"m": {"model": repo, "hub": hub_name, "family": "fsmn-vad"}})
+    ctx = BuildContext.create(tmp_path / "work")
+    source = open_source(config.models[0], ctx)
+    assert source.commit == commit and set(ODD_NAMES) <= set(source.listing)
+    fetched = source.materialize(sorted(ODD_NAMES), ctx.report)
+    assert {name: record.source.read_bytes() for name, record in fetched.items()} == ODD_NAMES
+    assert all(record.sha256 == hashlib.sha256(ODD_NAMES[n]).hexdigest() for n, record in fetched.items())
+
+
 # --- a third hub: one registry entry and one adapter ---------------------------------------------
 class DirectoryHub:
     """A stand-in hub adapter: each repository a directory under the endpoint (a local path),

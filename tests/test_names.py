@@ -25,6 +25,9 @@ SAFE = [
     "model_quant.onnx.data",
     "中文/词典.txt",
     "a" * 255,
+    "é" * 127,  # 254 bytes in UTF-8
+    "模" * 85,  # 255 bytes
+    "dir/" + "模" * 85,
 ]
 
 HOSTILE = {
@@ -59,6 +62,12 @@ HOSTILE = {
     "name ": "dot or space",
     "dir./x": "dot or space",
     "a" * 256: "longer than 255 bytes",
+    # file systems count a name's bytes, not its characters: 128 and 86 characters, over 255 bytes
+    "é" * 128: "longer than 255 bytes",
+    "模" * 86: "longer than 255 bytes",
+    "ok/" + "😀" * 64: "longer than 255 bytes",
+    "a\ud800b": "lone surrogate",
+    "\udfff.onnx": "lone surrogate",
     "/".join(["abc"] * 300): "longer than 1024",
 }
 
@@ -88,6 +97,15 @@ def test_case_collisions() -> None:
         ("x/A", "x/a"),
     ]
     assert case_collisions(["a", "b"]) == []
+
+
+def test_names_one_file_apart_only_by_unicode_normalization_collide() -> None:
+    """macOS file systems take ``é`` precomposed (NFC, as most tools write) and decomposed
+    (NFD, as macOS tools write) as one name; so does a case-insensitive ``É``."""
+    nfc, nfd = "caf\u00e9.txt", "cafe\u0301.txt"
+    assert case_collisions([nfc, nfd]) == [(nfd, nfc)]
+    assert case_collisions(["dir/\u00c9", "dir/e\u0301"]) == [("dir/e\u0301", "dir/\u00c9")]
+    assert case_collisions(["\u00e9", "e"]) == []
 
 
 @pytest.mark.parametrize("value", ["0" * 64, "ab" * 32])

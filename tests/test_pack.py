@@ -259,3 +259,25 @@ def test_the_progress_mode_given_is_the_one_packing_uses(
     )
     assert messages[0] == "hatch-funasr: packing pkg/models/m/model.onnx (3 MiB, stored)"
     assert len(messages) == lines, messages
+
+
+def test_an_empty_file_and_non_ascii_names_pack_with_their_record_rows(tmp_path: Path) -> None:
+    """Real repositories ship empty files (``__init__.py``-like markers) and non-ASCII names
+    (``词表.txt``): each packs with its RECORD row, and a non-ASCII name carries the zip's
+    UTF-8 flag (bit 11), so unzip and pip read the name as UTF-8, not as code page 437."""
+    wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl")
+    entries = [
+        _entry(tmp_path, "empty.txt", b""),
+        _entry(tmp_path, "词表.txt", "你\n".encode()),
+        _entry(tmp_path, "sub/café.model", b"x" * 10),
+    ]
+    add_models(wheel, entries, source_date_epoch=1767225600)
+    with zipfile.ZipFile(wheel) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        assert infos["pkg/models/m/empty.txt"].file_size == 0 and zf.read("pkg/models/m/empty.txt") == b""
+        assert infos["pkg/models/m/词表.txt"].flag_bits & 0x800
+        assert infos["pkg/models/m/sub/café.model"].flag_bits & 0x800
+        record = zf.read("pkg-1.dist-info/RECORD").decode("utf-8")
+        assert _row("pkg/models/m/empty.txt", b"") in record
+        assert _row("pkg/models/m/词表.txt", "你\n".encode()) in record
+        assert_record_matches(zf)

@@ -268,6 +268,30 @@ def test_tokens_json_is_written_from_tokens_txt_and_recorded(tmp_path: Path) -> 
     assert "tokens.json" in manifest["derived"] and "tokens.txt" not in manifest["files"]
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_tokens_json_keeps_a_last_token_without_a_newline_and_any_line_ending(tmp_path: Path, ending: str) -> None:
+    """tokens.txt as editors and hubs leave it: CRLF line endings, no newline after the last
+    token; tokens.json has every token at its line's id."""
+    src = tmp_path / "models" / "asr"
+    write_family("paraformer", src)
+    tokens = json.loads((src / "tokens.json").read_text())
+    (src / "tokens.txt").write_bytes(ending.join(tokens).encode("utf-8"))
+    (src / "tokens.json").unlink()
+    pkg, _ = stage(
+        config_of(tmp_path, {"asr": {"path": "models/asr"}}), tmp_path / "stage", cache=Cache(tmp_path / "c")
+    )
+    assert json.loads((pkg / "models" / "asr" / "tokens.json").read_text(encoding="utf-8")) == tokens
+
+
+def test_a_tokens_txt_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "models" / "asr"
+    write_family("paraformer", src)
+    (src / "tokens.txt").write_bytes("<blank>\n你\n".encode("gbk"))
+    (src / "tokens.json").unlink()
+    with pytest.raises(SelectionError, match=r"^model asr: tokens.txt from .* is not UTF-8 text \(byte 8\)"):
+        stage(config_of(tmp_path, {"asr": {"path": "models/asr"}}), tmp_path / "stage", cache=Cache(tmp_path / "c"))
+
+
 NANO_CONFIG = """\
 model: FunASRNano
 llm: Qwen3-0.6b

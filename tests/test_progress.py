@@ -1,4 +1,4 @@
-"""Progress (issue 13): downloads from both hubs and the packing of large files say how far
+"""Progress: downloads from both hubs and the packing of large files say how far
 they are -- bytes, rate, ETA -- as a live line on a terminal and as a line per tenth (or
 per few seconds) in logs, never per chunk; onnxruntime's static-quantization hint is quiet."""
 

@@ -1,4 +1,4 @@
-"""SBOM and licences (issue 13): every bundle wheel carries a CycloneDX 1.6 SBOM in
+"""SBOM and licences: every bundle wheel carries a CycloneDX 1.6 SBOM in
 ``.dist-info/sboms/`` (PEP 770) listing each model as a component -- hub, repository,
 revision, commit, licence as the hub reports it, each file's sha256, derived files with the
 tools that made them -- validated against the CycloneDX schema by cyclonedx-python-lib.
@@ -31,7 +31,7 @@ from support.projects import (
 )
 
 from hatch_funasr.pack import read_record
-from hatch_funasr.sbom import SBOM_NAME, SPDX_IDS, license_choice
+from hatch_funasr.sbom import SBOM_NAME, SPDX_IDS, license_choice, render
 
 DIST_INFO = "acme_vad_models-2026.11.0.dist-info"
 SBOM = f"{DIST_INFO}/sboms/{SBOM_NAME}"
@@ -177,3 +177,43 @@ def test_unknown_licences_are_named() -> None:
     assert license_choice("FunASR Model Open Source License Agreement") == {
         "license": {"name": "FunASR Model Open Source License Agreement"}
     }
+
+
+def test_an_extra_file_names_the_commit_it_came_from_not_the_movable_revision() -> None:
+    """``revision = "master"`` moves; the SBOM's origin of a file taken from another
+    repository is the commit the build fetched it at (what the lock pins)."""
+    commit, extra_commit = "a" * 40, "b" * 40
+    manifest = {
+        "bundle": {"name": "acme-asr", "version": "1.0", "package": "acme_asr"},
+        "generator": {"hatch-funasr": "1.0"},
+        "models": {
+            "asr": {
+                "hub": "ms",
+                "repo": "iic/SenseVoiceSmall-onnx",
+                "revision": "v2.0.5",
+                "commit": commit,
+                "family": "sensevoice",
+                "format": "onnx",
+                "dir": "models/asr",
+                "files": {
+                    "model_quant.onnx": {"size": 1, "sha256": "1" * 64},
+                    "bpe.model": {"size": 2, "sha256": "2" * 64},
+                },
+                "extra": [
+                    {
+                        "hub": "ms",
+                        "repo": "iic/SenseVoiceSmall",
+                        "revision": "master",
+                        "commit": extra_commit,
+                        "files": ["bpe.model"],
+                    }
+                ],
+            }
+        },
+    }
+    data = render(manifest, epoch=315532800)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(data.decode("utf-8")) is None
+    (model,) = json.loads(data)["components"]
+    origins = {f["name"].rsplit("/", 1)[1]: properties(f).get("funasr:from") for f in model["components"]}
+    assert origins == {"bpe.model": f"ms:iic/SenseVoiceSmall@{extra_commit}", "model_quant.onnx": None}
+    assert properties(model)["funasr:commit"] == commit

@@ -47,6 +47,27 @@ def test_values(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("value", ["0", "1", "-86400", "315532799"])
+def test_a_source_date_epoch_before_1980_dates_entries_1980_as_hatchling_does(value: str, tmp_path: Path) -> None:
+    """A zip cannot store a date before 1980-01-01.  hatchling dates its own entries of the
+    wheel then (wheel.py, ``max(get_reproducible_timestamp(), min_ts)``), so the model files
+    are dated the same: the build goes on, and the wheel is still reproducible."""
+    epoch = Settings.from_env({EnvVars.SOURCE_DATE_EPOCH: value}).source_date_epoch
+    assert epoch == 315532800
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg-1.dist-info/RECORD", write_record([["pkg-1.dist-info/RECORD", "", ""]]))
+    src = tmp_path / "model.onnx"
+    src.write_bytes(b"onnx")
+    add_models(wheel, [PackEntry("pkg/models/m/model.onnx", src, 4, None)], source_date_epoch=epoch)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.getinfo("pkg/models/m/model.onnx").date_time == (1980, 1, 1, 0, 0, 0)
+
+
+def test_the_last_date_a_zip_holds_is_taken(tmp_path: Path) -> None:
+    assert Settings.from_env({EnvVars.SOURCE_DATE_EPOCH: "4354819199"}).source_date_epoch == 4354819199
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -56,12 +77,23 @@ def test_values(tmp_path: Path) -> None:
         (EnvVars.LOCK_TIMEOUT, "inf", "HATCH_FUNASR_LOCK_TIMEOUT: expected a finite number"),
         (EnvVars.DOWNLOAD_ATTEMPTS, "2.5", "HATCH_FUNASR_DOWNLOAD_ATTEMPTS: expected a whole number"),
         (EnvVars.SOURCE_DATE_EPOCH, "yesterday", "SOURCE_DATE_EPOCH: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "1.7e9", "SOURCE_DATE_EPOCH: expected a whole number"),
+        (EnvVars.SOURCE_DATE_EPOCH, "4354819200", "SOURCE_DATE_EPOCH: 4354819200 is after 2107"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match="invalid hatch-funasr settings in the environment") as info:
         Settings.from_env({name: value})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("TRUE", True), ("Yes", True), (" On ", True), ("1", True), ("False", False), ("NO", False)]
+)
+def test_a_switch_is_read_in_any_case_and_spacing(value: str, on: bool) -> None:
+    """``HATCH_FUNASR_OFFLINE=True`` as shells and CI files write it."""
+    assert Settings.from_env({EnvVars.OFFLINE: value}).offline is on
+    assert Settings.from_env({EnvVars.TRUST_CACHE: value}).trust_cache is on
 
 
 def test_only_settings_reads_the_environment() -> None:

@@ -233,6 +233,16 @@ def test_the_sensevoice_alias_composes_the_bpe_model_from_the_pytorch_repository
     with zipfile.ZipFile(wheel) as zf:
         manifest = json.loads(zf.read("acme_vad_models/funasr_manifest.json"))["models"]["asr"]
         assert zf.read(f"acme_vad_models/models/asr-SenseVoiceSmall/{BPE}") == bpe
+        (bom,) = (json.loads(zf.read(n)) for n in zf.namelist() if "/sboms/" in n)
+    # the SBOM names where the extra file came from by the commit it was fetched at
+    (component,) = bom["components"]
+    origins = {
+        f["name"].rsplit("/", 1)[1]: p["value"]
+        for f in component["components"]
+        for p in f["properties"]
+        if p["name"] == "funasr:from"
+    }
+    assert origins == {BPE: f"ms:{SV_PT}@{extra.commit}"}
     assert manifest["extra"] == [{"hub": "ms", "repo": SV_PT, "revision": None, "commit": extra.commit, "files": [BPE]}]
     assert manifest["files"][BPE]["sha256"] == hashlib.sha256(bpe).hexdigest()
     assert manifest["runtime"] == "quantized"
@@ -502,6 +512,21 @@ def test_a_listing_with_unsafe_names_or_bad_values_is_refused_whole(tmp_path: Pa
     with pytest.raises(IntegrityError) as info:
         sources.check_listing(model, {"A.txt": RemoteFile("A.txt", 1), "a.txt": RemoteFile("a.txt", 1)}, "L")
     assert str(info.value) == "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS; refusing it"
+
+
+def test_a_link_to_a_sibling_directory_sharing_the_name_prefix_is_outside(tmp_path: Path) -> None:
+    """``models/vad-private`` is not inside ``models/vad`` though its path starts with it: a
+    link there is refused like any link out of the model directory."""
+    root = tmp_path / "models" / "vad"
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text("model: FsmnVADStreaming\n")
+    private = tmp_path / "models" / "vad-private"
+    private.mkdir()
+    (private / "secret.key").write_text("not a model file")
+    (root / "am.mvn").symlink_to(private / "secret.key")
+    model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
+    with pytest.raises(IntegrityError, match=r"is a symbolic link to .*vad-private/secret\.key, outside the model"):
+        LocalSource.open(model)
 
 
 def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(

@@ -2,7 +2,7 @@
 
 espeak-ng speaks the test utterance and sox trims and pads it (support/speech.py); strace
 watches the bundle runtime and the C++ servers for network calls (tests/test_bundle_runtime.py,
-tests/test_trust.py).  On Debian and Ubuntu the packages have the programs' names.
+tests/test_untrusted_inputs.py).  On Debian and Ubuntu the packages have the programs' names.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`hatch-funasr check` tells the truth without network (issue 13): a project that would build
+"""`hatch-funasr check` tells the truth without network: a project that would build
 no models (hook table missing, wrong backend, hatch-funasr not in build-system.requires), a
 bundle import name another installed distribution owns, and the size limits of the places a
 wheel travels through.  A local model missing a runtime file is in test_pipeline."""

@@ -1,5 +1,5 @@
-"""Trust boundaries (issue 12): nothing read back from a hub, the cache, a lock or an installed
-bundle is trusted as a name, a path, a size or content.  One test per row of the issue's table
+"""Trust boundaries: nothing read back from a hub, the cache, a lock or an installed
+bundle is trusted as a name, a path, a size or content.  One test per boundary
 (the derived-cache row is in test_cache.py, the edited-cached-listing row in test_sources.py,
 the directory-collision and name rows in test_config.py and test_names.py)."""
 

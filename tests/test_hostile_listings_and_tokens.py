@@ -1,4 +1,4 @@
-"""Hostile inputs: listings with escaping names, leaked tokens (SPEC section 10, issue 7)."""
+"""Hostile inputs: listings with escaping names, leaked tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5: each model file is read once while a wheel is built (hash for RECORD, manifest and
+"""Each model file is read once while a wheel is built (hash for RECORD, manifest and
 lock check in the packing pass), for local models and for locked builds from a warm cache.
 
 Bytes read are the kernel's count for this process (``rchar`` in ``/proc/self/io``) around

@@ -1,4 +1,4 @@
-"""Isolated builds (issue 13): a project whose ``build-system.requires`` names only
+"""Isolated builds: a project whose ``build-system.requires`` names only
 ``hatch-funasr`` and asks for ``quantize = true`` builds with each frontend users run --
 ``hatch build``, ``python -m build``, ``pip wheel``, ``uv build`` -- from a wheelhouse and
 no index at all. Nothing but the wheelhouse is reachable, so onnx and onnxruntime reach the

@@ -1,4 +1,4 @@
-"""Distribution across the air gap (issue 6): a bundle wheel served by a real package index
+"""Distribution across the air gap: a bundle wheel served by a real package index
 (pypiserver on loopback) installs with plain ``pip install --index-url``, and the
 ``pip download`` -> carry -> ``pip install --no-index --find-links`` route works too.
 Both end with the real FSMN-VAD running from the installed package."""
