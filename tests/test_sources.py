@@ -526,7 +526,7 @@ def test_a_link_to_a_sibling_directory_sharing_the_name_prefix_is_outside(tmp_pa
     (root / "am.mvn").symlink_to(private / "secret.key")
     model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
     with pytest.raises(IntegrityError, match=r"is a symbolic link to .*vad-private/secret\.key, outside the model"):
-        LocalSource.open(model, model.origin)  # type: ignore[arg-type]
+        LocalSource.open(model, model.origin)
 
 
 def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(
