@@ -22,6 +22,7 @@ TEST_DEPS = [
     "validate-pyproject[all]>=0.27",  # tests/test_schema.py runs it with our entry point
     "jsonschema>=4",  # the draft-07 metaschema check
     "hypothesis>=6.100",  # tests/test_properties.py
+    "gguf>=0.17",  # tests/support/ggufgen.py: stand-in GGUFs for FunASR's llama.cpp runtime
 ]
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "automodel_kwargs",
     "check_installed",
     "exec_server",
+    "gguf_plan_for",
+    "gguf_programs",
     "main",
     "manifest",
     "names",
@@ -252,7 +254,7 @@ _WHY_REQUIRED = {
 def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
     kind = Path(binary).name
     if kind not in PROGRAMS:
-        known = ", ".join(sorted(PROGRAMS))
+        known = ", ".join(sorted([*PROGRAMS, *_GGUF_PROGRAMS]))
         raise ServerError(f"{binary}: not a FunASR program this bundle knows how to start (known: {known})")
     return kind, PROGRAMS[kind]
 
@@ -274,6 +276,8 @@ def plan_for(
 ) -> Tuple[List[str], List[str]]:
     """:func:`server_plan` for ``models`` (manifest entries: ``server_flag``, ``family``,
     ``runtime``) found at ``where(name)``; the build uses it to check a declaration."""
+    if Path(binary).name in _GGUF_PROGRAMS:
+        return gguf_plan_for(binary, models, where, user_args)
     kind, spec = _program(binary)
     by_flag: Dict[str, str] = {}
     for name in sorted(models):
@@ -322,6 +326,88 @@ def plan_for(
     return args + list(user_args), notes
 
 
+# ---- FunASR's llama.cpp programs (runtime/llama.cpp, FunASR 3c58cb5) -------------------------
+#
+# One-shot programs, one per model; each opens only the GGUF files named on its command line
+# (vocabularies and CMVN are inside them) and the audio, and reaches no network (CMakeLists.txt:34
+# LLAMA_CURL OFF).  The ASR programs take the FSMN-VAD GGUF with --vad, optional
+# (funasr-common/funasr_vad.h); without it they transcribe the whole file at once.
+#   llama-funasr-vad        -m fsmn-vad.gguf -a AUDIO                     funasr-vad/funasr-vad.cpp
+#   llama-funasr-sensevoice -m sensevoice.gguf -a AUDIO [--vad VAD]       sensevoice/.../funasr-sensevoice.cpp
+#   llama-funasr-paraformer -m paraformer.gguf -a AUDIO [--vad VAD]       paraformer/.../funasr-paraformer.cpp
+#   llama-funasr-cli        --enc encoder.gguf -m qwen3.gguf -a AUDIO [--vad VAD]   fun-asr-nano/funasr-cli
+#   llama-funasr-encoder    -m encoder.gguf -f fbank.bin                  fun-asr-nano/funasr-encoder
+#   llama-funasr-embd       -m qwen3.gguf -e embeds.bin                   fun-asr-nano/funasr-embd
+#: program -> (the family it runs, flag -> role of the model's GGUF file, the flag taking the VAD or None)
+_GGUF_PROGRAMS: Dict[str, Tuple[str, Dict[str, str], Optional[str]]] = {
+    "llama-funasr-vad": ("fsmn-vad", {"-m": "model"}, None),
+    "llama-funasr-sensevoice": ("sensevoice", {"-m": "model"}, "--vad"),
+    "llama-funasr-paraformer": ("paraformer", {"-m": "model"}, "--vad"),
+    "llama-funasr-cli": ("fun-asr-nano", {"--enc": "encoder", "-m": "llm"}, "--vad"),
+    "llama-funasr-encoder": ("fun-asr-nano", {"-m": "encoder"}, None),
+    "llama-funasr-embd": ("fun-asr-nano", {"-m": "llm"}, None),
+}
+
+
+def gguf_programs(family: str, roles: Dict[str, str]) -> List[str]:
+    """The llama.cpp programs a GGUF model of ``family`` with files of ``roles`` runs in."""
+    return [
+        program
+        for program, (runs, flags, _vad) in sorted(_GGUF_PROGRAMS.items())
+        if runs == family and all(role in roles for role in flags.values())
+    ]
+
+
+def _gguf_file(models: Dict[str, Dict[str, Any]], name: str, role: str, where: Any) -> str:
+    """The installed path of model ``name``'s GGUF file of ``role`` (the manifest is not trusted:
+    the file must be one the manifest lists for the model)."""
+    entry = models[name]
+    file = (entry.get("gguf") or {}).get(role)
+    if not isinstance(file, str) or file not in entry.get("files", {}):
+        raise ServerError(f"model {name}: the manifest names no {role} GGUF among the model's files ({file!r})")
+    return str(Path(where(name)) / _relative(file, f"for model {name} the GGUF"))
+
+
+def gguf_plan_for(
+    binary: str, models: Dict[str, Dict[str, Any]], where: Any, user_args: Sequence[str] = ()
+) -> Tuple[List[str], List[str]]:
+    """:func:`plan_for` for FunASR's llama.cpp programs: the GGUF files of the one model of the
+    family the program runs, the FSMN-VAD GGUF for ``--vad`` (the model's own, else the bundle's
+    FSMN-VAD GGUF model), then ``user_args`` (a flag given there replaces the bundle's)."""
+    kind = Path(binary).name
+    family, flags, vad_flag = _GGUF_PROGRAMS[kind]
+    gguf = {n: m for n, m in sorted(models.items()) if m.get("format") == "gguf"}
+    owners = [n for n, m in gguf.items() if m.get("family") == family]
+    if len(owners) != 1:
+        why = (
+            f"it runs a {family} GGUF model; the bundle has none"
+            if not owners
+            else f"models {', '.join(owners)} are all {family} GGUF models and {kind} runs one: "
+            "give its files yourself (python -m <bundle> path NAME)"
+        )
+        raise ServerError(f"cannot start {kind} with this bundle:\n  - {why}")
+    owner = owners[0]
+    given = {a.split("=", 1)[0] for a in user_args if a.startswith("-")}
+    args: List[str] = []
+    notes: List[str] = []
+    for flag, role in flags.items():
+        if flag not in given:
+            args += [flag, _gguf_file(gguf, owner, role, where)]
+    if vad_flag is not None and vad_flag not in given:
+        vads = [n for n, m in gguf.items() if m.get("family") == "fsmn-vad"]
+        if "vad" in (gguf[owner].get("gguf") or {}):
+            args += [vad_flag, _gguf_file(gguf, owner, "vad", where)]
+        elif len(vads) == 1:
+            args += [vad_flag, _gguf_file(gguf, vads[0], "model", where)]
+        else:
+            notes.append(
+                f"{vad_flag}: the bundle has no FSMN-VAD GGUF, so {kind} transcribes each file whole"
+                if not vads
+                else f"{vad_flag}: the bundle has several FSMN-VAD GGUF models ({', '.join(vads)}); give one"
+            )
+    return args + list(user_args), notes
+
+
 def server_args(binary: str = "run_server.sh") -> List[str]:
     """The arguments :func:`exec_server` would pass to ``binary`` (for display)."""
     return server_plan(binary)[0]
@@ -338,7 +424,7 @@ def exec_server(binary: str, user_args: Sequence[str] = ()) -> None:
     # ONNX Runtime (1.32) sends OneDS telemetry, resolving mobile.events.data.microsoft.com, unless
     # told not to (observed under strace); a deployment that must reach no host turns it off.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    if PROGRAMS[Path(binary).name].get("script"):
+    if PROGRAMS.get(Path(binary).name, {}).get("script"):
         bash = shutil.which("bash") or "/bin/bash"
         os.execv(bash, [bash, found, *args])  # the scripts have no #! line
     os.execv(found, [found, *args])

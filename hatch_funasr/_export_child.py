@@ -13,9 +13,14 @@ Methods:
 * ``funasr``: FunASR's own ``AutoModel(model=DIR).export(type=FORMAT)``.  Each module FunASR
   exports is captured as it is written (``funasr.utils.export_utils._onnx`` /
   ``_torchscripts``), so the check runs the very module that was exported.
-* ``generic``: for models FunASR has no ``export()`` for (the seed's method 3, CAM++):
+* ``generic``: for models FunASR has no ``export()`` for (CAM++):
   ``torch.onnx.export`` (named inputs, outputs and dynamic axes) or ``torch.jit.trace`` of
   ``AutoModel(model=DIR).model`` on inputs built from the declared ``export-inputs``.
+* ``gguf``: FunASR's converter for its llama.cpp runtime (``runtime/llama.cpp/export_*_gguf.py``,
+  the job names the copy to run) on the checkpoint.  The check puts the GGUF's tensors back into
+  the PyTorch module FunASR builds (each converter's layout change undone, quantized tensors
+  dequantized) and runs both on one fixed input, the GGUF's CMVN against FunASR's own reading of
+  ``am.mvn``: what the runtime would compute from the file, against the checkpoint.
 
 The check, for every file written: the PyTorch module and the exported file (onnxruntime,
 or ``torch.jit.load``) run on one fixed input; the max abs difference of all their outputs is
@@ -29,9 +34,11 @@ Prints ``HATCH_FUNASR_EXPORT {versions}`` and ``HATCH_FUNASR_CHECK {file: drift}
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +201,83 @@ def _axes(specs: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
     }
 
 
+def _gguf_tensors(path: Path) -> dict[str, Any]:
+    """Every tensor of a GGUF as float32 numpy arrays in PyTorch's (out, in) order."""
+    import gguf
+    import numpy as np
+
+    tensors = {}
+    for t in gguf.GGUFReader(str(path)).tensors:
+        data = gguf.quants.dequantize(t.data, t.tensor_type)
+        tensors[t.name] = np.asarray(data, dtype=np.float32).reshape([int(n) for n in reversed(t.shape)])
+    return tensors
+
+
+def _check_vad_gguf(model_dir: Path, path: Path) -> float:
+    """FSMN-VAD: the encoder with the GGUF's weights on ``(x + cmvn.shift) * cmvn.scale`` (what
+    funasr_vad.h computes) against the checkpoint's encoder on FunASR's CMVN of ``x``."""
+    import copy
+
+    import torch
+    from funasr import AutoModel
+    from funasr.frontends.wav_frontend import load_cmvn
+
+    module = AutoModel(model=str(model_dir), disable_update=True, device="cpu").model.eval()
+    encoder = module.encoder
+    tensors = _gguf_tensors(path)
+    restored = {}
+    for key, value in encoder.state_dict().items():
+        name = f"encoder.{key}"
+        if name not in tensors:
+            raise CheckError(f"{path.name} has no {name}, a tensor of the checkpoint's encoder")
+        array = tensors.pop(name)
+        if key.endswith("conv_left.weight"):  # export_vad_gguf.py: (C,1,L,1) -> (L,C); undone
+            array = array.T
+        if array.size != value.numel():
+            raise CheckError(f"{path.name}: {name} has {array.size} values, the checkpoint {value.numel()}")
+        restored[key] = torch.from_numpy(array.copy()).reshape(value.shape)
+    shift, scale = tensors.pop("cmvn.shift", None), tensors.pop("cmvn.scale", None)
+    if shift is None or scale is None or tensors:
+        raise CheckError(f"{path.name}: expected the encoder and cmvn.shift/scale, also has {sorted(tensors)}")
+    converted = copy.deepcopy(encoder)
+    converted.load_state_dict(restored)
+    cmvn = load_cmvn(str(model_dir / "am.mvn"))
+    width = encoder.state_dict()["in_linear1.linear.weight"].shape[1]
+    torch.manual_seed(0)
+    x = torch.randn(1, 200, width) * 3.0
+    with torch.no_grad():
+        expected = encoder((x + cmvn[0, :width]) * cmvn[1, :width], {})
+        got = converted((x + torch.from_numpy(shift)) * torch.from_numpy(scale), {})
+    return _max_abs_difference(path.name, [expected], [got])
+
+
+#: FunASR's converter -> (its arguments for a model directory and an output file, the check).
+_GGUF_CONVERTERS: dict[str, tuple[Any, Any]] = {
+    "export_vad_gguf.py": (
+        lambda d, out: ["--model_pt", str(d / "model.pt"), "--mvn", str(d / "am.mvn"), "--out", str(out)],
+        _check_vad_gguf,
+    ),
+}
+
+
+def _export_gguf(model_dir: Path, job: dict[str, Any]) -> dict[str, float]:
+    """Run FunASR's converter (with ``torch.load`` patched to weights only) and check its output."""
+    import runpy
+
+    script = Path(job["converter"])
+    arguments, check = _GGUF_CONVERTERS[script.name]
+    path = model_dir / job["files"][0]
+    argv = sys.argv
+    sys.argv = [str(script), *arguments(model_dir, path)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    if not path.is_file():
+        raise CheckError(f"{script.name} wrote no {path.name}")
+    return {path.name: check(model_dir, path)}
+
+
 def _export_generic(model_dir: Path, fmt: str, opset: int, job: dict[str, Any]) -> dict[str, float]:
     """The seed's method 3: trace the PyTorch module FunASR builds, with the declared inputs."""
     import torch
@@ -228,6 +312,8 @@ def main(job_file: str) -> int:
     try:
         if job["method"] == "generic":
             drift = _export_generic(model_dir, fmt, opset, job)
+        elif job["method"] == "gguf":
+            drift = _export_gguf(model_dir, job)
         else:
             drift = _export_funasr(model_dir, fmt, opset)
     except CheckError as e:
@@ -249,6 +335,8 @@ def versions() -> int:
         found["onnx"] = onnx.__version__
     except ImportError:
         pass
+    with contextlib.suppress(PackageNotFoundError):  # only GGUF conversion needs it
+        found["gguf"] = version("gguf")
     print("HATCH_FUNASR_EXPORT " + json.dumps(found, sort_keys=True), flush=True)
     return 0
 

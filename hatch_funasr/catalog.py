@@ -16,13 +16,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from hatch_funasr.families import FAMILIES
+from hatch_funasr.families import FAMILIES, GGUF_VAD, GGUF_VAD_REPO
 from hatch_funasr.hubs import HUBS, repo_key
 from hatch_funasr.model import ExtraFiles
 
-__all__ = ["CATALOG", "CatalogEntry", "by_repo", "completions", "entries", "lookup", "suggest"]
+__all__ = ["CATALOG", "CatalogEntry", "by_repo", "completions", "entries", "gguf_vad", "lookup", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,28 @@ class CatalogEntry:
     #: FunASR short names (``name_maps_from_hub``) that resolve to this entry.
     funasr_names: tuple[str, ...] = ()
     note: str = ""
+    #: hub name -> the ready GGUF repository of FunASR's llama.cpp runtime (``FunAudioLLM/*-GGUF``).
+    gguf: Mapping[str, str] = field(default_factory=dict)
+    #: The format the alias means when the declaration names none (the ``-gguf`` aliases).
+    format: str | None = None
 
     def repo(self, hub: str, fmt: str) -> str | None:
-        """The repository to fetch for ``hub`` and ``fmt``: the ready ONNX one when there is one."""
-        return (self.onnx.get(hub) if fmt == "onnx" else None) or self.repos.get(hub)
+        """The repository to fetch for ``hub`` and ``fmt``: the ready ONNX or GGUF one when there
+        is one, else the PyTorch one (exported or converted at build time)."""
+        ready = self.onnx if fmt == "onnx" else self.gguf if fmt == "gguf" else {}
+        return ready.get(hub) or self.repos.get(hub)
 
     def all_repos(self) -> Iterator[str]:
         yield from self.repos.values()
         yield from self.onnx.values()
+        yield from self.gguf.values()
+
+    def default_format(self, repo: str | None) -> str | None:
+        """The format a declaration naming this entry (or its repository ``repo``) means by
+        default: ``gguf`` for the ``-gguf`` aliases and the GGUF repositories, else None."""
+        if self.format is not None:
+            return self.format
+        return "gguf" if repo is not None and repo.lower() in (r.lower() for r in self.gguf.values()) else None
 
 
 def _E(
@@ -59,13 +73,28 @@ def _E(
     onnx_hf: str | None = None,
     funasr_names: tuple[str, ...] = (),
     note: str = "",
+    gguf_hf: str | None = None,
+    fmt: str | None = None,
 ) -> CatalogEntry:
     repos = {"ms": ms} | ({"hf": hf} if hf else {})
     onnx = ({"ms": onnx_ms} if onnx_ms else {}) | ({"hf": onnx_hf} if onnx_hf else {})
-    return CatalogEntry(alias, family, repos, onnx, funasr_names, note)
+    gguf = {"hf": gguf_hf} if gguf_hf else {}
+    return CatalogEntry(alias, family, repos, onnx, funasr_names, note, gguf, fmt)
 
 
-_ENTRIES = (
+#: FunASR's llama.cpp runtime's ready GGUF repositories (Hugging Face only; runtime/llama.cpp/
+#: download-funasr-model.sh and README.md), by the alias of the model each is converted from
+#: (convert-funasr-to-gguf.py:20-33: FunAudioLLM/SenseVoiceSmall, funasr/paraformer-zh,
+#: funasr/fsmn-vad, FunAudioLLM/Fun-ASR-Nano-2512).
+_GGUF = {
+    "sensevoice-small": "FunAudioLLM/SenseVoiceSmall-GGUF",
+    "paraformer-zh": "FunAudioLLM/Paraformer-GGUF",
+    "fsmn-vad": GGUF_VAD_REPO,
+    "fun-asr-nano": "FunAudioLLM/Fun-ASR-Nano-GGUF",
+}
+
+
+_ENTRIES: tuple[CatalogEntry, ...] = (
     # --- ASR, offline -------------------------------------------------------------------
     _E(
         "paraformer-zh",
@@ -74,6 +103,7 @@ _ENTRIES = (
         hf="funasr/paraformer-zh",
         onnx_ms="iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
         note="vad-punc, timestamps (the offline server's model); FunASR's ModelScope map calls seaco-paraformer this",
+        gguf_hf=_GGUF["paraformer-zh"],
     ),
     _E(
         "paraformer",
@@ -124,6 +154,7 @@ _ENTRIES = (
         hf="FunAudioLLM/SenseVoiceSmall",
         onnx_ms="iic/SenseVoiceSmall-onnx",
         note="ASR+LID+SER+AED; installed path keeps 'SenseVoiceSmall'",
+        gguf_hf=_GGUF["sensevoice-small"],
     ),
     _E(
         "fun-asr-nano",
@@ -131,6 +162,7 @@ _ENTRIES = (
         "FunAudioLLM/Fun-ASR-Nano-2512",
         hf="FunAudioLLM/Fun-ASR-Nano-2512",
         note="LLM-based, 31 languages; PyTorch only",
+        gguf_hf=_GGUF["fun-asr-nano"],
     ),
     _E(
         "whisper-large-v3",
@@ -177,6 +209,7 @@ _ENTRIES = (
         hf="funasr/fsmn-vad",
         onnx_ms="iic/speech_fsmn_vad_zh-cn-16k-common-onnx",
         funasr_names=("fsmn-vad",),
+        gguf_hf=_GGUF["fsmn-vad"],
     ),
     _E(
         "fsmn-vad-8k",
@@ -269,6 +302,20 @@ _ENTRIES = (
     ),
 )
 
+_ENTRIES += tuple(
+    replace(
+        e,
+        alias=f"{e.alias}-gguf",
+        repos=dict(e.gguf),  # the GGUF repository only (the plain alias with format = "gguf" may convert)
+        onnx={},
+        funasr_names=(),
+        format="gguf",
+        note=f"{e.gguf['hf']} (FunASR's llama.cpp runtime), variant by `gguf = ...`",
+    )
+    for e in _ENTRIES
+    if e.gguf
+)
+
 CATALOG: dict[str, CatalogEntry] = {}
 for _entry in _ENTRIES:
     assert _entry.family in FAMILIES, _entry
@@ -286,6 +333,12 @@ _COMPLETIONS: dict[str, tuple[ExtraFiles, ...]] = {
         ExtraFiles("iic/SenseVoiceSmall", "ms", None, ("chn_jpn_yue_eng_ko_spectok.bpe.model",)),
     ),
 }
+
+
+def gguf_vad() -> tuple[ExtraFiles, ...]:
+    """``gguf-vad = true``: the FSMN-VAD GGUF the ASR programs take with ``--vad``, from its
+    official repository (``download-funasr-model.sh`` adds it to every ASR download)."""
+    return (ExtraFiles(GGUF_VAD_REPO, "hf", None, (GGUF_VAD,)),)
 
 
 def completions(repo: str | None) -> tuple[ExtraFiles, ...]:

@@ -48,6 +48,8 @@ WIDTH = 80
 def _onnx_form(entry: catalog.CatalogEntry) -> str:
     """How an alias gets to ONNX, in a word or two."""
     family = FAMILIES[entry.family]
+    if entry.format == "gguf":
+        return "none (GGUF)"
     if family.plain:
         return "as is"
     if not family.has_onnx:
@@ -372,6 +374,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("\nFunASR's C++ programs (`python -m " + config.package + " exec-server PROGRAM`):")
         for line in servers:
             print(f"  {line}")
+    programs = _gguf_fit(config, plans)
+    if programs:
+        print("\nFunASR's llama.cpp programs (`python -m " + config.package + " exec-server PROGRAM -a AUDIO`):")
+        for line in programs:
+            print(f"  {line}")
     with (args.project / "pyproject.toml").open("rb") as f:
         pyproject = tomllib.load(f)
     notes, project_problems = [], []
@@ -413,6 +420,25 @@ def _server_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
             continue
         off = [n.split(":")[0] for n in notes]
         lines.append(f"{program}: yes" + (f" (turned off: {', '.join(off)})" if off else ""))
+    return lines
+
+
+def _gguf_fit(config: BundleConfig, plans: list[Plan]) -> list[str]:
+    """Which of FunASR's llama.cpp programs the bundle's GGUF models run in, with the files given."""
+    models: dict[str, dict[str, Any]] = {
+        m.name: {"format": "gguf", "family": m.family, "gguf": dict(p.gguf), "files": dict(p.gguf).values()}
+        for m, p in zip(config.models, plans, strict=True)
+        if p.gguf
+    }
+    wanted = {prog for name, m in models.items() for prog in runtime.gguf_programs(m["family"], m["gguf"])}
+    lines = []
+    for program in sorted(wanted):
+        try:
+            args, notes = runtime.gguf_plan_for(program, models, lambda name: config.model(name).dir_name)
+        except runtime.ServerError as e:
+            lines.append(f"{program}: no; " + "; ".join(line.strip(" -") for line in str(e).splitlines()[1:]))
+            continue
+        lines.append(f"{program}: yes ({' '.join(args)})" + "".join(f"; {n}" for n in notes))
     return lines
 
 

@@ -172,8 +172,22 @@ MODEL_FIELDS = (
     Field(
         "format",
         {"enum": list(FORMATS)},
-        "`onnx` (default where the family has an ONNX runtime), `pytorch`, or `torchscript` (FunASR's "
-        '`export(type="torchscript")`, for the families it exports)',
+        "`onnx` (default where the family has an ONNX runtime), `pytorch`, `torchscript` (FunASR's "
+        '`export(type="torchscript")`, for the families it exports), or `gguf` (FunASR\'s llama.cpp runtime: '
+        "fsmn-vad, sensevoice, paraformer, fun-asr-nano; default for the `-gguf` aliases)",
+    ),
+    Field(
+        "gguf",
+        {"enum": sorted({v for f in FAMILIES.values() if f.gguf for v in f.gguf.names()})},
+        '`format = "gguf"` only: the variant of FunASR\'s GGUF repository, as its download script names them: '
+        "`q8` (default), `f16` or `f32` for SenseVoice and Paraformer; `q8_0` (default, also `q8`), `q4km` "
+        "or `q5km` for Fun-ASR-Nano; FSMN-VAD has one, `f32`",
+    ),
+    Field(
+        "gguf-vad",
+        {"type": "boolean", "default": False},
+        '`format = "gguf"` ASR models only: add `fsmn-vad.gguf` from `FunAudioLLM/fsmn-vad-GGUF` (locked like '
+        "the rest) to the directory, for the programs' `--vad`",
     ),
     Field(
         "export",
@@ -248,6 +262,8 @@ _MODEL_RULES: dict[str, Any] = {
         "path": {"properties": dict.fromkeys(HUB_ONLY, False)},
         "export-inputs": _GENERIC_ONLY,
         "export-outputs": _GENERIC_ONLY,
+        "gguf": {"not": {"required": ["format"], "properties": {"format": {"not": {"const": "gguf"}}}}},
+        "gguf-vad": {"not": {"required": ["format"], "properties": {"format": {"not": {"const": "gguf"}}}}},
     },
     "if": _GENERIC_ONLY,
     "then": {"required": ["export-inputs"]},
@@ -556,6 +572,8 @@ def _parse_model(
     hub = _get_choice(c, raw, "hub", path, tuple(HUBS))
     revision = _get_str(c, raw, "revision", path)
     fmt = _get_choice(c, raw, "format", path, FORMATS)
+    _get_str(c, raw, "gguf", path)
+    gguf_vad = _get_bool(c, raw, "gguf-vad", path, False)
     family_name = _get_choice(c, raw, "family", path, tuple(FAMILIES))
     export = _get_export(c, raw, path)
     quantize = _get_bool(c, raw, "quantize", path, False)
@@ -620,8 +638,11 @@ def _parse_model(
 
     generic = export == "generic"
     if family is not None:
+        named_gguf = "gguf" if model and model.lower().endswith("-gguf") else None  # FunASR's naming
+        fmt = fmt or (entry.default_format(repo) if entry else named_gguf)
         fmt = fmt or ("onnx" if generic else family.default_format)
         _check_export(c, path, family, fmt, raw)
+        variant = _check_gguf(c, path, family, fmt, raw)
         if fmt == "onnx" and family.no_onnx_reason and not generic:
             c.add(
                 f"{path}.format",
@@ -635,11 +656,13 @@ def _parse_model(
             )
         if quantize and (fmt != "onnx" or family.plain or not (family.has_onnx or generic)):
             c.add(f"{path}.quantize", f"only applies to ONNX models; {family.name} in {fmt} format has none")
-        if keep_fp32 is not None and fmt == "torchscript":
+        if keep_fp32 is not None and fmt in ("torchscript", "gguf"):
             c.add(f"{path}.keep-fp32", "only applies to ONNX models (FunASR quantizes ONNX only)")
-    if quantize is False and keep_fp32 is False and fmt != "torchscript":
+    if quantize is False and keep_fp32 is False and fmt not in ("torchscript", "gguf"):
         c.add(f"{path}.keep-fp32", "false needs quantize = true, or nothing would ship")
 
+    if hub is None and fmt == "gguf" and entry is not None and entry.gguf and default_hub not in entry.gguf:
+        hub = next(iter(entry.gguf))  # FunASR publishes its GGUF repositories on Hugging Face only
     hub = hub or default_hub
     extra = _get_extra(c, raw, path, hub)
     if len(c.problems) != before or family is None or fmt is None:
@@ -673,8 +696,41 @@ def _parse_model(
         include=include,
         exclude=exclude,
         alias=entry.alias if entry else None,
-        extra=extra if extra is not None else catalog.completions(repo),
+        extra=(extra if extra is not None else catalog.completions(repo)) + (catalog.gguf_vad() if gguf_vad else ()),
+        gguf=variant,
+        gguf_vad=gguf_vad,
     )
+
+
+def _check_gguf(c: _Collector, path: str, family: Family, fmt: str, raw: Mapping[str, Any]) -> str | None:
+    """``format = "gguf"``: the family must have a program in FunASR's llama.cpp runtime, the
+    variant must be one its repository publishes; returns the variant's canonical name."""
+    spec = family.gguf
+    if fmt != "gguf":
+        for key in ("gguf", "gguf-vad"):
+            if key in raw:
+                c.add(f"{path}.{key}", 'only applies to format = "gguf"')
+        return None
+    if spec is None:
+        runnable = ", ".join(f.name for f in FAMILIES.values() if f.gguf)
+        c.add(
+            f"{path}.format",
+            f'"gguf" is not available for {family.name} models: FunASR\'s llama.cpp runtime has programs for '
+            f"{runnable} only",
+        )
+        return None
+    if raw.get("export") == "generic":
+        c.add(f"{path}.export", '"generic" exports to format = "onnx" or "torchscript", not "gguf"')
+    if raw.get("gguf-vad") is True and not spec.takes_vad:
+        c.add(f"{path}.gguf-vad", f"only applies to ASR models; {family.name} is the VAD itself")
+    variant = raw.get("gguf")
+    if not isinstance(variant, str):
+        return spec.default  # absent (a wrong type is reported by _get_str)
+    found = spec.variant(variant)
+    if found is None:
+        names = ", ".join(f'"{v}"' for v in spec.names())
+        c.add(f"{path}.gguf", f'"{variant}" is not a GGUF variant of {family.name} models: one of {names}')
+    return found
 
 
 def _project_dir(root: Path, name: str) -> bool:
@@ -694,6 +750,8 @@ def _check_export(c: _Collector, path: str, family: Family, fmt: str, raw: Mappi
         for key in ("export-inputs", "export-outputs"):
             if key in raw:
                 c.add(f"{path}.{key}", 'only applies to export = "generic"')
+        return
+    if fmt == "gguf":  # said by _check_gguf
         return
     if fmt == "pytorch" or family.plain:
         what = (

@@ -1,12 +1,14 @@
-"""Export of PyTorch checkpoints to ONNX or TorchScript in a child process, checked against PyTorch.
+"""Export of PyTorch checkpoints to ONNX, TorchScript or GGUF in a child process, checked against PyTorch.
 
 Export runs FunASR's ``AutoModel(...).export(type="onnx" | "torchscript")`` in a child process
 (:mod:`hatch_funasr._export_child`) on a staging copy of the model directory, with no hub
 tokens in its environment and ``torch.load(weights_only=True)``.  ``export = "generic"`` (for
 models FunASR has no ``export()`` for, e.g. CAM++) traces ``AutoModel(...).model`` with the
-declared ``export-inputs`` instead.  Either way the child runs the PyTorch model and the
-exported file on one fixed input and reports the max abs difference of their outputs: it is
-recorded per file (``export_drift``) and gates the build with ``max-export-drift``.
+declared ``export-inputs`` instead; ``format = "gguf"`` runs FunASR's own converter for its
+llama.cpp runtime (copied unchanged under ``_vendor/funasr_llamacpp``).  Either way the child
+runs the PyTorch model and the exported file (for GGUF: its tensors put back into the module)
+on one fixed input and reports the max abs difference of their outputs: it is recorded per file
+(``export_drift``) and gates the build with ``max-export-drift``.
 
 The Python the child runs with is ``HATCH_FUNASR_EXPORT_PYTHON`` if set (a venv with torch,
 kept out of build isolation), else the build's own (install ``hatch-funasr[export]``).
@@ -26,8 +28,9 @@ from pathlib import Path
 
 from hatch_funasr.cache import DerivedEntry
 from hatch_funasr.context import BuildContext
+from hatch_funasr.digest import hash_file
 from hatch_funasr.errors import ExportError
-from hatch_funasr.families import Selection
+from hatch_funasr.families import FAMILIES, Selection
 from hatch_funasr.hubs import HUBS, token_vars
 from hatch_funasr.model import ModelConfig, Source, StagedModel
 from hatch_funasr.quantize import drift_line, load_check
@@ -38,6 +41,7 @@ __all__ = ["export_environment", "export_model", "unavailable"]
 _NOWHERE = "http://127.0.0.1:9"
 #: Part of the cache key of an export: change it when the child's check changes.
 _CHECK = "export-drift/v1: FunASR export_dummy_inputs() at seed 0; generic axes 2/100 traced, 3/67 checked"
+_GGUF_CHECK = "gguf-drift/v1: the GGUF's tensors back in FunASR's module, x ~ 3*N(0,1) [1,200,D] at seed 0, its CMVN"
 
 
 def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str, int]) -> list[str]:
@@ -82,7 +86,9 @@ def _run_child(model: ModelConfig, settings: Settings, args: list[str]) -> tuple
         hint = ""
         if "No module named" in tail:
             hint = f"; install the export extra: pip install 'hatch-funasr[export]' (or set {EnvVars.EXPORT_PYTHON})"
-        what = "FunASR export" if model.export != "generic" else 'generic export (export = "generic")'
+        what = {"gguf": "GGUF conversion", "generic": 'generic export (export = "generic")'}.get(
+            _method(model), "FunASR export"
+        )
         raise ExportError(f"model {model.name}: {what} failed{hint}:\n{tail}")
     versions = {str(k): str(v) for k, v in _reported(result.stdout, "HATCH_FUNASR_EXPORT").items()}
     drift = {str(k): v for k, v in _reported(result.stdout, "HATCH_FUNASR_CHECK").items() if isinstance(v, float)}
@@ -93,12 +99,24 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
+#: FunASR's GGUF converters, as FunASR ships them (``_vendor/funasr_llamacpp/README.md``).
+CONVERTERS = Path(__file__).with_name("_vendor") / "funasr_llamacpp"
+CONVERTERS_FROM = "FunASR 3c58cb5"
+
+
+def _method(model: ModelConfig) -> str:
+    return "gguf" if model.format == "gguf" else "generic" if model.export == "generic" else "funasr"
+
+
 def _job(model: ModelConfig, selection: Selection, src: Path) -> dict[str, object]:
+    spec = FAMILIES[model.family].gguf
+    converter = spec.converter if model.format == "gguf" and spec is not None else None
     return {
         "dir": str(src),
         "format": model.format,
         "opset": model.opset_version,
-        "method": "generic" if model.export == "generic" else "funasr",
+        "method": _method(model),
+        **({"converter": str(CONVERTERS / converter)} if converter else {}),
         "files": list(selection.export),
         "inputs": [s.as_json() for s in model.export_inputs],
         "outputs": [s.as_json() for s in model.export_outputs],
@@ -124,15 +142,19 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
     records = source.materialize(selection.export_inputs, ctx.report)
     tools, _ = _run_child(model, ctx.settings, ["--versions"])
     job_spec = _job(model, selection, Path())
+    converter = Path(str(job_spec["converter"])) if "converter" in job_spec else None
+    if converter is not None:  # the converter's bytes, not where this install keeps it; said in the manifest
+        job_spec["converter"] = hash_file(converter).sha256
+        tools = {**tools, converter.name: f"{CONVERTERS_FROM}, sha256 {job_spec['converter']}"}
     key = ctx.cache.derived_key(
         kind="export",
         inputs=sorted((rel, r.digest()) for rel, r in records.items()),
         outputs=selection.export,
         job={k: v for k, v in job_spec.items() if k != "dir"},
-        check=_CHECK,
+        check=_GGUF_CHECK if model.format == "gguf" else _CHECK,
         tools=tools,
     )
-    how = "generic export" if model.export == "generic" else "export"
+    how = {"gguf": "GGUF conversion", "generic": "generic export"}.get(_method(model), "export")
     entry = ctx.cache.load_derived(key, strict=ctx.offline)
     drift = _cached_drift(entry, selection)
     if entry is not None and drift is not None:
@@ -144,7 +166,10 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(record.source, src / rel)
         opset = f", opset {model.opset_version}" if model.format == "onnx" else ""
-        method = "torch (experimental, export-inputs)" if model.export == "generic" else "FunASR"
+        method = {
+            "generic": "torch (experimental, export-inputs)",
+            "gguf": f"FunASR's {converter.name if converter else 'converter'}",
+        }.get(_method(model), "FunASR")
         ctx.report(f"model {model.name}: exporting {', '.join(selection.export)} with {method}{opset}")
         job = src.parent / "export-job.json"
         job.write_text(json.dumps(_job(model, selection, src)), "utf-8")
@@ -156,6 +181,8 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
                 raise ExportError(f"model {model.name}: the {how} wrote {name} but did not check it against PyTorch")
             if name.endswith(".onnx"):
                 load_check(model, src / name)
+            if name.endswith(".gguf") and not _is_gguf(src / name):
+                raise ExportError(f"model {model.name}: the {how} wrote {name}, which is not a GGUF file")
         entry = ctx.cache.store_derived(
             key, {name: src / name for name in selection.export}, {"tools": tools, "export_drift": drift}
         )
@@ -168,6 +195,11 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
         derived=tuple(sorted({*staged.derived, *produced})),
         export_drift={**staged.export_drift, **{n: drift[n] for n in selection.export}},
     )
+
+
+def _is_gguf(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"GGUF"  # the magic of every GGUF file (llama.cpp ggml/src/gguf.cpp)
 
 
 def _cached_drift(entry: DerivedEntry | None, selection: Selection) -> dict[str, float] | None:

@@ -19,7 +19,10 @@ __all__ = [
     "FORMATS",
     "GENERIC_FILES",
     "GENERIC_SIDE",
+    "GGUF_VAD",
+    "GGUF_VAD_REPO",
     "Family",
+    "GgufSpec",
     "Selection",
     "detect_family",
     "expected_files",
@@ -33,7 +36,7 @@ __all__ = [
     "tokens_json",
 ]
 
-FORMATS = ("onnx", "pytorch", "torchscript")
+FORMATS = ("onnx", "pytorch", "torchscript", "gguf")
 #: The file an export of each format writes where the family has no file names of its own
 #: (``export = "generic"``), and the side files such an export ships where the source has them.
 GENERIC_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript"}
@@ -46,6 +49,50 @@ DERIVABLE = {"tokens.json": "tokens.txt"}
 #: config.yaml switches that make a runtime read more files: C++ ``tokenizer.cpp:33-57``
 #: opens the three jieba files when ``seg_jieba: true`` (keys in ``com-define.h:136-138``).
 _JIEBA = ("jieba.c.dict", "jieba_usr_dict", "jieba.hmm")
+
+
+#: The FSMN-VAD GGUF every ASR program of FunASR's llama.cpp runtime takes with ``--vad``
+#: (``FunAudioLLM/fsmn-vad-GGUF``; ``download-funasr-model.sh`` adds it to every ASR download).
+GGUF_VAD = "fsmn-vad.gguf"
+GGUF_VAD_REPO = "FunAudioLLM/fsmn-vad-GGUF"
+
+
+@dataclass(frozen=True)
+class GgufSpec:
+    """A family's files for FunASR's llama.cpp runtime (``runtime/llama.cpp``, FunASR 3c58cb5).
+
+    Variants and file names are those of the official ``FunAudioLLM/*-GGUF`` repositories as
+    ``download-funasr-model.sh`` names them; each file has a role (``model``; Fun-ASR-Nano's
+    ``encoder`` and ``llm``), which the bundle runtime turns into the program's flag."""
+
+    #: variant -> role -> file name.
+    variants: Mapping[str, Mapping[str, str]]
+    #: The variant the download script takes when given none.
+    default: str
+    #: Other names the download script accepts for a variant (``q8`` for ``q8_0``).
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: FunASR's converter of a PyTorch checkpoint to this GGUF, run at build time when the
+    #: source has ``model.pt`` and not the variant's file; None: no conversion here.
+    converter: str | None = None
+    #: True for the ASR programs, which take the FSMN-VAD GGUF with ``--vad``.
+    takes_vad: bool = False
+
+    def variant(self, name: str) -> str | None:
+        """The canonical name of variant ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        wanted = self.aliases.get(wanted, wanted)
+        return wanted if wanted in self.variants else None
+
+    def names(self) -> tuple[str, ...]:
+        return (*self.variants, *self.aliases)
+
+
+def _sv_pf_variants(stem: str) -> dict[str, dict[str, str]]:
+    """SenseVoiceSmall-GGUF / Paraformer-GGUF: ``<stem>-q8.gguf``, ``<stem>-f16.gguf``, ``<stem>.gguf`` (f32)."""
+    return {"q8": {"model": f"{stem}-q8.gguf"}, "f16": {"model": f"{stem}-f16.gguf"}, "f32": {"model": f"{stem}.gguf"}}
+
+
+_NANO_ENCODER = "funasr-encoder-f16.gguf"
 
 
 @dataclass(frozen=True)
@@ -77,6 +124,8 @@ class Family:
     config_models: tuple[str, ...] = ()
     #: Regular expressions on a repository id that identify the family (checked in table order).
     repo_patterns: tuple[str, ...] = field(default=(), repr=False)
+    #: The GGUF files of FunASR's llama.cpp runtime (``format = "gguf"``); None: it has no program.
+    gguf: GgufSpec | None = None
 
     @property
     def has_onnx(self) -> bool:
@@ -132,6 +181,7 @@ _TABLE = (
         torchscript_reader=_CPP_GPU + "; funasr_torch.Paraformer (runtime/python/libtorch paraformer_bin.py:49)",
         config_models=("Paraformer", "BiCifParaformer", "ParaformerBert"),
         repo_patterns=(r"paraformer",),
+        gguf=GgufSpec(_sv_pf_variants("paraformer"), "q8", takes_vad=True),
     ),
     Family(
         "fsmn-vad",
@@ -141,6 +191,8 @@ _TABLE = (
         torchscript=("model.torchscript",),
         config_models=("FsmnVADStreaming", "FsmnVAD"),
         repo_patterns=(r"fsmn[-_]vad",),
+        # One file, all F32 (export_vad_gguf.py has no --wtype); converted at build time with it.
+        gguf=GgufSpec({"f32": {"model": GGUF_VAD}}, "f32", converter="export_vad_gguf.py"),
     ),
     Family(
         "ct-punc-realtime",
@@ -174,6 +226,7 @@ _TABLE = (
         torchscript_reader="funasr_torch.SenseVoiceSmall (runtime/python/libtorch sensevoice_bin.py:55)",
         config_models=("SenseVoiceSmall",),
         repo_patterns=(r"sensevoice",),
+        gguf=GgufSpec(_sv_pf_variants("sensevoice-small"), "q8", takes_vad=True),
     ),
     Family(
         "ngram-lm",
@@ -243,6 +296,13 @@ _TABLE = (
         ),
         config_models=("FunASRNano",),
         repo_patterns=(r"fun-asr-nano",),
+        # The SAN-M encoder + adaptor GGUF (f16 in every variant) and a Qwen3-0.6B GGUF.
+        gguf=GgufSpec(
+            {q: {"encoder": _NANO_ENCODER, "llm": f"qwen3-0.6b-{q}.gguf"} for q in ("q8_0", "q4km", "q5km")},
+            "q8_0",
+            aliases={"q8": "q8_0", "q4": "q4km", "q5": "q5km"},
+            takes_vad=True,
+        ),
     ),
     Family(
         "timestamp",
@@ -368,6 +428,8 @@ class Selection:
     #: config.yaml keys whose values are paths inside the model directory that FunASR hands
     #: on unchanged (relative to the working directory at run time): dotted key -> path.
     config_paths: Mapping[str, str] = field(default_factory=dict)
+    #: ``format = "gguf"``: each GGUF file's role (``model``, ``encoder``, ``llm``, ``vad``) -> file.
+    gguf: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str | None:
@@ -551,6 +613,8 @@ def select_files(
     configuration_json: str | None = None,
     config_yaml: str | None = None,
     source: str = "the source",
+    gguf: str | None = None,
+    gguf_vad: bool = False,
 ) -> Selection:
     """Choose, from a source's ``available`` files (path -> size), what the runtimes read.
 
@@ -565,7 +629,9 @@ def select_files(
     ``model.torchscript`` and ships the source's ``config.yaml`` and ``am.mvn`` beside it.
     ``tokens.json`` is written from ``tokens.txt`` when only that exists.  ``exclude`` may
     not remove a file a runtime reads.  ``keep_fp32``: None ships fp32 where the source has
-    it; True insists.
+    it; True insists.  GGUF (``fmt = "gguf"``): the files of variant ``gguf`` (default the
+    family's), converted from ``model.pt`` where the family has a converter and the source lacks
+    them; ``gguf_vad`` adds the FSMN-VAD GGUF the ASR programs take with ``--vad``.
     """
     usable = {p: s for p, s in available.items() if not is_bookkeeping(p)}
     extras: list[str] = []
@@ -580,7 +646,12 @@ def select_files(
     quantized_runtime: bool | None = None
     export_inputs: list[str] = []
     export_problems: list[str] = []
-    if fmt == "pytorch" and not family.plain:
+    roles: dict[str, str] = {}
+    if fmt == "gguf":
+        needed, missing = [], []  # type: list[str], list[str]
+        roles = _select_gguf(family, usable, gguf, vad=gguf_vad, export=export, out=(needed, missing, to_export))
+        derived += to_export
+    elif fmt == "pytorch" and not family.plain:
         needed, missing, problems = pytorch_files(configuration_json, usable, config_yaml)
         notes += problems
         if config_yaml is not None:
@@ -660,7 +731,44 @@ def select_files(
         advice=tuple(advice),
         quantized_runtime=quantized_runtime,
         config_paths=config_paths,
+        gguf=roles,
     )
+
+
+def _select_gguf(
+    family: Family,
+    usable: Mapping[str, int],
+    variant: str | None,
+    *,
+    vad: bool,
+    export: str | bool,
+    out: tuple[list[str], list[str], list[str]],
+) -> dict[str, str]:
+    """The GGUF files of a selection: the variant's from the source, or converted from its
+    ``model.pt`` (``export`` true, or ``auto`` with the files absent); returns role -> file."""
+    needed, missing, to_export = out
+    spec = family.gguf
+    if spec is None:  # config refuses this; a direct caller gets the reason
+        missing.append(f"a GGUF of a {family.name} model (FunASR's llama.cpp runtime has no program for it)")
+        return {}
+    roles = dict(spec.variants[spec.variant(variant or spec.default) or spec.default])
+    convert = spec.converter is not None and "model.pt" in usable and export is not False
+    for name in roles.values():
+        if export is not True and name in usable:
+            needed.append(name)
+        elif convert:
+            to_export.append(name)
+        elif spec.converter:
+            missing.append(f"{name}, or model.pt to convert with FunASR's {spec.converter}")
+        elif "model.pt" in usable:
+            why = f"a {family.name} checkpoint is not converted to GGUF here: declare its -GGUF repository"
+            missing.append(f"{name} ({why})")
+        else:
+            missing.append(name)
+    if vad:
+        roles["vad"] = GGUF_VAD
+        (needed if GGUF_VAD in usable else missing).append(GGUF_VAD)
+    return roles
 
 
 @dataclass(frozen=True)
@@ -733,13 +841,22 @@ def _select_onnx(
 
 
 def expected_files(
-    family: Family, fmt: str, *, quantize: bool, keep_fp32: bool | None, export: str | bool = "auto"
+    family: Family,
+    fmt: str,
+    *,
+    quantize: bool,
+    keep_fp32: bool | None,
+    export: str | bool = "auto",
+    gguf: str | None = None,
 ) -> tuple[str, ...]:
     """What a model directory of ``family`` holds, before any listing is known (``check``
     without network): the ONNX names this selection would ship where the source has both
     forms, then the other files."""
     if fmt == "pytorch" and not family.plain:
         return ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)")
+    if fmt == "gguf":
+        spec = family.gguf
+        return tuple(spec.variants[spec.variant(gguf or spec.default) or spec.default].values()) if spec else ()
     model_files = exported_files(family, fmt, export)
     side = tuple(f"{f} (if the source has it)" for f in GENERIC_SIDE) if export == "generic" else family.required
     if fmt == "torchscript":

@@ -97,6 +97,7 @@ def declaration_of(model: ModelConfig, ref: HubRef) -> dict[str, object]:
         "keep-fp32": model.keep_fp32,
         "include": list(model.include),
         "exclude": list(model.exclude),
+        "gguf": model.gguf,
     }
     if model.extra:
         table["extra"] = [_extra_table(e.hub, e.repo, e.revision, list(e.files)) for e in model.extra]
@@ -227,7 +228,7 @@ def _locked_model(name: object, m: object) -> LockedModel:
     )
 
 
-_DECLARATION_TEXT = ("hub", "repo", "revision", "family", "format")
+_DECLARATION_TEXT = ("hub", "repo", "revision", "family", "format", "gguf")
 _DECLARATION_LISTS = ("include", "exclude")
 
 

@@ -130,6 +130,10 @@ class ModelConfig:
     alias: str | None = None
     #: Files taken from other repositories into this model's directory.
     extra: tuple[ExtraFiles, ...] = ()
+    #: ``format = "gguf"``: the variant (canonical name), and whether the FSMN-VAD GGUF joins
+    #: the directory (``gguf-vad``; its repository is one of ``extra``).
+    gguf: str | None = None
+    gguf_vad: bool = False
 
     @property
     def dir_name(self) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__
+from hatch_funasr._bundle_runtime import gguf_programs
 from hatch_funasr.families import FAMILIES
 from hatch_funasr.manifest import Manifest, read_manifest
 from hatch_funasr.model import BundleConfig, LocalDir, ModelConfig, StagedModel
@@ -162,6 +163,17 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
             {"hub": e.hub, "repo": e.repo, "revision": e.revision, "commit": commit, "files": list(files)}
             for e, commit, files in staged.extra
         ],
+        # format = "gguf": the variant, each GGUF file's role (model; encoder, llm; vad) and the
+        # llama.cpp programs that run the directory (exec-server fills their flags from these).
+        **(
+            {
+                "gguf_variant": m.gguf,
+                "gguf": dict(sorted(selection.gguf.items())),
+                "gguf_programs": gguf_programs(m.family, dict(selection.gguf)),
+            }
+            if m.format == "gguf" and selection
+            else {}
+        ),
     }
 
 

@@ -19,11 +19,13 @@ from functools import partial
 from pathlib import Path
 
 from hatch_funasr import catalog, export, quantize
+from hatch_funasr._bundle_runtime import gguf_programs
 from hatch_funasr.cache import Cache
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import (
     FAMILIES,
+    GGUF_VAD,
     Selection,
     expected_files,
     exported_files,
@@ -61,7 +63,13 @@ def choose(
     those two among the files."""
     if not read_configs:
         fallback = select_files(
-            FAMILIES[model.family], model.format, listing, quantize=model.quantize, export=model.export
+            FAMILIES[model.family],
+            model.format,
+            listing,
+            quantize=model.quantize,
+            export=model.export,
+            gguf=model.gguf,
+            gguf_vad=model.gguf_vad,
         )
         configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
@@ -78,6 +86,8 @@ def choose(
         configuration_json=read_text("configuration.json") if pytorch else None,
         config_yaml=read_text("config.yaml"),
         source=model.source_label,
+        gguf=model.gguf,
+        gguf_vad=model.gguf_vad,
     )
 
 
@@ -349,6 +359,8 @@ class Plan:
     quantizes: bool | None = False
     #: Where the listing is known: each shipped file with its size (None: made by the build).
     shipped: tuple[tuple[str, int | None], ...] = ()
+    #: ``format = "gguf"``: each GGUF file's role (``model``, ``encoder``, ``llm``, ``vad``) -> file.
+    gguf: tuple[tuple[str, str], ...] = ()
     #: Where the listing came from (the local directory, funasr.lock, the cached listing); None:
     #: the listing is unknown here, and the plan is what the family and the catalog imply.
     listing: str | None = None
@@ -407,6 +419,9 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
     """How ``files`` will be exported, and the check every export gets."""
     gate = f", at most {m.max_export_drift}" if m.max_export_drift is not None else ""
     check = f"; check against the PyTorch model on a fixed input (max abs drift recorded{gate})"
+    spec = FAMILIES[m.family].gguf
+    if m.format == "gguf" and spec is not None:
+        return f"{when}convert {', '.join(files)} from model.pt with FunASR's {spec.converter}{check}"
     if m.export == "generic":
         traced = ", ".join(f"{s.name}[{', '.join(map(str, s.shape))}]" for s in m.export_inputs)
         how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"
@@ -427,6 +442,7 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
         steps = [f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}"]
     steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
     shipped: tuple[tuple[str, int | None], ...] = ()
+    shipped_roles: dict[str, str] | None = None
     problems: list[str] = []
     known = _known_listing(m, lock, cache)
     where = None
@@ -448,8 +464,12 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
         runtime = selection.runtime
         exports, quantizes = bool(selection.export), bool(selection.quantize)
         shipped = tuple((f, listing.get(f)) for f in selection.ship)
+        shipped_roles = dict(selection.gguf)
         steps += list(selection.advice)
         problems += problems_of(m, selection, listing)
+    roles = _gguf_roles(m, shipped_roles)
+    if roles:
+        steps.append("runs in FunASR's llama.cpp programs: " + ", ".join(gguf_programs(m.family, roles)))
     family = FAMILIES[m.family]
     runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
     target = f"{package}/models/{m.dir_name}"
@@ -465,6 +485,7 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
         exports,
         quantizes,
         shipped,
+        tuple(sorted(roles.items())),
         where,
     )
 
@@ -504,12 +525,33 @@ def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None
                 "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
                 "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
             )
+    if m.format == "gguf" and family.gguf is not None:
+        gguf_ready = entry is not None and repo in entry.gguf.values()
+        convertible = family.gguf.converter is not None and m.export is not False
+        exports = (m.export is True or None) if convertible and (m.export is True or not gguf_ready) else False
+        if exports is not False:
+            when = "" if exports else "if the source has no GGUF, "
+            made = expected_files(family, "gguf", quantize=False, keep_fp32=None, gguf=m.gguf)
+            steps.append(_export_step(m, made, when))
     if onnx_ready and onnx:
         files = expected_files(family, m.format, quantize=True, keep_fp32=False)
+    elif m.format == "gguf":
+        files = tuple(_gguf_roles(m, None).values())
     else:
         files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
     steps.append("pack " + ", ".join(files))
     return exports, quantizes, runtime
+
+
+def _gguf_roles(m: ModelConfig, selected: dict[str, str] | None) -> dict[str, str]:
+    """A GGUF model's files by role: as selected from a known listing, else as its variant names them."""
+    spec = FAMILIES[m.family].gguf
+    if m.format != "gguf" or spec is None:
+        return {}
+    if selected is not None:
+        return selected
+    roles = dict(spec.variants[spec.variant(m.gguf or spec.default) or spec.default])
+    return roles | ({"vad": GGUF_VAD} if m.gguf_vad else {})
 
 
 def _extra(name: str) -> list[str]:

@@ -426,7 +426,8 @@ def test_an_unknown_program_is_named_with_the_known_ones() -> None:
     assert str(info.value) == (
         "/usr/bin/funasr-server: not a FunASR program this bundle knows how to start (known: funasr-onnx-2pass, "
         "funasr-onnx-offline, funasr-onnx-offline-punc, funasr-onnx-offline-vad, funasr-wss-server, "
-        "funasr-wss-server-2pass, run_server.sh, run_server_2pass.sh)"
+        "funasr-wss-server-2pass, llama-funasr-cli, llama-funasr-embd, llama-funasr-encoder, llama-funasr-paraformer, "
+        "llama-funasr-sensevoice, llama-funasr-vad, run_server.sh, run_server_2pass.sh)"
     )
 
 

@@ -50,6 +50,7 @@ SERVER_FLAGS = {
     "speaker-campplus": [],
     "emotion2vec": [],
     "kws-xiaoyun": [],
+    "edge-sensevoice-gguf": [],
 }
 
 
@@ -79,6 +80,12 @@ def test_bundle_checks_offline(project: Path, tmp_path: Path) -> None:
         "paraformer-en": ("funasr-wss-server: yes (turned off: --lm-dir '', --itn-dir '')",),
     }.get(project.name, ())
     assert all(line in servers for line in expected), servers
+    if project.name == "edge-sensevoice-gguf":
+        assert (
+            "llama-funasr-sensevoice: yes (-m asr-SenseVoiceSmall/sensevoice-small-q8.gguf --vad vad/fsmn-vad.gguf)"
+            in result.stdout
+        ), result.stdout
+        assert "llama-funasr-vad: yes (-m vad/fsmn-vad.gguf)" in result.stdout
     assert "run `hatch-funasr lock` once on a connected machine" in result.stdout
     assert not (tmp_path / "cache").exists()
 
@@ -101,6 +108,7 @@ def test_bundle_wheels_declare_their_runtimes_as_extras(built: dict[str, Path]) 
     onnx = ["funasr-onnx>=0.4.3", "onnxruntime>=1.7.0", "numpy<=1.26.4"]
     torch = ["funasr>=1.4.16", "torch", "kaldi-native-fbank"]
     expected = {"emotion2vec": {"torch": torch}, "kws-xiaoyun": {"torch": torch}, "speaker-campplus": {"torch": torch}}
+    expected["edge-sensevoice-gguf"] = {}  # its programs are FunASR's llama.cpp binaries, no Python runtime
     for bundle, wheel in sorted(built.items()):
         with zipfile.ZipFile(wheel) as zf:
             metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
@@ -173,6 +181,9 @@ def test_installed_directories_meet_funasrs_file_contract(installed: dict[tuple[
     not by our own selection: every file funasr_onnx (quantize=True) and the C++ runtime open."""
     for model in installed.values():
         present = _files(model.dir)
+        if model.format == "gguf":  # FunASR's download script's files for the variant (test_gguf.py)
+            assert present == set(model.manifest["gguf"].values()), (model.bundle, model.name, present)
+            continue
         if model.format == "pytorch":  # AutoModel: configuration.json and its file_path_metas targets
             metas = json.loads((model.dir / "configuration.json").read_text())["file_path_metas"]
             targets = {v for v in metas.values() if isinstance(v, str)}
@@ -184,7 +195,7 @@ def test_installed_directories_meet_funasrs_file_contract(installed: dict[tuple[
         for runtime in RUNTIME_FILES[model.family]:
             needed = required_files(model.family, runtime, quantize=True, conditions=conditions)
             assert needed <= present, (model.bundle, model.name, runtime, needed - present)
-        if model.family in ONNX_SPECS:  # the official repositories are quantized only: so is the directory
+        if model.family in ONNX_SPECS and model.format == "onnx":  # the official -onnx repositories are quantized only
             assert model.manifest["runtime"] == "quantized", (model.bundle, model.name, model.manifest["runtime"])
         if FAMILIES[model.family].dir_marker:
             assert FAMILIES[model.family].dir_marker in str(model.dir)
@@ -205,7 +216,7 @@ def test_every_funasr_onnx_class_runs_on_the_installed_bundles(
     jobs = [
         job
         for model in installed.values()
-        if model.family in ONNX_SPECS
+        if model.family in ONNX_SPECS and model.format == "onnx"
         for job in funasr_onnx_jobs(model.family, model.dir, utterance.wav, True)
     ]
     classes = {(job.module, job.cls) for job in jobs}
@@ -280,7 +291,7 @@ def test_cpp_vad_of_every_bundle_finds_the_speech(
     installed: dict[tuple[str, str], Installed], utterance: Utterance
 ) -> None:
     """The real FSMN-VAD, as installed by each bundle, in ``funasr-onnx-offline-vad``."""
-    vads = [m for m in installed.values() if m.family == "fsmn-vad"]
+    vads = [m for m in installed.values() if m.family == "fsmn-vad" and m.format == "onnx"]
     assert len(vads) == 5
     for model in vads:
         run, segments = cpp_offline_vad(model.dir, utterance.wav, quantize=True)
@@ -354,7 +365,7 @@ ROLE_OF |= {"lm": "--lm-dir", "itn": "--itn-dir"}
 REFUSED = {
     **{
         (b, p): "needs an offline ASR model (--model-dir)"
-        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun", "edge-sensevoice-gguf")
         for p in (
             "funasr-wss-server",
             "funasr-onnx-offline",
@@ -366,12 +377,12 @@ REFUSED = {
     },
     **{
         (b, p): "needs a VAD model (--vad-dir)"
-        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for b in ("speaker-campplus", "emotion2vec", "kws-xiaoyun", "edge-sensevoice-gguf")
         for p in ("funasr-onnx-offline-vad",)
     },
     **{
         (b, p): "needs a punctuation model (--punc-dir)"
-        for b in ("sensevoice-small", "speaker-campplus", "emotion2vec", "kws-xiaoyun")
+        for b in ("sensevoice-small", "speaker-campplus", "emotion2vec", "kws-xiaoyun", "edge-sensevoice-gguf")
         for p in ("funasr-onnx-offline-punc",)
     },
     **{
@@ -558,3 +569,43 @@ def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
         assert Path(model_name).is_dir() and any(model_name == str(d) for d in dirs.values()), call
     assert {name: sorted(_files(d)) for name, d in dirs.items()} == before
     assert subprocess.run([str(deploy_python), "-m", launcher[2], "verify"], capture_output=True).returncode == 0
+
+
+# --- FunASR's llama.cpp runtime on the edge bundle (issue 27) -----------------------------------
+GGUF_BIN = Path(__file__).resolve().parents[2] / "shared" / "funasr-gguf" / "bin"
+
+
+def test_llama_funasr_sensevoice_runs_the_installed_edge_bundle_with_no_network(
+    installed: dict[tuple[str, str], Installed], deploy_python: Path, utterance: Utterance, tmp_path: Path
+) -> None:
+    """`python -m funasr_edge_sensevoice_gguf exec-server .../llama-funasr-sensevoice -a WAV`: the
+    real binary (../shared/funasr-gguf) gets the installed q8 model and the bundle's FSMN-VAD GGUF,
+    opens them, transcribes (stand-in weights: some text) and connects nowhere."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is required (apt-get install strace): it shows the program connects nowhere")
+    d = _dirs(installed, "edge-sensevoice-gguf")
+    trace = tmp_path / "strace.txt"
+    strace = ["strace", "-f", "-qq", "-e", "trace=connect,openat", "-o", str(trace)]
+    program = str(GGUF_BIN / "llama-funasr-sensevoice")
+    result = subprocess.run(
+        [
+            *strace,
+            str(deploy_python),
+            "-m",
+            "funasr_edge_sensevoice_gguf",
+            "exec-server",
+            program,
+            "-a",
+            str(utterance.wav),
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env={**os.environ, "HF_ENDPOINT": DEAD, "MODELSCOPE_ENDPOINT": DEAD},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "vad segments" in result.stderr, result.stderr  # funasr-sensevoice.cpp segments with --vad
+    lines = trace.read_text().splitlines()
+    opened = {line.split('"')[1] for line in lines if "openat(" in line and '"' in line and "= -1" not in line}
+    assert {str(d["asr"] / "sensevoice-small-q8.gguf"), str(d["vad"] / "fsmn-vad.gguf")} <= opened
+    assert [line for line in lines if "connect(" in line and "AF_UNIX" not in line] == []

@@ -200,7 +200,7 @@ BAD = [
     ),
     pytest.param(
         _pyproject({"v": {"model": "fsmn-vad", "format": "tflite"}}),
-        ['tool.funasr.models.v.format: expected "onnx", "pytorch" or "torchscript", got "tflite"'],
+        ['tool.funasr.models.v.format: expected "onnx", "pytorch", "torchscript" or "gguf", got "tflite"'],
         id="bad-format",
     ),
     pytest.param(
@@ -388,7 +388,7 @@ BAD = [
         [
             'tool.funasr.hub: expected "ms" or "hf", got "MS" (did you mean "ms"?)',
             'tool.funasr.models.vad.hub: expected "ms" or "hf", got "HF" (did you mean "hf"?)',
-            'tool.funasr.models.vad.format: expected "onnx", "pytorch" or "torchscript", got "ONNX" '
+            'tool.funasr.models.vad.format: expected "onnx", "pytorch", "torchscript" or "gguf", got "ONNX" '
             '(did you mean "onnx"?)',
             'tool.funasr.models.vad.family: expected "paraformer-contextual", "paraformer-streaming", "paraformer", '
             '"fsmn-vad", "ct-punc-realtime", "ct-punc", "sensevoice", "ngram-lm", "fst-itn", "campplus", '

@@ -30,7 +30,6 @@ PAGES = [
 ELSEWHERE = frozenset(
     {
         "guides/python-runtime.md",
-        "guides/gguf.md",
         "guides/verifying.md",
         "reference/limits.md",
         "reference/runtime-matrix.md",

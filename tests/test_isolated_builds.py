@@ -184,6 +184,11 @@ def test_dependencies_follow_the_declaration(tmp_path: Path, hub_env: dict[str, 
     assert {"funasr", "torch", "onnx", "onnxruntime"} <= _names(stack), stack
     elsewhere = _requirements(tmp_path, exported, HATCH_FUNASR_EXPORT_PYTHON="/opt/export/bin/python")
     assert "torch" not in _names(elsewhere) and "funasr" not in _names(elsewhere), elsewhere
+    # GGUF: a ready FunAudioLLM repository needs nothing; a checkpoint converted here, FunASR's
+    # converter's stack (torch, funasr for the check, gguf).
+    assert _requirements(tmp_path, 'vad = "fsmn-vad-gguf"\n') == []
+    converted = _requirements(tmp_path, 'vad = { model = "fsmn-vad", format = "gguf", hub = "ms" }\n')
+    assert {"funasr", "torch", "gguf"} <= _names(converted), converted
 
 
 def test_dependencies_ask_the_hub_whether_a_repository_ships_onnx(

@@ -124,8 +124,9 @@ def test_hub_registry_drives_the_catalog_and_the_declaration() -> None:
     for hub in HUBS.values():
         assert hub.endpoint_var in (EnvVars.MODELSCOPE_ENDPOINT, EnvVars.HF_ENDPOINT)
     for entry in catalog.entries():
-        assert set(entry.repos) | set(entry.onnx) <= set(HUBS)
-        assert "ms" in entry.repos
+        assert set(entry.repos) | set(entry.onnx) | set(entry.gguf) <= set(HUBS)
+        # the -gguf aliases name FunASR's GGUF repositories, published on Hugging Face only
+        assert "ms" in entry.repos or (entry.format == "gguf" and set(entry.repos) == set(entry.gguf) == {"hf"})
 
 
 def test_record_round_trips_names_with_commas_and_quotes(tmp_path: Path) -> None:

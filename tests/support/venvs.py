@@ -7,7 +7,8 @@ So a warm machine reuses a venv only where a fresh machine would build the same 
 broken venv never survives into the next run.
 
 - :data:`FUNASR_ONNX`: ``funasr_onnx`` 0.4.3 and what its classes import (a deployment host).
-- :data:`EXPORT`: torch (CPU) and FunASR, for export (``HATCH_FUNASR_EXPORT_PYTHON``).
+- :data:`EXPORT`: torch (CPU) and FunASR, for export (``HATCH_FUNASR_EXPORT_PYTHON``), and gguf for
+  FunASR's GGUF converters.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ FUNASR_ONNX = VenvSpec(
 )
 EXPORT = VenvSpec(
     "export",
-    steps=(("torch==2.13.0",), ("funasr==1.4.16", "kaldi-native-fbank", "onnx", "onnxruntime")),
-    check="import torch, onnx, onnxruntime, kaldi_native_fbank; from funasr import AutoModel",
+    steps=(("torch==2.13.0",), ("funasr==1.4.16", "kaldi-native-fbank", "onnx", "onnxruntime", "gguf==0.19.0")),
+    check="import torch, onnx, onnxruntime, kaldi_native_fbank, gguf; from funasr import AutoModel",
 )
 
 
