@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 __all__ = [
     "PROGRAMS",
+    "ManifestError",
     "ServerError",
     "VerificationError",
     "automodel_kwargs",
@@ -31,6 +33,7 @@ __all__ = [
     "names",
     "path",
     "plan_for",
+    "printable",
     "server_args",
     "server_plan",
     "verify",
@@ -53,7 +56,30 @@ class VerificationError(ValueError):
         super().__init__("installed model files do not match the manifest:\n" + "\n".join(self.problems))
 
 
+class ManifestError(VerificationError):
+    """The installed manifest (or editable-locations file) is not one hatch-funasr wrote: one line."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
+        self.args = (f"{problem}; reinstall the bundle from its wheel",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 _cache: Dict[str, Any] = {}
+#: Characters that move a terminal's cursor or change what it draws (C0, DEL, C1 controls,
+#: and the bidirectional overrides that reorder a line).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``, ``\\n``): text read
+    from outside (a hub, a wheel, an installed manifest) printed this way cannot draw on a
+    terminal or add lines.  ``lines``: a message of several lines, its line breaks kept."""
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 def _relative(name: object, what: str) -> str:
@@ -61,39 +87,103 @@ def _relative(name: object, what: str) -> str:
     parts = name.split("/") if isinstance(name, str) else [""]
     if (
         not isinstance(name, str)
-        or name.startswith("/")
+        or name.startswith(("/", "-"))
         or "\\" in name
         or ":" in name
+        or _UNPRINTABLE.search(name)
         or any(p in ("", ".", "..") for p in parts)
     ):
-        raise VerificationError([f"the manifest names {what} {name!r}, which is not a path inside the bundle"])
+        raise ManifestError(f"the manifest names {what} {name!r}, which is not a path inside the bundle")
     return name
+
+
+def _expect(value: object, kinds: Tuple[type, ...], what: str) -> Any:
+    """``value`` if it is one of ``kinds`` (JSON's: dict, list, str, int, None)."""
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        spelled: Dict[type, str] = {dict: "a table", list: "a list", str: "text", int: "a whole number"}
+        names = " or ".join(spelled.get(k, "null") for k in kinds)
+        raise ManifestError(f"the manifest's {what} is {printable(repr(value))[:80]}, not {names}")
+    return value
+
+
+_SHA256 = re.compile("^[0-9a-f]{64}$")
+_TEXT_FIELDS = ("alias", "repo", "hub", "path", "revision", "commit", "family", "format", "license", "runtime")
+
+
+def _check_model(name: str, model: object) -> None:
+    """One model entry, as :mod:`hatch_funasr.package` writes it (keys it lacks are allowed)."""
+    _relative(name, "a model")
+    entry = _expect(model, (dict,), f"model {name}")
+    _relative(entry.get("dir"), f"for model {name} the directory")
+    for rel, listed in _expect(entry.get("files", {}), (dict,), f"files of model {name}").items():
+        _relative(rel, f"for model {name} the file")
+        info = _expect(listed, (dict,), f"entry of {name}/{rel}")
+        size = _expect(info.get("size"), (int,), f"size of {name}/{rel}")
+        sha256 = _expect(info.get("sha256"), (str,), f"sha256 of {name}/{rel}")
+        if size < 0 or not _SHA256.match(sha256):
+            raise ManifestError(f"the manifest's entry of {name}/{rel} is not a size and a sha256")
+    for key in _TEXT_FIELDS:
+        _expect(entry.get(key), (str, type(None)), f"{key} of model {name}")
+    flag = _expect(entry.get("server_flag"), (str, type(None)), f"server_flag of model {name}")
+    if flag is not None and flag not in _ROLE_NAMES:
+        raise ManifestError(f"the manifest's server_flag of model {name} is {printable(repr(flag))}, not a role flag")
+    for key, rel in _expect(entry.get("config_paths", {}), (dict,), f"config_paths of model {name}").items():
+        _relative(rel, f"for model {name} the config path {printable(key)}")
+    for kind in ("derived", "advice", "extra"):
+        _expect(entry.get(kind, []), (list,), f"{kind} of model {name}")
+    for kind in ("quant_drift", "export_drift", "tools"):
+        _expect(entry.get(kind) or {}, (dict,), f"{kind} of model {name}")
+
+
+def validated(loaded: object) -> Dict[str, Any]:
+    """A manifest read back from an installed bundle or a wheel, checked whole before any use
+    (neither is trusted): :class:`ManifestError` in one line for anything hatch-funasr would
+    not have written."""
+    top = _expect(loaded, (dict,), "top level")
+    bundle = _expect(top.get("bundle", {}), (dict,), "bundle")
+    for key in ("name", "version", "package"):
+        _expect(bundle.get(key, ""), (str,), f"bundle {key}")
+    for name, model in _expect(top.get("models", {}), (dict,), "models").items():
+        _check_model(name, model)
+    return top  # type: ignore[no-any-return]
 
 
 def manifest() -> Dict[str, Any]:
     """The bundle manifest: bundle name and version, and per model its provenance and files."""
     if "manifest" not in _cache:
-        with open(_HERE / _MANIFEST, "rb") as f:
-            data = f.read(MAX_MANIFEST + 1)
+        file = _HERE / _MANIFEST
+        try:
+            with open(file, "rb") as f:
+                data = f.read(MAX_MANIFEST + 1)
+        except OSError as e:
+            raise ManifestError(f"{file}: cannot be read ({e.strerror or e})") from None
         if len(data) > MAX_MANIFEST:
-            raise VerificationError([f"{_HERE / _MANIFEST} is over {MAX_MANIFEST} bytes: not a manifest"])
-        loaded = json.loads(data.decode("utf-8"))
-        for name, model in loaded.get("models", {}).items():
-            _relative(name, "a model")
-            _relative(model.get("dir"), f"for model {name} the directory")
-            for rel in model.get("files", {}):
-                _relative(rel, f"for model {name} the file")
-        _cache["manifest"] = loaded
+            raise ManifestError(f"{file} is over {MAX_MANIFEST} bytes: not a manifest")
+        try:
+            loaded = json.loads(data.decode("utf-8"))
+        except ValueError as e:  # not UTF-8, not JSON
+            raise ManifestError(f"{file} is not JSON ({printable(e)})") from None
+        _cache["manifest"] = validated(loaded)
     return _cache["manifest"]  # type: ignore[no-any-return]
+
+
+def _models() -> Dict[str, Any]:
+    return manifest().get("models", {})  # type: ignore[no-any-return]
 
 
 def check_installed() -> None:
     """Every model file the manifest lists is present (a stat each): called when the bundle is
-    imported, so a wheel that lost its models (an interrupted build) is refused at once."""
+    imported, so a wheel that lost its models (an interrupted build) is refused at once.  A
+    manifest that is not one is said where it is used (one line), not here as a traceback."""
+    try:
+        _models()
+    except VerificationError:
+        return
     missing = [
         f"{name}: {path(name) / rel}"
         for name in names()
-        for rel in manifest()["models"][name]["files"]
+        for rel in _models()[name].get("files", {})
         if not (path(name) / rel).is_file()
     ]
     if missing:
@@ -106,19 +196,29 @@ def check_installed() -> None:
 
 def names() -> List[str]:
     """The names of the models in this bundle, sorted."""
-    return sorted(manifest()["models"])
+    return sorted(_models())
 
 
 def _locations() -> Dict[str, str]:
+    """An editable install's model directories (absolute paths), checked like the manifest."""
     if "locations" not in _cache:
         loc = _HERE / _LOCATIONS
-        _cache["locations"] = json.loads(loc.read_text("utf-8")) if loc.is_file() else {}
+        try:
+            found = json.loads(loc.read_text("utf-8")) if loc.is_file() else {}
+        except (OSError, ValueError) as e:
+            raise ManifestError(f"{loc} is not JSON ({printable(e)})") from None
+        for name, where in _expect(found, (dict,), "editable locations").items():
+            if not isinstance(where, str) or not Path(where).is_absolute() or _UNPRINTABLE.search(where):
+                raise ManifestError(
+                    f"{loc} gives model {printable(name)} {printable(repr(where))}, not an absolute path"
+                )
+        _cache["locations"] = found
     return _cache["locations"]  # type: ignore[no-any-return]
 
 
 def path(name: str) -> Path:
     """The directory of model ``name``: pass it to funasr_onnx, AutoModel or run_server.sh."""
-    models = manifest()["models"]
+    models = _models()
     if name not in models:
         raise KeyError(f"no model named {name!r} in this bundle; it has: {', '.join(names())}")
     located = _locations().get(name)
@@ -138,7 +238,7 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
     problems: List[str] = []
     for name in model_names or names():
         root = path(name)
-        listed = manifest()["models"][name]["files"]
+        listed = _models()[name].get("files", {})
         if root.is_dir():
             present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
             unexpected = sorted(present - set(listed))
@@ -167,7 +267,7 @@ def automodel_kwargs(name: str) -> Dict[str, Any]:
     """
     root = path(name)
     kwargs: Dict[str, Any] = {}
-    for dotted, relative in sorted(manifest()["models"][name].get("config_paths", {}).items()):
+    for dotted, relative in sorted(_models()[name].get("config_paths", {}).items()):
         *sections, key = dotted.split(".")
         table = kwargs
         for section in sections:
@@ -268,7 +368,7 @@ def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], 
     bundle has, the value that turns off each role it lacks, quantization flags matching the
     files shipped, then ``user_args`` (a flag given there replaces the bundle's).  Also notes
     on what was turned off.  :class:`ServerError` when the bundle and program do not fit."""
-    return plan_for(binary, manifest()["models"], lambda name: str(path(name)), user_args)
+    return plan_for(binary, _models(), lambda name: str(path(name)), user_args)
 
 
 def plan_for(
@@ -450,14 +550,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "names":
-            print("\n".join(names()))
+            print("\n".join(printable(n) for n in names()))
         elif args.command == "path":
-            print(path(args.name))
+            print(printable(path(args.name)))
         elif args.command == "json":
             print(json.dumps(manifest(), indent=2, sort_keys=True))
         elif args.command == "verify":
             verify(args.names or None)
-            count = sum(len(manifest()["models"][n]["files"]) for n in (args.names or names()))
+            count = sum(len(_models()[n].get("files", {})) for n in (args.names or names()))
             print(f"ok: {count} files match the manifest")
         elif args.command == "server-args":
             plan, notes = server_plan(args.binary)
@@ -467,6 +567,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             exec_server(args.binary, args.args)
     except (KeyError, VerificationError, ServerError) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        print(printable(f"error: {e.args[0] if isinstance(e, KeyError) else e}", lines=True), file=sys.stderr)
         return 1
     return 0

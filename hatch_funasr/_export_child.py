@@ -16,11 +16,11 @@ Methods:
 * ``generic``: for models FunASR has no ``export()`` for (CAM++):
   ``torch.onnx.export`` (named inputs, outputs and dynamic axes) or ``torch.jit.trace`` of
   ``AutoModel(model=DIR).model`` on inputs built from the declared ``export-inputs``.
-* ``gguf``: FunASR's converter for its llama.cpp runtime (``runtime/llama.cpp/export_*_gguf.py``,
-  the job names the copy to run) on the checkpoint.  The check puts the GGUF's tensors back into
-  the PyTorch module FunASR builds (each converter's layout change undone, quantized tensors
-  dequantized) and runs both on one fixed input, the GGUF's CMVN against FunASR's own reading of
-  ``am.mvn``: what the runtime would compute from the file, against the checkpoint.
+* ``gguf``: the checkpoint written in the layout FunASR's llama.cpp program for the family loads
+  (the job names the family's writer).  The check puts the GGUF's tensors back into the PyTorch
+  module FunASR builds (the layout change undone, quantized tensors dequantized) and runs both
+  on one fixed input, the GGUF's CMVN against FunASR's own reading of ``am.mvn``: what the
+  runtime would compute from the file, against the checkpoint.
 
 The check, for every file written: the PyTorch module and the exported file (onnxruntime,
 or ``torch.jit.load``) run on one fixed input; the max abs difference of all their outputs is
@@ -231,7 +231,7 @@ def _check_vad_gguf(model_dir: Path, path: Path) -> float:
         if name not in tensors:
             raise CheckError(f"{path.name} has no {name}, a tensor of the checkpoint's encoder")
         array = tensors.pop(name)
-        if key.endswith("conv_left.weight"):  # export_vad_gguf.py: (C,1,L,1) -> (L,C); undone
+        if key.endswith("conv_left.weight"):  # stored (L,C) from (C,1,L,1); undone
             array = array.T
         if array.size != value.numel():
             raise CheckError(f"{path.name}: {name} has {array.size} values, the checkpoint {value.numel()}")
@@ -251,35 +251,106 @@ def _check_vad_gguf(model_dir: Path, path: Path) -> float:
     return _max_abs_difference(path.name, [expected], [got])
 
 
-#: FunASR's converter -> (its arguments for a model directory and an output file, the check).
-_GGUF_CONVERTERS: dict[str, tuple[Any, Any]] = {
-    "export_vad_gguf.py": (
-        lambda d, out: ["--model_pt", str(d / "model.pt"), "--mvn", str(d / "am.mvn"), "--out", str(out)],
-        _check_vad_gguf,
-    ),
-}
+#: The hyper-parameters llama-funasr-vad's loader reads (``funasr-common/funasr_vad.h:69-71``)
+#: and the ones FunASR's published FSMN-VAD GGUF also carries, in that file's order; each
+#: from the checkpoint's own tensor shapes or its ``config.yaml``, never assumed.
+_VAD_KEYS = (
+    "input_dim",
+    "input_affine_dim",
+    "linear_dim",
+    "proj_dim",
+    "fsmn_layers",
+    "lorder",
+    "output_affine_dim",
+    "output_dim",
+    "n_mels",
+    "lfr_m",
+    "lfr_n",
+)
+
+
+def _vad_hyper_parameters(encoder: dict[str, Any], frontend: dict[str, Any]) -> dict[str, int]:
+    """The ``vad.*`` values of an FSMN-VAD encoder: sizes read off its weights (``(out, in)``
+    linear weights, ``conv_left`` as ``(channels, 1, lorder, 1)``), frame stacking from the
+    front end's configuration (``frontend_conf`` of FunASR's ``config.yaml``)."""
+    layers = {int(k.split(".")[2]) for k in encoder if k.startswith("encoder.fsmn.")}
+    if not layers or layers != set(range(len(layers))):
+        raise CheckError(f"model.pt: the FSMN layers of the encoder are {sorted(layers)}, not 0..n-1")
+    try:
+        into, first = encoder["encoder.in_linear1.linear.weight"].shape
+        linear = encoder["encoder.in_linear2.linear.weight"].shape[0]
+        proj = encoder["encoder.fsmn.0.linear.linear.weight"].shape[0]
+        lorder = encoder["encoder.fsmn.0.fsmn_block.conv_left.weight"].shape[2]
+        out_affine = encoder["encoder.out_linear1.linear.weight"].shape[0]
+        out = encoder["encoder.out_linear2.linear.weight"].shape[0]
+        frames = {k: int(frontend[k]) for k in ("n_mels", "lfr_m", "lfr_n")}
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise CheckError(f"model.pt / config.yaml: not an FSMN-VAD encoder llama-funasr-vad can load ({e!r})") from e
+    values = dict(
+        input_dim=first,
+        input_affine_dim=into,
+        linear_dim=linear,
+        proj_dim=proj,
+        fsmn_layers=len(layers),
+        lorder=lorder,
+        output_affine_dim=out_affine,
+        output_dim=out,
+        **frames,
+    )
+    return {k: int(values[k]) for k in _VAD_KEYS}
+
+
+def _write_vad_gguf(model_dir: Path, path: Path) -> None:
+    """An FSMN-VAD checkpoint in the layout FunASR's ``llama-funasr-vad`` loads
+    (``runtime/llama.cpp/funasr-common/funasr_vad.h:63-111``): architecture ``fsmn-vad``; the
+    hyper-parameters as u32 ``vad.*`` keys; the CMVN of ``am.mvn`` as F32 ``cmvn.shift`` and
+    ``cmvn.scale`` (read as raw floats, :86-87); every encoder weight as F32 under its PyTorch
+    name (:77-81), each FSMN ``conv_left`` stored tap-major, ``(lorder, channels)``."""
+    import gguf
+    import numpy as np
+    import torch
+    import yaml
+    from funasr.frontends.wav_frontend import load_cmvn
+
+    state = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    encoder = {
+        k: v.detach().to(torch.float32).contiguous().numpy() for k, v in state.items() if k.startswith("encoder.")
+    }
+    config = yaml.safe_load((model_dir / "config.yaml").read_text("utf-8")) or {}
+    keys = _vad_hyper_parameters(encoder, config.get("frontend_conf") or {})
+    cmvn = load_cmvn(str(model_dir / "am.mvn")).numpy()
+    width = keys["input_dim"]
+    if cmvn.shape[1] != width:
+        raise CheckError(f"am.mvn has {cmvn.shape[1]} values per row, the encoder takes {width}")
+    writer = gguf.GGUFWriter(str(path), "fsmn-vad")
+    for key, value in keys.items():
+        writer.add_uint32(f"vad.{key}", value)
+    writer.add_tensor("cmvn.shift", np.ascontiguousarray(cmvn[0], dtype=np.float32))
+    writer.add_tensor("cmvn.scale", np.ascontiguousarray(cmvn[1], dtype=np.float32))
+    for name, weights in encoder.items():
+        tap_major = name.endswith("conv_left.weight")
+        writer.add_tensor(name, np.ascontiguousarray(weights[:, 0, :, 0].T) if tap_major else weights)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+#: A family's GGUF writer (``GgufSpec.converter``) -> (the writer, the check of what it wrote).
+_GGUF_WRITERS: dict[str, tuple[Any, Any]] = {"fsmn-vad": (_write_vad_gguf, _check_vad_gguf)}
 
 
 def _export_gguf(model_dir: Path, job: dict[str, Any]) -> dict[str, float]:
-    """Run FunASR's converter (with ``torch.load`` patched to weights only) and check its output."""
-    import runpy
-
-    script = Path(job["converter"])
-    arguments, check = _GGUF_CONVERTERS[script.name]
+    """Write the GGUF the family's llama.cpp program loads from the checkpoint, then check it."""
+    write, check = _GGUF_WRITERS[job["converter"]]
     path = model_dir / job["files"][0]
-    argv = sys.argv
-    sys.argv = [str(script), *arguments(model_dir, path)]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = argv
-    if not path.is_file():
-        raise CheckError(f"{script.name} wrote no {path.name}")
+    write(model_dir, path)
     return {path.name: check(model_dir, path)}
 
 
 def _export_generic(model_dir: Path, fmt: str, opset: int, job: dict[str, Any]) -> dict[str, float]:
-    """The seed's method 3: trace the PyTorch module FunASR builds, with the declared inputs."""
+    """For models FunASR has no export() for: trace the PyTorch module FunASR builds, with the declared inputs."""
     import torch
     from funasr import AutoModel
 

@@ -23,20 +23,26 @@ import os
 import platform
 import secrets
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr import __version__, scratch
+from hatch_funasr._bundle_runtime import printable
 from hatch_funasr.digest import FileDigest, hash_file, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.model import FileRecord
 from hatch_funasr.names import check_sha256, relpath_problem
-from hatch_funasr.settings import EnvVars, Settings
+from hatch_funasr.settings import EnvVars, Report, Settings
 
-__all__ = ["Cache", "DerivedEntry"]
+__all__ = ["LOCK_REPORT_EVERY", "Cache", "DerivedEntry"]
+
+#: While a build waits on another's cache lock, it says who holds it this often (seconds).
+LOCK_REPORT_EVERY = 5.0
 
 
 def _safe_component(text: str) -> str:
@@ -68,9 +74,27 @@ class Cache:
     def from_settings(cls, settings: Settings) -> Cache:
         return cls(settings.cache_root, lock_timeout=settings.lock_timeout, key_file=settings.key_file)
 
+    def _inside(self, path: Path) -> Path:
+        """``path`` (under the root) if none of its components below the root is a symbolic link:
+        the cache makes none, and one planted there would send listings, refs, blobs, stamps or
+        locks written through it elsewhere (or read from elsewhere).  The root itself may be one."""
+        current = self.root
+        for part in path.relative_to(self.root).parts:
+            current = current / part
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:  # not there (yet): nothing below it is either
+                break
+            if stat.S_ISLNK(mode):
+                raise IntegrityError(
+                    f"the cache {self.root} holds a symbolic link, {current}; the cache makes none and follows "
+                    "none: remove it (or the whole cache)"
+                )
+        return path
+
     # --- blobs -------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        return self._inside(self.root / "blobs" / "sha256" / sha256[:2] / sha256)
 
     def has_blob(self, sha256: str, size: int) -> bool:
         blob = self.blob_path(sha256)
@@ -140,25 +164,28 @@ class Cache:
         return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
     def _stamp_path(self, sha256: str) -> Path:
-        return self.root / "stamps" / sha256[:2] / sha256
+        return self._inside(self.root / "stamps" / sha256[:2] / sha256)
 
     def _read_stamp(self, sha256: str) -> str | None:
+        stamp = self._stamp_path(sha256)
         try:
-            return self._stamp_path(sha256).read_text("ascii")
+            return stamp.read_text("ascii")
         except OSError:
             return None
 
     def _write_stamp(self, sha256: str, blob: Path) -> None:
+        stamp = self._stamp_path(sha256)
         with contextlib.suppress(OSError):  # a read-only cache just re-hashes next time
-            self._write_atomic(self._stamp_path(sha256), self._stamp_of(blob).encode("ascii"))
+            self._write_atomic(stamp, self._stamp_of(blob).encode("ascii"))
 
     # --- listings and refs --------------------------------------------------------------
-    def _repo_dir(self, kind: str, hub: str, repo: str) -> Path:
-        owner, _, name = repo.partition("/")
-        return self.root / kind / hub / _safe_component(owner) / _safe_component(name)
+    def _repo_file(self, kind: str, hub: str, repo: str, name: str) -> Path:
+        owner, _, repo_name = repo.partition("/")
+        base = self.root / kind / hub / _safe_component(owner) / _safe_component(repo_name)
+        return self._inside(base / _safe_component(name))
 
     def snapshot_path(self, hub: str, repo: str, commit: str) -> Path:
-        return self._repo_dir("snapshots", hub, repo) / f"{_safe_component(commit)}.json"
+        return self._repo_file("snapshots", hub, repo, f"{commit}.json")
 
     def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
         """A cached listing as stored (untrusted: read it through ``sources.cached_listing``)."""
@@ -173,14 +200,14 @@ class Cache:
         self._write_atomic(file, json.dumps(listing, sort_keys=True, separators=(",", ":")).encode())
 
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:
-        file = self._repo_dir("refs", hub, repo) / _safe_component(revision)
+        file = self._repo_file("refs", hub, repo, revision)
         try:
             return file.read_text("ascii").strip() or None
         except OSError:
             return None
 
     def write_ref(self, hub: str, repo: str, revision: str, commit: str) -> None:
-        self._write_atomic(self._repo_dir("refs", hub, repo) / _safe_component(revision), commit.encode())
+        self._write_atomic(self._repo_file("refs", hub, repo, revision), commit.encode())
 
     # --- derived files (export, quantization) ------------------------------------------------
     @staticmethod
@@ -191,17 +218,42 @@ class Cache:
 
     def _mac_key(self) -> bytes | None:
         """This machine's key for derived-file records (created on first use, 0600, outside the
-        cache); None when it can be neither read nor created (then nothing derived is trusted)."""
+        cache); None when it can be neither read nor created (then nothing derived is trusted).
+        A key file that is there but not one this machine can trust (not a regular file, not 64
+        hex digits, writable by others, inside the cache) is an :class:`IntegrityError`."""
         if self._key is None:
+            key_file = self.key_file
+            if key_file.resolve().is_relative_to(self.root):
+                self._key_problem("inside the cache (whoever can plant cache files could sign records)")
             with contextlib.suppress(OSError):  # FileExistsError: there is one already (ours, or garbage)
-                self.key_file.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
                     f.write(secrets.token_hex(32))
-            with contextlib.suppress(OSError, ValueError):
-                text = self.key_file.read_text("ascii").strip()
-                self._key = bytes.fromhex(text) if len(text) == 64 else None
+            try:
+                mode = os.lstat(key_file).st_mode
+            except OSError:
+                return None
+            if not stat.S_ISREG(mode):
+                self._key_problem("not a regular file")
+            if mode & 0o022:
+                self._key_problem(f"writable by other users (mode {stat.S_IMODE(mode):o}): anyone could sign records")
+            try:
+                text = key_file.read_text("ascii").strip()
+            except OSError:
+                return None
+            except ValueError:
+                text = ""
+            if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+                self._key_problem("not a key hatch-funasr wrote (64 hex digits)")
+            self._key = bytes.fromhex(text)
         return self._key
+
+    def _key_problem(self, problem: str) -> None:
+        raise IntegrityError(
+            f"the key file {self.key_file}, which signs the records of derived files in the cache, is {problem}; "
+            f"delete it (a new one is made) or point {EnvVars.KEY_FILE} at another file, not in the cache"
+        )
 
     def _sign(self, key: str, record: dict[str, Any]) -> str | None:
         secret = self._mac_key()
@@ -216,7 +268,7 @@ class Cache:
         is still what it recorded (unchanged file status, else re-hashed).  An entry that is
         not is removed and None returned; with ``strict`` (offline builds, which cannot make
         the files again) an entry whose record cannot be verified is an IntegrityError."""
-        base = self.root / "derived" / key
+        base = self._inside(self.root / "derived" / key)
         try:
             index: Any = json.loads((base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
@@ -235,8 +287,9 @@ class Cache:
         assert isinstance(record, dict)
         found = {}
         for name, entry in (record.get("files") or {}).items():
-            path = base / str(name)
-            ok = relpath_problem(name) is None and isinstance(entry, dict) and path.is_file()
+            ok = relpath_problem(name) is None and isinstance(entry, dict)
+            path = self._inside(base / str(name)) if ok else base
+            ok = ok and path.is_file()
             if ok and entry.get("stamp") != self._stamp_of(path):
                 digest = hash_file(path)
                 ok = (digest.sha256, digest.size) == (entry.get("sha256"), entry.get("size"))
@@ -249,7 +302,7 @@ class Cache:
     def store_derived(self, key: str, files: dict[str, Path], meta: dict[str, Any] | None = None) -> DerivedEntry:
         """Keep produced files under ``key``: copied (and hashed in the same pass) into scratch
         space, renamed in at once, then recorded (hashes, file status, ``meta``) and signed."""
-        base = self.root / "derived" / key
+        base = self._inside(self.root / "derived" / key)
         with self.tempdir("derived-") as tmp:
             digests = {}
             for name, src in files.items():
@@ -282,41 +335,62 @@ class Cache:
         Its name carries this host and process id, so scratch space left by a killed build
         is removed by the next build on the same host (nothing in it was ever trusted).
         """
-        path = scratch.make_dir(self.root / "tmp", prefix)
+        path = scratch.make_dir(self._inside(self.root / "tmp"), prefix)
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
-    def lock(self, key: str, timeout: float | None = None) -> Iterator[None]:
+    def lock(self, key: str, timeout: float | None = None, report: Report | None = None) -> Iterator[None]:
         """Serialize work on ``key`` across processes, so concurrent builds download once.
 
         The lock is an OS lock (``flock``): a process that dies releases it, so a lock file
         left behind never blocks.  A live holder is waited for ``HATCH_FUNASR_LOCK_TIMEOUT``
-        seconds (default 600), then the error names the lock file and its holder.
+        seconds (default 600), saying who holds it every :data:`LOCK_REPORT_EVERY` seconds
+        (to ``report``), then the error names the lock file and its holder.
         """
         from filelock import FileLock, Timeout
 
         wait = self.lock_timeout if timeout is None else timeout
-        lock_dir = self.root / "locks"
+        lock_dir = self._inside(self.root / "locks")
         lock_dir.mkdir(parents=True, exist_ok=True)
-        lock_file = lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
-        owner = lock_file.with_suffix(".owner")
-        try:
-            with FileLock(lock_file, timeout=wait):
-                with contextlib.suppress(OSError):
-                    owner.write_text(f"pid {os.getpid()} on {platform.node()}: {key}\n", "utf-8")
-                yield
-        except Timeout as e:
+        lock_file = self._inside(lock_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"))
+        owner = self._inside(lock_file.with_suffix(".owner"))
+        lock = FileLock(lock_file)
+        start = time.monotonic()
+        while True:
+            left = wait - (time.monotonic() - start)
             try:
-                holder = owner.read_text("utf-8").strip()
-            except OSError:
-                holder = "unknown holder"
-            raise FetchError(
-                f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({holder}); another build "
-                f"is working on the same model. Wait for it, or stop it; {EnvVars.LOCK_TIMEOUT} sets the wait"
-            ) from e
+                lock.acquire(timeout=max(0.0, min(LOCK_REPORT_EVERY, left)))
+                break
+            except Timeout as e:
+                if left <= LOCK_REPORT_EVERY:
+                    raise FetchError(
+                        f"timed out after {wait:g}s waiting for the cache lock {lock_file} ({self._holder(owner)}); "
+                        "another build is working on the same model. Wait for it, or stop it; "
+                        f"{EnvVars.LOCK_TIMEOUT} sets the wait"
+                    ) from e
+                if report is not None:
+                    waited = time.monotonic() - start
+                    report(
+                        f"waiting for the cache lock {lock_file}, held by {self._holder(owner)} "
+                        f"({waited:.0f} s of at most {wait:g} s)"
+                    )
+        try:
+            with contextlib.suppress(OSError):
+                owner.write_text(f"pid {os.getpid()} on {platform.node()}: {key}\n", "utf-8")
+            yield
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _holder(owner: Path) -> str:
+        """Who holds a lock, as its holder wrote it (shown, not trusted: escapes kept visible)."""
+        try:
+            return printable(owner.read_text("utf-8", errors="replace").strip()[:200])
+        except OSError:
+            return "unknown holder"
 
     def _write_atomic(self, file: Path, data: bytes) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import tempfile
 import textwrap
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.families import FAMILIES, Family, detect_family
 from hatch_funasr.hubs import HUBS, repo_key, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
-from hatch_funasr.manifest import Manifest, read_manifest
 from hatch_funasr.model import BundleConfig, HubRef, LocalDir, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME, extras_lines, runtime_extras
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
@@ -480,22 +479,26 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_wheel(zf: zipfile.ZipFile, manifest: Manifest) -> list[str]:
-    """Re-hash every model file inside the wheel against the manifest (streamed)."""
+def _verify_wheel(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
+    """Re-hash every model file inside the wheel against the (validated) manifest (streamed)."""
     problems = []
-    for arcname, (name, _rel, f) in manifest.arcnames().items():
-        try:
-            with zf.open(arcname) as member:
-                digest = hash_stream(member, f.size)
-        except KeyError:
-            problems.append(f"{name}: {arcname}: missing from the wheel")
-            continue
-        if (digest.size, digest.sha256) != (f.size, f.sha256):
-            problems.append(f"{name}: {arcname}: sha256 {digest.sha256}, expected {f.sha256}")
+    package = manifest.get("bundle", {}).get("package", "")
+    for name, m in sorted(manifest.get("models", {}).items()):
+        for rel, f in sorted(m.get("files", {}).items()):
+            arcname = f"{package}/{m['dir']}/{rel}"
+            try:
+                with zf.open(arcname) as member:
+                    digest = hash_stream(member, f["size"])
+            except KeyError:
+                problems.append(f"{name}: {arcname}: missing from the wheel")
+                continue
+            if (digest.size, digest.sha256) != (f["size"], f["sha256"]):
+                problems.append(f"{name}: {arcname}: sha256 {digest.sha256}, expected {f['sha256']}")
     return problems
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    p = runtime.printable  # every value below comes from the wheel: shown, never drawn
     with zipfile.ZipFile(args.wheel) as zf:
         names = [n for n in zf.namelist() if n.endswith("/" + MANIFEST_NAME) and n.count("/") == 1]
         if not names:
@@ -507,48 +510,57 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if len(data) > runtime.MAX_MANIFEST:
             _err(f"{args.wheel}: {names[0]} is over {runtime.MAX_MANIFEST} bytes: not a manifest")
             return 1
-        manifest = read_manifest(data, f"{args.wheel}: {names[0]}")
+        try:
+            manifest = runtime.validated(json.loads(data))
+        except ValueError as e:  # not UTF-8, not JSON, or not a manifest hatch-funasr writes
+            _err(
+                f"error: {args.wheel}: {p(names[0])}: {p(e.problems[0] if isinstance(e, runtime.ManifestError) else e)}"
+            )
+            return 1
         problems = _verify_wheel(zf, manifest)
         sbom_name, sbom_line, sbom_problems = _check_sbom(zf, manifest)
         problems += sbom_problems
     if args.json:
-        document = {**manifest.document, "sbom": sbom_name, "verify": problems or "ok"}
+        document = {**manifest, "sbom": sbom_name, "verify": problems or "ok"}
         print(json.dumps(document, indent=2, sort_keys=True))
         return 1 if problems else 0
-    print(
-        f"{manifest.name} {manifest.version} (package {manifest.package}), built by hatch-funasr {manifest.generator}"
+    b = manifest.get("bundle", {})
+    generator = p(
+        manifest.get("generator", {}).get("hatch-funasr") if isinstance(manifest.get("generator"), dict) else None
     )
-    for line in extras_lines(manifest.name, manifest.document["bundle"].get("extras")):
-        print(f"  runtime: {line}")
-    for name, m in sorted(manifest.models.items()):
-        mode = f", runtime {m.runtime}" if m.runtime else ""
-        print(f"\n{name}: {m.origin}  [{m.family}, {m.format}{mode}]")
-        if m.repo:
-            print(f"  licence: {m.license or 'not reported by the hub'}")
-        for extra in m.extra:
-            print(f"  + {', '.join(extra.files)} from {extra.hub}:{extra.repo}@{extra.commit}")
-        for rel, f in sorted(m.files.items()):
-            made = "  (made here)" if rel in m.derived else ""
-            print(f"  {f.size:>12,}  {(f.sha256 or 'not hashed')[:16]}  {rel}{made}")
-        drifts: tuple[tuple[Mapping[str, float | None], str], ...] = (
-            (m.export_drift, "the PyTorch model"),
-            (m.quant_drift, "fp32"),
-        )
-        for kind, against in drifts:
-            for rel, drift in sorted(kind.items()):
-                shown = "not measurable" if drift is None else f"{drift:.3g}"
-                print(f"  {rel}: max abs drift from {against} on a fixed input: {shown}")
-        for advice in m.advice:
-            print(f"  note: {advice}")
-    print(f"\n{sbom_line}")
+    print(
+        f"{p(b.get('name'))} {p(b.get('version'))} (package {p(b.get('package'))}), built by hatch-funasr {generator}"
+    )
+    for line in extras_lines(b.get("name", ""), b.get("extras")):
+        print(f"  runtime: {p(line)}")
+    for name, m in sorted(manifest.get("models", {}).items()):
+        origin = f"{p(m['hub'])}:{p(m['repo'])}@{p(m['commit'])}" if m.get("repo") else f"path:{p(m.get('path'))}"
+        mode = f", runtime {p(m['runtime'])}" if m.get("runtime") else ""
+        print(f"\n{name}: {origin}  [{p(m.get('family'))}, {p(m.get('format'))}{mode}]")
+        if m.get("repo"):
+            print(f"  licence: {p(m.get('license') or 'not reported by the hub')}")
+        for listed in m.get("extra", []):
+            extra = listed if isinstance(listed, dict) else {}
+            files = ", ".join(map(p, extra.get("files") or []))
+            print(f"  + {files} from {p(extra.get('hub'))}:{p(extra.get('repo'))}@{p(extra.get('commit'))}")
+        derived = set(map(str, m.get("derived", [])))
+        for rel, f in sorted(m.get("files", {}).items()):
+            print(f"  {f['size']:>12,}  {f['sha256'][:16]}  {rel}{'  (made here)' if rel in derived else ''}")
+        for kind, against in (("export_drift", "the PyTorch model"), ("quant_drift", "fp32")):
+            for rel, drift in sorted((m.get(kind) or {}).items()):
+                shown = f"{drift:.3g}" if isinstance(drift, float | int) else "not measurable"
+                print(f"  {p(rel)}: max abs drift from {against} on a fixed input: {shown}")
+        for advice in m.get("advice", []):
+            print(f"  note: {p(advice)}")
+    print(f"\n{p(sbom_line)}")
     if problems:
-        _err("\nverify: FAILED\n" + "\n".join(f"  {p}" for p in problems))
+        _err("\nverify: FAILED\n" + "\n".join(f"  {p(problem)}" for problem in problems))
         return 1
     print("\nverify: ok, every model file matches the manifest")
     return 0
 
 
-def _check_sbom(zf: zipfile.ZipFile, manifest: Manifest) -> tuple[str | None, str, list[str]]:
+def _check_sbom(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> tuple[str | None, str, list[str]]:
     """The wheel's SBOM (``.dist-info/sboms/``): its name, a line about it, and where it
     disagrees with the manifest (a model or file it lacks, another sha256)."""
     names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/sboms/" + re.escape(sbom.SBOM_NAME), n)]
@@ -565,7 +577,12 @@ def _check_sbom(zf: zipfile.ZipFile, manifest: Manifest) -> tuple[str | None, st
         }
     except (ValueError, KeyError, TypeError, AttributeError):
         return names[0], f"SBOM: {names[0]} (unreadable)", [f"{names[0]} is not a CycloneDX SBOM hatch-funasr wrote"]
-    expected = {arcname: f.sha256 for arcname, (_name, _rel, f) in manifest.arcnames().items()}
+    package = manifest.get("bundle", {}).get("package", "")
+    expected = {
+        f"{package}/{m['dir']}/{rel}": f["sha256"]
+        for m in manifest.get("models", {}).values()
+        for rel, f in m.get("files", {}).items()
+    }
     problems = [
         f"{names[0]}: {arcname} {'is missing' if arcname not in listed else 'has another sha256'}"
         for arcname, sha in sorted(expected.items())

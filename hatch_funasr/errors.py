@@ -10,6 +10,8 @@ import errno
 import re
 from collections.abc import Iterable, Iterator
 
+from hatch_funasr._bundle_runtime import printable
+
 __all__ = [
     "CatalogError",
     "ConfigError",
@@ -27,7 +29,12 @@ __all__ = [
 
 
 class FunasrBuildError(Exception):
-    """Base class of every error hatch-funasr raises on purpose."""
+    """Base class of every error hatch-funasr raises on purpose.  Its message often quotes what a
+    hub, a cache or a wheel said: control characters in it are shown escaped, never sent to a
+    terminal as they are (an escape sequence could draw a fake "ok")."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(printable(message, lines=True), *args)
 
 
 class ConfigError(FunasrBuildError):

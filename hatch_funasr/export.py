@@ -4,8 +4,8 @@ Export runs FunASR's ``AutoModel(...).export(type="onnx" | "torchscript")`` in a
 (:mod:`hatch_funasr._export_child`) on a staging copy of the model directory, with no hub
 tokens in its environment and ``torch.load(weights_only=True)``.  ``export = "generic"`` (for
 models FunASR has no ``export()`` for, e.g. CAM++) traces ``AutoModel(...).model`` with the
-declared ``export-inputs`` instead; ``format = "gguf"`` runs FunASR's own converter for its
-llama.cpp runtime (copied unchanged under ``_vendor/funasr_llamacpp``).  Either way the child
+declared ``export-inputs`` instead; ``format = "gguf"`` writes the checkpoint in the layout
+FunASR's llama.cpp program for the family loads.  Either way the child
 runs the PyTorch model and the exported file (for GGUF: its tensors put back into the module)
 on one fixed input and reports the max abs difference of their outputs: it is recorded per file
 (``export_drift``) and gates the build with ``max-export-drift``.
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from hatch_funasr import __version__
 from hatch_funasr.cache import DerivedEntry
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_file
@@ -99,9 +100,8 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
-#: FunASR's GGUF converters, as FunASR ships them (``_vendor/funasr_llamacpp/README.md``).
-CONVERTERS = Path(__file__).with_name("_vendor") / "funasr_llamacpp"
-CONVERTERS_FROM = "FunASR 3c58cb5"
+#: The child, whose GGUF writers' bytes enter the cache key and the manifest's tools.
+_CHILD = Path(__file__).with_name("_export_child.py")
 
 
 def _method(model: ModelConfig) -> str:
@@ -116,7 +116,7 @@ def _job(model: ModelConfig, selection: Selection, src: Path) -> dict[str, objec
         "format": model.format,
         "opset": model.opset_version,
         "method": _method(model),
-        **({"converter": str(CONVERTERS / converter)} if converter else {}),
+        **({"converter": converter} if converter else {}),
         "files": list(selection.export),
         "inputs": [s.as_json() for s in model.export_inputs],
         "outputs": [s.as_json() for s in model.export_outputs],
@@ -142,10 +142,10 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
     records = source.materialize(selection.export_inputs, ctx.report)
     tools, _ = _run_child(model, ctx.settings, ["--versions"])
     job_spec = _job(model, selection, Path())
-    converter = Path(str(job_spec["converter"])) if "converter" in job_spec else None
-    if converter is not None:  # the converter's bytes, not where this install keeps it; said in the manifest
-        job_spec["converter"] = hash_file(converter).sha256
-        tools = {**tools, converter.name: f"{CONVERTERS_FROM}, sha256 {job_spec['converter']}"}
+    converter = job_spec.get("converter")
+    if converter is not None:  # the writer's code, not only its name, keys the cache; said in the manifest
+        job_spec["writer"] = hash_file(_CHILD).sha256
+        tools = {**tools, "gguf-writer": f"hatch-funasr {__version__} ({converter} layout)"}
     key = ctx.cache.derived_key(
         kind="export",
         inputs=sorted((rel, r.digest()) for rel, r in records.items()),
@@ -168,7 +168,7 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
         opset = f", opset {model.opset_version}" if model.format == "onnx" else ""
         method = {
             "generic": "torch (experimental, export-inputs)",
-            "gguf": f"FunASR's {converter.name if converter else 'converter'}",
+            "gguf": f"the {converter} layout of FunASR's llama.cpp runtime",
         }.get(_method(model), "FunASR")
         ctx.report(f"model {model.name}: exporting {', '.join(selection.export)} with {method}{opset}")
         job = src.parent / "export-job.json"

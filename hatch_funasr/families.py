@@ -71,8 +71,8 @@ class GgufSpec:
     default: str
     #: Other names the download script accepts for a variant (``q8`` for ``q8_0``).
     aliases: Mapping[str, str] = field(default_factory=dict)
-    #: FunASR's converter of a PyTorch checkpoint to this GGUF, run at build time when the
-    #: source has ``model.pt`` and not the variant's file; None: no conversion here.
+    #: The GGUF writer (hatch_funasr._export_child) that turns a PyTorch checkpoint into this GGUF
+    #: at build time when the source has ``model.pt`` and not the variant's file; None: none here.
     converter: str | None = None
     #: True for the ASR programs, which take the FSMN-VAD GGUF with ``--vad``.
     takes_vad: bool = False
@@ -191,8 +191,8 @@ _TABLE = (
         torchscript=("model.torchscript",),
         config_models=("FsmnVADStreaming", "FsmnVAD"),
         repo_patterns=(r"fsmn[-_]vad",),
-        # One file, all F32 (export_vad_gguf.py has no --wtype); converted at build time with it.
-        gguf=GgufSpec({"f32": {"model": GGUF_VAD}}, "f32", converter="export_vad_gguf.py"),
+        # One file, all F32 (FunAudioLLM/fsmn-vad-GGUF); written at build time from model.pt.
+        gguf=GgufSpec({"f32": {"model": GGUF_VAD}}, "f32", converter="fsmn-vad"),
     ),
     Family(
         "ct-punc-realtime",
@@ -767,7 +767,7 @@ def _select_gguf(
         elif convert:
             to_export.append(name)
         elif spec.converter:
-            missing.append(f"{name}, or model.pt to convert with FunASR's {spec.converter}")
+            missing.append(f"{name}, or model.pt to convert to it")
         elif "model.pt" in usable:
             why = f"a {family.name} checkpoint is not converted to GGUF here: declare its -GGUF repository"
             missing.append(f"{name} ({why})")

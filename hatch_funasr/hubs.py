@@ -14,19 +14,35 @@ to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKE
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import urlencode, urlsplit
 
 from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, redact
 from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
-from hatch_funasr.names import is_commit
+from hatch_funasr.names import REPO_ID, is_commit, shown
 from hatch_funasr.settings import EnvVars, Settings
 
-__all__ = ["HUBS", "HubClient", "HubSpec", "Progress", "hub_label", "repo_key", "search", "token_vars"]
+__all__ = [
+    "HUBS",
+    "LIST_DEADLINE",
+    "MAX_LIST_BODY",
+    "MAX_LIST_PAGES",
+    "HubClient",
+    "HubSpec",
+    "Progress",
+    "hub_label",
+    "repo_key",
+    "search",
+    "token_vars",
+]
 
 #: Told the byte count of each piece of a download as it arrives (negative: given back when a
 #: transfer starts over).  Called from download threads.
@@ -94,6 +110,31 @@ class HubSpec:
 
 #: How often a dropped Hugging Face body is resumed (the client's own http_get resumes 5 times).
 _RESUMES = 6
+#: A body arriving slower than this many bytes a second over :data:`MIN_RATE_WINDOW` seconds is
+#: cut off and resumed (``modelscope_hub`` does the same with the same figures; a body that
+#: stops altogether hits the client's read timeout).
+MIN_RATE = 1024
+MIN_RATE_WINDOW = 60.0
+
+
+class _RateFloor:
+    """Counts a body's bytes; :class:`ConnectionError` when a window brought too few."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.start = time.monotonic()
+        self.count = 0
+
+    def add(self, count: int) -> None:
+        self.count += count
+        elapsed = time.monotonic() - self.start
+        if elapsed >= MIN_RATE_WINDOW:
+            if self.count < MIN_RATE * elapsed:
+                raise ConnectionError(
+                    f"{self.path}: {self.count} bytes in {elapsed:.0f} s, under the minimum of {MIN_RATE} bytes/s; "
+                    "cut off"
+                )
+            self.start, self.count = time.monotonic(), 0
 
 
 def _take(
@@ -136,18 +177,73 @@ def _redact_client_logs() -> None:
         logging.setLogRecordFactory(_redacting_factory)
 
 
+#: The longest wait a hub's ``Retry-After`` gets (its clients retry up to five times: a hub
+#: asking for an hour each time would hold a build for five).
+RETRY_AFTER_MAX = 60
+_log = logging.getLogger("hatch_funasr")
+
+
+def _capped(seconds: float | None) -> float | None:
+    """A ``Retry-After`` delay, at most :data:`RETRY_AFTER_MAX` seconds, and said when cut."""
+    if seconds is not None and seconds > RETRY_AFTER_MAX:
+        _log.warning("the hub asked to wait %.0f s before retrying; waiting %d s at most", seconds, RETRY_AFTER_MAX)
+        return RETRY_AFTER_MAX
+    return seconds
+
+
+def _cap_retry_after(owner: Any, name: str) -> None:
+    """Wrap the function ``owner.name`` that parses ``Retry-After`` for a client (urllib3's
+    ``Retry.parse_retry_after``, which ``modelscope_hub``'s sessions use; ``huggingface_hub``'s
+    ``_parse_retry_after``) so that what it returns is :func:`_capped` (once per process)."""
+    original = getattr(owner, name)
+    if getattr(original, "_capped", False):
+        return
+
+    def parse(*args: Any) -> Any:
+        return _capped(original(*args))
+
+    parse._capped = True  # type: ignore[attr-defined]  # a mark: wrapped once
+    setattr(owner, name, parse)
+
+
+def _no_phone_home() -> None:
+    """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
+    on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only.
+    Its ``Retry-After`` waits are capped here too (every call into the client passes here); the
+    telemetry switch itself is set once per build by :meth:`Settings.quiet_hub_clients`."""
+    from huggingface_hub.utils import _http
+
+    _cap_retry_after(_http, "_parse_retry_after")
+
+
 class HuggingFaceClient:
-    """``huggingface_hub``: model_info(files_metadata=True) then snapshot_download of named files."""
+    """``huggingface_hub``: model_info(files_metadata=True)'s request, then each named file streamed."""
 
     def __init__(self, url: str | None, default_branch: str = "main") -> None:
         self.endpoint = url or "https://huggingface.co"
         self.default_branch = default_branch  # what the hub resolves a request without a revision to
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
-        from huggingface_hub import HfApi
+        _no_phone_home()
+        from urllib.parse import quote
 
-        # No revision: the repository's own default branch, which the hub resolves (GET /api/models/{repo}).
-        info = HfApi(endpoint=self.endpoint).model_info(repo, revision=revision, files_metadata=True)
+        from huggingface_hub.hf_api import ModelInfo
+        from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
+            build_hf_headers,
+            get_session,
+            hf_raise_for_status,
+        )
+
+        # HfApi.model_info(files_metadata=True)'s request (hf_api.py), its body read bounded here.
+        url = f"{self.endpoint.rstrip('/')}/api/models/{repo}"
+        if revision is not None:
+            url += f"/revision/{quote(revision, safe='')}"
+        with get_session().stream("GET", url, headers=build_hf_headers(), params={"blobs": True}) as response:
+            hf_raise_for_status(response)
+            data = _json_body(response.iter_bytes(), f"Hugging Face's listing of {repo}")
+        if not isinstance(data, dict):
+            raise FetchError(f"Hugging Face's listing of {repo} is not a repository description")
+        info = ModelInfo(**data)  # type: ignore[no-untyped-call]  # the client's own parser
         files: dict[str, RemoteFile] = {}
         for s in info.siblings or []:
             # files_metadata=True: every sibling has its size; LFS files their sha256 (lfs.sha256)
@@ -158,20 +254,39 @@ class HuggingFaceClient:
         return RepoListing(info.sha, files, _hf_license(info))
 
     def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
-        """``HfApi.list_models(author=, pipeline_tag=, limit=)``: ``GET /api/models``, pages followed
-        through ``Link: rel="next"`` by the client."""
-        from huggingface_hub import HfApi
+        """``GET /api/models?author=&pipeline_tag=&limit=``, as ``HfApi.list_models`` sends it, with
+        the client's headers (token) and HTTP session; the pages behind ``Link: rel="next"``
+        followed here, not by the client, so that they are bounded (:class:`_Pages`) and the
+        token goes to the endpoint's origin only."""
+        _no_phone_home()
+        from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
+            build_hf_headers,
+            hf_raise_for_status,
+            http_stream_backoff,
+        )
 
-        found = HfApi(endpoint=self.endpoint).list_models(author=owner, pipeline_tag=task, limit=limit)
-        return [
-            RemoteModel(
-                m.id,
-                (m.pipeline_tag,) if m.pipeline_tag else (),
-                m.downloads,
-                _date(m.last_modified or m.created_at),
-            )
-            for m in found
-        ]
+        params = {"author": owner, "limit": str(limit)} | ({"pipeline_tag": task} if task else {})
+        url: str | None = f"{self.endpoint.rstrip('/')}/api/models?{urlencode(params)}"
+        pages = _Pages("Hugging Face", self.endpoint)
+        found: list[RemoteModel] = []
+        while url is not None and len(found) < limit:
+            pages.follow(url)
+            with http_stream_backoff("GET", url, headers=build_hf_headers(), max_retries=2) as response:
+                hf_raise_for_status(response)
+                items = _json_body(response.iter_bytes(CHUNK), "Hugging Face's model listing")
+                url = response.links.get("next", {}).get("url")
+            if not isinstance(items, list) or not all(isinstance(m, dict) for m in items):
+                raise FetchError("Hugging Face's model listing is not a list of models")
+            found += [
+                RemoteModel(
+                    m.get("id"),  # checked by search() before use
+                    (m["pipeline_tag"],) if m.get("pipeline_tag") else (),
+                    m.get("downloads"),
+                    _date(m.get("lastModified") or m.get("createdAt")),
+                )
+                for m in items
+            ]
+        return found[:limit]
 
     def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: Progress = _ignore) -> FileDigest:
         """The client's own URL, headers (token) and HTTP session; the body streamed here, so
@@ -204,8 +319,10 @@ class HuggingFaceClient:
                             out.truncate()
                             progress(-hasher.seen)
                             hasher = StreamHasher(remote.size, git=git)
+                        floor = _RateFloor(remote.path)
                         with hasher.beside() as feed:
-                            for chunk in response.iter_bytes(CHUNK):
+                            for chunk in response.iter_bytes():  # as it arrives: a trickle is seen
+                                floor.add(len(chunk))
                                 _take(chunk, hasher, feed, out, remote, repo=repo, progress=progress)
                 except IntegrityError:
                     raise
@@ -217,6 +334,28 @@ class HuggingFaceClient:
         raise ConnectionError(f"{remote.path}: {hasher.seen} of {remote.size} bytes after {_RESUMES} tries ({why})")
 
 
+def _no_cookies_across_origins() -> None:
+    """``modelscope_hub`` sends its token as a cookie (``m_session_id``, on each download request
+    and in its sessions' jars).  ``requests`` drops ``Authorization`` when a redirect leaves the
+    host or port (``Session.should_strip_auth``) but keeps the request's cookies, and its jar
+    matches cookies by host alone: a 302 to another port or host would carry the token there.
+    Here ``Session.rebuild_auth``, which ``requests`` calls on every redirect after setting the
+    cookies, drops the ``Cookie`` header by the same rule (once per process)."""
+    import requests
+
+    original = requests.Session.rebuild_auth
+    if getattr(original, "_strips_cookies", False):
+        return
+
+    def rebuild_auth(self: requests.Session, prepared: requests.PreparedRequest, response: requests.Response) -> None:
+        if self.should_strip_auth(response.request.url or "", prepared.url or ""):
+            prepared.headers.pop("Cookie", None)
+        original(self, prepared, response)
+
+    rebuild_auth._strips_cookies = True  # type: ignore[attr-defined]  # a mark: patched once
+    requests.Session.rebuild_auth = rebuild_auth  # type: ignore[method-assign,assignment]  # see the docstring
+
+
 class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
@@ -226,7 +365,10 @@ class ModelScopeClient:
 
     def _api(self) -> Any:
         from modelscope_hub import HubApi
+        from urllib3.util.retry import Retry
 
+        _no_cookies_across_origins()
+        _cap_retry_after(Retry, "parse_retry_after")
         return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
@@ -273,7 +415,9 @@ class ModelScopeClient:
         page = 1
         limit = min(limit, _MS_DEPTH)
         size = min(_MS_PAGE, limit)  # one size for every page: the server pages by page_number * page_size
+        pages = _Pages("ModelScope", self.endpoint or "")
         while len(found) < limit:
+            pages.step()
             result = api.list_repos("model", owner=owner, task=task, page_number=page, page_size=size)
             found += [
                 RemoteModel(r.repo_id, tuple(r.tasks or ()), r.downloads, _date(r.last_modified or r.created_at))
@@ -320,6 +464,76 @@ class ModelScopeClient:
         if remote.sha256 is None:  # nothing to verify against: hash it here
             return hash_file(Path(path))
         return FileDigest(Path(path).stat().st_size, remote.sha256, None)
+
+
+#: ``models --remote``: pages of one organisation's listing followed at most (Hugging Face
+#: gives up to 1000 models a page, ModelScope 50), each page's (and each Hugging Face
+#: repository listing's) body read at most, after decompression, and the time one
+#: organisation's listing may take in all.
+MAX_LIST_PAGES = 100
+MAX_LIST_BODY = 16 << 20
+LIST_DEADLINE = 300.0
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url`` (the default port made explicit)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # not a port: matches no endpoint
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+class _Pages:
+    """The pages of one remote listing: each page once, at most :data:`MAX_LIST_PAGES`, within
+    :data:`LIST_DEADLINE`, and only at the endpoint's own origin (the client sends the token
+    with every request: a page elsewhere would receive it)."""
+
+    def __init__(self, label: str, endpoint: str) -> None:
+        self.label, self.endpoint = label, endpoint
+        self.seen: set[str] = set()
+        self.count = 0
+        self.deadline = time.monotonic() + LIST_DEADLINE
+
+    def step(self) -> None:
+        self.count += 1
+        if self.count > MAX_LIST_PAGES:
+            raise FetchError(
+                f"{self.label}'s model listing goes on past {MAX_LIST_PAGES} pages; stopped there "
+                "(--limit, --task or --org narrows it)"
+            )
+        if time.monotonic() > self.deadline:
+            raise FetchError(f"{self.label}'s model listing took over {LIST_DEADLINE:.0f} s; stopped there")
+
+    def follow(self, url: str) -> None:
+        if _origin(url) != _origin(self.endpoint):
+            raise FetchError(
+                f"{self.label} links its model listing's next page to {shown(redact(url))}, not its endpoint "
+                f"{self.endpoint}; not followed (requests carry the token)"
+            )
+        if url in self.seen:
+            raise FetchError(
+                f"{self.label} links its model listing back to a page it gave already ({shown(redact(url))}); "
+                "stopped there"
+            )
+        self.seen.add(url)
+        self.step()
+
+
+def _json_body(chunks: Iterable[bytes], what: str) -> Any:
+    """A JSON body read at most :data:`MAX_LIST_BODY` bytes (as decompressed: a small body on
+    the wire can inflate to any size)."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_LIST_BODY:
+            raise FetchError(f"{what} is over {MAX_LIST_BODY >> 20} MiB; not read further")
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise FetchError(f"{what} is not JSON ({e})") from None
 
 
 def _hf_license(info: Any) -> str | None:
@@ -394,6 +608,30 @@ def token_vars() -> tuple[str, ...]:
     return tuple(v for spec in HUBS.values() for v in spec.token_vars)
 
 
+#: A task label as the hubs spell them ("auto-speech-recognition", "voice-activity-detection").
+_TASK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,63}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _checked(spec: HubSpec, model: RemoteModel, settings: Settings) -> RemoteModel:
+    """A listed repository as it may be printed: its id ``owner/name`` (else the listing is
+    refused: the id becomes a pasteable declaration), its tasks and date plain text (others
+    dropped), its download count a number."""
+    if not isinstance(model.repo, str) or not REPO_ID.fullmatch(model.repo):
+        raise FetchError(
+            f"{spec.label} at {spec.where(settings)} lists a repository id that is not owner/name: "
+            f"{shown(model.repo)}; "
+            "refusing its listing"
+        )
+    downloads = model.downloads
+    return RemoteModel(
+        model.repo,
+        tuple(t for t in model.tasks if isinstance(t, str) and _TASK.fullmatch(t)),
+        downloads if isinstance(downloads, int) and not isinstance(downloads, bool) else None,
+        model.modified if isinstance(model.modified, str) and _ISO_DATE.fullmatch(model.modified) else None,
+    )
+
+
 def hub_label(name: str) -> str:
     """``"ms"`` -> ``"ModelScope"``."""
     return HUBS[name].label
@@ -415,7 +653,7 @@ def search(
     found: list[tuple[str, RemoteModel]] = []
     for owner in owners or spec.organisations:
         try:
-            found += [(owner, m) for m in client.search(owner, task, limit)]
+            found += [(owner, _checked(spec, m, settings)) for m in client.search(owner, task, limit)]
         except FunasrBuildError:
             raise
         except Exception as e:

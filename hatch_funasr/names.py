@@ -11,7 +11,9 @@ too.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from typing import TypeGuard
@@ -31,20 +33,22 @@ __all__ = [
     "is_sha256",
     "pattern_problem",
     "relpath_problem",
+    "shown",
+    "text_problem",
 ]
 
 #: A hub repository id: ``owner/name``.
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,95}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-#: Device names Windows reserves in every directory, with or without an extension.
-_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+#: Device names Windows reserves in every directory, with any extension, and with spaces
+#: before it (Windows drops them: ``con .txt`` is ``CON``).
+_RESERVED = re.compile(r"^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³]) *(\..*)?$", re.IGNORECASE)
 #: Characters Windows refuses in file names (``:`` also names an NTFS alternate data stream).
 _FORBIDDEN = frozenset('<>:"|?*\\')
 _FORBIDDEN_RE = re.compile(r'[<>:"|?*\\]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Lone UTF-16 surrogates: a JSON listing can carry them (``"\\ud800"``), no file system can.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _DRIVE = re.compile(r"[A-Za-z]:")
 #: The largest file size any name here may claim: 1 TiB (no model file comes close).
 MAX_SIZE = 1 << 40
@@ -58,14 +62,15 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
         return f"not a string ({type(name).__name__})"
     if not name:
         return "empty"
+    text = text_problem(name)
+    if text is not None:
+        return text
     if len(name) > _MAX_PATH:
         return f"longer than {_MAX_PATH} characters"
     if name.startswith("/") or _DRIVE.match(name):
         return "an absolute path"
     if _CONTROL.search(name):
         return "contains a control character"
-    if _SURROGATE.search(name):
-        return "is not valid Unicode (a lone surrogate)"
     bad = sorted(set(_FORBIDDEN_RE.findall(name)))
     if bad:
         return f"contains {' '.join(repr(c) for c in bad)}"
@@ -81,6 +86,40 @@ def relpath_problem(name: object) -> str | None:  # noqa: PLR0911  (one return p
     return None
 
 
+_NOT_TEXT = "not text (a lone surrogate: not valid Unicode, so not UTF-8)"
+
+
+def text_problem(name: str) -> str | None:
+    """Why ``name`` is not text that can be a file name here, or None: a lone surrogate (legal in
+    JSON, or what Python makes of a local name that is not UTF-8) cannot be written to a wheel
+    or a terminal; a name the file-system encoding cannot hold (an ASCII locale) cannot be
+    created in the cache or the staging directory, nor read back from a local directory."""
+    encoding = sys.getfilesystemencoding()
+    locale_hint = (
+        f"a name the file-system encoding ({encoding}) cannot hold; use a UTF-8 locale (LC_ALL=C.UTF-8) "
+        "or set PYTHONUTF8=1"
+    )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # a local name Python could not decode: UTF-8 bytes in a locale that is not?
+            os.fsencode(name).decode("utf-8")
+        except UnicodeError:
+            return _NOT_TEXT
+        return locale_hint if encoding.lower() not in ("utf-8", "utf8") else _NOT_TEXT
+    try:
+        name.encode(encoding)
+    except UnicodeEncodeError:
+        return locale_hint
+    return None
+
+
+def shown(name: object) -> str:
+    """``name`` quoted for a message, in ASCII (escapes for the rest): safe on any terminal,
+    in any locale, and unable to draw on it."""
+    return ascii(name)
+
+
 def pattern_problem(pattern: str) -> str | None:
     """Why a glob pattern (``include``/``exclude``) could match outside the model directory,
     or None: the rules of :func:`relpath_problem` with the glob characters ``*?[]`` allowed."""
@@ -91,23 +130,32 @@ def check_relpath(name: object, what: str) -> str:
     """``name`` if it is a safe relative path; else :class:`IntegrityError` ``"{what}: …"``."""
     problem = relpath_problem(name)
     if problem is not None:
-        raise IntegrityError(f"{what}: unsafe file name {name!r} ({problem}); refusing it")
+        raise IntegrityError(f"{what}: unsafe file name {shown(name)} ({problem}); refusing it")
     assert isinstance(name, str)
     return name
 
 
+def _fold(name: str) -> str:
+    """One key for the names such a file system holds as one: Unicode's canonical caseless
+    match, NFD(casefold(NFD(name))) (``AM.MVN`` is ``am.mvn``; NFC ``é`` is NFD ``é``)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
 def case_collisions(names: Iterable[str]) -> list[tuple[str, str]]:
-    """Pairs of names that are one file on a case-insensitive file system (Windows, macOS),
-    or on a normalization-insensitive one (macOS: ``é`` precomposed and ``e`` + accent are
-    one name): compared by Unicode's canonical caseless match, NFD(casefold(NFD(name)))."""
+    """Pairs of paths that are one file or directory on a case-insensitive file system (Windows,
+    macOS) or a normalization-insensitive one (macOS: ``é`` precomposed and ``e`` + accent are
+    one name), including a file beside a directory (``Sub`` and ``sub/x``)."""
     seen: dict[str, str] = {}
     pairs = []
     for name in sorted(names):
-        folded = unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
-        if folded in seen:
-            pairs.append((seen[folded], name))
-        else:
-            seen[folded] = name
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            folded = _fold(path)
+            other = seen.setdefault(folded, path)
+            if other != path:
+                pairs.append((other, path))
+                break
     return pairs
 
 

@@ -27,7 +27,8 @@ class OnnxFormatError(ValueError):
 
 # Sub-messages that can hold tensors, by message kind: field number -> kind of the field
 # (onnx.proto: ModelProto.graph 7, .training_info 20, .functions 25; TrainingInfoProto
-# .initialization 1, .algorithm 2; FunctionProto.node 7; GraphProto.node 1, .initializer 5,
+# .initialization 1, .algorithm 2; FunctionProto.node 7, .attribute_proto 11 (attribute
+# defaults, which may hold tensors too); GraphProto.node 1, .initializer 5,
 # .sparse_initializer 15; NodeProto.attribute 5; AttributeProto.t 5, .g 6, .tensors 10,
 # .graphs 11, .sparse_tensor 22, .sparse_tensors 23; SparseTensorProto.values 1, .indices 2;
 # TensorProto.external_data 13).
@@ -36,7 +37,7 @@ _TENSOR, _SPARSE, _ENTRY, _TRAINING, _FUNCTION = "tensor", "sparse", "entry", "t
 _CHILDREN: dict[str, dict[int, str]] = {
     _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
     _TRAINING: {1: _GRAPH, 2: _GRAPH},
-    _FUNCTION: {7: _NODE},
+    _FUNCTION: {7: _NODE, 11: _ATTRIBUTE},
     _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
     _NODE: {5: _ATTRIBUTE},
     _ATTRIBUTE: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
@@ -47,6 +48,12 @@ _CHILDREN: dict[str, dict[int, str]] = {
 MAX_DEPTH = 64
 #: The longest key or value of an external-data entry read into memory.
 _MAX_ENTRY = 4096
+#: Protobuf cannot parse a message this large (onnx and onnxruntime refuse it too): an
+#: ``.onnx`` file over it is refused before a byte is read.
+MAX_ONNX_BYTES = 2**31 - 1
+#: Fields visited in the message tree before the scan gives up: a real model's graph has a few
+#: per node (the real FSMN-VAD: about 1,000); a file of tiny junk fields would otherwise take hours.
+MAX_FIELDS = 5_000_000
 
 
 def _varint(f: BinaryIO) -> int | None:
@@ -71,6 +78,7 @@ def _scan(f: BinaryIO, size: int) -> list[str]:
     found: list[str] = []
     # (kind, end offset, the key/value fields of an external-data entry)
     stack: list[tuple[str, int, dict[int, bytes]]] = [(_MODEL, size, {})]
+    fields = 0
     while stack:
         kind, end, entry = stack[-1]
         if f.tell() >= end:
@@ -82,6 +90,11 @@ def _scan(f: BinaryIO, size: int) -> list[str]:
         if tag is None:
             raise OnnxFormatError("truncated message")
         field, wire = tag >> 3, tag & 7
+        if field == 0:
+            raise OnnxFormatError(f"invalid field number 0 at byte {f.tell() - 1}")
+        fields += 1
+        if fields > MAX_FIELDS:
+            raise OnnxFormatError(f"more than {MAX_FIELDS} fields outside tensor data")
         if wire == 0:
             _varint(f)
         elif wire in (1, 5):
@@ -112,6 +125,8 @@ def external_data(path: Path) -> list[str]:
     """The external-data locations ``path`` refers to (relative to its directory), sorted, unique."""
     with path.open("rb") as f:
         size = f.seek(0, 2)
+        if size > MAX_ONNX_BYTES:
+            raise OnnxFormatError(f"{size} bytes, over the 2 GiB a protobuf message can hold")
         f.seek(0)
         return sorted(set(_scan(f, size)))
 
@@ -126,10 +141,14 @@ def weight_files(onnx_file: str, path: Path, available: Container[str], *, what:
         raise SelectionError(f"{what}: {onnx_file} is not a valid ONNX file: {e}") from e
     names = []
     for location in locations:
-        rel = posixpath.normpath(posixpath.join(posixpath.dirname(onnx_file), location))
-        if relpath_problem(rel) is not None:
+        # Taken as written: onnxruntime opens ``dir/sub/../w.bin`` through ``sub``, so a
+        # location with ``.`` or ``..`` parts is refused, not normalised into another file.
+        rel = posixpath.join(posixpath.dirname(onnx_file), location)
+        problem = relpath_problem(location) or relpath_problem(rel)
+        if problem is not None:
             raise IntegrityError(
-                f"{what}: {onnx_file} refers to external data {location!r} outside the model directory; refusing it"
+                f"{what}: {onnx_file} refers to external data {location!r} ({problem}); only a plain path"
+                " inside the model directory is accepted, refusing it"
             )
         if rel not in available:
             raise SelectionError(f"{what}: {onnx_file} keeps weights in {rel}, which {source} does not have")

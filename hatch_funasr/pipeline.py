@@ -421,7 +421,7 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
     check = f"; check against the PyTorch model on a fixed input (max abs drift recorded{gate})"
     spec = FAMILIES[m.family].gguf
     if m.format == "gguf" and spec is not None:
-        return f"{when}convert {', '.join(files)} from model.pt with FunASR's {spec.converter}{check}"
+        return f"{when}convert {', '.join(files)} from model.pt (the {spec.converter} layout of llama.cpp){check}"
     if m.export == "generic":
         traced = ", ".join(f"{s.name}[{', '.join(map(str, s.shape))}]" for s in m.export_inputs)
         how = "torch.onnx.export" if m.format == "onnx" else "torch.jit.trace"

@@ -31,7 +31,7 @@ from hatch_funasr.errors import (
 from hatch_funasr.hubs import HUBS, HubClient
 from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
 from hatch_funasr.model import ExtraFiles, FileRecord, HubRef, LocalDir, ModelConfig, RemoteFile, RepoListing, Source
-from hatch_funasr.names import case_collisions, check_size, is_commit, is_license, is_sha256, relpath_problem
+from hatch_funasr.names import case_collisions, check_size, is_commit, is_license, is_sha256, relpath_problem, shown
 from hatch_funasr.progress import Meter
 from hatch_funasr.settings import EnvVars, Report
 
@@ -60,25 +60,31 @@ def check_listing(model: ModelConfig, files: Mapping[str, RemoteFile], where: st
     for ``../`` names), so one hostile name condemns the whole listing, before any download.
     """
     names = list(files)
+    bad = sorted((n, p) for n in names if (p := relpath_problem(n)) is not None)
+    if bad:
+        listed = ", ".join(f"{shown(n)}: {p}" for n, p in bad[:5])
+        raise IntegrityError(
+            f"model {model.name}: {where} lists unsafe file names ({listed}); refusing it, nothing was downloaded"
+        )
     for f in files.values():
-        check_size(f.size, f"model {model.name}: {where}: size of {f.path!r}")
+        check_size(f.size, f"model {model.name}: {where}: size of {shown(f.path)}")
         sha256_ok = f.sha256 is None or is_sha256(f.sha256)
         if not sha256_ok or (f.git_sha1 is not None and not is_commit(f.git_sha1)):
             raise IntegrityError(
-                f"model {model.name}: {where} lists a malformed hash for {f.path!r}; refusing it, "
+                f"model {model.name}: {where} lists a malformed hash for {shown(f.path)}; refusing it, "
                 "nothing was downloaded"
             )
-    bad = sorted((n, p) for n in names if (p := relpath_problem(n)) is not None)
-    if bad:
-        shown = ", ".join(f"{n!r}: {p}" for n, p in bad[:5])
-        raise IntegrityError(
-            f"model {model.name}: {where} lists unsafe file names ({shown}); refusing it, nothing was downloaded"
-        )
+    _refuse_collisions(model, names, f"{where} lists")
+
+
+def _refuse_collisions(model: ModelConfig, names: Sequence[str], lists: str) -> None:
+    """Two names that are one file or directory on Windows and macOS (case, Unicode form)."""
     clash = case_collisions(names)
     if clash:
         a, b = clash[0]
         raise IntegrityError(
-            f"model {model.name}: {where} lists {a!r} and {b!r}, one file on Windows and macOS; refusing it"
+            f"model {model.name}: {lists} {shown(a)} and {shown(b)}, one file on Windows and macOS "
+            "(they differ only in case or Unicode form); refusing it"
         )
 
 
@@ -187,7 +193,7 @@ class HubSource:
                     f"model {self.model.name}: {len(missing)} file(s) of {self.repo}@{self.commit} are "
                     f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model, self.ref)}"
                 )
-            with self.cache.lock(f"{self.ref.hub}:{self.repo}@{self.commit}"):
+            with self.cache.lock(f"{self.ref.hub}:{self.repo}@{self.commit}", report=report):
                 still = [p for p in missing if not self._cached(p)]
                 if still:
                     self._download(still, report)
@@ -201,13 +207,12 @@ class HubSource:
         remote = self.listing[path]
         if remote.sha256 is None or not self.cache.has_blob(remote.sha256, remote.size):
             return False
-        if self.locked:
-            try:
-                self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
-            except IntegrityError:
-                if self.offline:
-                    raise
-                return False  # the altered copy was removed: fetch it again
+        try:  # a blob unchanged since it was verified is not read again (its stamp says so)
+            self.cache.verify_blob(remote.sha256, remote.size, f"model {self.model.name}: {path}")
+        except IntegrityError:
+            if self.offline:
+                raise
+            return False  # the altered copy was removed: fetch it again
         return True
 
     def _blob_record(self, path: str) -> FileRecord:
@@ -358,7 +363,9 @@ def compose(primary: LocalSource | HubSource, extras: list[tuple[ExtraFiles, Hub
                 f"model {primary.model.name}: extra-files from {extra.label} (commit {source.commit}): "
                 f"the repository has no {', '.join(absent)}"
             )
-    return ComposedSource(primary, extras)
+    composed = ComposedSource(primary, extras)
+    _refuse_collisions(primary.model, list(composed.owners), "its own files and extra-files hold")
+    return composed
 
 
 def listing_json(files: Mapping[str, RemoteFile], license: str | None = None) -> dict[str, object]:

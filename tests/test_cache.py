@@ -9,12 +9,14 @@ import platform
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support import realvad
 from support.projects import config_of, stage
 
+from hatch_funasr import cache as cache_module
 from hatch_funasr.cache import Cache
 from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
@@ -225,6 +227,33 @@ def test_a_held_lock_is_waited_for_then_named_with_its_holder(tmp_path: Path) ->
         pass
 
 
+def test_a_lock_wait_says_who_holds_it_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "LOCK_REPORT_EVERY", 0.05)
+    cache = Cache(tmp_path / "cache", lock_timeout=0.5, key_file=tmp_path / "key")
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with cache.lock("ms:acme/x@c"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    said: list[str] = []
+    try:
+        assert held.wait(30)
+        with pytest.raises(FetchError, match=r"timed out after 0\.5s"), cache.lock("ms:acme/x@c", report=said.append):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    lock_file = cache.root / "locks" / (hashlib.sha256(b"ms:acme/x@c").hexdigest()[:32] + ".lock")
+    holder_text = f"pid {os.getpid()} on {platform.node()}: ms:acme/x@c"
+    assert len(said) >= 2, said
+    assert all(s.startswith(f"waiting for the cache lock {lock_file}, held by {holder_text} (") for s in said)
+    assert said[-1].endswith(" of at most 0.5 s)")
+
+
 def test_scratch_space_is_owned_and_removed(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
     with cache.tempdir("download-") as tmp:
@@ -306,23 +335,63 @@ def test_a_key_that_cannot_be_written_means_nothing_is_trusted_not_a_crash(tmp_p
     assert cache.load_derived(key) is None
 
 
-@pytest.mark.parametrize("text", ["not a key", "ab" * 16, "ab" * 33, "z" * 64])
-def test_without_a_usable_key_nothing_derived_is_trusted(text: str, tmp_path: Path) -> None:
-    (tmp_path / "key").write_text(text)
-    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+def test_a_derived_entry_not_signed_with_this_key_is_not_trusted(tmp_path: Path) -> None:
     produced = tmp_path / "model_quant.onnx"
     produced.write_bytes(b"quantized")
     key = Cache.derived_key(kind="quantize")
-    cache.store_derived(key, {"model_quant.onnx": produced})
-    assert cache.load_derived(key) is None  # unsigned: removed, not used
-    assert not (cache.root / "derived" / key).exists()
-    cache.store_derived(key, {"model_quant.onnx": produced})
+    Cache(tmp_path / "cache", key_file=tmp_path / "other-key").store_derived(key, {"model_quant.onnx": produced})
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
     with pytest.raises(IntegrityError) as info:
         cache.load_derived(key, strict=True)
     assert str(info.value) == (
         f"the cached derived files {cache.root / 'derived' / key} carry no record this machine signed (made "
         "elsewhere, or altered); an offline build cannot make them again: build once online, or delete that directory"
     )
+    assert cache.load_derived(key) is None  # unsigned: removed, not used
+    assert not (cache.root / "derived" / key).exists()
+
+
+@pytest.mark.parametrize(
+    ("setup", "problem"),
+    [
+        (lambda k: k.write_text("not a key"), "not a key hatch-funasr wrote (64 hex digits)"),
+        (lambda k: k.write_text("ab" * 16), "not a key hatch-funasr wrote (64 hex digits)"),
+        (lambda k: k.write_text("z" * 64), "not a key hatch-funasr wrote (64 hex digits)"),
+        (lambda k: k.write_bytes(b"\xff" * 64), "not a key hatch-funasr wrote (64 hex digits)"),
+        (lambda k: k.mkdir(), "not a regular file"),
+        (
+            lambda k: (k.write_text("ab" * 32), k.chmod(0o666)),
+            "writable by other users (mode 666): anyone could sign records",
+        ),
+        (
+            lambda k: (k.write_text("ab" * 32), k.chmod(0o620)),
+            "writable by other users (mode 620): anyone could sign records",
+        ),
+    ],
+    ids=["garbage", "short", "not-hex", "not-text", "directory", "world-writable", "group-writable"],
+)
+def test_a_key_file_this_machine_cannot_trust_is_a_clear_error(
+    setup: Callable[[Path], object], problem: str, tmp_path: Path
+) -> None:
+    setup(tmp_path / "key")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    with pytest.raises(IntegrityError) as info:
+        cache.store_derived(Cache.derived_key(kind="quantize"), {"model_quant.onnx": produced})
+    assert str(info.value) == (
+        f"the key file {tmp_path / 'key'}, which signs the records of derived files in the cache, is {problem}; "
+        "delete it (a new one is made) or point HATCH_FUNASR_KEY_FILE at another file, not in the cache"
+    )
+
+
+def test_a_key_file_inside_the_cache_is_refused(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "cache" / "key")
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    with pytest.raises(IntegrityError, match=r"is inside the cache \(whoever can plant cache files could sign"):
+        cache.store_derived(Cache.derived_key(kind="quantize"), {"model_quant.onnx": produced})
+    assert not (tmp_path / "cache" / "key").exists()
 
 
 def test_a_derived_entry_made_by_another_build_that_does_not_load_leaves_ours_in_use(tmp_path: Path) -> None:
@@ -391,8 +460,8 @@ def test_a_signed_record_naming_a_file_outside_its_entry_or_not_a_file_entry_is_
 
 
 def test_without_a_key_a_record_with_a_mac_is_not_trusted(tmp_path: Path) -> None:
-    (tmp_path / "key").write_text("short")
-    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    (tmp_path / "a-file").write_text("")  # no key can be made below a file
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "a-file" / "key")
     base = cache.root / "derived" / ("c" * 64)
     base.mkdir(parents=True)
     (base / "index.json").write_text(json.dumps({"record": {"files": {}, "meta": {}}, "mac": "0" * 64}))

@@ -31,7 +31,6 @@ ELSEWHERE = frozenset(
     {
         "guides/python-runtime.md",
         "guides/verifying.md",
-        "reference/limits.md",
         "reference/runtime-matrix.md",
     }
 )

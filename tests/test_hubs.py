@@ -5,6 +5,7 @@ checked instead)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -16,11 +17,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from support import realvad
+from support import hubserver, realvad
 from support.hubserver import Fault, LoopbackHub
-from support.projects import config_of, make_project, stage_project
+from support.projects import VAD_HF_REPO, config_of, make_project, stage_project
 
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
@@ -298,7 +300,7 @@ def test_a_resume_the_server_answers_whole_starts_over(body_hub: tuple[LoopbackH
     assert digest.sha256 == hashlib.sha256(BODY).hexdigest()
     assert digest.git_sha1 == hashlib.sha1(b"blob %d\x00" % len(BODY) + BODY).hexdigest()  # hashed afresh
     given_back = [c for c in counted if c < 0]
-    assert given_back == [-(1 << 20)] and sum(counted) == len(BODY)  # the MiB read before the cut
+    assert given_back == [-(len(BODY) // 2)] and sum(counted) == len(BODY)  # all that arrived before the cut
 
 
 def test_a_body_longer_than_listed_is_cut_off(body_hub: tuple[LoopbackHub, str], tmp_path: Path) -> None:
@@ -510,13 +512,36 @@ def test_hugging_face_defaults_and_no_telemetry(
     assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
 
 
-def test_hugging_face_answer_without_a_commit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
+def test_hugging_face_answer_without_a_commit_is_refused(
+    hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = hubserver.HuggingFaceRoutes.info_payload
 
-    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: SimpleNamespace(sha=None, siblings=None))
+    def info_payload(repo_id: str, commit: Any, *, blobs: bool) -> Any:
+        return {k: v for k, v in original(repo_id, commit, blobs=blobs).items() if k != "sha"}
+
+    monkeypatch.setattr(hubserver.HuggingFaceRoutes, "info_payload", staticmethod(info_payload))
     with pytest.raises(FetchError) as info:
-        HUBS["hf"].adapter("http://127.0.0.1:9", "main").list("acme/x", "v1")
-    assert str(info.value) == "Hugging Face did not report the commit of acme/x@v1"
+        HUBS["hf"].client(Settings.from_env()).list(VAD_HF_REPO, "v2.0.4")
+    assert str(info.value) == f"Hugging Face did not report the commit of {VAD_HF_REPO}@v2.0.4"
+
+
+def test_a_listing_body_is_bounded_after_decompression(
+    hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gzip body of 20 KiB on the wire that inflates to 20 MiB is not read whole."""
+    bomb = gzip.compress(b'{"id": "' + b" " * (20 << 20) + b'"}')
+    assert len(bomb) < 64 << 10
+    monkeypatch.setattr(
+        hubserver.HuggingFaceRoutes,
+        "_info",
+        lambda self, request, repo_id, revision: hubserver.HubResponse(
+            200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], bomb
+        ),
+    )
+    with pytest.raises(FetchError) as info:
+        HUBS["hf"].client(Settings.from_env()).list(VAD_HF_REPO, "v2.0.4")
+    assert str(info.value) == f"Hugging Face's listing of {VAD_HF_REPO} is over 16 MiB; not read further"
 
 
 def test_modelscope_downloads_report_progress_and_hash_what_has_no_listed_sha256(

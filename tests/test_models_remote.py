@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import hubserver
 from support.hubserver import LoopbackHub, RepoStore
 
-from hatch_funasr import cli
+from hatch_funasr import cli, hubs
 from hatch_funasr.config import parse
 from hatch_funasr.model import HubRef
 from hatch_funasr.settings import tomllib
@@ -237,3 +238,87 @@ def test_wrapped_declarations_fit_and_parse_back(name: str, repo: str) -> None:
     lines = cli._wrapped(name, table, "    ")
     assert len(lines) > 1 and all(len(line) <= 80 for line in lines), lines
     assert tomllib.loads("\n".join(lines))[name] == table
+
+
+# --- hostile listings ----------------------------------------------------------------------------
+def _hf_pages(monkeypatch: pytest.MonkeyPatch, page: Any) -> list[tuple[str | None, str | None]]:
+    """Hugging Face's ``/api/models`` answered by ``page(request)`` (items, next URL or None);
+    returns the (Host, Authorization) of every request it saw."""
+    seen: list[tuple[str | None, str | None]] = []
+
+    def list_models(self: Any, request: Any) -> Any:
+        seen.append((request.header("host"), request.header("authorization")))
+        items, link = page(request)
+        return hubserver.json_response(200, items, [("Link", f'<{link}>; rel="next"')] if link else [])
+
+    monkeypatch.setattr(hubserver.HuggingFaceRoutes, "_list_models", list_models)
+    return seen
+
+
+def test_an_empty_page_linking_to_itself_ends_in_one_line(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _hf_pages(monkeypatch, lambda r: ([], f"http://{r.header('host')}{r.target}"))
+    code, out, err = _models(capsys, "--hub", "hf")
+    assert code == 1 and not out
+    assert err.startswith("error: Hugging Face links its model listing back to a page it gave already (")
+    assert len(seen) == 1
+
+
+def test_endless_distinct_pages_stop_at_the_page_limit(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hubs, "MAX_LIST_PAGES", 7)
+    seen = _hf_pages(
+        monkeypatch, lambda r: ([], f"http://{r.header('host')}/api/models?cursor={int(r.param('cursor') or 0) + 1}")
+    )
+    code, _, err = _models(capsys, "--hub", "hf")
+    assert code == 1
+    assert err.strip() == (
+        "error: Hugging Face's model listing goes on past 7 pages; stopped there (--limit, --task or --org narrows it)"
+    )
+    assert len(seen) == 7
+
+
+def test_hf_token_is_not_sent_to_a_next_page_on_another_host(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_CANARYtoken0123456789abcdef")
+    port = listing_env.url.rsplit(":", 1)[1]
+    elsewhere = f"http://localhost:{port}/api/models?cursor=1"  # the same server, under another host name
+    seen = _hf_pages(monkeypatch, lambda r: ([], None if r.param("cursor") else elsewhere))
+    code, _, err = _models(capsys, "--hub", "hf")
+    assert code == 1
+    assert err.startswith(f"error: Hugging Face links its model listing's next page to '{elsewhere}', not its endpoint")
+    assert seen == [(f"127.0.0.1:{port}", "Bearer hf_CANARYtoken0123456789abcdef")]
+
+
+@pytest.mark.parametrize(
+    "repo",
+    ['acme/x\n[tool.funasr.models]\nevil = "acme/evil"', "acme/\x1b[32mALL FILES VERIFIED OK\x1b[0m", "../../x"],
+)
+def test_a_repository_id_that_is_not_owner_name_is_never_printed(
+    repo: str, listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hf_pages(monkeypatch, lambda r: ([{"id": "funasr/fsmn-vad"}, {"id": repo, "pipeline_tag": None}], None))
+    code, out, err = _models(capsys, "--hub", "hf")
+    assert code == 1 and not out
+    assert err.strip() == (
+        f"error: Hugging Face at {listing_env.url} (HF_ENDPOINT) lists a repository id that is not owner/name: "
+        f"{repo!a}; refusing its listing"
+    )
+    assert "\x1b" not in err and err.count("\n") == 1
+
+
+def test_escape_sequences_in_a_listing_never_reach_the_terminal(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tag = "\x1b[2J\x1b[32mALL FILES VERIFIED OK"
+    _hf_pages(
+        monkeypatch,
+        lambda r: ([{"id": "funasr/fsmn-vad", "pipeline_tag": tag, "downloads": "\x1b[1m", "lastModified": tag}], None),
+    )
+    code, out, err = _models(capsys, "--hub", "hf", "--all")
+    assert code == 0, err
+    assert "funasr/fsmn-vad" in out
+    assert "\x1b" not in out + err and "VERIFIED" not in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hatch_funasr import names
 from hatch_funasr.errors import IntegrityError
 from hatch_funasr.names import (
     MAX_SIZE,
@@ -58,6 +59,13 @@ HOSTILE = {
     "dir/NUL.onnx": "reserved",
     "COM1": "reserved",
     "lpt9.json": "reserved",
+    "CONIN$": "reserved",
+    "conout$.log": "reserved",
+    "con .txt": "reserved",
+    "NUL  .json": "reserved",
+    "COM1.tar.gz": "reserved",
+    "x\ud800.onnx": "not text",
+    "dir/\udcff.bin": "not text",
     "name.": "dot or space",
     "name ": "dot or space",
     "dir./x": "dot or space",
@@ -152,3 +160,26 @@ def test_movable_or_malformed_commits_refused(value: object) -> None:
 )
 def test_glob_patterns_stay_inside(pattern: str, ok: bool) -> None:
     assert (pattern_problem(pattern) is None) is ok
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["caf\u00e9.txt", "cafe\u0301.txt"],  # NFC and NFD forms of one name
+        ["Sub", "sub/x.onnx"],  # a file beside a directory differing in case
+        ["am.mvn", "AM.MVN"],
+        ["stra\u00dfe.txt", "STRASSE.txt"],  # case folding, not lowering
+    ],
+    ids=["nfc-nfd", "file-vs-dir", "case", "casefold"],
+)
+def test_names_one_on_macos_or_windows_collide(names: list[str]) -> None:
+    assert len(case_collisions(names)) == 1
+    assert case_collisions(["sub/a", "sub/b", "Subway"]) == []
+
+
+def test_names_the_file_system_encoding_cannot_hold_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ASCII locale (``LC_ALL=C PYTHONUTF8=0``): a non-ASCII name cannot be created here."""
+    monkeypatch.setattr(names.sys, "getfilesystemencoding", lambda: "ascii")
+    problem = relpath_problem("\u4e2d\u6587.txt")
+    assert problem is not None and "file-system encoding (ascii) cannot hold" in problem
+    assert relpath_problem("model.onnx") is None

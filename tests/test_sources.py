@@ -511,7 +511,10 @@ def test_a_listing_with_unsafe_names_or_bad_values_is_refused_whole(tmp_path: Pa
     assert str(info.value).startswith("model vad: L: size of 'a': -1 is not a file size")
     with pytest.raises(IntegrityError) as info:
         sources.check_listing(model, {"A.txt": RemoteFile("A.txt", 1), "a.txt": RemoteFile("a.txt", 1)}, "L")
-    assert str(info.value) == "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS; refusing it"
+    assert str(info.value) == (
+        "model vad: L lists 'A.txt' and 'a.txt', one file on Windows and macOS (they differ only in case or "
+        "Unicode form); refusing it"
+    )
 
 
 def test_a_link_to_a_sibling_directory_sharing_the_name_prefix_is_outside(tmp_path: Path) -> None:
@@ -710,6 +713,25 @@ def test_extra_files_the_repository_lacks_are_all_named(tmp_path: Path) -> None:
     with pytest.raises(SelectionError) as info:
         sources.compose(primary, [(extra, holder)])
     assert str(info.value).endswith("the repository has no a.bin, c.bin")
+
+
+def test_an_extra_file_differing_from_a_model_file_only_in_case_is_refused(tmp_path: Path) -> None:
+    """``AM.MVN`` from another repository beside the model's own ``am.mvn``: one file on macOS/Windows."""
+    (tmp_path / "m").mkdir()
+    model = config_of(tmp_path, {"m": {"path": "m", "family": "fsmn-vad"}}).models[0]
+    primary = LocalSource(model, tmp_path / "m", {"am.mvn": RemoteFile("am.mvn", 1)})
+    extra = ExtraFiles("acme/extra", "ms", None, ("AM.MVN",))
+    holder = HubSource(
+        model,
+        "e" * 40,
+        {"AM.MVN": RemoteFile("AM.MVN", 1)},
+        Cache(tmp_path / "c", key_file=tmp_path / "k"),
+        FakeClient({}),
+    )  # type: ignore[arg-type]
+    with pytest.raises(
+        IntegrityError, match=r"^model m: its own files and extra-files hold 'AM\.MVN' and 'am\.mvn', one file"
+    ):
+        sources.compose(primary, [(extra, holder)])
 
 
 def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(

@@ -599,7 +599,9 @@ class Storage:
     Real hubs answer downloads of large files with 302 to object storage (ModelScope:
     hub-listings.md; Hugging Face: its CDN); so does this one, for every LFS file.  Tokens
     are random per redirect, like presigned URLs.  ``authorized`` counts requests that
-    arrived with an ``Authorization`` header (a client must not send one across hosts).
+    arrived with an ``Authorization`` header, ``cookies`` the ``Cookie`` headers that arrived
+    (a client must send neither across origins).  ``netloc`` (``host:port``) redirects
+    elsewhere than ``localhost`` on the hub's port: another server sharing this storage.
     """
 
     def __init__(self) -> None:
@@ -607,6 +609,8 @@ class Storage:
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[Path, FileMeta]] = {}
         self.authorized: list[str] = []
+        self.cookies: list[str] = []
+        self.netloc: str | None = None
 
     def url_for(self, request: HubRequest, disk: Path, meta: FileMeta) -> str:
         token = uuid.uuid4().hex
@@ -614,7 +618,7 @@ class Storage:
             self._objects[token] = (disk, meta)
         port = (request.header("host") or "").rpartition(":")[2]
         name = PurePosixPath(meta.path).name
-        return f"http://{STORAGE_HOST}:{port}/_storage/{token}/{name}"
+        return f"http://{self.netloc or f'{STORAGE_HOST}:{port}'}/_storage/{token}/{name}"
 
     def handle(self, request: HubRequest) -> HubResponse:
         segments = request.segments
@@ -622,6 +626,8 @@ class Storage:
             found = self._objects.get(segments[1]) if len(segments) == 3 else None
             if request.header("authorization"):
                 self.authorized.append(request.target)
+            if request.header("cookie"):
+                self.cookies.append(request.header("cookie") or "")
         if found is None:
             return json_response(403, {"error": "AccessDenied: the signature does not match"})
         disk, meta = found
@@ -1140,13 +1146,18 @@ class Fault:
     """A file body that goes wrong: ``truncate`` closes the connection after half the
     promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
     if it were all of it (consistent Content-Length); ``long`` sends the file and then 64 MiB
-    more (consistent Content-Length: a proxy serving another object).  Applies to ``times``
+    more (consistent Content-Length: a proxy serving another object); ``trickle`` sends one
+    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up.  Applies to ``times``
     responses."""
 
-    kind: Literal["truncate", "reset", "short", "long"]
+    kind: Literal["truncate", "reset", "short", "long", "trickle"]
     times: int = 1_000_000
     #: How many responses this fault spoiled so far.
     served: int = 0
+
+
+#: A ``trickle`` fault's pace: one byte per this many seconds.
+TRICKLE_INTERVAL = 0.05
 
 
 class LoopbackHub:
@@ -1172,6 +1183,9 @@ class LoopbackHub:
         self.faults: dict[str, Fault] = {}
         #: File names whose range requests get the whole file with 200 (a proxy that drops Range).
         self.ignore_range: set[str] = set()
+        #: Fault: path prefix -> how many of the next requests under it are answered
+        #: ``503 Service Unavailable`` with ``Retry-After: 3600`` (a hub asking for an hour).
+        self.throttle: dict[str, int] = {}
         #: Seconds to sleep after each chunk of a file body (a slow link).
         self.chunk_delay = 0.0
         #: Bytes of ``long`` fault padding that reached a client (it should stop reading early).
@@ -1259,6 +1273,12 @@ class LoopbackHub:
         """Route a request to the ModelScope or Hugging Face protocol."""
         if _has_dot_segment(request):
             return json_response(404, {"error": "invalid path"})
+        with self._lock:
+            prefix = next((p for p, n in self.throttle.items() if n > 0 and request.path.startswith(p)), None)
+            if prefix is not None:
+                self.throttle[prefix] -= 1
+        if prefix is not None:
+            return json_response(503, {"error": "slow down"}, [("Retry-After", "3600")])
         if request.segments[:1] == ["_storage"]:
             response = self.storage.handle(request)
         elif request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
@@ -1292,11 +1312,16 @@ class LoopbackHub:
         """Copy a file range to the socket in chunks; return bytes sent (short on a fault)."""
         with self._lock:
             self._transfers.append(body.path.name)
-        fault = self.take_fault(body.path.name, "truncate", "reset")
+        fault = self.take_fault(body.path.name, "truncate", "reset", "trickle")
         stop_at = body.length if fault is None else body.length // 2
         sent = 0
         with body.path.open("rb") as fh:
             fh.seek(body.start)
+            while fault is not None and fault.kind == "trickle" and sent < body.length:
+                out.write(fh.read(1))
+                out.flush()  # a client that gave up ends this with BrokenPipeError
+                sent += 1
+                time.sleep(TRICKLE_INTERVAL)
             while sent < stop_at:
                 chunk = fh.read(min(CHUNK_SIZE, stop_at - sent))
                 if not chunk:
