@@ -723,6 +723,7 @@ def test_an_extra_file_differing_from_a_model_file_only_in_case_is_refused(tmp_p
     extra = ExtraFiles("acme/extra", "ms", None, ("AM.MVN",))
     holder = HubSource(
         model,
+        extra.ref,
         "e" * 40,
         {"AM.MVN": RemoteFile("AM.MVN", 1)},
         Cache(tmp_path / "c", key_file=tmp_path / "k"),
