@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_funasr import config, settings
+from hatch_funasr.hubs import token_vars
 
 __all__ = ["COMMAND", "PAGES", "cli", "configuration", "environment", "main", "render"]
 
@@ -119,9 +120,9 @@ def configuration() -> str:
 # --- environment.md ----------------------------------------------------------------------------
 #: Variables of :class:`EnvVars` that no :class:`Settings` field reads: what hatch-funasr does with them.
 PASSED_ON = {
-    "HF_ENDPOINT": "Hugging Face's endpoint (a mirror), read when the hub is used and given to `huggingface_hub`; "
-    "the export child gets an unreachable one",
-    "MODELSCOPE_ENDPOINT": "ModelScope's endpoint (a mirror), read when the hub is used and given to "
+    "HF_ENDPOINT": "Hugging Face's endpoint (a mirror), read when a build or command starts and given to "
+    "`huggingface_hub`; the export child gets an unreachable one",
+    "MODELSCOPE_ENDPOINT": "ModelScope's endpoint (a mirror), read when a build or command starts and given to "
     "`modelscope_hub`; the export child gets an unreachable one",
     "HF_HUB_DISABLE_TELEMETRY": "set to `1` unless already set, so `huggingface_hub` talks to the endpoint only",
     "HF_HUB_OFFLINE": "set to `1` in the export child's environment",
@@ -177,7 +178,7 @@ def environment() -> str:
     rows += [f"| `{v}` | {read[v]} |" for v in _variables() if v in read]
     others = ["| variable | what hatch-funasr does with it |", "|---|---|"]
     others += [f"| `{v}` | {PASSED_ON[v]} |" for v in _variables() if v not in read]
-    tokens = ", ".join(f"`{v}`" for v in settings.TOKEN_VARS)
+    tokens = ", ".join(f"`{v}`" for v in token_vars())
     return (
         "Read by hatch-funasr, all at once when a build or a command starts; a bad value is an error naming "
         "the variable:\n\n"

@@ -30,11 +30,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from hatch_funasr.digest import hash_file
 from hatch_funasr.errors import IntegrityError
+from hatch_funasr.hubs import HUBS
 from hatch_funasr.lock import Lock, LockedRepo
-from hatch_funasr.model import BundleConfig
-from hatch_funasr.sbom import MODEL_PAGES, made_by, pypi_name
+from hatch_funasr.manifest import Manifest
+from hatch_funasr.model import BundleConfig, LocalDir
+from hatch_funasr.sbom import made_by
 
 __all__ = [
     "BUILDER_ID",
@@ -76,7 +80,7 @@ def provenance_name(name: str, version: str) -> str:
 def requirement(name: str, version: str, sha256s: Sequence[str]) -> str:
     """One pinned line of a requirements file in pip's hash-checking form."""
     hashes = " ".join(f"--hash=sha256:{h}" for h in sha256s)
-    return f"{pypi_name(name)}=={version} {hashes}"
+    return f"{canonicalize_name(name)}=={version} {hashes}"
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -100,7 +104,7 @@ def _dependency(model: str, origin: Origin | None, local: str | None, file: tupl
     path, sha, size = file
     if origin is not None:
         hub, repo, commit = origin
-        page = MODEL_PAGES[hub].format(repo=repo)
+        page = HUBS[hub].page.format(repo=repo)
         named = {"uri": f"{page}?commit={commit}&path={path}", "name": f"{hub}:{repo}@{commit}/{path}"}
         where: dict[str, Any] = {"hub": hub, "repository": repo, "commit": commit}
     else:
@@ -114,7 +118,9 @@ def _parameters(config: BundleConfig, manifest: Mapping[str, Any]) -> dict[str, 
     for m in config.models:
         models[m.name] = {
             # a local directory as the manifest names it (relative to the project, no host path)
-            "source": m.source_label if m.path is None else f"path:{manifest['models'][m.name]['path']}",
+            "source": f"path:{manifest['models'][m.name]['path']}"
+            if isinstance(m.origin, LocalDir)
+            else m.source_label,
             "family": m.family,
             "format": m.format,
             "export": m.export,
@@ -137,7 +143,7 @@ def _parameters(config: BundleConfig, manifest: Mapping[str, Any]) -> dict[str, 
 
 def provenance(
     config: BundleConfig,
-    manifest: Mapping[str, Any],
+    final: Manifest,
     lock: Lock | None,
     wheel_name: str,
     wheel_sha256: str,
@@ -146,6 +152,7 @@ def provenance(
     offline: bool,
 ) -> dict[str, Any]:
     """The in-toto Statement (SLSA provenance v1) of one bundle wheel, from its final manifest."""
+    manifest = final.document
     package = manifest["bundle"]["package"]
     generator = str(manifest["generator"]["hatch-funasr"])
     dependencies: list[dict[str, Any]] = []
@@ -179,7 +186,7 @@ def provenance(
                     "digest": {"sha256": f["sha256"]},
                     "annotations": {
                         "model": name,
-                        "made_by": made_by(rel, m, generator),
+                        "made_by": made_by(rel, final.models[name], generator),
                         "inputs": inputs,
                         "tools": dict(sorted(m.get("tools", {}).items())),
                         "options": options,
@@ -262,7 +269,7 @@ def _curve_hash(curve: Any) -> Any:
 def write_beside(
     wheel: Path,
     config: BundleConfig,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     lock: Lock | None,
     *,
     key: Path | None,
@@ -329,7 +336,7 @@ def write_wheelhouse_index(house: Path) -> Path:
         data = wheel_metadata(wheel)
         name, version, _extras = name_version(data, wheel)
         _write_bytes(wheel.with_name(f"{wheel.name}.metadata"), data)
-        pinned.setdefault((pypi_name(name), version), []).append(hash_file(wheel).sha256)
+        pinned.setdefault((canonicalize_name(name), version), []).append(hash_file(wheel).sha256)
     lines = [
         "# Every wheel of this directory, pinned by sha256 (written by hatch-funasr wheelhouse).",
         f"# pip install --no-index --require-hashes --find-links . -r {REQUIREMENTS_NAME}",

@@ -61,19 +61,13 @@ class DerivedEntry:
 class Cache:
     """Blobs, listings and resolved revisions under one root directory."""
 
-    def __init__(
-        self, root: Path | None = None, *, lock_timeout: float | None = None, key_file: Path | None = None
-    ) -> None:
-        """``root``, ``lock_timeout`` and ``key_file`` default to the settings
-        (``HATCH_FUNASR_CACHE``, ``HATCH_FUNASR_LOCK_TIMEOUT``, ``HATCH_FUNASR_KEY_FILE``)."""
-        if root is None or lock_timeout is None or key_file is None:
-            settings = Settings.from_env()
-            root = settings.cache_root if root is None else root
-            lock_timeout = settings.lock_timeout if lock_timeout is None else lock_timeout
-            key_file = settings.key_file if key_file is None else key_file
+    def __init__(self, root: Path, *, lock_timeout: float = 600.0, key_file: Path | None = None) -> None:
+        """A cache under ``root``; builds make it from their settings (:meth:`from_settings`).
+        ``key_file`` (this machine's key for derived-file records) must be outside the cache:
+        by default it is beside ``root`` (``<root>.key``)."""
         self.root = root.resolve()
         self.lock_timeout = lock_timeout
-        self.key_file = key_file
+        self.key_file = key_file if key_file is not None else self.root.with_name(self.root.name + ".key")
         self._key: bytes | None = None
 
     @classmethod
@@ -190,16 +184,19 @@ class Cache:
         base = self.root / kind / hub / _safe_component(owner) / _safe_component(repo_name)
         return self._inside(base / _safe_component(name))
 
+    def snapshot_path(self, hub: str, repo: str, commit: str) -> Path:
+        return self._repo_file("snapshots", hub, repo, f"{commit}.json")
+
     def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
-        file = self._repo_file("snapshots", hub, repo, f"{commit}.json")
+        """A cached listing as stored (untrusted: read it through ``sources.cached_listing``)."""
         try:
-            data: dict[str, Any] = json.loads(file.read_text("utf-8"))
+            data = json.loads(self.snapshot_path(hub, repo, commit).read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        return data
+        return data if isinstance(data, dict) else None
 
     def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
-        file = self._repo_file("snapshots", hub, repo, f"{commit}.json")
+        file = self.snapshot_path(hub, repo, commit)
         self._write_atomic(file, json.dumps(listing, sort_keys=True, separators=(",", ":")).encode())
 
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:

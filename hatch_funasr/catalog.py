@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from hatch_funasr.families import FAMILIES, GGUF_VAD, GGUF_VAD_REPO
-from hatch_funasr.hubs import HUBS
+from hatch_funasr.hubs import HUBS, repo_key
 from hatch_funasr.model import ExtraFiles
 
 __all__ = ["CATALOG", "CatalogEntry", "by_repo", "completions", "entries", "gguf_vad", "lookup", "suggest"]
@@ -343,8 +343,8 @@ def gguf_vad() -> tuple[ExtraFiles, ...]:
 
 def completions(repo: str | None) -> tuple[ExtraFiles, ...]:
     """The files a catalog repository needs from another one (``extra-files`` by default)."""
-    wanted = (repo or "").lower().replace("damo/", "iic/", 1)
-    return next((extra for r, extra in _COMPLETIONS.items() if r.lower() == wanted), ())
+    wanted = repo_key(repo or "")
+    return next((extra for r, extra in _COMPLETIONS.items() if repo_key(r) == wanted), ())
 
 
 def lookup(name: str) -> CatalogEntry | None:
@@ -355,10 +355,10 @@ def lookup(name: str) -> CatalogEntry | None:
 def by_repo(repo_id: str) -> CatalogEntry | None:
     """The entry whose ModelScope, Hugging Face or ONNX repository is ``repo_id``.
 
-    ModelScope moved ``damo/`` models to ``iic/``; both spellings match.
+    A renamed owner matches under both names (ModelScope's ``damo/`` is ``iic/``).
     """
-    wanted = repo_id.lower().replace("damo/", "iic/", 1)
-    return next((e for e in _ENTRIES if any(r.lower() == wanted for r in e.all_repos())), None)
+    wanted = repo_key(repo_id)
+    return next((e for e in _ENTRIES if any(repo_key(r) == wanted for r in e.all_repos())), None)
 
 
 def closest(value: object, choices: Iterable[str]) -> str | None:

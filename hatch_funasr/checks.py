@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from importlib.metadata import packages_distributions
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from hatch_funasr.config import HOOK_PATHS, find_hook_table
 from hatch_funasr.model import BundleConfig
 from hatch_funasr.pipeline import Plan
@@ -32,10 +34,6 @@ WINDOWS_RELATIVE_PATH = 260 - 80
 _MiB = 2**20
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def build_system(pyproject: Mapping[str, Any]) -> Findings:
     """The hook table is there (else hatchling builds no models: with no package directory it
     stops with "Unable to determine which files to ship"); the backend is hatchling and
@@ -54,7 +52,7 @@ def build_system(pyproject: Mapping[str, Any]) -> Findings:
         problems.append(f'build-system.build-backend is {backend!r}; the hook runs under "hatchling.build"')
     requires = system.get("requires")
     names = [re.split(r"[\s\[<>=!~;@(]", str(r).strip(), maxsplit=1)[0] for r in requires or []]
-    if "hatch-funasr" not in {_normalize(n) for n in names}:
+    if "hatch-funasr" not in {canonicalize_name(n) for n in names}:
         problems.append(
             'build-system.requires does not name "hatch-funasr": isolated builds (hatch build, python -m build, '
             "pip wheel, uv build) would not have the hook; see docs/getting-started.md, Isolated builds"
@@ -66,7 +64,9 @@ def package_clash(config: BundleConfig) -> Findings:
     """The bundle's import name belongs to another distribution installed here: installing the
     bundle beside it would overwrite (or be shadowed by) that distribution's files."""
     owners = sorted(
-        d for d in packages_distributions().get(config.package, []) if _normalize(d) != _normalize(config.project_name)
+        d
+        for d in packages_distributions().get(config.package, [])
+        if canonicalize_name(d) != canonicalize_name(config.project_name)
     )
     if not owners:
         return [], []

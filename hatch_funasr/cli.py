@@ -28,9 +28,9 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_file, hash_stream
 from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.families import FAMILIES, Family, detect_family
-from hatch_funasr.hubs import HUBS, search
+from hatch_funasr.hubs import HUBS, repo_key, search
 from hatch_funasr.lock import LOCK_NAME, mismatches, read_lock, write_lock
-from hatch_funasr.model import BundleConfig, RemoteModel
+from hatch_funasr.model import BundleConfig, HubRef, LocalDir, RemoteModel
 from hatch_funasr.package import MANIFEST_NAME, extras_lines, runtime_extras
 from hatch_funasr.pipeline import Plan, fetch_files, lock_models, open_sources, plan, select
 from hatch_funasr.settings import EnvVars, Settings, tomllib
@@ -135,12 +135,8 @@ class Listed:
 
 
 def _same_repo(a: str, b: str) -> bool:
-    """Repo ids compared as the hubs do: case-insensitively, ModelScope's ``damo/`` being ``iic/``."""
-
-    def norm(r: str) -> str:
-        return r.lower().replace("damo/", "iic/", 1)
-
-    return norm(a) == norm(b)
+    """Repo ids compared as the hubs do (:func:`hatch_funasr.hubs.repo_key`)."""
+    return repo_key(a) == repo_key(b)
 
 
 def _onnx_of(
@@ -304,10 +300,10 @@ def _wide(items: list[Listed]) -> list[str]:
 
 def cmd_remote(args: argparse.Namespace) -> int:
     """``models --remote``: what the hubs publish, marked against what hatch-funasr knows."""
-    offline = Settings.from_env().offline
+    settings = args.settings
     taken: set[str] = set()
     listed = {
-        hub: _listed(hub, search(hub, args.org or (), args.task, limit=args.limit, offline=offline), taken)
+        hub: _listed(hub, search(hub, args.org or (), args.task, limit=args.limit, settings=settings), taken)
         for hub in ([args.hub] if args.hub else HUBS)
     }
     if args.json:
@@ -319,7 +315,7 @@ def cmd_remote(args: argparse.Namespace) -> int:
         spec = HUBS[hub]
         shown = [i for i in items if args.all or i.family is not None]
         owners = ", ".join(args.org or spec.organisations)
-        head = f"{spec.label} at {spec.where()}: {owners}" + (f", task {args.task}" if args.task else "")
+        head = f"{spec.label} at {spec.where(settings)}: {owners}" + (f", task {args.task}" if args.task else "")
         head += f": {len(items)} repositories, {len(shown)} shown"
         hidden = len(items) - len(shown)
         tail = [f"({hidden} more with no FunASR family hatch-funasr knows: --all lists them)"] if hidden else []
@@ -344,7 +340,7 @@ def cmd_remote(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.project)
     lock = read_lock(args.project.resolve())
-    settings = Settings.from_env()
+    settings = args.settings
     cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None  # read only: never created here
     print(f"{config.project_name} {config.version}: {len(config.models)} model(s) into package {config.package}")
     plans = plan(config, lock=lock, cache=cache)
@@ -354,7 +350,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  - {step}")
         for problem in p.problems:
             print(f"  ! {problem}")
-    hub_models = [m for m in config.models if m.path is None]
+    hub_models = [m for m in config.models if isinstance(m.origin, HubRef)]
     if lock is None and hub_models:
         print(
             f"\nno {LOCK_NAME}: revisions are resolved when the wheel is built; run `hatch-funasr lock` once on a "
@@ -483,7 +479,9 @@ def cmd_lock(args: argparse.Namespace) -> int:
         _err(f"error: --upgrade names no declared model: {', '.join(sorted(unknown))}")
         return 1
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-lock-") as work:
-        lock = lock_models(config, BuildContext.create(Path(work), lock=old, report=_err), upgrade=upgrade)
+        lock = lock_models(
+            config, BuildContext.create(Path(work), settings=args.settings, lock=old, report=_err), upgrade=upgrade
+        )
     changed = write_lock(root, lock)
     print(f"{root / LOCK_NAME}: {'written' if changed else 'unchanged'} ({len(lock.models)} model(s))")
     return 0
@@ -493,17 +491,18 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     root = args.project.resolve()
     config = load_config(root)
     with tempfile.TemporaryDirectory(prefix="hatch-funasr-fetch-") as work:
-        ctx = BuildContext.create(Path(work), lock=read_lock(root), report=_err)
+        ctx = BuildContext.create(Path(work), settings=args.settings, lock=read_lock(root), report=_err)
         if ctx.offline:
             _err(f"offline ({EnvVars.OFFLINE}=1): no hub is contacted; checking that the cache holds every file")
         for source in open_sources(config, ctx):
             model = source.model
-            if model.path is not None:
-                print(f"{model.name}: local directory {model.path}, nothing to fetch")
+            if isinstance(model.origin, LocalDir):
+                print(f"{model.name}: local directory {model.origin.path}, nothing to fetch")
                 continue
             files = fetch_files(source, select(model, source).files, ctx).files
             size = sum(r.size for r in files.values())
-            print(f"{model.name}: {model.repo}@{source.commit} {len(files)} files, {size / 2**20:.1f} MiB cached")
+            got = f"{len(files)} files, {size / 2**20:.1f} MiB cached"
+            print(f"{model.name}: {model.origin.repo}@{source.commit} {got}")
     print(f"cache: {ctx.cache.root}")
     return 0
 
@@ -550,7 +549,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         sbom_name, sbom_line, sbom_problems = _check_sbom(zf, manifest)
         problems += sbom_problems
     if args.json:
-        print(json.dumps({**manifest, "sbom": sbom_name, "verify": problems or "ok"}, indent=2, sort_keys=True))
+        document = {**manifest, "sbom": sbom_name, "verify": problems or "ok"}
+        print(json.dumps(document, indent=2, sort_keys=True))
         return 1 if problems else 0
     b = manifest.get("bundle", {})
     generator = p(
@@ -770,6 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         with disk_errors("cannot write", f"free space, or point {EnvVars.CACHE} at a writable disk"):
+            args.settings = Settings.from_env()  # once per command, handed down
+            args.settings.quiet_hub_clients()
             return int(args.func(args))
     except FunasrBuildError as e:
         _err(f"error: {e}")

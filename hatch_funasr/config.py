@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
 from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
 from hatch_funasr.hubs import HUBS
-from hatch_funasr.model import BundleConfig, Export, ExtraFiles, ModelConfig, TensorSpec
+from hatch_funasr.model import BundleConfig, Export, ExtraFiles, HubRef, LocalDir, ModelConfig, Origin, TensorSpec
 from hatch_funasr.names import REPO_ID, pattern_problem, relpath_problem
 from hatch_funasr.settings import tomllib
 
@@ -671,13 +673,16 @@ def _parse_model(
             has = " or ".join(f'"{h}"' for h in entry.repos)
             c.add(f"{path}.hub", f'"{entry.alias}" has no {HUBS[hub].label} repository; use hub = {has}')
             return None
+    origin: Origin
+    if source_dir is not None:
+        origin = LocalDir(source_dir)
+    elif repo is not None:
+        origin = HubRef(hub, repo, revision)
+    else:  # neither: said above
+        return None
     return ModelConfig(
         name=name,
-        model=model,
-        repo=repo,
-        path=source_dir,
-        hub=hub,
-        revision=revision,
+        origin=origin,
         family=family.name,
         format=fmt,
         export=export,
@@ -809,7 +814,8 @@ def _package_problem(value: object) -> str | None:
 
 
 def _normalize_package(project_name: str) -> str:
-    return re.sub(r"[-_.]+", "_", project_name).lower()
+    """The import name of a project: its PEP 503 name with ``_`` for ``-``."""
+    return canonicalize_name(project_name).replace("-", "_")
 
 
 def load_config(root: Path) -> BundleConfig:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -32,12 +31,13 @@ from hatch_funasr.cache import DerivedEntry
 from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import hash_file
 from hatch_funasr.errors import ExportError
-from hatch_funasr.families import FAMILIES, Selection, pytorch_files
+from hatch_funasr.families import FAMILIES, Selection
+from hatch_funasr.hubs import HUBS, token_vars
 from hatch_funasr.model import ModelConfig, Source, StagedModel
 from hatch_funasr.quantize import drift_line, load_check
-from hatch_funasr.settings import TOKEN_VARS, EnvVars
+from hatch_funasr.settings import EnvVars, Settings
 
-__all__ = ["export_model", "unavailable"]
+__all__ = ["export_environment", "export_model", "unavailable"]
 
 _NOWHERE = "http://127.0.0.1:9"
 #: Part of the cache key of an export: change it when the child's check changes.
@@ -51,25 +51,17 @@ def unavailable(model: ModelConfig, selection: Selection, available: Mapping[str
     ``configuration.json`` names (CAM++'s ``campplus_cn_common.bin``)."""
     generic = model.export == "generic"
     if not selection.export or "model.pt" in available or (generic and "configuration.json" in available):
-        return []
+        return [f"cannot export: {why}" for why in selection.export_problems]
     what = "model.pt, or a configuration.json naming the checkpoint," if generic else "model.pt"
     return [f"the source has no {', '.join(selection.export)} and no {what} to export them from"]
 
 
-def _export_env() -> dict[str, str]:
-    """The child's environment: ours without hub credentials, and no hub reachable."""
-    env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS}
-    env.update(
-        {
-            EnvVars.HF_HUB_OFFLINE: "1",
-            EnvVars.HF_ENDPOINT: _NOWHERE,
-            EnvVars.MODELSCOPE_ENDPOINT: _NOWHERE,
-            "MODELSCOPE_API_TOKEN": "",
-            EnvVars.HF_HUB_DISABLE_TELEMETRY: "1",
-            "PYTHONNOUSERSITE": "1",
-        }
-    )
-    return env
+def export_environment(settings: Settings) -> dict[str, str]:
+    """The child's environment: ours without any hub's credentials, and no hub reachable."""
+    put = {"PYTHONNOUSERSITE": "1"}
+    for spec in HUBS.values():
+        put |= {spec.endpoint_var: _NOWHERE, **spec.offline_env}
+    return settings.child_environment(drop=token_vars(), put=put)
 
 
 def _reported(stdout: str, tag: str) -> dict[str, object]:
@@ -78,13 +70,17 @@ def _reported(stdout: str, tag: str) -> dict[str, object]:
     return found if isinstance(found, dict) else {}
 
 
-def _run_child(model: ModelConfig, python: str, args: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+def _run_child(model: ModelConfig, settings: Settings, args: list[str]) -> tuple[dict[str, str], dict[str, float]]:
     """Run the export child; return the tool versions it reports and the drift it measured."""
     child = Path(__file__).with_name("_export_child.py")
     # -I: isolated, so the child's directory (ours) is not put on its sys.path, where our
     # module names would shadow top-level modules of torch's and FunASR's dependencies.
     result = subprocess.run(
-        [python, "-I", str(child), *args], env=_export_env(), capture_output=True, text=True, check=False
+        [settings.export_python, "-I", str(child), *args],
+        env=export_environment(settings),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
@@ -143,15 +139,8 @@ def _gate(model: ModelConfig, drift: Mapping[str, float], ctx: BuildContext) -> 
 def export_model(staged: StagedModel, selection: Selection, source: Source, ctx: BuildContext) -> StagedModel:
     """Export ``selection.export`` from the PyTorch checkpoint; check it; add the results."""
     model = staged.config
-    sizes = {p: f.size for p, f in source.listing.items()}
-    configuration, config_yaml = source.read_text("configuration.json"), source.read_text("config.yaml")
-    names, missing, problems = pytorch_files(configuration, sizes, config_yaml)
-    if missing or problems:
-        why = [f"{model.source_label} has no {', '.join(missing)}"] if missing else []
-        raise ExportError(f"model {model.name}: cannot export: {'; '.join(why + problems)}")
-    records = source.materialize(names, ctx.report)
-    python = ctx.settings.export_python
-    tools, _ = _run_child(model, python, ["--versions"])
+    records = source.materialize(selection.export_inputs, ctx.report)
+    tools, _ = _run_child(model, ctx.settings, ["--versions"])
     job_spec = _job(model, selection, Path())
     converter = job_spec.get("converter")
     if converter is not None:  # the writer's code, not only its name, keys the cache; said in the manifest
@@ -184,7 +173,7 @@ def export_model(staged: StagedModel, selection: Selection, source: Source, ctx:
         ctx.report(f"model {model.name}: exporting {', '.join(selection.export)} with {method}{opset}")
         job = src.parent / "export-job.json"
         job.write_text(json.dumps(_job(model, selection, src)), "utf-8")
-        _, drift = _run_child(model, python, [str(job)])
+        _, drift = _run_child(model, ctx.settings, [str(job)])
         for name in selection.export:
             if not (src / name).is_file():
                 raise ExportError(f"model {model.name}: the {how} did not produce {name}")

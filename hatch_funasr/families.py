@@ -408,6 +408,10 @@ class Selection:
     missing: tuple[str, ...]
     #: ONNX files to produce by exporting the PyTorch checkpoint.
     export: tuple[str, ...] = ()
+    #: What the export reads: the PyTorch directory as ``funasr.AutoModel`` loads it (:func:`pytorch_files`).
+    export_inputs: tuple[str, ...] = ()
+    #: Why that directory cannot be loaded (files it lacks, a configuration without file_path_metas).
+    export_problems: tuple[str, ...] = ()
     #: fp32 ONNX files to quantize into their ``_quant`` names.
     quantize: tuple[str, ...] = ()
     #: Why the declaration cannot be honoured with this source (errors, not advice).
@@ -584,6 +588,14 @@ def pytorch_files(
     return list(dict.fromkeys(found)), missing, problems
 
 
+def _export_reads(
+    configuration_json: str | None, usable: Mapping[str, int], config_yaml: str | None, source: str
+) -> tuple[list[str], list[str]]:
+    """What an export (or conversion) reads, the PyTorch directory as AutoModel loads it, and why it cannot."""
+    found, absent, problems = pytorch_files(configuration_json, usable, config_yaml)
+    return found, ([f"{source} has no {', '.join(absent)}"] if absent else []) + problems
+
+
 def keeps_fp32(family: Family, onnx_file: str, *, quantize: bool, keep_fp32: bool | None) -> bool:
     """Whether the fp32 ``onnx_file`` ships (not only as the input of its quantization)."""
     return not quantize or keep_fp32 is not False or onnx_file in family.fp32_always
@@ -641,11 +653,15 @@ def select_files(
     converted: dict[str, str] = {}
     config_paths: dict[str, str] = {}
     quantized_runtime: bool | None = None
+    export_inputs: list[str] = []
+    export_problems: list[str] = []
     roles: dict[str, str] = {}
     if fmt == "gguf":
         needed, missing = [], []  # type: list[str], list[str]
         roles = _select_gguf(family, usable, gguf, vad=gguf_vad, export=export, out=(needed, missing, to_export))
         derived += to_export
+        if to_export:
+            export_inputs, export_problems = _export_reads(configuration_json, usable, config_yaml, source)
     elif fmt == "pytorch" and not family.plain:
         needed, missing, problems = pytorch_files(configuration_json, usable, config_yaml)
         notes += problems
@@ -674,6 +690,7 @@ def select_files(
         have_all = all(f in usable for f in model_files)
         if model_files and (export is True or generic or (not have_all and export == "auto" and "model.pt" in usable)):
             to_export = list(model_files)
+            export_inputs, export_problems = _export_reads(configuration_json, usable, config_yaml, source)
         if generic:
             advice.append(
                 f"{model_files[0]} is traced from the PyTorch module with the declared export-inputs "
@@ -714,6 +731,8 @@ def select_files(
         files=tuple(dict.fromkeys(shipped + tuple(inputs))),
         missing=tuple(missing),
         export=tuple(to_export),
+        export_inputs=tuple(export_inputs),
+        export_problems=tuple(export_problems),
         quantize=tuple(to_quantize),
         notes=tuple(notes),
         ship=tuple(dict.fromkeys(shipped + tuple(derived))),

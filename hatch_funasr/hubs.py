@@ -1,12 +1,13 @@
 """The hubs: one registry entry each, and thin adapters over their official clients.
 
-A hub is an entry of :data:`HUBS` (its short name, label, endpoint variable, default
-branch, the organisations that publish FunASR models there) plus an adapter class with three
-calls: list a revision, download named files, list the models an organisation publishes.
-Adding a hub is one entry and one adapter; nothing else names hubs.
+A hub is an entry of :data:`HUBS` (its short name, label, endpoint and token variables,
+default branch, model pages, package-URL type, the organisations that publish FunASR models
+there and the owners it renamed) plus an adapter class with three calls: list a revision,
+download named files, list the models an organisation publishes.  Adding a hub is one entry
+and one adapter; nothing else names hubs.
 
 ``huggingface_hub`` and ``modelscope_hub`` are imported only when a hub is used.  The
-endpoint is read when the hub is used (so a mirror set per build is honoured) and passed
+endpoint comes from the build's settings (so a mirror set per build is honoured) and is passed
 to the clients explicitly.  Tokens are left to the clients, which read ``HF_TOKEN`` /
 ``MODELSCOPE_API_TOKEN`` themselves; they never pass through this module.
 """
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -28,7 +28,7 @@ from hatch_funasr.digest import CHUNK, FileDigest, StreamHasher, hash_file
 from hatch_funasr.errors import FetchError, FunasrBuildError, IntegrityError, redact
 from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
 from hatch_funasr.names import REPO_ID, is_commit, shown
-from hatch_funasr.settings import EnvVars, endpoint
+from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = [
     "HUBS",
@@ -39,7 +39,9 @@ __all__ = [
     "HubSpec",
     "Progress",
     "hub_label",
+    "repo_key",
     "search",
+    "token_vars",
 ]
 
 #: Told the byte count of each piece of a download as it arrives (negative: given back when a
@@ -74,23 +76,35 @@ class HubSpec:
     endpoint_var: str
     #: None: the client's own default (and its own legacy variables).
     default_endpoint: str | None
+    #: The branch a declaration without a revision resolves (what the hub's clients default to).
     default_branch: str
-    adapter: Callable[[str | None], HubClient]
+    #: Makes the client: ``adapter(endpoint, default_branch)``.
+    adapter: Callable[[str | None, str], HubClient]
     #: The organisations that publish FunASR's models here (the seed's section 3), listed by
     #: ``hatch-funasr models --remote`` unless ``--org`` names others.
     organisations: tuple[str, ...] = ()
     #: Where the client goes when the endpoint variable is unset (for messages).
     client_default: str = ""
+    #: A repository's public page (``{repo}``): the SBOM names it, never a mirror's URL.
+    page: str = ""
+    #: The package-URL type of the hub's models (``pkg:<type>/<repo>@<commit>``), where one is defined.
+    purl_type: str | None = None
+    #: The variables the client reads its credentials from: never read by hatch-funasr, and
+    #: removed from the export child's environment.
+    token_vars: tuple[str, ...] = ()
+    #: Owners the hub renamed (old -> new): both spellings name one repository.
+    legacy_owners: Mapping[str, str] = field(default_factory=dict)
+    #: The client's own switches that keep it off the network, for the export child.
+    offline_env: Mapping[str, str] = field(default_factory=dict)
 
-    def client(self) -> HubClient:
+    def client(self, settings: Settings) -> HubClient:
         """An adapter talking to this hub's endpoint (its variable's mirror when set)."""
         _redact_client_logs()
-        _no_client_bars()
-        return self.adapter(endpoint(self.endpoint_var, self.default_endpoint))
+        return self.adapter(settings.endpoint(self.endpoint_var, self.default_endpoint), self.default_branch)
 
-    def where(self) -> str:
+    def where(self, settings: Settings) -> str:
         """The endpoint in use, and how to change it: for messages."""
-        url = endpoint(self.endpoint_var, self.default_endpoint)
+        url = settings.endpoint(self.endpoint_var, self.default_endpoint)
         return f"{url} ({self.endpoint_var})" if url else f"{self.client_default} ({self.endpoint_var} unset)"
 
 
@@ -163,14 +177,6 @@ def _redact_client_logs() -> None:
         logging.setLogRecordFactory(_redacting_factory)
 
 
-def _no_client_bars() -> None:
-    """modelscope_hub draws a tqdm bar for every file it streams, whatever its caller asks; our
-    own progress (:mod:`hatch_funasr.progress`) reports per model, so the clients' bars are
-    turned off through tqdm's own variable (read when tqdm is imported, which the clients do
-    lazily after this; ``TQDM_DISABLE=0`` keeps them)."""
-    os.environ.setdefault(EnvVars.TQDM_DISABLE, "1")
-
-
 #: The longest wait a hub's ``Retry-After`` gets (its clients retry up to five times: a hub
 #: asking for an hour each time would hold a build for five).
 RETRY_AFTER_MAX = 60
@@ -203,8 +209,8 @@ def _cap_retry_after(owner: Any, name: str) -> None:
 def _no_phone_home() -> None:
     """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
     on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only.
-    Its ``Retry-After`` waits are capped here too (every call into the client passes here)."""
-    os.environ.setdefault(EnvVars.HF_HUB_DISABLE_TELEMETRY, "1")
+    Its ``Retry-After`` waits are capped here too (every call into the client passes here); the
+    telemetry switch itself is set once per build by :meth:`Settings.quiet_hub_clients`."""
     from huggingface_hub.utils import _http
 
     _cap_retry_after(_http, "_parse_retry_after")
@@ -213,8 +219,9 @@ def _no_phone_home() -> None:
 class HuggingFaceClient:
     """``huggingface_hub``: model_info(files_metadata=True)'s request, then each named file streamed."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, default_branch: str = "main") -> None:
         self.endpoint = url or "https://huggingface.co"
+        self.default_branch = default_branch  # what the hub resolves a request without a revision to
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
         _no_phone_home()
@@ -285,7 +292,6 @@ class HuggingFaceClient:
         """The client's own URL, headers (token) and HTTP session; the body streamed here, so
         it is hashed as it arrives (huggingface_hub checks only sizes, after writing) and cut
         off at the listed size.  A dropped body resumes with a Range request."""
-        _no_phone_home()
         from huggingface_hub import hf_hub_url
         from huggingface_hub.utils import (  # type: ignore[attr-defined]  # public, not in its __all__
             build_hf_headers,
@@ -353,8 +359,9 @@ def _no_cookies_across_origins() -> None:
 class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, default_branch: str = "master") -> None:
         self.endpoint = url
+        self.default_branch = default_branch
 
     def _api(self) -> Any:
         from modelscope_hub import HubApi
@@ -366,7 +373,7 @@ class ModelScopeClient:
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
         api = self._api()
-        wanted = revision or "master"
+        wanted = revision or self.default_branch
         if is_commit(wanted):
             commit = wanted
         else:
@@ -565,6 +572,10 @@ HUBS: dict[str, HubSpec] = {
         ModelScopeClient,
         organisations=("iic", "damo", "FunAudioLLM"),
         client_default="https://www.modelscope.cn",
+        page="https://www.modelscope.cn/models/{repo}",
+        token_vars=("MODELSCOPE_API_TOKEN", "MODELSCOPE_TOKEN"),
+        # ModelScope moved the damo/ models to iic/; the old ids still resolve there.
+        legacy_owners={"damo": "iic"},
     ),
     "hf": HubSpec(
         "hf",
@@ -575,8 +586,26 @@ HUBS: dict[str, HubSpec] = {
         HuggingFaceClient,
         organisations=("FunASR", "FunAudioLLM"),
         client_default="https://huggingface.co",
+        page="https://huggingface.co/{repo}",
+        purl_type="huggingface",
+        token_vars=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+        offline_env={EnvVars.HF_HUB_OFFLINE: "1", EnvVars.HF_HUB_DISABLE_TELEMETRY: "1"},
     ),
 }
+
+
+def repo_key(repo: str) -> str:
+    """A repository id as the hubs compare them: case-insensitively, a renamed owner as the one
+    it became (ModelScope's ``damo/`` is ``iic/``)."""
+    owner, _, name = repo.lower().partition("/")
+    for spec in HUBS.values():
+        owner = {k.lower(): v.lower() for k, v in spec.legacy_owners.items()}.get(owner, owner)
+    return f"{owner}/{name}"
+
+
+def token_vars() -> tuple[str, ...]:
+    """Every hub client's credential variables."""
+    return tuple(v for spec in HUBS.values() for v in spec.token_vars)
 
 
 #: A task label as the hubs spell them ("auto-speech-recognition", "voice-activity-detection").
@@ -584,13 +613,14 @@ _TASK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,63}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _checked(spec: HubSpec, model: RemoteModel) -> RemoteModel:
+def _checked(spec: HubSpec, model: RemoteModel, settings: Settings) -> RemoteModel:
     """A listed repository as it may be printed: its id ``owner/name`` (else the listing is
     refused: the id becomes a pasteable declaration), its tasks and date plain text (others
     dropped), its download count a number."""
     if not isinstance(model.repo, str) or not REPO_ID.fullmatch(model.repo):
         raise FetchError(
-            f"{spec.label} at {spec.where()} lists a repository id that is not owner/name: {shown(model.repo)}; "
+            f"{spec.label} at {spec.where(settings)} lists a repository id that is not owner/name: "
+            f"{shown(model.repo)}; "
             "refusing its listing"
         )
     downloads = model.downloads
@@ -608,28 +638,29 @@ def hub_label(name: str) -> str:
 
 
 def search(
-    hub: str, owners: Sequence[str], task: str | None, *, limit: int, offline: bool
+    hub: str, owners: Sequence[str], task: str | None, *, limit: int, settings: Settings
 ) -> list[tuple[str, RemoteModel]]:
     """What each of ``owners`` publishes on ``hub`` (the hub's default organisations when none
     are named), as ``(owner, model)``; a :class:`FetchError` naming the hub, the endpoint and
     its variable when offline or when the hub cannot be reached."""
     spec = HUBS[hub]
-    if offline:
+    if settings.offline:
         raise FetchError(
             f"listing {spec.label}'s models needs the network, and {EnvVars.OFFLINE}=1 says not to use it; "
-            f"unset it (the endpoint would be {spec.where()})"
+            f"unset it (the endpoint would be {spec.where(settings)})"
         )
-    client = spec.client()
+    client = spec.client(settings)
     found: list[tuple[str, RemoteModel]] = []
     for owner in owners or spec.organisations:
         try:
-            found += [(owner, _checked(spec, m)) for m in client.search(owner, task, limit)]
+            found += [(owner, _checked(spec, m, settings)) for m in client.search(owner, task, limit)]
         except FunasrBuildError:
             raise
         except Exception as e:
             raise FetchError(  # the client's message may hold the endpoint's credentials: redacted, not chained
                 redact(
-                    f"cannot list the models of {owner} on {spec.label} at {spec.where()}: {type(e).__name__}: {e}; "
+                    f"cannot list the models of {owner} on {spec.label} at {spec.where(settings)}: "
+                    f"{type(e).__name__}: {e}; "
                     f"check the network, or set {spec.endpoint_var} to a reachable mirror"
                 )
             ) from None

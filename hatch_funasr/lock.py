@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hatch_funasr.digest import HASH_ALGORITHM
 from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.hubs import HUBS
-from hatch_funasr.model import BundleConfig, ModelConfig
+from hatch_funasr.model import BundleConfig, HubRef, ModelConfig
 from hatch_funasr.names import (
     REPO_ID,
     case_collisions,
@@ -31,6 +31,7 @@ from hatch_funasr.settings import tomllib
 
 __all__ = [
     "LOCK_NAME",
+    "Declaration",
     "Lock",
     "LockedFile",
     "LockedModel",
@@ -43,6 +44,10 @@ __all__ = [
 
 LOCK_NAME = "funasr.lock"
 LOCK_VERSION = 1
+
+#: What decides a model's commits and file set (:func:`declaration_of`): a table of strings,
+#: booleans, arrays of strings, and ``extra`` (an array of tables); no value is ever None.
+Declaration = Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class LockedRepo:
 class LockedModel(LockedRepo):
     name: str = ""
     #: The declaration this entry was resolved from (see :func:`declaration_of`).
-    declaration: str = ""
+    declaration: Declaration = field(default_factory=dict)
     #: Repositories that complete the model directory (``extra-files``).
     extra: tuple[LockedRepo, ...] = ()
 
@@ -79,31 +84,51 @@ class Lock:
     models: Mapping[str, LockedModel]
 
 
-def declaration_of(model: ModelConfig) -> str:
-    """What decides a model's commits and file set, as one stable string."""
-    return json.dumps(
-        {
-            "hub": model.hub,
-            "repo": model.repo,
-            "revision": model.revision,
-            "family": model.family,
-            "format": model.format,
-            "export": model.export,
-            "quantize": model.quantize,
-            "keep-fp32": model.keep_fp32,
-            "include": list(model.include),
-            "exclude": list(model.exclude),
-            **({"extra": [[e.hub, e.repo, e.revision, list(e.files)] for e in model.extra]} if model.extra else {}),
-            **({"gguf": model.gguf} if model.gguf else {}),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def declaration_of(model: ModelConfig, ref: HubRef) -> dict[str, object]:
+    """What decides a hub model's commits and file set (``ref`` is its origin), as the lock
+    stores it (a TOML table: unset values are left out)."""
+    table: dict[str, object] = {
+        "hub": ref.hub,
+        "repo": ref.repo,
+        "revision": ref.revision,
+        "family": model.family,
+        "format": model.format,
+        "export": model.export,
+        "quantize": model.quantize,
+        "keep-fp32": model.keep_fp32,
+        "include": list(model.include),
+        "exclude": list(model.exclude),
+        "gguf": model.gguf,
+    }
+    if model.extra:
+        table["extra"] = [_extra_table(e.hub, e.repo, e.revision, list(e.files)) for e in model.extra]
+    return {k: v for k, v in sorted(table.items()) if v is not None}
+
+
+def _extra_table(hub: object, repo: object, revision: object, files: object) -> dict[str, object]:
+    table = {"hub": hub, "repo": repo, "revision": revision, "files": files}
+    return {k: v for k, v in table.items() if v is not None}
 
 
 def _q(text: str) -> str:
     """A TOML basic string (json escaping is a valid subset for these values)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def _toml_value(value: object) -> str:
+    """A declaration's value as TOML: a string, a boolean, an array, an inline table."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _q(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    assert isinstance(value, Mapping), value
+    return _inline_table(value)
+
+
+def _inline_table(table: Mapping[str, object]) -> str:
+    return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(table.items())) + " }"
 
 
 def _render_repo(r: LockedRepo) -> list[str]:
@@ -136,7 +161,7 @@ def render(lock: Lock) -> str:
             "",
             f"[models.{name}]",
             *_render_repo(m),
-            f"declaration = {_q(m.declaration)}",
+            f"declaration = {_inline_table(m.declaration)}",
             *_render_files(m.files),
         ]
         for e in m.extra:
@@ -200,9 +225,54 @@ def _locked_model(name: object, m: object) -> LockedModel:
     return LockedModel(
         **vars(repo),
         name=str(name),
-        declaration=str(_text(m, "declaration", where)),
+        declaration=_declaration(m.get("declaration"), f"{where}.declaration"),
         extra=tuple(_locked_repo(e, f"{where}.extra[{i}]") for i, e in enumerate(extra)),
     )
+
+
+_DECLARATION_TEXT = ("hub", "repo", "revision", "family", "format", "gguf")
+_DECLARATION_LISTS = ("include", "exclude")
+
+
+def _declaration(value: object, where: str) -> dict[str, object]:
+    """An entry's declaration: a table, or the JSON string a lock written by hatch-funasr 0.x holds
+    (read into the same table).  Anything else is refused naming ``where``."""
+    written = value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("extra"), list):
+            value["extra"] = [_extra_table(*e) if isinstance(e, list) and len(e) == 4 else e for e in value["extra"]]
+    if not isinstance(value, dict) or not value:
+        raise IntegrityError(
+            f"{where}: expected the table `hatch-funasr lock` writes, got {written!r:.80}; it is not edited by hand"
+        )
+    table = {k: v for k, v in value.items() if v is not None}
+    for key, item in table.items():
+        ok = {
+            **dict.fromkeys(_DECLARATION_TEXT, isinstance(item, str)),
+            **dict.fromkeys(_DECLARATION_LISTS, _strings(item)),
+            "export": item in ("auto", "generic") or isinstance(item, bool),
+            "quantize": isinstance(item, bool),
+            "keep-fp32": isinstance(item, bool),
+            "extra": isinstance(item, list) and all(_extra_ok(e) for e in item),
+        }.get(key, False)
+        if not ok:
+            raise IntegrityError(f"{where}.{key}: {item!r:.80} is not a value `hatch-funasr lock` writes there")
+    return dict(sorted(table.items()))
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _extra_ok(value: object) -> bool:
+    if not isinstance(value, dict) or not set(value) <= {"hub", "repo", "revision", "files"}:
+        return False
+    texts = all(isinstance(value.get(k), str) for k in ("hub", "repo"))
+    return texts and isinstance(value.get("revision", ""), str) and _strings(value.get("files"))
 
 
 def read_lock(root: Path) -> Lock | None:
@@ -243,16 +313,16 @@ def mismatches(config: BundleConfig, lock: Lock) -> list[str]:
     """How the declaration and the lock disagree, one line per model."""
     problems = []
     for model in config.models:
-        if model.path is not None:
+        if not isinstance(model.origin, HubRef):
             continue
         entry = lock.models.get(model.name)
         if entry is None:
             problems.append(f"model {model.name} is declared but not in {LOCK_NAME}")
             continue
-        was, now = json.loads(entry.declaration), json.loads(declaration_of(model))
-        changed = [f"{k} {was.get(k)!r} -> {now.get(k)!r}" for k in sorted(now) if was.get(k) != now.get(k)]
+        was, now = entry.declaration, declaration_of(model, model.origin)
+        changed = [f"{k} {was.get(k)!r} -> {now.get(k)!r}" for k in sorted({*was, *now}) if was.get(k) != now.get(k)]
         if changed:
             problems.append(f"model {model.name} changed since it was locked: {', '.join(changed)}")
-    declared = {m.name for m in config.models if m.path is None}
+    declared = {m.name for m in config.models if isinstance(m.origin, HubRef)}
     problems += [f"model {n} is in {LOCK_NAME} but no longer declared" for n in sorted(set(lock.models) - declared)]
     return problems

@@ -20,7 +20,10 @@ __all__ = [
     "Export",
     "ExtraFiles",
     "FileRecord",
+    "HubRef",
+    "LocalDir",
     "ModelConfig",
+    "Origin",
     "RemoteFile",
     "RemoteModel",
     "RepoListing",
@@ -52,6 +55,36 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class HubRef:
+    """A hub repository at a revision (None: the hub's default branch)."""
+
+    hub: str
+    repo: str
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``ms:iic/x@v2.0.4``."""
+        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+
+
+@dataclass(frozen=True)
+class LocalDir:
+    """A model directory on this machine (``path = "..."``), absolute."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``path:/abs/models/x``."""
+        return f"path:{self.path}"
+
+
+#: Where a model's files come from: a hub repository, or a local directory.
+Origin = HubRef | LocalDir
+
+
+@dataclass(frozen=True)
 class ExtraFiles:
     """Files of a second hub repository that complete a model directory (``extra-files``):
     e.g. SenseVoice's bpe model, which the ONNX repository does not ship."""
@@ -62,8 +95,12 @@ class ExtraFiles:
     files: tuple[str, ...]
 
     @property
+    def ref(self) -> HubRef:
+        return HubRef(self.hub, self.repo, self.revision)
+
+    @property
     def label(self) -> str:
-        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+        return self.ref.label
 
 
 @dataclass(frozen=True)
@@ -71,14 +108,8 @@ class ModelConfig:
     """One entry of ``[tool.funasr.models]``, resolved against the catalog."""
 
     name: str
-    #: What the user wrote for ``model`` (alias or repo id), or None for a local path.
-    model: str | None
-    #: The repository to fetch (after alias and format resolution), or None for a local path.
-    repo: str | None
-    #: Local source directory, absolute, or None for a hub source.
-    path: Path | None
-    hub: str
-    revision: str | None
+    #: The hub repository to fetch (after alias and format resolution), or the local directory.
+    origin: Origin
     family: str
     format: str
     export: Export = "auto"
@@ -115,10 +146,8 @@ class ModelConfig:
 
     @property
     def source_label(self) -> str:
-        """How messages name the source: ``ms:iic/x@v2.0.4`` or ``path:models/x``."""
-        if self.path is not None:
-            return f"path:{self.path}"
-        return f"{self.hub}:{self.repo}@{self.revision or 'default branch'}"
+        """How messages name the source: ``ms:iic/x@v2.0.4`` or ``path:/abs/models/x``."""
+        return self.origin.label
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,15 @@ from hatch_funasr import __version__
 from hatch_funasr._bundle_runtime import gguf_programs
 from hatch_funasr.digest import HASH_ALGORITHM
 from hatch_funasr.families import FAMILIES
-from hatch_funasr.model import BundleConfig, ModelConfig, StagedModel
+from hatch_funasr.manifest import Manifest, read_manifest
+from hatch_funasr.model import BundleConfig, LocalDir, ModelConfig, StagedModel
 from hatch_funasr.pack import PackEntry
 
 __all__ = [
     "MANIFEST_NAME",
     "RUNTIME_EXTRAS",
     "RUNTIME_NAME",
-    "complete_manifest",
+    "build_manifest",
     "extras_lines",
     "link_or_copy",
     "pack_entries",
@@ -135,27 +136,6 @@ def pack_entries(config: BundleConfig, models: list[StagedModel]) -> list[PackEn
     ]
 
 
-def complete_manifest(data: bytes, hashes: Mapping[str, str]) -> bytes:
-    """The staged manifest with the sha256 of files hashed while packing filled in
-    (``hashes``: wheel path -> sha256, from :func:`hatch_funasr.pack.add_models`)."""
-    manifest = json.loads(data)
-    package = manifest["bundle"]["package"]
-    for name, model in manifest["models"].items():
-        for rel, f in model["files"].items():
-            if f["sha256"] is None:
-                arcname = f"{package}/{model['dir']}/{rel}"
-                if arcname not in hashes:
-                    raise ValueError(f"model {name}: {rel} was not packed, so its sha256 is unknown")
-                f["sha256"] = hashes[arcname]
-    return manifest_bytes(manifest)
-
-
-def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    """The manifest as stored: sorted keys, compact (json's C encoder: a bundle of thousands of
-    files costs no pure-Python encoding; ``python -m <package> json`` prints it indented)."""
-    return (json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-
-
 def link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -167,18 +147,17 @@ def link_or_copy(src: Path, dst: Path) -> None:
 def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
     m = staged.config
     selection = staged.selection
-    local = None
-    if m.path is not None:
+    if isinstance(m.origin, LocalDir):
         try:
-            local = m.path.relative_to(relative_root).as_posix()
+            local = m.origin.path.relative_to(relative_root).as_posix()
         except ValueError:
-            local = m.path.name
+            local = m.origin.path.name
+        origin: dict[str, Any] = {"repo": None, "hub": None, "path": local, "revision": None}
+    else:
+        origin = {"repo": m.origin.repo, "hub": m.origin.hub, "path": None, "revision": m.origin.revision}
     return {
         "alias": m.alias,
-        "repo": m.repo,
-        "hub": None if local else m.hub,
-        "path": local,
-        "revision": m.revision,
+        **origin,
         "commit": staged.commit,
         "family": m.family,
         "format": m.format,
@@ -220,8 +199,9 @@ def manifest_entry(staged: StagedModel, relative_root: Path) -> dict[str, Any]:
     }
 
 
-def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str, Any]:
-    return {
+def build_manifest(config: BundleConfig, models: list[StagedModel]) -> Manifest:
+    """The bundle's manifest: its one producer."""
+    document = {
         "manifest_version": MANIFEST_VERSION,
         "hash_algorithm": HASH_ALGORITHM,
         "bundle": {
@@ -234,6 +214,7 @@ def build_manifest(config: BundleConfig, models: list[StagedModel]) -> dict[str,
         "generator": {"hatch-funasr": __version__},
         "models": {s.config.name: manifest_entry(s, config.root) for s in models},
     }
+    return read_manifest(document, "the staged manifest")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -249,13 +230,14 @@ def write_package(
     generate_init: bool,
     locations: Mapping[str, Path] | None = None,
     link_models: bool = True,
-) -> Path:
+) -> tuple[Path, Manifest]:
     """Stage ``<package>/`` under ``staging``: model dirs (hard links where possible),
     manifest, runtime module and, unless the project has its own, ``__init__``/``__main__``.
 
     With ``locations`` (editable installs) model files are not staged at all: the runtime
     reads each model from the given directory instead.  With ``link_models`` false they are
-    left for :func:`hatch_funasr.pack.add_models` (see :func:`pack_entries`).
+    left for :func:`hatch_funasr.pack.add_models` (see :func:`pack_entries`).  Returns the
+    package directory and the manifest written there.
     """
     pkg = staging / config.package
     pkg.mkdir(parents=True, exist_ok=True)
@@ -270,7 +252,7 @@ def write_package(
         payload = {name: str(path) for name, path in sorted(locations.items())}
         _write_text(pkg / LOCATIONS_NAME, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     manifest = build_manifest(config, models)
-    (pkg / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
+    (pkg / MANIFEST_NAME).write_bytes(manifest.to_bytes())
     runtime = resource_files("hatch_funasr").joinpath("_bundle_runtime.py").read_text("utf-8")
     _write_text(pkg / RUNTIME_NAME, runtime)
     if generate_init:
@@ -281,4 +263,4 @@ def write_package(
         )
         _write_text(pkg / "__main__.py", _MAIN)
         _write_text(pkg / "py.typed", "")
-    return pkg
+    return pkg, manifest

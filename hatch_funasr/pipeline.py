@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from hatch_funasr import catalog, export, quantize
@@ -30,53 +33,79 @@ from hatch_funasr.families import (
     select_files,
     tokens_json,
 )
-from hatch_funasr.lock import LOCK_NAME, Lock, LockedFile, LockedModel, LockedRepo, declaration_of, mismatches
-from hatch_funasr.model import BundleConfig, FileRecord, ModelConfig, Source, StagedModel
-from hatch_funasr.names import is_commit, is_sha256
+from hatch_funasr.lock import (
+    LOCK_NAME,
+    Lock,
+    LockedFile,
+    LockedModel,
+    LockedRepo,
+    declaration_of,
+    mismatches,
+    read_lock,
+)
+from hatch_funasr.manifest import Manifest
+from hatch_funasr.model import BundleConfig, FileRecord, HubRef, LocalDir, ModelConfig, Source, StagedModel
+from hatch_funasr.names import is_sha256
 from hatch_funasr.onnxscan import weight_files
 from hatch_funasr.package import write_package
 from hatch_funasr.settings import EnvVars, Settings
-from hatch_funasr.sources import ComposedSource, LocalSource, open_locked, open_source
+from hatch_funasr.sources import ComposedSource, LocalSource, cached_listing, open_locked, open_source
 
 __all__ = ["Plan", "lock_models", "open_sources", "plan", "prepare_bundle", "select", "stage_model"]
 
 
-def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> Selection:
-    """The model's runtime files from its source's listing; every reason it cannot be built
-    (a missing file, an impossible export or quantization) in one :class:`SelectionError`.
-    ``read_configs`` false: decide without reading config.yaml / configuration.json (offline,
-    to name everything missing), and list those two among the files."""
-    sizes = {p: f.size for p, f in source.listing.items()}
+def choose(
+    model: ModelConfig, listing: Mapping[str, int], read_text: Callable[[str], str | None], *, read_configs: bool = True
+) -> Selection:
+    """The one planner: the model's runtime files from a listing (path -> size), reading
+    configuration.json / config.yaml through ``read_text`` where the family's rules need them.
+    ``read_configs`` false: decide without them (offline, to name everything missing), and list
+    those two among the files."""
     if not read_configs:
         fallback = select_files(
             FAMILIES[model.family],
             model.format,
-            sizes,
+            listing,
             quantize=model.quantize,
             export=model.export,
             gguf=model.gguf,
             gguf_vad=model.gguf_vad,
         )
-        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in sizes)
+        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
         return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
-    pytorch = model.format == "pytorch" or "model.pt" in sizes
-    selection = select_files(
+    pytorch = model.format == "pytorch" or "model.pt" in listing or model.export == "generic"
+    return select_files(
         FAMILIES[model.family],
         model.format,
-        sizes,
+        listing,
         quantize=model.quantize,
         keep_fp32=model.keep_fp32,
         export=model.export,
         include=model.include,
         exclude=model.exclude,
-        configuration_json=source.read_text("configuration.json") if pytorch else None,
-        config_yaml=source.read_text("config.yaml"),
+        configuration_json=read_text("configuration.json") if pytorch else None,
+        config_yaml=read_text("config.yaml"),
         source=model.source_label,
         gguf=model.gguf,
         gguf_vad=model.gguf_vad,
     )
-    problems = [f"{model.source_label} has no {name}" for name in selection.missing]
-    problems += [*selection.notes, *export.unavailable(model, selection, sizes), *quantize.unavailable(selection)]
+
+
+def problems_of(model: ModelConfig, selection: Selection, listing: Mapping[str, int]) -> list[str]:
+    """Every reason ``selection`` cannot be built: a missing file, an impossible export or quantization."""
+    missing = [f"{model.source_label} has no {name}" for name in selection.missing]
+    unavailable = [*export.unavailable(model, selection, listing), *quantize.unavailable(selection)]
+    return [*missing, *selection.notes, *unavailable]
+
+
+def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> Selection:
+    """The model's runtime files from its source's listing (:func:`choose`); every reason it
+    cannot be built in one :class:`SelectionError`."""
+    sizes = {p: f.size for p, f in source.listing.items()}
+    selection = choose(model, sizes, source.read_text, read_configs=read_configs)
+    if not read_configs:
+        return selection
+    problems = problems_of(model, selection, sizes)
     if problems:
         raise SelectionError(
             f"model {model.name} ({model.family}, {model.format}): cannot build its runtime directory:\n"
@@ -88,7 +117,7 @@ def select(model: ModelConfig, source: Source, *, read_configs: bool = True) -> 
 def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     """Every model's source: from the lock when there is one.  Offline, every model missing
     from the cache is named in one error, not just the first."""
-    hub_models = [m.name for m in config.models if m.path is None]
+    hub_models = [m.name for m in config.models if isinstance(m.origin, HubRef)]
     if ctx.offline and ctx.lock is None and hub_models and not ctx.settings.trust_cache:
         raise FetchError(
             f"an offline build of hub models ({', '.join(hub_models)}) needs {LOCK_NAME}: the cache is not a root "
@@ -107,8 +136,8 @@ def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
     missing: list[str] = []
     for model in config.models:
         try:
-            if ctx.lock is not None and model.path is None:
-                source: Source = open_locked(model, ctx.lock.models[model.name], ctx)
+            if ctx.lock is not None and isinstance(model.origin, HubRef):
+                source: Source = open_locked(model, model.origin, ctx.lock.models[model.name], ctx)
             else:
                 source = open_source(model, ctx)
         except FetchError as e:
@@ -125,8 +154,7 @@ def open_sources(config: BundleConfig, ctx: BuildContext) -> list[Source]:
                 absent = source.missing(select(model, source, read_configs=False).files)
             if absent:
                 missing.append(
-                    f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
-                    f"(commit {source.commit}): {', '.join(absent)}"
+                    f"model {model.name}: {_revision_label(model)} (commit {source.commit}): {', '.join(absent)}"
                 )
     if missing:
         raise FetchError(
@@ -235,8 +263,9 @@ def prepare_bundle(
     generate_init: bool = True,
     editable_root: Path | None = None,
     link_models: bool = True,
-) -> tuple[Path, list[StagedModel]]:
-    """Run the pipeline for every model and stage the bundle package under ``staging``.
+) -> tuple[Path, list[StagedModel], Manifest]:
+    """Run the pipeline for every model and stage the bundle package under ``staging``; the
+    package directory, the staged models and the bundle's manifest.
 
     ``editable_root``: stage model directories there (persistent, outside the wheel) and
     let the package point at them, so an editable install copies no model bytes.
@@ -246,27 +275,33 @@ def prepare_bundle(
     if editable_root is not None:
         write_package(config, staged, editable_root, generate_init=False)
         locations = {s.config.name: editable_root / config.package / "models" / s.config.dir_name for s in staged}
-    pkg = write_package(
+    pkg, manifest = write_package(
         config, staged, staging, generate_init=generate_init, locations=locations, link_models=link_models
     )
-    return pkg, staged
+    return pkg, staged, manifest
 
 
-def _locked(model: ModelConfig, commit: str, staged: StagedModel) -> LockedModel:
-    """The lock entry of a fetched model: its commit and files, and each extra repository's."""
+def _revision_label(model: ModelConfig) -> str:
+    """``ms:iic/x revision v2.0.4`` (offline messages); a local directory by its path."""
+    if isinstance(model.origin, LocalDir):
+        return model.origin.label
+    return f"{model.origin.hub}:{model.origin.repo} revision {model.origin.revision or 'default'}"
+
+
+def _locked(model: ModelConfig, ref: HubRef, commit: str, staged: StagedModel) -> LockedModel:
+    """The lock entry of a fetched hub model: its commit and files, and each extra repository's."""
 
     def pinned(names: set[str]) -> tuple[LockedFile, ...]:
         return tuple(LockedFile(p, r.size, r.digest()) for p, r in sorted(staged.files.items()) if p in names)
 
     taken = {f for _e, _c, files in staged.extra for f in files}
-    assert model.repo is not None
     return LockedModel(
         name=model.name,
-        hub=model.hub,
-        repo=model.repo,
-        revision=model.revision,
+        hub=ref.hub,
+        repo=ref.repo,
+        revision=ref.revision,
         commit=commit,
-        declaration=declaration_of(model),
+        declaration=declaration_of(model, ref),
         files=pinned(set(staged.files) - taken),
         license=staged.license,
         extra=tuple(LockedRepo(e.hub, e.repo, e.revision, c, pinned(set(f))) for e, c, f in staged.extra),
@@ -278,29 +313,30 @@ def lock_models(config: BundleConfig, ctx: BuildContext, *, upgrade: set[str] | 
     the cache).  Entries of ``ctx.lock`` whose declaration is unchanged are kept as they are
     unless named in ``upgrade`` (an empty set means all)."""
     entries: dict[str, LockedModel] = {}
-    kept = {}
-    for model in config.models:
-        previous = ctx.lock.models.get(model.name) if ctx.lock and model.path is None else None
+    kept: dict[str, LockedModel] = {}
+    hub_models = [(m, m.origin) for m in config.models if isinstance(m.origin, HubRef)]
+    for model, ref in hub_models:
+        previous = ctx.lock.models.get(model.name) if ctx.lock else None
         wanted = upgrade is not None and (not upgrade or model.name in upgrade)
-        if previous is not None and previous.declaration == declaration_of(model) and not wanted:
+        if previous is not None and previous.declaration == declaration_of(model, ref) and not wanted:
             kept[model.name] = previous
-    resolve = [m for m in config.models if m.path is None and m.name not in kept]
+    resolve = [(m, ref) for m, ref in hub_models if m.name not in kept]
     if ctx.offline and resolve:  # the cache is no root of trust: a lock is made from the hubs only
         raise FetchError(
             f"offline ({EnvVars.OFFLINE}=1): no hub was contacted, and locking "
-            + ", ".join(f"{m.name} ({m.hub}:{m.repo}@{m.revision or 'default'})" for m in resolve)
+            + ", ".join(f"{m.name} ({ref.hub}:{ref.repo}@{ref.revision or 'default'})" for m, ref in resolve)
             + " needs one (a revision resolved to its commit, each file hashed); run `hatch-funasr lock` "
             f"on a connected machine, without {EnvVars.OFFLINE}"
         )
-    for model in config.models:
+    for model, ref in hub_models:
         if model.name in kept:
             entries[model.name] = kept[model.name]
-        elif model.path is None:
+        else:
             source = open_source(model, ctx)  # online: an offline ctx resolves nothing (above)
             staged = fetch_files(source, select(model, source).files, ctx)
-            assert model.repo is not None and source.commit is not None
-            entries[model.name] = _locked(model, source.commit, staged)
-            ctx.report(f"locked {model.name}: {model.repo}@{source.commit} ({len(staged.files)} files)")
+            commit = str(source.commit)  # a hub source always has one
+            entries[model.name] = _locked(model, ref, commit, staged)
+            ctx.report(f"locked {model.name}: {ref.repo}@{commit} ({len(staged.files)} files)")
     return Lock(entries)
 
 
@@ -325,16 +361,19 @@ class Plan:
     shipped: tuple[tuple[str, int | None], ...] = ()
     #: ``format = "gguf"``: each GGUF file's role (``model``, ``encoder``, ``llm``, ``vad``) -> file.
     gguf: tuple[tuple[str, str], ...] = ()
+    #: Where the listing came from (the local directory, funasr.lock, the cached listing); None:
+    #: the listing is unknown here, and the plan is what the family and the catalog imply.
+    listing: str | None = None
 
 
 def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -> tuple[dict[str, int], str] | None:
     """The files the model's sources have, where known without the network: a local directory,
     the lock, or listings an earlier build left in the cache; with where it came from."""
-    if model.path is not None:
-        return {p: f.size for p, f in LocalSource.open(model).listing.items()}, "the local directory"
-    assert model.repo is not None
+    ref = model.origin
+    if isinstance(ref, LocalDir):
+        return {p: f.size for p, f in LocalSource.open(model, ref).listing.items()}, "the local directory"
     entry = lock.models.get(model.name) if lock else None
-    if entry is not None and entry.declaration == declaration_of(model):
+    if entry is not None and entry.declaration == declaration_of(model, ref):
         listing = {f.path: f.size for f in entry.files}
         for extra in entry.extra:
             listing |= {f.path: f.size for f in extra.files if f.path not in listing}
@@ -342,36 +381,25 @@ def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -
     if cache is None:
         return None
     found: dict[str, int] = {}
-    for hub, repo, revision, wanted in [
-        (model.hub, model.repo, model.revision, None),
-        *((e.hub, e.repo, e.revision, e.files) for e in model.extra),
-    ]:
-        commit = revision if is_commit(revision) else cache.read_ref(hub, repo, revision or "@default")
-        snapshot = cache.read_snapshot(hub, repo, commit) if is_commit(commit) else None
-        files = snapshot.get("files") if isinstance(snapshot, dict) else None
-        if not isinstance(files, dict):
+    for repo, wanted in [(ref, None), *((e.ref, e.files) for e in model.extra)]:
+        cached = cached_listing(model, repo, cache)
+        if cached is None:
             return None
-        found |= {
-            p: int(f.get("size") or 0) for p, f in files.items() if wanted is None or p in wanted if p not in found
-        }
+        found |= {p: f.size for p, f in cached.files.items() if wanted is None or p in wanted if p not in found}
     return found, "the cached listing"
 
 
 def _cached_text(model: ModelConfig, name: str, lock: Lock | None, cache: Cache | None) -> str | None:
     """A small file's text without the network: from the local directory, or the cache."""
-    if model.path is not None:
-        file = model.path / name
+    if isinstance(model.origin, LocalDir):
+        file = model.origin.path / name
         return file.read_text("utf-8", errors="replace") if file.is_file() else None
     entry = lock.models.get(model.name) if lock else None
     sha = next((f.sha256 for f in entry.files if f.path == name), None) if entry else None
-    if sha is None and cache is not None and model.repo is not None:
-        commit = (
-            model.revision
-            if is_commit(model.revision)
-            else cache.read_ref(model.hub, model.repo, model.revision or "@default")
-        )
-        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
-        sha = ((snapshot or {}).get("files", {}).get(name) or {}).get("sha256")
+    if sha is None and cache is not None:
+        cached = cached_listing(model, model.origin, cache)
+        listed = cached.files.get(name) if cached is not None else None
+        sha = listed.sha256 if listed is not None else None
     if cache is None or not is_sha256(sha) or not cache.blob_path(sha).is_file():
         return None
     return cache.blob_path(sha).read_text("utf-8", errors="replace")
@@ -404,121 +432,115 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
     every listing known here (local directory, lock, cache), else what the family implies."""
-    plans = []
-    for m in config.models:
-        family = FAMILIES[m.family]
-        steps: list[str] = []
-        problems: list[str] = []
-        runtime: str | None = "quantized" if m.format == "onnx" and family.onnx and m.quantize else None
-        onnx = m.format == "onnx" and bool(family.onnx)
-        # Unknown listing: quantization when asked for (or a contextual model, whose official
-        # repository lacks model_eb_quant.onnx), export unless a ready ONNX repository is known.
-        quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
-        exportable = m.format in ("onnx", "torchscript") and bool(exported_files(family, m.format, m.export))
-        exports: bool | None = (
-            False if m.export is False or not exportable else True if m.export in (True, "generic") else None
-        )
-        if m.path is not None:
-            steps.append(f"copy from local directory {m.path}")
-        else:
-            steps.append(f"fetch {m.repo} at {m.revision or 'the default branch'} from {m.hub}")
-        steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
-        shipped: tuple[tuple[str, int | None], ...] = ()
-        shipped_roles: dict[str, str] | None = None
-        known = _known_listing(m, lock, cache)
-        if known is not None:
-            listing, where = known
-            selection = select_files(
-                family,
-                m.format,
-                listing,
-                quantize=m.quantize,
-                keep_fp32=m.keep_fp32,
-                export=m.export,
-                include=m.include,
-                exclude=m.exclude,
-                configuration_json=_cached_text(m, "configuration.json", lock, cache),
-                config_yaml=_cached_text(m, "config.yaml", lock, cache),
-                source=m.source_label,
-                gguf=m.gguf,
-                gguf_vad=m.gguf_vad,
+    return [_plan_model(m, config.package, lock, cache) for m in config.models]
+
+
+def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | None) -> Plan:
+    if isinstance(m.origin, LocalDir):
+        steps = [f"copy from local directory {m.origin.path}"]
+    else:
+        steps = [f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}"]
+    steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
+    shipped: tuple[tuple[str, int | None], ...] = ()
+    shipped_roles: dict[str, str] | None = None
+    problems: list[str] = []
+    known = _known_listing(m, lock, cache)
+    where = None
+    if known is None:
+        exports, quantizes, runtime = _implied(m, steps)
+    else:
+        listing, where = known
+        selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))
+        steps.append(f"files chosen from {where} ({len(listing)} files listed)")
+        if selection.export:
+            steps.append(_export_step(m, selection.export))
+        if selection.quantize:
+            steps.append(
+                f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
             )
-            steps.append(f"files chosen from {where} ({len(listing)} files listed)")
-            if selection.export:
-                steps.append(_export_step(m, selection.export))
-            if selection.quantize:
-                steps.append(
-                    f"quantize {', '.join(selection.quantize)} -> {', '.join(map(quant_name, selection.quantize))}"
-                )
-            steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
-            steps.append("ship " + ", ".join(selection.ship))
-            steps += [line for line in (_runtime_line(selection),) if line]
-            runtime = selection.runtime
-            exports, quantizes = bool(selection.export), bool(selection.quantize)
-            shipped = tuple((f, listing.get(f)) for f in selection.ship)
-            shipped_roles = dict(selection.gguf)
-            steps += list(selection.advice)
-            problems += [f"{m.source_label} has no {name}" for name in selection.missing] + list(selection.notes)
-        else:
-            entry = catalog.by_repo(m.repo) if m.repo else None
-            onnx_ready = entry is not None and m.repo in entry.onnx.values()
-            if m.export == "auto" and m.repo is not None and (onnx_ready or m.repo.lower().endswith("-onnx")):
-                exports = False  # an ONNX repository (by the catalog, or by FunASR's naming): nothing to export
-            model_files = exported_files(family, m.format, m.export)
-            if m.export == "generic":
-                steps.append(_export_step(m, model_files))
-            elif m.format == "torchscript" and model_files and m.export is not False:
-                steps.append(_export_step(m, model_files, "if the source has none, "))
-            if m.format == "onnx" and family.onnx:
-                if m.export is True or (not onnx_ready and m.path is None and m.export == "auto"):
-                    steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
-                if m.quantize:
-                    quant = ", ".join(map(quant_name, family.onnx))
-                    steps.append(f"quantize to {quant} unless the source ships them")
-                if onnx_ready:
-                    runtime = "quantized"
-                    steps.append(
-                        "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
-                        "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
-                    )
-            if m.format == "gguf" and family.gguf is not None:
-                gguf_ready = entry is not None and m.repo in entry.gguf.values()
-                convertible = family.gguf.converter is not None and m.export is not False
-                exports = (m.export is True or None) if convertible and (m.export is True or not gguf_ready) else False
-                if exports is not False:
-                    when = "" if exports else "if the source has no GGUF, "
-                    made = expected_files(family, "gguf", quantize=False, keep_fp32=None, gguf=m.gguf)
-                    steps.append(_export_step(m, made, when))
-            if onnx_ready and m.format == "onnx" and family.onnx:
-                files = expected_files(family, m.format, quantize=True, keep_fp32=False)
-            elif m.format == "gguf":
-                files = tuple(_gguf_roles(m, None).values())
-            else:
-                files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
-            steps.append("pack " + ", ".join(files))
-        roles = _gguf_roles(m, shipped_roles)
-        if roles:
-            programs = gguf_programs(m.family, roles)
-            steps.append("runs in FunASR's llama.cpp programs: " + ", ".join(programs))
-        target = f"{config.package}/models/{m.dir_name}"
-        runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
-        plans.append(
-            Plan(
-                m.name,
-                m.source_label,
-                m.family,
-                m.format,
-                tuple(steps),
-                target,
-                tuple(problems),
-                runtime,
-                exports,
-                quantizes,
-                shipped,
-                tuple(sorted(roles.items())),
+        steps += [f"write {name} from {origin}" for name, origin in selection.converted.items()]
+        steps.append("ship " + ", ".join(selection.ship))
+        steps += [line for line in (_runtime_line(selection),) if line]
+        runtime = selection.runtime
+        exports, quantizes = bool(selection.export), bool(selection.quantize)
+        shipped = tuple((f, listing.get(f)) for f in selection.ship)
+        shipped_roles = dict(selection.gguf)
+        steps += list(selection.advice)
+        problems += problems_of(m, selection, listing)
+    roles = _gguf_roles(m, shipped_roles)
+    if roles:
+        steps.append("runs in FunASR's llama.cpp programs: " + ", ".join(gguf_programs(m.family, roles)))
+    family = FAMILIES[m.family]
+    runtime = runtime or ("fp32" if m.format == "onnx" and family.onnx else None)
+    target = f"{package}/models/{m.dir_name}"
+    return Plan(
+        m.name,
+        m.source_label,
+        m.family,
+        m.format,
+        tuple(steps),
+        target,
+        tuple(problems),
+        runtime,
+        exports,
+        quantizes,
+        shipped,
+        tuple(sorted(roles.items())),
+        where,
+    )
+
+
+def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None, str | None]:
+    """What the family and the catalog imply where the listing is unknown (only a hub model's can
+    be: a local directory is always listed): whether the build exports and quantizes (None: the
+    listing decides) and the runtime mode; the steps are said in ``steps``."""
+    family = FAMILIES[m.family]
+    onnx = m.format == "onnx" and bool(family.onnx)
+    runtime: str | None = "quantized" if onnx and m.quantize else None
+    # Quantization when asked for (or a contextual model, whose official repository lacks
+    # model_eb_quant.onnx), export unless a ready ONNX repository is known.
+    quantizes: bool | None = None if onnx and (m.quantize or family.fp32_always) else False
+    exportable = m.format in ("onnx", "torchscript") and bool(exported_files(family, m.format, m.export))
+    exports: bool | None = (
+        False if m.export is False or not exportable else True if m.export in (True, "generic") else None
+    )
+    repo = m.origin.repo if isinstance(m.origin, HubRef) else ""
+    entry = catalog.by_repo(repo) if repo else None
+    onnx_ready = entry is not None and repo in entry.onnx.values()
+    if m.export == "auto" and onnx_ready:
+        exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
+    model_files = exported_files(family, m.format, m.export)
+    if m.export == "generic":
+        steps.append(_export_step(m, model_files))
+    elif m.format == "torchscript" and model_files and m.export is not False:
+        steps.append(_export_step(m, model_files, "if the source has none, "))
+    if onnx:
+        if m.export is True or (not onnx_ready and m.export == "auto"):
+            steps.append(_export_step(m, family.onnx, "if the source has no ONNX, "))
+        if m.quantize:
+            steps.append(f"quantize to {', '.join(map(quant_name, family.onnx))} unless the source ships them")
+        if onnx_ready:
+            runtime = "quantized"
+            steps.append(
+                "FunASR's -onnx repositories ship *_quant.onnx only: expect the quantized runtime "
+                "(funasr_onnx quantize=True, the C++ runtime --quantize true); the listing decides when built"
             )
-        )
-    return plans
+    if m.format == "gguf" and family.gguf is not None:
+        gguf_ready = entry is not None and repo in entry.gguf.values()
+        convertible = family.gguf.converter is not None and m.export is not False
+        exports = (m.export is True or None) if convertible and (m.export is True or not gguf_ready) else False
+        if exports is not False:
+            when = "" if exports else "if the source has no GGUF, "
+            made = expected_files(family, "gguf", quantize=False, keep_fp32=None, gguf=m.gguf)
+            steps.append(_export_step(m, made, when))
+    if onnx_ready and onnx:
+        files = expected_files(family, m.format, quantize=True, keep_fp32=False)
+    elif m.format == "gguf":
+        files = tuple(_gguf_roles(m, None).values())
+    else:
+        files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
+    steps.append("pack " + ", ".join(files))
+    return exports, quantizes, runtime
 
 
 def _gguf_roles(m: ModelConfig, selected: dict[str, str] | None) -> dict[str, str]:
@@ -550,6 +572,29 @@ def _extra(name: str) -> list[str]:
             req.marker = None
             out.append(str(req))
     return out
+
+
+def build_requirements_for(config: BundleConfig, root: Path, settings: Settings) -> list[str]:
+    """What the hook's ``dependencies()`` asks the frontend for (:func:`build_requirements`), from
+    the plan of every model.  Where a hub model's listing is unknown here (no lock entry, nothing
+    cached) and the machine is online, the hub is asked for it first (one listing request per
+    repository, kept in the cache, where the build that follows finds it): whether the repository
+    ships ONNX decides whether torch and FunASR are needed, not its name."""
+    lock = read_lock(root)
+    cache = Cache.from_settings(settings)
+    plans = plan(config, lock=lock, cache=cache if cache.root.is_dir() else None)
+    unknown = [
+        m
+        for m, p in zip(config.models, plans, strict=True)
+        if p.listing is None and (p.exports is None or p.quantizes is None)
+    ]
+    if unknown and not settings.offline:
+        with tempfile.TemporaryDirectory(prefix="hatch-funasr-plan-") as work:
+            ctx = BuildContext.create(Path(work), settings=settings, cache=cache)
+            for model in unknown:  # a repository that cannot be listed fails here as the build would
+                open_source(model, ctx)
+        plans = plan(config, lock=lock, cache=cache)
+    return build_requirements(config, plans, settings)
 
 
 def build_requirements(config: BundleConfig, plans: list[Plan], settings: Settings) -> list[str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import re
 import shutil
 import signal
 import tempfile
@@ -16,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from packaging.utils import canonicalize_name
 
 from hatch_funasr import attest, sbom, scratch, signing
-from hatch_funasr.cache import Cache
 from hatch_funasr.config import HOOK_PATHS, find_hook_table, parse
 from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import FunasrBuildError, disk_errors
 from hatch_funasr.lock import LOCK_NAME, read_lock, write_lock
+from hatch_funasr.manifest import Manifest
 from hatch_funasr.pack import PARTIAL_PREFIX, add_models
-from hatch_funasr.package import MANIFEST_NAME, complete_manifest, pack_entries, runtime_extras
-from hatch_funasr.pipeline import build_requirements, lock_models, plan, prepare_bundle
+from hatch_funasr.package import MANIFEST_NAME, pack_entries, runtime_extras
+from hatch_funasr.pipeline import build_requirements_for, lock_models, prepare_bundle
 from hatch_funasr.settings import EnvVars, Settings
 
 __all__ = ["FunasrBuildHook"]
@@ -77,8 +76,8 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         root = Path(self.root).resolve()
         config = parse(self.metadata.config, root, self.config, found[0] if found else HOOK_PATHS[0])
         settings = Settings.from_env()
-        cache = Cache.from_settings(settings) if settings.cache_root.is_dir() else None
-        return build_requirements(config, plan(config, lock=read_lock(root), cache=cache), settings)
+        settings.quiet_hub_clients()
+        return build_requirements_for(config, root, settings)
 
     def _has_own_package(self, package: str) -> bool:
         root = Path(self.root)
@@ -99,7 +98,11 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         self._staging = scratch.make_dir(Path(tempfile.gettempdir()), "hatch-funasr-build-")
         self._catch_signals()
         try:
-            ctx = BuildContext.create(self._staging / "work", lock=read_lock(root), report=self.app.display_info)
+            settings = Settings.from_env()  # once per build, handed down
+            settings.quiet_hub_clients()
+            ctx = BuildContext.create(
+                self._staging / "work", settings=settings, lock=read_lock(root), report=self.app.display_info
+            )
             self._signer = None if version == "editable" else signing.signer_config(ctx.settings)
             if version == "editable" and ctx.settings.signing_key is not None:
                 self.app.display_warning("hatch-funasr: an editable install's model directories are not signed")
@@ -123,7 +126,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                 "hatch-funasr: cannot write model files",
                 f"free space, or point {EnvVars.CACHE} (now {ctx.cache.root}) and TMPDIR at a writable disk",
             ):
-                pkg, staged = prepare_bundle(
+                pkg, staged, manifest = prepare_bundle(
                     config,
                     ctx,
                     self._staging / "wheel",
@@ -152,10 +155,9 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         )
         # The SBOM (PEP 770), made from the staged manifest; packing completes both with the
         # sha256 of local files it hashes (see finalize).
-        self._manifest = (pkg / MANIFEST_NAME).read_bytes()
-        manifest = json.loads(self._manifest)
+        self._manifest = manifest
         # Complete already (hub files, editable builds): render it now; else packing does.
-        self._sbom_pending = any(f["sha256"] is None for m in manifest["models"].values() for f in m["files"].values())
+        self._sbom_pending = not manifest.complete
         sbom_file = self._staging / "sbom" / sbom.SBOM_NAME
         sbom_file.parent.mkdir(parents=True, exist_ok=True)
         sbom_file.write_bytes(
@@ -222,7 +224,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                 written = attest.write_beside(
                     Path(artifact_path),
                     self._config,
-                    json.loads(self._manifest),
+                    self._manifest,
                     self._lock,
                     key=self._settings.signing_key,
                     epoch=self._epoch,
@@ -232,19 +234,22 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
         finally:
             self._cleanup()
 
-    def _complete_sbom(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
-        """The SBOM of the manifest as packing completed it (every file's sha256 known)."""
-        return sbom.render(
-            json.loads(complete_manifest(self._manifest, hashes)), epoch=self._epoch, provenance=self._provenance
-        )
-
-    def _complete_manifest(self, staged: bytes, hashes: Mapping[str, str]) -> bytes:
-        self._manifest = complete_manifest(staged, hashes)
+    def _completed(self, hashes: Mapping[str, str]) -> Manifest:
+        """The manifest as packing completed it (every file's sha256 known), made once."""
+        if not self._manifest.complete:
+            self._manifest = self._manifest.completed(hashes)
         return self._manifest
+
+    def _complete_manifest(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
+        return self._completed(hashes).to_bytes()
+
+    def _complete_sbom(self, _staged: bytes, hashes: Mapping[str, str]) -> bytes:
+        """The SBOM of the completed manifest."""
+        return sbom.render(self._completed(hashes), epoch=self._epoch, provenance=self._provenance)
 
     def _sign(self, written: Mapping[str, str]) -> Mapping[str, bytes]:
         """Each model directory's signature, over its files and the bundle's others (``written``)."""
-        bundle = json.loads(self._manifest)["bundle"]
+        bundle = self._manifest.document["bundle"]
         work = self._staging / "sign"
         self.app.display_info(f"hatch-funasr: signing {len(self._directories)} model directories (model-signing)")
         return signing.sign_directories(self._signer, self._directories, written, bundle, work)
@@ -260,7 +265,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
 
     def _interrupted(self, signum: int, _frame: object) -> None:
         # Between hatchling writing the wheel and finalize, the wheel has no models yet.
-        prefix = re.sub(r"[-_.]+", "_", self.metadata.core.name).lower() + "-"
+        prefix = canonicalize_name(self.metadata.core.name).replace("-", "_") + "-"
         for wheel in Path(self.directory).glob("*.whl"):
             with contextlib.suppress(OSError):
                 if wheel.name.lower().startswith(prefix) and wheel.stat().st_mtime >= self._started - 1:

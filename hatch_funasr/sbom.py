@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from hatch_funasr.hubs import HUBS
+from packaging.utils import canonicalize_name
 
-__all__ = ["MODEL_PAGES", "SBOM_NAME", "SPDX_IDS", "license_choice", "made_by", "pypi_name", "render"]
+from hatch_funasr.hubs import HUBS
+from hatch_funasr.manifest import Manifest, ManifestModel
+
+__all__ = ["SBOM_NAME", "SPDX_IDS", "license_choice", "made_by", "render"]
 
 SBOM_NAME = "hatch-funasr.cdx.json"
 SPEC_VERSION = "1.6"
@@ -45,8 +46,6 @@ SPDX_IDS = {
     "lgpl-3.0-only": "LGPL-3.0-only",
     "mpl-2.0": "MPL-2.0",
 }
-#: The model pages of each hub (the SBOM names the public page, never a mirror's URL).
-MODEL_PAGES = {"ms": "https://www.modelscope.cn/models/{repo}", "hf": "https://huggingface.co/{repo}"}
 
 
 def license_choice(value: str) -> dict[str, Any]:
@@ -55,45 +54,40 @@ def license_choice(value: str) -> dict[str, Any]:
     return {"license": {"id": spdx} if spdx else {"name": value}}
 
 
-def pypi_name(name: str) -> str:
-    """A distribution name normalized (PEP 503), as purls and requirement lines spell it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _properties(pairs: list[tuple[str, object]]) -> list[dict[str, str]]:
     return [{"name": f"funasr:{k}", "value": str(v)} for k, v in pairs if v is not None and v != ""]
 
 
-def made_by(rel: str, model: Mapping[str, Any], generator: str) -> str | None:
+def made_by(rel: str, model: ManifestModel, generator: str) -> str | None:
     """How the build made ``rel`` (None: it is an upstream file)."""
-    if rel not in model.get("derived", []):
+    if rel not in model.derived:
         return None
-    tools = model.get("tools", {})
+    tools = model.tools
 
     def versions(*names: str) -> str:
         return ", ".join(f"{n} {tools[n]}" for n in names if n in tools) or "tool versions not recorded"
 
-    if rel in model.get("quant_drift", {}):
+    if rel in model.quant_drift:
         return f"quantized (dynamic, MatMul, QUInt8) with {versions('onnxruntime', 'onnx')}"
-    if rel in model.get("export_drift", {}):
+    if rel in model.export_drift:
         return f"exported from the PyTorch checkpoint with {versions('funasr', 'torch', 'onnx')}"
     return f"written by hatch-funasr {generator} from an upstream file"
 
 
-def _model(name: str, model: Mapping[str, Any], package: str, parent: str, generator: str) -> dict[str, Any]:
+def _model(name: str, model: ManifestModel, package: str, parent: str, generator: str) -> dict[str, Any]:
     ref = f"{parent}#model/{name}"
-    hub, repo, commit = model.get("hub"), model.get("repo"), model.get("commit")
-    origin = {rel: f"{e['hub']}:{e['repo']}@{e['commit']}" for e in model.get("extra", []) for rel in e["files"]}
+    hub, repo, commit = model.hub, model.repo, model.commit
+    origin = {rel: f"{e.hub}:{e.repo}@{e.commit}" for e in model.extra for rel in e.files}
     files = []
-    for rel, f in sorted(model["files"].items()):
-        arcname = f"{package}/{model['dir']}/{rel}"
+    for rel, f in sorted(model.files.items()):
+        arcname = f"{package}/{model.dir}/{rel}"
         entry: dict[str, Any] = {"type": "file", "bom-ref": f"{parent}#file/{arcname}", "name": arcname}
-        if f.get("sha256"):
-            entry["hashes"] = [{"alg": "SHA-256", "content": f["sha256"]}]
-        drift = model.get("quant_drift", {}).get(rel, model.get("export_drift", {}).get(rel))
+        if f.sha256:
+            entry["hashes"] = [{"alg": "SHA-256", "content": f.sha256}]
+        drift = model.quant_drift.get(rel, model.export_drift.get(rel))
         entry["properties"] = _properties(
             [
-                ("size", f["size"]),
+                ("size", f.size),
                 ("made-by", made_by(rel, model, generator)),
                 ("drift", drift),
                 ("from", origin.get(rel)),
@@ -103,44 +97,43 @@ def _model(name: str, model: Mapping[str, Any], package: str, parent: str, gener
     component: dict[str, Any] = {
         "type": "machine-learning-model",
         "bom-ref": ref,
-        "name": repo or model.get("path") or name,
-        "version": commit or model.get("revision") or "local",
-        "description": f"{model['family']} model ({model['format']}) shipped as {name} in {package}/{model['dir']}",
+        "name": repo or model.path or name,
+        "version": commit or model.revision or "local",
+        "description": f"{model.family} model ({model.format}) shipped as {name} in {package}/{model.dir}",
     }
-    if model.get("license"):
-        component["licenses"] = [license_choice(model["license"])]
-    if hub == "hf" and repo and commit:
-        component["purl"] = f"pkg:huggingface/{repo}@{commit}"
-    if hub in MODEL_PAGES and repo:
-        page = MODEL_PAGES[hub].format(repo=repo)
-        component["externalReferences"] = [{"type": "distribution", "url": page, "comment": HUBS[hub].label}]
+    if model.license:
+        component["licenses"] = [license_choice(model.license)]
+    spec = HUBS.get(hub or "")
+    if spec is not None and repo:
+        if spec.purl_type and commit:
+            component["purl"] = f"pkg:{spec.purl_type}/{repo}@{commit}"
+        page = spec.page.format(repo=repo)
+        component["externalReferences"] = [{"type": "distribution", "url": page, "comment": spec.label}]
     component["properties"] = _properties(
         [
             ("name", name),
             ("hub", hub),
             ("repository", repo),
-            ("revision", model.get("revision")),
+            ("revision", model.revision),
             ("commit", commit),
-            ("path", model.get("path")),
-            ("family", model["family"]),
-            ("format", model["format"]),
-            ("runtime", model.get("runtime")),
+            ("path", model.path),
+            ("family", model.family),
+            ("format", model.format),
+            ("runtime", model.runtime),
         ]
     )
     component["components"] = files
     return component
 
 
-def render(manifest: Mapping[str, Any], *, epoch: int, provenance: str | None = None) -> bytes:
+def render(manifest: Manifest, *, epoch: int, provenance: str | None = None) -> bytes:
     """The SBOM of the bundle ``manifest`` describes (complete: every file's sha256 filled in);
     ``provenance``: the name of the build provenance written beside the wheel, referenced."""
-    bundle = manifest["bundle"]
-    generator = str(manifest.get("generator", {}).get("hatch-funasr", "unknown"))
-    purl = f"pkg:pypi/{pypi_name(bundle['name'])}@{bundle['version']}"
-    models = [_model(name, m, bundle["package"], purl, generator) for name, m in sorted(manifest["models"].items())]
-    tools = sorted({(k, v) for m in manifest["models"].values() for k, v in m.get("tools", {}).items()})
-    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    serial = uuid.uuid5(uuid.NAMESPACE_URL, f"{purl}#{hashlib.sha256(canonical).hexdigest()}")
+    generator = manifest.generator
+    purl = f"pkg:pypi/{canonicalize_name(manifest.name)}@{manifest.version}"
+    models = [_model(name, m, manifest.package, purl, generator) for name, m in sorted(manifest.models.items())]
+    tools = sorted({(k, v) for m in manifest.models.values() for k, v in m.tools.items()})
+    serial = uuid.uuid5(uuid.NAMESPACE_URL, f"{purl}#{hashlib.sha256(manifest.to_bytes()).hexdigest()}")
     bom = {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -163,8 +156,8 @@ def render(manifest: Mapping[str, Any], *, epoch: int, provenance: str | None = 
             "component": {
                 "type": "library",
                 "bom-ref": purl,
-                "name": bundle["name"],
-                "version": bundle["version"],
+                "name": manifest.name,
+                "version": manifest.version,
                 "purl": purl,
                 **(
                     {

@@ -1,11 +1,11 @@
 """Every environment variable hatch-funasr reads, in one place, and the small shared shims.
 
 Hatchling passes no config-settings to build hooks, so runtime switches are environment
-variables (SPEC section 2).  :class:`Settings` reads them all at once, when a build or a
-command starts (not at import, so a variable set later is honoured), and validates each.
-The hub clients' own variables (endpoints, tokens) are listed here too: endpoints are read
-by :mod:`hatch_funasr.hubs` through :func:`endpoint`; tokens are never read by us, only
-named, so the export child can be started without them.
+variables.  :class:`Settings` reads them all at once, when a build or a command starts (not
+at import, so a variable set later is honoured), validates each, and is handed down: no other
+module reads the environment.  It keeps the environment it read, for what depends on the hub
+registry (each hub's endpoint variable: :meth:`Settings.endpoint`) and for the export child's
+environment (:meth:`Settings.child_environment`); tokens are never read, only left out.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["TOKEN_VARS", "EnvVars", "Report", "Settings", "endpoint", "silent", "tomllib"]
+__all__ = ["EnvVars", "Report", "Settings", "silent", "tomllib"]
 
 #: How the pipeline tells the user what it does: one line at a time (hatchling's
 #: ``app.display_info`` in the hook, stderr in the CLI).
@@ -65,10 +65,6 @@ class EnvVars:
     LOCALAPPDATA = "LOCALAPPDATA"
     APPDATA = "APPDATA"
 
-
-#: Credentials the hub clients read themselves; hatch-funasr never reads them, and removes
-#: them from the export child's environment.
-TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODELSCOPE_API_TOKEN", "MODELSCOPE_TOKEN")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -163,11 +159,13 @@ class Settings:
     #: ``HATCH_FUNASR_SIGNING_CHAIN``: the certificates between it and the root (PEM files,
     #: separated like PATH).
     signing_chain: tuple[Path, ...] = ()
+    # The environment as it was read (copied once): hub endpoints, the export child's environment.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every switch; a bad value is a :class:`ConfigError` naming the variable."""
-        env = os.environ if env is None else env
+        env = dict(os.environ if env is None else env)
         cache = env.get(EnvVars.CACHE, "").strip()
         lock = env.get(EnvVars.LOCK, "").strip().lower()
         if lock not in ("", "update"):
@@ -198,7 +196,31 @@ class Settings:
             progress=progress or None,
             attest=_flag(env, EnvVars.ATTEST),
             **_signing(env),
+            environ=env,
         )
+
+    def endpoint(self, variable: str, default: str | None) -> str | None:
+        """A hub client's endpoint: a mirror when its variable is set, else ``default``."""
+        value = self.environ.get(variable, "").strip() or default
+        return value.rstrip("/") if value else None
+
+    def child_environment(self, *, drop: Iterable[str], put: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a child process (the export): this one's, without ``drop``
+        (credentials), with ``put`` on top."""
+        dropped = set(drop)
+        return {k: v for k, v in self.environ.items() if k not in dropped} | dict(put)
+
+    def quiet_hub_clients(self) -> None:
+        """Set the hub clients' own switches in this process, once per build or command, before
+        a client is imported (they read them at import), unless the user set them:
+        ``TQDM_DISABLE=1`` (modelscope_hub draws a tqdm bar for every file it streams, whatever its
+        caller asks; our progress reports per model; ``TQDM_DISABLE=0`` keeps the bars) and
+        ``HF_HUB_DISABLE_TELEMETRY=1`` (huggingface_hub 2.x fetches an "agent harnesses" registry
+        from its import-time endpoint on first use, whatever ``endpoint=`` says; a build tool talks
+        to the mirror only)."""
+        for name in (EnvVars.TQDM_DISABLE, EnvVars.HF_HUB_DISABLE_TELEMETRY):
+            if name not in self.environ:
+                os.environ.setdefault(name, "1")
 
 
 def _signing(env: Mapping[str, str]) -> dict[str, Any]:
@@ -228,9 +250,3 @@ def _signing(env: Mapping[str, str]) -> dict[str, Any]:
         "signing_certificate": existing(EnvVars.SIGNING_CERTIFICATE, cert) if cert else None,
         "signing_chain": tuple(existing(EnvVars.SIGNING_CHAIN, c.strip()) for c in chain),
     }
-
-
-def endpoint(variable: str, default: str | None) -> str | None:
-    """A hub client's endpoint (a mirror when its variable is set), read when a hub is used."""
-    value = os.environ.get(variable, "").strip() or default
-    return value.rstrip("/") if value else None

@@ -30,20 +30,12 @@ from hatch_funasr.errors import (
 )
 from hatch_funasr.hubs import HUBS, HubClient
 from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
-from hatch_funasr.model import ExtraFiles, FileRecord, ModelConfig, RemoteFile, RepoListing, Source
-from hatch_funasr.names import (
-    case_collisions,
-    check_size,
-    is_commit,
-    is_license,
-    is_sha256,
-    relpath_problem,
-    shown,
-)
+from hatch_funasr.model import ExtraFiles, FileRecord, HubRef, LocalDir, ModelConfig, RemoteFile, RepoListing, Source
+from hatch_funasr.names import case_collisions, check_size, is_commit, is_license, is_sha256, relpath_problem, shown
 from hatch_funasr.progress import Meter
 from hatch_funasr.settings import EnvVars, Report
 
-__all__ = ["ComposedSource", "HubSource", "LocalSource", "open_locked", "open_source"]
+__all__ = ["ComposedSource", "HubSource", "LocalSource", "cached_listing", "open_locked", "open_source"]
 
 #: More files than any model directory has: a ``path`` with more is not a model directory.
 _MAX_LOCAL_FILES = 10_000
@@ -51,10 +43,10 @@ _MAX_LOCAL_FILES = 10_000
 _DEFAULT_REF = "@default"
 
 
-def _offline_hint(model: ModelConfig) -> str:
+def _offline_hint(model: ModelConfig, ref: HubRef) -> str:
     return (
-        f"run `hatch-funasr fetch` for model {model.name} ({model.hub}:{model.repo} revision "
-        f"{model.revision or 'default'}) on a connected machine with the same {EnvVars.CACHE}, "
+        f"run `hatch-funasr fetch` for model {model.name} ({ref.hub}:{ref.repo} revision "
+        f"{ref.revision or 'default'}) on a connected machine with the same {EnvVars.CACHE}, "
         f"or unset {EnvVars.OFFLINE}"
     )
 
@@ -121,10 +113,9 @@ class LocalSource:
     _records: dict[str, FileRecord] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, model: ModelConfig) -> LocalSource:
+    def open(cls, model: ModelConfig, origin: LocalDir) -> LocalSource:
         """Every regular file under the directory; links that leave it are refused."""
-        assert model.path is not None
-        root = model.path
+        root = origin.path
         files: dict[str, RemoteFile] = {}
         pending = [(root, "")]
         while pending:  # one scandir per directory, one stat per file (DirEntry caches the type)
@@ -168,6 +159,8 @@ class HubSource:
     """A hub repository at one commit, its bytes kept in the cache."""
 
     model: ModelConfig
+    #: The repository: the model's own, or one of its extra repositories.
+    ref: HubRef
     commit: str
     listing: dict[str, RemoteFile]
     cache: Cache
@@ -183,8 +176,7 @@ class HubSource:
 
     @property
     def repo(self) -> str:
-        assert self.model.repo is not None
-        return self.model.repo
+        return self.ref.repo
 
     def read_text(self, path: str) -> str | None:
         if path not in self.listing:
@@ -199,9 +191,9 @@ class HubSource:
             if self.offline:
                 raise FetchError(
                     f"model {self.model.name}: {len(missing)} file(s) of {self.repo}@{self.commit} are "
-                    f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model)}"
+                    f"not in the cache ({', '.join(sorted(missing))}); {_offline_hint(self.model, self.ref)}"
                 )
-            with self.cache.lock(f"{self.model.hub}:{self.repo}@{self.commit}", report=report):
+            with self.cache.lock(f"{self.ref.hub}:{self.repo}@{self.commit}", report=report):
                 still = [p for p in missing if not self._cached(p)]
                 if still:
                     self._download(still, report)
@@ -236,7 +228,7 @@ class HubSource:
         other content than it lists will do it again); a full or read-only disk is not either.
         """
         total = sum(self.listing[p].size for p in paths)
-        where = f"{HUBS[self.model.hub].label} {self.repo}@{self.commit[:12]}"
+        where = f"{HUBS[self.ref.hub].label} {self.repo}@{self.commit[:12]}"
         report(f"model {self.model.name}: downloading {len(paths)} file(s), {total / 2**20:.1f} MiB from {where}")
         pending, failure = list(paths), ""
         for attempt in range(1, self.attempts + 1):
@@ -265,7 +257,7 @@ class HubSource:
                 "Nothing of it was kept; the next build starts it afresh"
             )
         if not self.locked:
-            self.cache.write_snapshot(self.model.hub, self.repo, self.commit, listing_json(self.listing, self.license))
+            self.cache.write_snapshot(self.ref.hub, self.repo, self.commit, listing_json(self.listing, self.license))
 
     def _attempt(self, paths: Sequence[str], where: str, meter: Meter) -> tuple[list[str], str]:
         """One download of ``paths`` (up to four files at once); adopt each file that arrived
@@ -376,11 +368,6 @@ def compose(primary: LocalSource | HubSource, extras: list[tuple[ExtraFiles, Hub
     return composed
 
 
-def _extra_model(model: ModelConfig, extra: ExtraFiles) -> ModelConfig:
-    """The model as seen from one of its extra repositories (for messages and cache keys)."""
-    return replace(model, repo=extra.repo, hub=extra.hub, revision=extra.revision, extra=())
-
-
 def listing_json(files: Mapping[str, RemoteFile], license: str | None = None) -> dict[str, object]:
     """A listing as the cache keeps it (``snapshots/…/<commit>.json``), with the repository's licence."""
     data: dict[str, object] = {
@@ -396,22 +383,57 @@ def valid_license(value: object) -> str | None:
     return value if is_license(value) else None
 
 
-def _listing_from_json(data: Mapping[str, object], what: str) -> dict[str, RemoteFile]:
-    """A cached listing, read back from untrusted storage (checked by :func:`check_listing`)."""
-    files = data.get("files")
-    if not isinstance(files, dict) or not all(isinstance(f, dict) for f in files.values()):
-        raise IntegrityError(f"{what}: not a listing")
-    return {p: RemoteFile(p, f.get("size"), f.get("sha256"), f.get("git_sha1")) for p, f in files.items()}
+#: What to do about a cached listing that is not one.
+_STALE = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
 
 
-def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) -> HubSource:
+def _listing_from_json(data: object, where: str) -> dict[str, RemoteFile]:
+    """The files of a cached listing, read back from untrusted storage: every entry a table of
+    a size and hashes (their values then checked by :func:`check_listing`)."""
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise IntegrityError(f"{where}: files: expected a table of files, got {type(files).__name__}{_STALE}")
+    out = {}
+    for path, entry in files.items():
+        if not isinstance(entry, dict):
+            raise IntegrityError(f"{where}: files.{path!r}: expected a table, got {type(entry).__name__}{_STALE}")
+        hashes = [entry.get(k) for k in ("sha256", "git_sha1")]
+        if not all(h is None or isinstance(h, str) for h in hashes):
+            raise IntegrityError(f"{where}: files.{path!r}: a hash that is not a string{_STALE}")
+        out[path] = RemoteFile(path, entry.get("size"), *hashes)  # type: ignore[arg-type]  # size: check_listing
+    return out
+
+
+def cached_listing(model: ModelConfig, ref: HubRef, cache: Cache) -> RepoListing | None:
+    """The listing of ``ref`` (``model``'s repository, or one of its extra repositories) an earlier
+    build left in the cache (its revision's commit, every file, the licence), validated whole; None
+    when the cache has none.  The one reader of cached listings: a malformed one is an
+    :class:`IntegrityError` naming the file."""
+    revision = ref.revision
+    commit = revision if is_commit(revision) else cache.read_ref(ref.hub, ref.repo, revision or _DEFAULT_REF)
+    if not is_commit(commit):
+        return None
+    snapshot = cache.read_snapshot(ref.hub, ref.repo, commit)
+    if snapshot is None:
+        return None
+    where = f"the cached listing {cache.snapshot_path(ref.hub, ref.repo, commit)}"
+    files = _listing_from_json(snapshot, where)
+    try:
+        check_listing(model, files, where)
+    except IntegrityError as e:
+        raise IntegrityError(f"{e}{_STALE}") from None
+    return RepoListing(commit, files, valid_license(snapshot.get("license")))
+
+
+def _open_locked_repo(model: ModelConfig, ref: HubRef, entry: LockedRepo, ctx: BuildContext) -> HubSource:
     listing = {f.path: RemoteFile(f.path, f.size, f.sha256) for f in entry.files}
     return HubSource(
         model,
+        ref,
         entry.commit,
         listing,
         ctx.cache,
-        HUBS[model.hub].client(),
+        HUBS[ref.hub].client(ctx.settings),
         offline=ctx.offline,
         locked=True,
         attempts=ctx.settings.download_attempts,
@@ -420,80 +442,75 @@ def _open_locked_repo(model: ModelConfig, entry: LockedRepo, ctx: BuildContext) 
     )
 
 
-def open_locked(model: ModelConfig, entry: LockedModel, ctx: BuildContext) -> Source:
+def open_locked(model: ModelConfig, ref: HubRef, entry: LockedModel, ctx: BuildContext) -> Source:
     """A hub model pinned by funasr.lock: its commits and files come from the lock, not the hub."""
-    primary = _open_locked_repo(model, entry, ctx)
+    primary = _open_locked_repo(model, ref, entry, ctx)
     extras = [
-        (e, _open_locked_repo(_extra_model(model, e), pinned, ctx))
-        for e, pinned in zip(model.extra, entry.extra, strict=True)
+        (e, _open_locked_repo(model, e.ref, pinned, ctx)) for e, pinned in zip(model.extra, entry.extra, strict=True)
     ]
     return compose(primary, extras)
 
 
 def open_source(model: ModelConfig, ctx: BuildContext) -> Source:
     """List a model's sources: a local directory, or hub revisions (from the cache when offline)."""
-    if model.path is not None:
-        return LocalSource.open(model)
-    extras = [(e, _open_hub(_extra_model(model, e), ctx)) for e in model.extra]
-    return compose(_open_hub(model, ctx), extras)
+    if isinstance(model.origin, LocalDir):
+        return LocalSource.open(model, model.origin)
+    extras = [(e, _open_hub(model, e.ref, ctx)) for e in model.extra]
+    return compose(_open_hub(model, model.origin, ctx), extras)
 
 
-def _open_hub(model: ModelConfig, ctx: BuildContext) -> HubSource:
+def _open_hub(model: ModelConfig, ref: HubRef, ctx: BuildContext) -> HubSource:
     """List one hub revision (from the cache when offline)."""
-    assert model.repo is not None
-    hub = HUBS[model.hub]
-    cache, revision = ctx.cache, model.revision
+    hub = HUBS[ref.hub]
+    cache, revision = ctx.cache, ref.revision
     if ctx.offline:
-        commit = (
-            revision
-            if revision and is_commit(revision)
-            else cache.read_ref(model.hub, model.repo, revision or _DEFAULT_REF)
-        )
-        snapshot = cache.read_snapshot(model.hub, model.repo, commit) if is_commit(commit) else None
-        if snapshot is None or commit is None:
+        cached = cached_listing(model, ref, cache)
+        if cached is None:
             raise FetchError(
-                f"model {model.name}: {model.hub}:{model.repo} revision {model.revision or 'default'} "
-                "is not in the cache"
+                f"model {model.name}: {ref.hub}:{ref.repo} revision {ref.revision or 'default'} is not in the cache"
             )
-        where = f"the cached listing of {model.repo}@{commit}"
-        cached_listing = _listing_from_json(snapshot, where)
-        check_listing(model, cached_listing, where)
-        license = valid_license(snapshot.get("license"))
-        return HubSource(model, commit, cached_listing, cache, hub.client(), offline=True, license=license)
-    client = hub.client()
+        return HubSource(
+            model,
+            ref,
+            cached.commit,
+            dict(cached.files),
+            cache,
+            hub.client(ctx.settings),
+            offline=True,
+            license=cached.license,
+        )
+    client = hub.client(ctx.settings)
     try:
-        listing: RepoListing = client.list(model.repo, revision)
+        listing: RepoListing = client.list(ref.repo, revision)
     except FunasrBuildError as e:
         raise type(e)(redact(f"model {model.name}: {e}")) from None
     except Exception as e:  # RepositoryNotFound, RevisionNotFound, connection errors, …
         raise FetchError(  # the client's message may hold the endpoint's credentials: redacted, not chained
             redact(
-                f"model {model.name}: cannot list {hub.label} repository {model.repo} at revision "
+                f"model {model.name}: cannot list {hub.label} repository {ref.repo} at revision "
                 f"{revision or 'default'}: {type(e).__name__}: {e}"
             )
         ) from None
     if not is_commit(listing.commit):
-        raise IntegrityError(f"model {model.name}: {hub.label} gave {listing.commit!r} as the commit of {model.repo}")
-    check_listing(model, listing.files, f"{hub.label} repository {model.repo}@{listing.commit}")
+        raise IntegrityError(f"model {model.name}: {hub.label} gave {listing.commit!r} as the commit of {ref.repo}")
+    check_listing(model, listing.files, f"{hub.label} repository {ref.repo}@{listing.commit}")
     files = dict(listing.files)
-    cached = cache.read_snapshot(model.hub, model.repo, listing.commit)
-    if cached is not None:  # keep sha256 learnt from earlier downloads of git-hashed files
-        try:
-            known_files = _listing_from_json(cached, "cached listing")
-            check_listing(model, known_files, "cached listing")
-        except IntegrityError:
-            known_files = {}  # untrusted and unusable: the hub's listing stands alone
-        for p, known in known_files.items():
-            if p in files and files[p].sha256 is None and known.sha256 and known.git_sha1 == files[p].git_sha1:
-                files[p] = replace(files[p], sha256=known.sha256)
+    try:  # keep sha256 learnt from earlier downloads of git-hashed files
+        known = cached_listing(model, replace(ref, revision=listing.commit), cache)
+    except IntegrityError:
+        known = None  # untrusted and unusable: the hub's listing stands alone (and replaces it)
+    for p, had in (known.files if known is not None else {}).items():
+        if p in files and files[p].sha256 is None and had.sha256 and had.git_sha1 == files[p].git_sha1:
+            files[p] = replace(files[p], sha256=had.sha256)
     license = valid_license(listing.license)
     if listing.license is not None and license is None:
         ignored = f"{listing.license!r:.80}"
         ctx.report(f"model {model.name}: ignoring the licence {hub.label} reports (not a licence name): {ignored}")
-    cache.write_snapshot(model.hub, model.repo, listing.commit, listing_json(files, license))
-    cache.write_ref(model.hub, model.repo, revision or _DEFAULT_REF, listing.commit)
+    cache.write_snapshot(ref.hub, ref.repo, listing.commit, listing_json(files, license))
+    cache.write_ref(ref.hub, ref.repo, revision or _DEFAULT_REF, listing.commit)
     return HubSource(
         model,
+        ref,
         listing.commit,
         files,
         cache,

@@ -7,11 +7,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support import hubrepos, prereqs, realvad, speech, venvs
+from support import hubrepos, prereqs, projects, realvad, speech, venvs
 from support.hubserver import LoopbackHub, RepoStore
 from support.projects import VAD_HF_REPO, VAD_ONNX_REPO
+
+from hatch_funasr import pipeline, plugin
+from hatch_funasr.context import BuildContext
+from hatch_funasr.model import BundleConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +44,30 @@ def _session_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         mp.setenv("HF_HOME", str(root / "hf-home"))
         mp.setenv("MODELSCOPE_CACHE", str(root / "ms-home"))
         yield
+
+
+@pytest.fixture(autouse=True)
+def _check_agrees_with_every_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bundle a test stages in process (through the pipeline, the hook, or the test helpers)
+    is planned again afterwards as `hatch-funasr check` plans it, from what the build left (the
+    lock, the cache, the local directories), and the two must agree: the same files shipped, the
+    same exports and quantizations, the same runtime mode.  So `check` is tested against the build
+    on every declaration of the test suite."""
+    real = pipeline.prepare_bundle
+
+    def checked(config: BundleConfig, ctx: BuildContext, staging: Path, **kwargs: Any) -> Any:
+        result = real(config, ctx, staging, **kwargs)
+        plans = {p.name: p for p in pipeline.plan(config, lock=ctx.lock, cache=ctx.cache)}
+        for staged in result[1]:
+            plan, selection = plans[staged.config.name], staged.selection
+            assert selection is not None and plan.listing is not None, plan
+            check = ([f for f, _ in plan.shipped], plan.exports, plan.quantizes, plan.runtime, plan.problems)
+            build = (list(selection.ship), bool(selection.export), bool(selection.quantize), selection.runtime, ())
+            assert check == build, f"model {plan.name}: check plans {check}, the build did {build}"
+        return result
+
+    for module in (pipeline, plugin, projects):
+        monkeypatch.setattr(module, "prepare_bundle", checked)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from support.speech import Utterance
 
 from hatch_funasr.config import load_config
 from hatch_funasr.families import FAMILIES
+from hatch_funasr.model import HubRef
 
 pytestmark = pytest.mark.e2e
 DEAD = "http://127.0.0.1:9"
@@ -329,8 +330,9 @@ def test_bundle_readme_matches_its_declaration(project: Path) -> None:
     for model in config.models:
         row = next((line for line in text.splitlines() if line.startswith(f"| `{model.name}` |")), None)
         assert row is not None, f"{project.name}: no table row for {model.name}"
-        assert f"`{model.repo}`" in row
-        assert (model.revision or "default branch") in row
+        assert isinstance(model.origin, HubRef)
+        assert f"`{model.origin.repo}`" in row
+        assert (model.origin.revision or "default branch") in row
 
 
 def test_which_bundle_table_lists_every_bundle() -> None:

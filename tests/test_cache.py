@@ -508,13 +508,12 @@ def test_a_cache_from_settings_and_given_values_win(tmp_path: Path, monkeypatch:
     )
     cache = Cache.from_settings(settings)
     assert (cache.root, cache.lock_timeout, cache.key_file) == ((tmp_path / "c1").resolve(), 7.0, tmp_path / "k1")
-    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "not a number")  # not read when everything is given
+    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "not a number")  # a Cache never reads the environment
     given = Cache(tmp_path / "c2", lock_timeout=0.5, key_file=tmp_path / "k2")
     assert (given.root, given.lock_timeout, given.key_file) == ((tmp_path / "c2").resolve(), 0.5, tmp_path / "k2")
-    monkeypatch.setenv("HATCH_FUNASR_LOCK_TIMEOUT", "9")
     partly = Cache(tmp_path / "c3", lock_timeout=0.25)
-    assert (partly.lock_timeout, partly.key_file) == (0.25, Path(os.environ["HATCH_FUNASR_KEY_FILE"]))
-    assert Cache(tmp_path / "c4").lock_timeout == 9.0
+    assert (partly.lock_timeout, partly.key_file) == (0.25, (tmp_path / "c3.key").resolve())
+    assert Cache(tmp_path / "c4").lock_timeout == 600.0
 
 
 def test_a_derived_entry_whose_files_are_untouched_is_not_read_again(

@@ -9,6 +9,7 @@ import pytest
 
 from hatch_funasr.config import parse
 from hatch_funasr.errors import ConfigError
+from hatch_funasr.model import HubRef
 
 
 def _pyproject(models: Any = None, **tool: Any) -> dict[str, Any]:
@@ -467,11 +468,11 @@ def test_short_and_long_forms_resolve(tmp_path: Path) -> None:
     )
     by = {m.name: m for m in config.models}
     assert config.package == "acme_asr_models"
-    assert by["vad"].repo == "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
-    assert (by["vad"].family, by["vad"].format, by["vad"].hub) == ("fsmn-vad", "onnx", "ms")
-    assert by["asr"].repo == "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx"
-    assert by["asr"].quantize and by["asr"].revision == "v2.0.4"
-    assert (by["punc"].hub, by["punc"].repo) == ("hf", "funasr/ct-punc")
+    assert by["vad"].origin == HubRef("ms", "iic/speech_fsmn_vad_zh-cn-16k-common-onnx")
+    assert (by["vad"].family, by["vad"].format) == ("fsmn-vad", "onnx")
+    asr = "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx"
+    assert by["asr"].quantize and by["asr"].origin == HubRef("ms", asr, "v2.0.4")
+    assert by["punc"].origin == HubRef("hf", "funasr/ct-punc", "v2.0.4")
     assert (by["lm"].family, by["lm"].alias) == ("ngram-lm", "ngram-lm-zh")
     assert (by["spk"].family, by["spk"].format) == ("campplus", "pytorch")
     assert (by["sv"].alias, by["sv"].format) == ("whisper-large-v3", "pytorch")
@@ -545,10 +546,10 @@ def test_generic_export_and_torchscript_parse(tmp_path: Path) -> None:
         ("lengths", ("B",), "int64", "T"),
     ]
     assert [(s.name, s.shape) for s in spk.export_outputs] == [("embedding", ("B", 192))]
-    assert spk.repo == "iic/speech_campplus_sv_zh-cn_16k-common"  # the PyTorch repository: no ready ONNX
-    assert (vad.format, vad.repo, vad.max_export_drift) == (
+    assert spk.origin == HubRef("ms", "iic/speech_campplus_sv_zh-cn_16k-common")  # the PyTorch one: no ready ONNX
+    assert (vad.format, vad.origin, vad.max_export_drift) == (
         "torchscript",
-        "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+        HubRef("ms", "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"),
         0.0,
     )
     assert lm.format == "torchscript"  # LM files are the same in every format
@@ -580,4 +581,5 @@ def test_a_local_directory_written_as_a_model_is_caught_before_anything_slow(tmp
     ]
     # The same repo id in a project without that directory is a hub model, as before.
     (tmp_path / "project").mkdir()
-    assert parse(_pyproject({"vad": "models/fsmn-vad"}), tmp_path / "project", {}).models[0].repo == "models/fsmn-vad"
+    hub_model = parse(_pyproject({"vad": "models/fsmn-vad"}), tmp_path / "project", {}).models[0]
+    assert hub_model.origin == HubRef("ms", "models/fsmn-vad")

@@ -27,11 +27,7 @@ PAGES = [
 ]
 #: Pages other changes add (linked from the index, the nav and README already). A link to one
 #: is accepted while it is missing; once it exists, drop it from here and its links are checked.
-ELSEWHERE = frozenset(
-    {
-        "development/architecture.md",
-    }
-)
+ELSEWHERE: frozenset[str] = frozenset()
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _HEADING = re.compile(r"^#{1,6} (.+?)\s*$", re.M)

@@ -207,7 +207,8 @@ def test_three_builds_at_once_on_a_cold_cache(
 HOLD_LOCK = """
 import sys, time
 from hatch_funasr.cache import Cache
-with Cache().lock(sys.argv[1]):
+from hatch_funasr.settings import Settings
+with Cache.from_settings(Settings.from_env()).lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
 """

@@ -91,7 +91,7 @@ def test_aliases_declare_the_official_gguf_repositories_on_hugging_face(tmp_path
             "conv": {"model": "fsmn-vad", "format": "gguf", "hub": "ms"},
         },
     )
-    got = {m.name: (m.hub, m.repo, m.format, m.gguf) for m in config.models}
+    got = {m.name: (m.origin.hub, m.origin.repo, m.format, m.gguf) for m in config.models}  # type: ignore[union-attr]
     assert got == {
         "asr": ("hf", "FunAudioLLM/SenseVoiceSmall-GGUF", "gguf", "q8"),
         "vad": ("hf", "FunAudioLLM/fsmn-vad-GGUF", "gguf", "f32"),

@@ -20,16 +20,23 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support import hubserver
+from support import hubserver, realvad
 from support.hubserver import Fault, LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage_project
 
 from hatch_funasr.cache import Cache
+from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
-from hatch_funasr.digest import FileDigest
+from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError
-from hatch_funasr.hubs import HUBS, _date, _hf_license, search
+from hatch_funasr.export import export_environment
+from hatch_funasr.hubs import HUBS, HubSpec, _date, _hf_license, search
+from hatch_funasr.lock import read_lock, write_lock
+from hatch_funasr.manifest import read_manifest
 from hatch_funasr.model import RemoteFile, RemoteModel, RepoListing
+from hatch_funasr.pipeline import lock_models
+from hatch_funasr.sbom import render
+from hatch_funasr.settings import Settings
 from hatch_funasr.sources import open_source
 
 HISTORY = "acme/history"
@@ -55,14 +62,14 @@ def history(hub: LoopbackHub) -> dict[str, str]:
 def test_modelscope_commit_of_a_revision_is_the_newest_commit_of_its_files(
     revision: str | None, history: dict[str, str], hub_env: dict[str, str]
 ) -> None:
-    listing = HUBS["ms"].client().list(HISTORY, revision)
+    listing = HUBS["ms"].client(Settings.from_env()).list(HISTORY, revision)
     assert listing.commit == history[revision or "master"]
     assert set(listing.files) == {"a.txt", "b.txt", "sub/c.txt", "empty.txt"}  # files only, nested ones too
     assert listing.license == "Apache License 2.0"
 
 
 def test_modelscope_listing_at_a_commit_and_its_files(history: dict[str, str], hub_env: dict[str, str]) -> None:
-    listing = HUBS["ms"].client().list(HISTORY, history["v2"])
+    listing = HUBS["ms"].client(Settings.from_env()).list(HISTORY, history["v2"])
     assert listing.commit == history["v2"]
     assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
         "a.txt": (3, hashlib.sha256(b"one").hexdigest(), None),
@@ -74,7 +81,7 @@ def test_modelscope_listing_at_a_commit_and_its_files(history: dict[str, str], h
 
 def test_modelscope_unknown_revision_names_the_ones_it_has(history: dict[str, str], hub_env: dict[str, str]) -> None:
     with pytest.raises(FetchError) as info:
-        HUBS["ms"].client().list(HISTORY, "v9")
+        HUBS["ms"].client(Settings.from_env()).list(HISTORY, "v9")
     assert str(info.value) == f"ModelScope repository {HISTORY} has no revision v9 (it has: master, v1, v2)"
 
 
@@ -83,7 +90,7 @@ def test_hugging_face_lists_sha256_for_lfs_files_and_the_git_blob_id_for_others(
 ) -> None:
     big = b"\x00" * 4096
     commit = hub.store.publish("acme/mixed", {"config.yaml": SMALL_CONFIG, "model.onnx": big, "empty.txt": b""})
-    listing = HUBS["hf"].client().list("acme/mixed", None)
+    listing = HUBS["hf"].client(Settings.from_env()).list("acme/mixed", None)
     assert listing.commit == commit
     git_id = hashlib.sha1(b"blob %d\x00" % len(SMALL_CONFIG) + SMALL_CONFIG).hexdigest()
     assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
@@ -128,7 +135,7 @@ def test_hugging_face_file_outside_lfs_with_other_bytes_is_refused_by_its_git_bl
 def test_modelscope_repository_without_files_has_no_commit_to_infer(hub: LoopbackHub, hub_env: dict[str, str]) -> None:
     hub.store.publish("acme/nothing", {})
     with pytest.raises(FetchError) as info:
-        HUBS["ms"].client().list("acme/nothing", None)
+        HUBS["ms"].client(Settings.from_env()).list("acme/nothing", None)
     assert str(info.value) == "ModelScope did not report a commit for acme/nothing@master"
 
 
@@ -163,7 +170,7 @@ def test_modelscope_commit_id_when_a_revision_listing_names_it(monkeypatch: pyte
         {"Path": "b.txt", "Size": None, "Sha256": ""},  # no Type: a file; no size or hash given
     ]
     api = _Api([{"Revision": "v1", "CommitId": commit}, {"Revision": None}], entries)
-    client = HUBS["ms"].adapter(None)
+    client = HUBS["ms"].adapter(None, "master")
     monkeypatch.setattr(client, "_api", lambda: api)
     listing = client.list("acme/x", "v1")
     assert listing.commit == commit and listing.license is None
@@ -268,7 +275,9 @@ def _fetch(commit: str, dest: Path, size: int = len(BODY)) -> tuple[FileDigest, 
     """Fetch model.bin into ``dest/nested`` (neither exists yet)."""
     counted: list[int] = []
     remote = RemoteFile("model.bin", size, None, None)
-    digest = HUBS["hf"].client().fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)  # made, parents too
+    digest = (
+        HUBS["hf"].client(Settings.from_env()).fetch(BODY_REPO, commit, remote, dest / "nested", counted.append)
+    )  # made, parents too
     return digest, counted
 
 
@@ -333,16 +342,16 @@ def test_dates_of_listed_models(value: object, date: str | None) -> None:
 def test_where_a_hub_is_said_with_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODELSCOPE_ENDPOINT", raising=False)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    assert HUBS["ms"].where() == "https://www.modelscope.cn (MODELSCOPE_ENDPOINT unset)"
-    assert HUBS["hf"].where() == "https://huggingface.co (HF_ENDPOINT)"
+    assert HUBS["ms"].where(Settings.from_env()) == "https://www.modelscope.cn (MODELSCOPE_ENDPOINT unset)"
+    assert HUBS["hf"].where(Settings.from_env()) == "https://huggingface.co (HF_ENDPOINT)"
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://mirror.example")
-    assert HUBS["ms"].where() == "http://mirror.example (MODELSCOPE_ENDPOINT)"
+    assert HUBS["ms"].where(Settings.from_env()) == "http://mirror.example (MODELSCOPE_ENDPOINT)"
 
 
 # --- the rest of what the adapters read from an answer ---------------------------------------------
 def test_modelscope_commit_by_date_then_by_id_and_a_commit_asked_for_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     def listing(entries: list[dict[str, object]], revision: str = "v1") -> str:
-        client = HUBS["ms"].adapter(None)
+        client = HUBS["ms"].adapter(None, "master")
         monkeypatch.setattr(client, "_api", lambda: _Api([{"Revision": "v1"}], entries))
         return client.list("acme/x", revision).commit
 
@@ -375,7 +384,7 @@ def test_modelscope_licence_is_a_non_empty_string_or_nothing(
             assert kind == "model"
             return SimpleNamespace(**answer)
 
-    client = HUBS["ms"].adapter(None)
+    client = HUBS["ms"].adapter(None, "master")
     monkeypatch.setattr(client, "_api", lambda: Api([], [{"Path": "a", "Revision": "1" * 40}]))
     assert client.list("acme/x", "1" * 40).license == licence
 
@@ -390,11 +399,11 @@ def test_both_hubs_list_an_organisations_models_with_downloads_and_dates(
     hub.store.publish("listed-org/one", {"README.md": b"# one\n"})
     hub.store.describe("listed-org/one", tasks=("punctuation",), pipeline_tag="token-classification", downloads=42)
     created = datetime.fromtimestamp(hub.store.created("listed-org/one"), tz=timezone.utc).strftime("%Y-%m-%d")
-    (ms,) = HUBS["ms"].client().search("listed-org", None, 10)
-    (hf,) = HUBS["hf"].client().search("listed-org", None, 10)
+    (ms,) = HUBS["ms"].client(Settings.from_env()).search("listed-org", None, 10)
+    (hf,) = HUBS["hf"].client(Settings.from_env()).search("listed-org", None, 10)
     assert ms == RemoteModel("listed-org/one", ("punctuation",), 42, created)
     assert hf == RemoteModel("listed-org/one", ("token-classification",), 42, created)
-    assert HUBS["ms"].client().search("listed-org", "auto-speech-recognition", 10) == []
+    assert HUBS["ms"].client(Settings.from_env()).search("listed-org", "auto-speech-recognition", 10) == []
 
 
 def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
@@ -410,7 +419,7 @@ def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
     assert (online.attempts, online.progress, online.offline) == (5, "off", False)  # type: ignore[union-attr]
     online.materialize(["config.yaml"], ctx.report)
     offline_ctx = replace(ctx, offline=True)
-    by_commit = replace(by_tag, revision=commit)
+    by_commit = replace(by_tag, origin=replace(by_tag.origin, revision=commit))
     for model in (by_tag, by_commit):
         source = open_source(model, offline_ctx)
         assert source.commit == commit and source.listing["config.yaml"].sha256 is not None
@@ -423,13 +432,13 @@ def test_an_offline_source_comes_from_the_cache_by_ref_or_by_commit(
     snapshot.write_text('{"files": "not a listing"}')
     with pytest.raises(IntegrityError) as info:
         open_source(by_tag, offline_ctx)
-    assert str(info.value) == f"the cached listing of {repo}@{commit}: not a listing"
+    stale = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
+    assert str(info.value) == f"the cached listing {snapshot}: files: expected a table of files, got str{stale}"
     snapshot.write_text(json.dumps({"files": {"config.yaml": {"size": -1, "sha256": None}}}))
     with pytest.raises(IntegrityError) as info:
         open_source(by_tag, offline_ctx)
-    assert str(info.value).startswith(
-        f"model m: the cached listing of {repo}@{commit}: size of 'config.yaml': -1 is not"
-    )
+    assert str(info.value).startswith(f"model m: the cached listing {snapshot}: size of 'config.yaml': -1 is not")
+    assert str(info.value).endswith(stale)
     snapshot.unlink()
     with pytest.raises(FetchError) as fetch:
         open_source(by_tag, offline_ctx)  # the ref is there, the listing is not
@@ -450,7 +459,7 @@ def test_a_listing_that_names_no_commit_or_cannot_be_had_is_named(
         def list(self, repo: str, revision: str | None) -> RepoListing:
             return RepoListing("main", {})
 
-    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url: Moved()))
+    monkeypatch.setitem(HUBS, "hf", replace(HUBS["hf"], adapter=lambda _url, _branch: Moved()))
     with pytest.raises(IntegrityError) as info:
         open_source(model, ctx)
     assert str(info.value) == "model m: Hugging Face gave 'main' as the commit of acme/nowhere"
@@ -462,7 +471,7 @@ def test_client_log_records_carry_no_endpoint_credentials(
     before = logging.getLogRecordFactory()
     request.addfinalizer(lambda: logging.setLogRecordFactory(before))
     logging.setLogRecordFactory(logging.LogRecord)  # as in a process where no client was made yet
-    HUBS["ms"].client()  # installs the redacting record factory
+    HUBS["ms"].client(Settings.from_env())  # installs the redacting record factory
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -490,10 +499,16 @@ def test_client_log_records_carry_no_endpoint_credentials(
 def test_hugging_face_defaults_and_no_telemetry(
     monkeypatch: pytest.MonkeyPatch, hub: LoopbackHub, hub_env: dict[str, str]
 ) -> None:
-    assert HUBS["hf"].adapter(None).endpoint == "https://huggingface.co"  # type: ignore[attr-defined]
+    """Making a client sets nothing in the process; the build's (or command's) settings turn the
+    client's telemetry off once, before it is used."""
+    assert HUBS["hf"].adapter(None, "main").endpoint == "https://huggingface.co"  # type: ignore[attr-defined]
     monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
     hub.store.publish("acme/telemetry", {"config.yaml": SMALL_CONFIG})
-    HUBS["hf"].client().list("acme/telemetry", None)
+    settings = Settings.from_env()
+    client = HUBS["hf"].client(settings)
+    assert "HF_HUB_DISABLE_TELEMETRY" not in os.environ
+    settings.quiet_hub_clients()
+    client.list("acme/telemetry", None)
     assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
 
 
@@ -507,7 +522,7 @@ def test_hugging_face_answer_without_a_commit_is_refused(
 
     monkeypatch.setattr(hubserver.HuggingFaceRoutes, "info_payload", staticmethod(info_payload))
     with pytest.raises(FetchError) as info:
-        HUBS["hf"].client().list(VAD_HF_REPO, "v2.0.4")
+        HUBS["hf"].client(Settings.from_env()).list(VAD_HF_REPO, "v2.0.4")
     assert str(info.value) == f"Hugging Face did not report the commit of {VAD_HF_REPO}@v2.0.4"
 
 
@@ -525,7 +540,7 @@ def test_a_listing_body_is_bounded_after_decompression(
         ),
     )
     with pytest.raises(FetchError) as info:
-        HUBS["hf"].client().list(VAD_HF_REPO, "v2.0.4")
+        HUBS["hf"].client(Settings.from_env()).list(VAD_HF_REPO, "v2.0.4")
     assert str(info.value) == f"Hugging Face's listing of {VAD_HF_REPO} is over 16 MiB; not read further"
 
 
@@ -533,7 +548,7 @@ def test_modelscope_downloads_report_progress_and_hash_what_has_no_listed_sha256
     hub: LoopbackHub, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     commit = hub.store.publish("acme/ms-body", {"model.bin": BODY})
-    client = HUBS["ms"].client()
+    client = HUBS["ms"].client(Settings.from_env())
     for sha256 in (hashlib.sha256(BODY).hexdigest(), None):
         counted: list[int] = []
         dest = tmp_path / str(sha256 is None)
@@ -554,7 +569,7 @@ def test_modelscope_download_of_other_bytes_or_a_short_body(
     hub.tamper.add("other.bin")
     try:
         with pytest.raises(IntegrityError) as info:
-            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "a")
+            HUBS["ms"].client(Settings.from_env()).fetch("acme/ms-tampered", commit, remote, tmp_path / "a")
     finally:
         hub.tamper.discard("other.bin")
     assert str(info.value).startswith(
@@ -563,7 +578,7 @@ def test_modelscope_download_of_other_bytes_or_a_short_body(
     hub.faults["other.bin"] = Fault("short")
     try:
         with pytest.raises(FileSizeMismatchError):  # a short body: worth another try (HubSource retries it)
-            HUBS["ms"].client().fetch("acme/ms-tampered", commit, remote, tmp_path / "b")
+            HUBS["ms"].client(Settings.from_env()).fetch("acme/ms-tampered", commit, remote, tmp_path / "b")
     finally:
         hub.faults.pop("other.bin")
 
@@ -572,7 +587,7 @@ def test_listing_an_unreachable_hub_names_it_and_the_error(monkeypatch: pytest.M
     monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the client's retry backoff
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(FetchError) as info:
-        search("ms", ["iic"], None, limit=5, offline=False)
+        search("ms", ["iic"], None, limit=5, settings=Settings.from_env())
     assert re.fullmatch(
         r"cannot list the models of iic on ModelScope at http://127\.0\.0\.1:9 \(MODELSCOPE_ENDPOINT\): \w*Error: .+; "
         r"check the network, or set MODELSCOPE_ENDPOINT to a reachable mirror",
@@ -585,13 +600,16 @@ def test_listing_an_unreachable_hub_names_it_and_the_error(monkeypatch: pytest.M
 def test_a_hub_client_turns_the_clients_own_bars_off_unless_asked(
     hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
 ) -> None:
-    """modelscope_hub draws a tqdm bar per file: making a client sets TQDM_DISABLE=1 unless the
-    user set it (TQDM_DISABLE=0 keeps the bars)."""
+    """modelscope_hub draws a tqdm bar per file: a build's settings set TQDM_DISABLE=1 unless the
+    user set it (TQDM_DISABLE=0 keeps the bars); making a client sets nothing."""
     if given is None:
         monkeypatch.delenv("TQDM_DISABLE", raising=False)
     else:
         monkeypatch.setenv("TQDM_DISABLE", given)
-    HUBS["ms"].client()
+    settings = Settings.from_env()
+    HUBS["ms"].client(settings)
+    assert os.environ.get("TQDM_DISABLE") == given
+    settings.quiet_hub_clients()
     assert os.environ["TQDM_DISABLE"] == expected
 
 
@@ -614,3 +632,91 @@ def test_non_ascii_names_spaces_and_percent_signs_are_listed_fetched_and_verifie
     fetched = source.materialize(sorted(ODD_NAMES), ctx.report)
     assert {name: record.source.read_bytes() for name, record in fetched.items()} == ODD_NAMES
     assert all(record.sha256 == hashlib.sha256(ODD_NAMES[n]).hexdigest() for n, record in fetched.items())
+
+
+# --- a third hub: one registry entry and one adapter ---------------------------------------------
+class DirectoryHub:
+    """A stand-in hub adapter: each repository a directory under the endpoint (a local path),
+    each commit a subdirectory named by its id, each branch a file under ``refs/`` naming one."""
+
+    def __init__(self, url: str | None, default_branch: str) -> None:
+        assert url is not None, "DIRHUB_ENDPOINT is unset"
+        self.root, self.default_branch = Path(url), default_branch
+
+    def list(self, repo: str, revision: str | None) -> RepoListing:
+        wanted = revision or self.default_branch
+        ref = self.root / repo / "refs" / wanted
+        commit = ref.read_text().strip() if ref.is_file() else wanted
+        files = {
+            p.relative_to(self.root / repo / commit).as_posix(): p
+            for p in sorted((self.root / repo / commit).rglob("*"))
+            if p.is_file()
+        }
+        listed = {
+            n: RemoteFile(n, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for n, p in files.items()
+        }
+        return RepoListing(commit, listed, "MIT")
+
+    def fetch(self, repo: str, commit: str, remote: RemoteFile, dest: Path, progress: object = None) -> FileDigest:
+        target = dest / remote.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (self.root / repo / commit / remote.path).open("rb") as src, target.open("wb") as out:
+            return hash_stream(src, remote.size, out)
+
+    def search(self, owner: str, task: str | None, limit: int) -> list[RemoteModel]:
+        return [RemoteModel(f"{owner}/{d.name}") for d in sorted((self.root / owner).iterdir())][:limit]
+
+
+def test_a_third_hub_is_one_entry_and_one_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering a hub (its entry and its adapter, nothing else) is enough to declare, plan, lock,
+    build and describe a model from it."""
+    commit = "d" * 40
+    files = realvad.model_files()
+    root = tmp_path / "dirhub"
+    for name, data in files.items():
+        (root / "acme/vad" / commit / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "acme/vad" / commit / name).write_bytes(data)
+    (root / "acme/vad/refs").mkdir()
+    (root / "acme/vad/refs/trunk").write_text(commit)
+    spec = HubSpec(
+        "dh",
+        "Directory hub",
+        "DIRHUB_ENDPOINT",
+        None,
+        "trunk",
+        DirectoryHub,
+        organisations=("acme",),
+        page="https://dirhub.example/{repo}",
+        purl_type="generic",
+        token_vars=("DIRHUB_TOKEN",),
+    )
+    monkeypatch.setitem(HUBS, "dh", spec)
+    monkeypatch.setenv("DIRHUB_ENDPOINT", str(root))
+    monkeypatch.setenv("DIRHUB_TOKEN", "secret")
+    monkeypatch.setenv("HATCH_FUNASR_CACHE", str(tmp_path / "cache"))
+    project = make_project(tmp_path, 'vad = { model = "acme/vad", hub = "dh", family = "fsmn-vad" }\n')
+    config = load_config(project)
+    settings = Settings.from_env()
+    ctx = BuildContext.create(tmp_path / "work", settings=settings)
+    lock = lock_models(config, ctx)
+    assert (lock.models["vad"].hub, lock.models["vad"].commit) == ("dh", commit)
+    write_lock(project, lock)
+    assert read_lock(project) == lock
+    pkg = stage_project(project, tmp_path / "stage")
+    manifest = read_manifest((pkg / "funasr_manifest.json").read_bytes(), "the manifest")
+    vad = manifest.models["vad"]
+    assert (vad.hub, vad.repo, vad.commit, vad.license) == ("dh", "acme/vad", commit, "MIT")
+    assert {rel: f.sha256 for rel, f in vad.files.items()} == {
+        n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n in vad.files
+    }
+    bom = json.loads(render(manifest, epoch=0))
+    (component,) = bom["components"]
+    assert component["purl"] == f"pkg:generic/acme/vad@{commit}"
+    assert component["externalReferences"][0] == {
+        "type": "distribution",
+        "url": "https://dirhub.example/acme/vad",
+        "comment": "Directory hub",
+    }
+    assert "DIRHUB_TOKEN" not in export_environment(settings)
+    assert export_environment(settings)["DIRHUB_ENDPOINT"] == "http://127.0.0.1:9"
+    assert [m.repo for _, m in search("dh", (), None, limit=5, settings=settings)] == ["acme/vad"]

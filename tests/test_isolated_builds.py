@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from support import realvad
+from support.hubserver import LoopbackHub
 from support.projects import assert_brackets_speech, install_and_run_vad, offline_env, only_wheel, run
 from support.speech import Utterance
 
@@ -186,8 +187,39 @@ def test_dependencies_follow_the_declaration(tmp_path: Path, hub_env: dict[str, 
     # GGUF: a ready FunAudioLLM repository needs nothing; a checkpoint converted here, FunASR's
     # converter's stack (torch, funasr for the check, gguf).
     assert _requirements(tmp_path, 'vad = "fsmn-vad-gguf"\n') == []
-    converted = _requirements(tmp_path, 'vad = { model = "fsmn-vad", format = "gguf", hub = "ms" }\n')
+    # (offline: its listing unknown, the conversion is planned from the declaration)
+    gguf = 'vad = { model = "fsmn-vad", format = "gguf", hub = "ms" }\n'
+    converted = _requirements(tmp_path, gguf, HATCH_FUNASR_OFFLINE="1")
     assert {"funasr", "torch", "gguf"} <= _names(converted), converted
+
+
+def test_dependencies_ask_the_hub_whether_a_repository_ships_onnx(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    """No name guessing: a repository that ships model.onnx under any name asks for nothing heavy
+    (one listing request, kept in the cache for the build); one with only the PyTorch checkpoint
+    still asks for the export stack; offline with nothing known, the export stack is asked for."""
+    onnx = realvad.model_files()
+    hub.store.publish("acme/vad-exported", onnx, revision="main")
+    checkpoint = {
+        "model.pt": b"\x80\x02 not a real checkpoint",
+        "config.yaml": onnx["config.yaml"],
+        "am.mvn": onnx["am.mvn"],
+    }
+    hub.store.publish("acme/vad-checkpoint", checkpoint, revision="main")
+    hub.clear_log()
+    ready = _requirements(tmp_path, 'vad = { model = "acme/vad-exported", hub = "hf", family = "fsmn-vad" }\n')
+    assert ready == [], ready
+    listings = [path for method, path in hub.requests if "/api/models/" in path]
+    assert len(listings) == 1, hub.requests
+    assert list(Path(hub_env["HATCH_FUNASR_CACHE"]).glob("snapshots/hf/acme/vad-exported/*.json"))
+    hub.clear_log()
+    assert _requirements(tmp_path, 'vad = { model = "acme/vad-exported", hub = "hf", family = "fsmn-vad" }\n') == []
+    assert hub.requests == []  # known from the cache now
+    pytorch = 'vad = { model = "acme/vad-checkpoint", hub = "hf", family = "fsmn-vad" }\n'
+    assert {"funasr", "torch"} <= _names(_requirements(tmp_path, pytorch))
+    unknown = 'vad = { model = "acme/vad-elsewhere", hub = "hf", family = "fsmn-vad" }\n'
+    assert {"funasr", "torch"} <= _names(_requirements(tmp_path, unknown, HATCH_FUNASR_OFFLINE="1"))
 
 
 def test_requirements_come_from_our_own_extras(tmp_path: Path) -> None:

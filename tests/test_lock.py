@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +13,7 @@ from support import hubrepos
 from support.hubserver import LoopbackHub
 from support.projects import (
     DEAD,
+    FIXTURES,
     MODEL,
     RUNTIME,
     VAD_HF_REPO,
@@ -37,6 +38,7 @@ from hatch_funasr.lock import (
     read_lock,
     write_lock,
 )
+from hatch_funasr.model import HubRef
 
 
 @pytest.fixture
@@ -163,7 +165,7 @@ def test_cache_poisoned_after_locking_is_detected(
     project = make_project(tmp_path)
     lock_project(project)
     sha = hashlib.sha256(vad_repo[MODEL]).hexdigest()
-    blob = Cache().blob_path(sha)
+    blob = Cache(Path(hub_env["HATCH_FUNASR_CACHE"])).blob_path(sha)
     blob.chmod(0o644)
     data = bytearray(blob.read_bytes())
     data[100] ^= 0xFF
@@ -223,6 +225,13 @@ def test_unlocked_hf_build_still_checks_lfs_sha256(tmp_path: Path, hub_env: dict
 
 # --- the lock file itself, in process: its exact text, every value checked ------------------------
 C1, C2 = "1" * 40, "2" * 40
+D_VAD = {"export": False, "family": "fsmn-vad"}
+D_ASR = {
+    "exclude": [],
+    "export": "auto",
+    "extra": [{"files": ["bpe.model"], "hub": "hf", "repo": "FunAudioLLM/SenseVoiceSmall"}],
+    "quantize": True,
+}
 S1, S2 = "a" * 64, "b" * 64
 LOCK_TEXT = f"""\
 # funasr.lock: written by `hatch-funasr lock`; commit it. Do not edit by hand.
@@ -235,7 +244,7 @@ repo = "iic/SenseVoiceSmall-onnx"
 revision = "v2.0.5"
 commit = "{C1}"
 license = "Apache-2.0"
-declaration = "{{\\"q\\":1}}"
+declaration = {{ exclude = [], export = "auto", extra = [{{ files = ["bpe.model"], hub = "hf", repo = "FunAudioLLM/SenseVoiceSmall" }}], quantize = true }}
 files = [
   {{ path = "am.mvn", size = 11203, sha256 = "{S1}" }},
   {{ path = "sub/tokens.json", size = 3, sha256 = "{S2}" }},
@@ -254,13 +263,13 @@ files = [
 hub = "ms"
 repo = "iic/vad"
 commit = "{C2}"
-declaration = "d"
+declaration = {{ export = false, family = "fsmn-vad" }}
 files = [
 ]
 """
 LOCK = Lock(
     {
-        "vad": LockedModel(hub="ms", repo="iic/vad", revision=None, commit=C2, files=(), name="vad", declaration="d"),
+        "vad": LockedModel(hub="ms", repo="iic/vad", revision=None, commit=C2, files=(), name="vad", declaration=D_VAD),
         "asr": LockedModel(
             hub="ms",
             repo="iic/SenseVoiceSmall-onnx",
@@ -274,7 +283,7 @@ LOCK = Lock(
             ),
             license="Apache-2.0",
             name="asr",
-            declaration='{"q":1}',
+            declaration=D_ASR,
             extra=(LockedRepo("hf", "FunAudioLLM/SenseVoiceSmall", None, C2, (LockedFile("bpe.model", 0, S2),)),),
         ),
     }
@@ -301,7 +310,7 @@ def test_the_lock_is_written_exactly_and_read_back_whole(tmp_path: Path) -> None
         "v2.0.5",
         C1,
         "Apache-2.0",
-        '{"q":1}',
+        D_ASR,
         "asr",
     )
     assert asr.extra == LOCK.models["asr"].extra
@@ -350,14 +359,35 @@ def _bad(tmp_path: Path, old: str, new: str) -> str:
         ('repo = "iic/vad"', 'repo = "vad"', "models.vad.repo: 'vad' is not a hub repository id owner/name"),
         ('repo = "iic/vad"', "repo = 7", "models.vad.repo: expected a non-empty string, got 7"),
         (
-            'declaration = "d"\nfiles = [\n]',
-            'declaration = "d"\nfiles = "x"',
+            'family = "fsmn-vad" }\nfiles = [\n]',
+            'family = "fsmn-vad" }\nfiles = "x"',
             "models.vad.files: expected an array of tables, got str",
         ),
-        ('declaration = "d"\n', "", "models.vad.declaration: expected a non-empty string, got None"),
         (
-            'declaration = "d"\nfiles = [\n]',
-            'declaration = "d"\nfiles = [1]',
+            'declaration = { export = false, family = "fsmn-vad" }\n',
+            "",
+            "models.vad.declaration: expected the table `hatch-funasr lock` writes, got None; it is not edited by hand",
+        ),
+        (
+            'declaration = { export = false, family = "fsmn-vad" }',
+            'declaration = "{\\"family\\": \\"fsmn-vad\\""',
+            'models.vad.declaration: expected the table `hatch-funasr lock` writes, got \'{"family": "fsmn-vad"\'; '
+            "it is not edited by hand",
+        ),
+        (
+            'export = false, family = "fsmn-vad"',
+            "export = false, family = 3",
+            "models.vad.declaration.family: 3 is not a value `hatch-funasr lock` writes there",
+        ),
+        (
+            'extra = [{ files = ["bpe.model"]',
+            'extra = [{ files = "bpe.model"',
+            "models.asr.declaration.extra: [{'files': 'bpe.model', 'hub': 'hf', 'repo': 'FunAudioLLM/SenseVoiceSmall'}] "
+            "is not a value",
+        ),
+        (
+            'family = "fsmn-vad" }\nfiles = [\n]',
+            'family = "fsmn-vad" }\nfiles = [1]',
             "models.vad.files[0]: expected a table, got int",
         ),
         ('path = "am.mvn"', 'path = "../am.mvn"', "models.asr.files[0].path: unsafe file name '../am.mvn'"),
@@ -392,6 +422,25 @@ def _bad(tmp_path: Path, old: str, new: str) -> str:
             "models: expected a table of models, got int",
         ),
         ("size = 11203", "size = -1", "models.asr.files[0].size: -1 is not a file size"),
+        ('export = "auto"', 'export = "sometimes"', "models.asr.declaration.export: 'sometimes' is not a value"),
+        ("quantize = true }", 'quantize = "yes" }', "models.asr.declaration.quantize: 'yes' is not a value"),
+        ("quantize = true }", "quantize = true, keep-fp32 = 0 }", "models.asr.declaration.keep-fp32: 0 is not a value"),
+        ("exclude = []", "exclude = [1]", "models.asr.declaration.exclude: [1] is not a value"),
+        ('export = "auto",', 'colour = "red", export = "auto",', "models.asr.declaration.colour: 'red' is not a value"),
+        ('declaration = { export = false, family = "fsmn-vad" }', "declaration = {}", "got {}; it is not edited"),
+        (
+            'repo = "FunAudioLLM/SenseVoiceSmall" }',
+            'repo = "FunAudioLLM/SenseVoiceSmall", branch = "x" }',
+            "declaration.extra: ",
+        ),
+        (
+            'repo = "FunAudioLLM/SenseVoiceSmall" }',
+            'repo = "FunAudioLLM/SenseVoiceSmall", revision = 3 }',
+            "declaration.extra: ",
+        ),
+        ('hub = "hf", repo = "FunAudioLLM', 'hub = 1, repo = "FunAudioLLM', "declaration.extra: "),
+        ('files = ["bpe.model"]', 'files = "bpe.model"', "declaration.extra: "),
+        ("extra = [{ files", 'extra = ["x", { files', "declaration.extra: "),
         ("[models.vad]", "[models.vad", "Expected ']' at the end of a table declaration"),
     ],
 )
@@ -415,11 +464,12 @@ def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
     (project / "m").mkdir()
     config = load_config(project)
     vad = next(m for m in config.models if m.name == "vad")
-    was = json.loads(declaration_of(vad)) | {"revision": "v2.0.3", "quantize": True}
+    assert isinstance(vad.origin, HubRef)
+    was = declaration_of(vad, vad.origin) | {"revision": "v2.0.3", "quantize": True}
     entry = LockedModel(
-        hub="ms", repo=vad.repo or "", revision="v2.0.3", commit=C1, files=(), name="vad", declaration=json.dumps(was)
+        hub="ms", repo=vad.origin.repo, revision="v2.0.3", commit=C1, files=(), name="vad", declaration=was
     )
-    gone = LockedModel(hub="ms", repo="iic/x", revision=None, commit=C1, files=(), name="old", declaration="{}")
+    gone = LockedModel(hub="ms", repo="iic/x", revision=None, commit=C1, files=(), name="old", declaration={})
     assert mismatches(config, Lock({"vad": entry, "old": gone})) == [
         "model new is declared but not in funasr.lock",
         "model vad changed since it was locked: quantize True -> False, revision 'v2.0.3' -> 'v2.0.4'",
@@ -427,16 +477,19 @@ def test_mismatches_name_each_change_and_each_model(tmp_path: Path) -> None:
     ]
     same = LockedModel(
         hub="ms",
-        repo=vad.repo or "",
+        repo=vad.origin.repo,
         revision="v2.0.4",
         commit=C1,
         files=(),
         name="vad",
-        declaration=declaration_of(vad),
+        declaration=declaration_of(vad, vad.origin),
     )
     new = next(m for m in config.models if m.name == "new")
     assert (
-        mismatches(config, Lock({"vad": same, "new": replace(same, name="new", declaration=declaration_of(new))})) == []
+        mismatches(
+            config, Lock({"vad": same, "new": replace(same, name="new", declaration=declaration_of(new, new.origin))})
+        )
+        == []
     )
 
 
@@ -446,7 +499,7 @@ def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) 
         'include = ["*.txt"], exclude = ["x"] }\n'
     )
     config = load_config(make_project(tmp_path, models))
-    assert json.loads(declaration_of(config.models[0])) == {
+    assert declaration_of(config.models[0], config.models[0].origin) == {
         "hub": "ms",
         "repo": "iic/SenseVoiceSmall-onnx",
         "revision": "v2.0.5",
@@ -457,10 +510,30 @@ def test_the_declaration_records_what_decides_commits_and_files(tmp_path: Path) 
         "keep-fp32": False,
         "include": ["*.txt"],
         "exclude": ["x"],
-        "extra": [["ms", "iic/SenseVoiceSmall", None, ["chn_jpn_yue_eng_ko_spectok.bpe.model"]]],
+        "extra": [{"hub": "ms", "repo": "iic/SenseVoiceSmall", "files": ["chn_jpn_yue_eng_ko_spectok.bpe.model"]}],
     }
-    text = declaration_of(config.models[0])
-    assert ", " not in text and ": " not in text and text.startswith('{"exclude":["x"],"export":"auto",')  # sorted
+    assert list(declaration_of(config.models[0], config.models[0].origin))[:2] == [
+        "exclude",
+        "export",
+    ]  # sorted, as written
+
+
+def test_a_lock_whose_declarations_are_json_strings_still_reads(tmp_path: Path) -> None:
+    """Locks written before declarations were TOML tables hold each as a JSON string (with nulls,
+    extra repositories as arrays): read into the same table, they match the declaration, and the
+    next `lock` writes them as tables."""
+    project = tmp_path / "p"
+    shutil.copytree(FIXTURES / "lock-json-declaration", project)
+    assert '"{\\"exclude\\":[]' in (project / "funasr.lock").read_text()
+    lock = read_lock(project)
+    assert lock is not None
+    config = load_config(project)
+    assert mismatches(config, lock) == []
+    assert lock.models["asr"].declaration == declaration_of(config.model("asr"), config.model("asr").origin)
+    assert "keep-fp32" not in lock.models["vad"].declaration
+    write_lock(project, lock)
+    assert 'declaration = { exclude = [], export = "auto", extra = [{ files' in (project / "funasr.lock").read_text()
+    assert read_lock(project) == lock
 
 
 def test_a_lock_without_models_pins_nothing(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from support.hubserver import LoopbackHub, RepoStore
 
 from hatch_funasr import cli, hubs
 from hatch_funasr.config import parse
+from hatch_funasr.model import HubRef
 from hatch_funasr.settings import tomllib
 
 #: Real repository names (the seed's tables, hub-listings.md, the catalog) and one of each kind
@@ -132,7 +133,8 @@ def test_modelscope_listing_marks_every_repository_and_its_lines_parse(
     assert len(models) == len(shown) == 9
     for item in (by_repo[r] for r in shown):
         m = models[item.name]  # type: ignore[index]
-        assert m.hub == "ms" and cli._same_repo(m.repo, item.repo), (item.declaration, m.repo)
+        assert isinstance(m.origin, HubRef), item.declaration
+        assert m.origin.hub == "ms" and cli._same_repo(m.origin.repo, item.repo), (item.declaration, m.origin)
         assert m.family == item.family
     assert 'paraformer = { model = """\\\n' in out, "a long repo id is wrapped into a TOML multi-line string"
     assert '\nsensevoice-pt = { model = "sensevoice-small", hub = "ms", format = "pytorch" }\n' in out
@@ -153,8 +155,8 @@ def test_both_hubs_paste_into_one_table(
     code, out, err = _models(capsys)
     assert code == 0, err
     models = _parsed(out, tmp_path)  # no name twice, though fsmn-vad is on both hubs
-    assert (models["fsmn-vad"].hub, models["fsmn-vad-hf"].hub) == ("ms", "hf")
-    assert models["fsmn-vad-hf"].repo == "funasr/fsmn-vad" and len(models) == 9 + 5
+    assert (models["fsmn-vad"].origin.hub, models["fsmn-vad-hf"].origin.hub) == ("ms", "hf")  # type: ignore[union-attr]
+    assert models["fsmn-vad-hf"].origin == HubRef("hf", "funasr/fsmn-vad") and len(models) == 9 + 5
 
 
 def _remote(repo: str) -> Any:
@@ -172,14 +174,14 @@ def test_hugging_face_listing_by_author_and_task_and_wide_and_json(
     listed = [t for m, t in listing_env.requests if t.startswith("/api/models?")]
     assert {re.search(r"author=(\w+)", t).group(1) for t in listed} == {"FunASR", "FunAudioLLM"}  # type: ignore[union-attr]
     models = _parsed(out, tmp_path)
-    assert {(m.name, m.repo) for m in models.values()} == {
+    assert {(m.name, m.origin.repo) for m in models.values()} == {  # type: ignore[union-attr]
         ("paraformer-zh", "funasr/paraformer-zh"),
         ("fsmn-vad", "funasr/fsmn-vad"),
         ("fsmn-vad-onnx", "funasr/fsmn-vad-onnx"),
         ("campplus", "funasr/campplus"),  # cam++ is no TOML bare key: the family names it
         ("sensevoice-small", "FunAudioLLM/SenseVoiceSmall"),
     }
-    assert all(m.hub == "hf" for m in models.values())
+    assert all(m.origin == HubRef("hf", m.origin.repo) for m in models.values())  # type: ignore[union-attr]
     assert "# (1 more with no FunASR family" in out  # CosyVoice: a TTS model, not one of FunASR's families
 
     code, out, _ = _models(capsys, "--hub", "hf", "--task", "voice-activity-detection", "--json")

@@ -189,7 +189,7 @@ VALID: dict[str, Any] = {
             "revision": "v2.0.4",
             "commit": C1,
             "license": "Apache-2.0",
-            "declaration": '{"q":1}',
+            "declaration": {"hub": "ms", "repo": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "format": "onnx"},
             "files": [{"path": "am.mvn", "size": 3, "sha256": "a" * 64}],
             "extra": [
                 {

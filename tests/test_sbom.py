@@ -30,6 +30,7 @@ from support.projects import (
     wheel_build,
 )
 
+from hatch_funasr.manifest import read_manifest
 from hatch_funasr.pack import read_record
 from hatch_funasr.sbom import SBOM_NAME, SPDX_IDS, license_choice, render
 
@@ -211,7 +212,7 @@ def test_an_extra_file_names_the_commit_it_came_from_not_the_movable_revision() 
             }
         },
     }
-    data = render(manifest, epoch=315532800)
+    data = render(read_manifest(manifest, "the test's manifest"), epoch=315532800)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(data.decode("utf-8")) is None
     (model,) = json.loads(data)["components"]
     origins = {f["name"].rsplit("/", 1)[1]: properties(f).get("funasr:from") for f in model["components"]}

@@ -97,8 +97,8 @@ def test_a_switch_is_read_in_any_case_and_spacing(value: str, on: bool) -> None:
 
 
 def test_only_settings_reads_the_environment() -> None:
-    """`os.environ` / `os.getenv` are read in settings.py alone (hubs and export only pass
-    variables on to the clients and the export child)."""
+    """`os.environ` / `os.getenv` are read in settings.py alone: hub endpoints and the export
+    child's environment come from the settings, and making a hub client sets nothing."""
     readers = {}
     for module in PACKAGE.glob("*.py"):
         tree = ast.parse(module.read_text())
@@ -114,10 +114,9 @@ def test_only_settings_reads_the_environment() -> None:
             readers[module.name] = reads
     # _bundle_runtime.py runs on the deployment host, not in the build: it only sets a variable
     # for the FunASR program it execs (ORT_DISABLE_TELEMETRY).
-    assert set(readers) == {"settings.py", "hubs.py", "export.py", "_bundle_runtime.py"}, readers
-    for writer in ("hubs.py", "export.py", "_bundle_runtime.py"):
-        text = (PACKAGE / writer).read_text()
-        assert "os.environ.get(" not in text and "os.getenv(" not in text, writer
+    assert set(readers) == {"settings.py", "_bundle_runtime.py"}, readers
+    text = (PACKAGE / "_bundle_runtime.py").read_text()
+    assert "os.environ.get(" not in text and "os.getenv(" not in text
 
 
 def test_hub_registry_drives_the_catalog_and_the_declaration() -> None:

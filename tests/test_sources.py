@@ -35,7 +35,7 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
 from hatch_funasr.lock import LockedFile, LockedModel, LockedRepo, read_lock
-from hatch_funasr.model import ExtraFiles, RemoteFile, RepoListing
+from hatch_funasr.model import ExtraFiles, HubRef, RemoteFile, RepoListing
 from hatch_funasr.sources import HubSource, LocalSource, listing_json, open_source
 
 
@@ -368,7 +368,7 @@ COMMIT = "c" * 40
 def _source(tmp_path: Path, client: FakeClient, **kwargs: object) -> HubSource:
     model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
-    return HubSource(model, COMMIT, _listed(FILES), cache, client, **kwargs)  # type: ignore[arg-type]
+    return HubSource(model, model.origin, COMMIT, _listed(FILES), cache, client, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -478,7 +478,7 @@ def test_a_locked_source_re_verifies_cached_bytes_and_fetches_an_altered_copy_ag
 def test_a_git_hashed_file_is_checked_by_its_git_id_and_learns_its_sha256(tmp_path: Path) -> None:
     model = config_of(tmp_path, {"vad": {"model": "acme/vad", "hub": "hf", "family": "fsmn-vad"}}).models[0]
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
-    source = HubSource(model, COMMIT, _listed(FILES, sha=False), cache, FakeClient(FILES))  # type: ignore[arg-type]
+    source = HubSource(model, model.origin, COMMIT, _listed(FILES, sha=False), cache, FakeClient(FILES))  # type: ignore[arg-type]
     assert source.missing(["am.mvn"]) == ["am.mvn"]  # no sha256: nothing in the cache can be it
     assert source.read_text("config.yaml") == FILES["config.yaml"].decode()
     assert source.read_text("nope.txt") is None
@@ -529,7 +529,7 @@ def test_a_link_to_a_sibling_directory_sharing_the_name_prefix_is_outside(tmp_pa
     (root / "am.mvn").symlink_to(private / "secret.key")
     model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
     with pytest.raises(IntegrityError, match=r"is a symbolic link to .*vad-private/secret\.key, outside the model"):
-        LocalSource.open(model)
+        LocalSource.open(model, model.origin)
 
 
 def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_directory(
@@ -542,7 +542,7 @@ def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_direc
     (root / "link.yaml").symlink_to(root / "config.yaml")
     (root / "linked-dir").symlink_to(root / "sub", target_is_directory=True)
     model = config_of(tmp_path, {"vad": {"path": "models/vad"}}).models[0]
-    source = LocalSource.open(model)
+    source = LocalSource.open(model, model.origin)
     assert {p: (f.path, f.size) for p, f in source.listing.items()} == {
         "config.yaml": ("config.yaml", 24),
         "link.yaml": ("link.yaml", 24),
@@ -557,24 +557,24 @@ def test_a_local_directory_lists_its_files_and_refuses_what_is_not_a_model_direc
         None,
     )
     monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 3)
-    LocalSource.open(model)  # three files: as many as allowed
+    LocalSource.open(model, model.origin)  # three files: as many as allowed
     (root / "sub" / "b.bin").write_bytes(b"")
     with pytest.raises(SelectionError) as info:
-        LocalSource.open(model)
+        LocalSource.open(model, model.origin)
     assert str(info.value) == f"model vad: {root} holds more than 3 files; is it the model's own directory?"
     (root / "sub" / "b.bin").unlink()
     (root / "dangling").symlink_to(root / "gone")
     with pytest.raises(
         FetchError, match=rf"^model vad: {re.escape(str(root / 'dangling'))} is a broken or looping link"
     ):
-        LocalSource.open(model)
+        LocalSource.open(model, model.origin)
     (root / "dangling").unlink()
     monkeypatch.setattr(sources, "_MAX_LOCAL_FILES", 10_000)
     (root / "CONFIG.yaml").write_text("x")
     with pytest.raises(
         IntegrityError, match=rf"model vad: the local directory {re.escape(str(root))} lists 'CONFIG\.yaml' and"
     ):
-        LocalSource.open(model)
+        LocalSource.open(model, model.origin)
 
 
 @pytest.fixture
@@ -622,7 +622,7 @@ def test_the_download_report_and_progress_lines(
     big = {"model_quant.onnx": b"\x08" * (3 << 20), "config.yaml": b"a: 1\n"}
     model = _vad_model(tmp_path)
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
-    source = HubSource(model, COMMIT, _listed(big), cache, FakeClient(big), progress="log")  # type: ignore[arg-type]
+    source = HubSource(model, model.origin, COMMIT, _listed(big), cache, FakeClient(big), progress="log")  # type: ignore[arg-type]
     messages: list[str] = []
     records = source.materialize(list(big), messages.append)
     assert {p: r.size for p, r in records.items()} == {p: len(d) for p, d in big.items()}
@@ -660,7 +660,8 @@ def test_bytes_that_are_not_utf8_read_as_text_with_replacements(tmp_path: Path) 
     assert hub.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
     (tmp_path / "local").mkdir()
     (tmp_path / "local" / "config.yaml").write_bytes(files["config.yaml"])
-    local = LocalSource.open(config_of(tmp_path, {"m": {"path": "local", "family": "fsmn-vad"}}).models[0])
+    local_model = config_of(tmp_path, {"m": {"path": "local", "family": "fsmn-vad"}}).models[0]
+    local = LocalSource.open(local_model, local_model.origin)
     assert local.read_text("config.yaml") == "model: \ufffd\ufffdParaformer\n"
 
 
@@ -680,7 +681,7 @@ def test_a_locked_source_takes_its_settings_and_licence_and_extras_match_the_loc
     entry = LockedModel(
         "ms", "acme/primary", None, COMMIT, (LockedFile("am.mvn", 3, "a" * 64),), "Apache-2.0", name="m", extra=(extra,)
     )
-    source = sources.open_locked(model, entry, ctx)
+    source = sources.open_locked(model, model.origin, entry, ctx)
     assert isinstance(source, sources.ComposedSource)
     primary, (_, second) = source.primary, source.extras[0]
     assert isinstance(primary, HubSource)
@@ -693,7 +694,7 @@ def test_a_locked_source_takes_its_settings_and_licence_and_extras_match_the_loc
         "e" * 40,
     )
     with pytest.raises(ValueError):  # a lock entry with other extras than the declaration (mismatches() says which)
-        sources.open_locked(model, replace(entry, extra=()), ctx)
+        sources.open_locked(model, model.origin, replace(entry, extra=()), ctx)
 
 
 def test_extra_files_the_repository_lacks_are_all_named(tmp_path: Path) -> None:
@@ -703,6 +704,7 @@ def test_extra_files_the_repository_lacks_are_all_named(tmp_path: Path) -> None:
     extra = ExtraFiles("acme/extra", "ms", None, ("a.bin", "b.bin", "c.bin"))
     holder = HubSource(
         model,
+        extra.ref,
         "e" * 40,
         {"b.bin": RemoteFile("b.bin", 1)},
         Cache(tmp_path / "c", key_file=tmp_path / "k"),
@@ -721,6 +723,7 @@ def test_an_extra_file_differing_from_a_model_file_only_in_case_is_refused(tmp_p
     extra = ExtraFiles("acme/extra", "ms", None, ("AM.MVN",))
     holder = HubSource(
         model,
+        extra.ref,
         "e" * 40,
         {"AM.MVN": RemoteFile("AM.MVN", 1)},
         Cache(tmp_path / "c", key_file=tmp_path / "k"),
@@ -739,7 +742,7 @@ def test_a_hub_listing_with_an_unsafe_name_names_the_repository_and_commit(
         def list(self, repo: str, revision: str | None) -> RepoListing:
             return RepoListing(COMMIT, {"../evil.py": RemoteFile("../evil.py", 1)})
 
-    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url: Hostile()))
+    monkeypatch.setitem(sources.HUBS, "hf", replace(sources.HUBS["hf"], adapter=lambda _url, _branch: Hostile()))
     model = _vad_model(tmp_path)
     with pytest.raises(IntegrityError) as info:
         open_source(model, BuildContext.create(tmp_path / "work"))
@@ -753,7 +756,9 @@ def test_downloads_with_progress_off_report_no_progress_lines(tmp_path: Path, mo
     monkeypatch.setattr(progress, "QUIET_FOR", 0.0)
     big = {"model_quant.onnx": b"\x08" * (3 << 20)}
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
-    source = HubSource(_vad_model(tmp_path), COMMIT, _listed(big), cache, FakeClient(big), progress="off")  # type: ignore[arg-type]
+    source = HubSource(
+        _vad_model(tmp_path), HubRef("hf", "acme/vad"), COMMIT, _listed(big), cache, FakeClient(big), progress="off"
+    )  # type: ignore[arg-type]
     messages: list[str] = []
     source.materialize(list(big), messages.append)
     assert messages == [f"model vad: downloading 1 file(s), 3.0 MiB from Hugging Face acme/vad@{COMMIT[:12]}"]

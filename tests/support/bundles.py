@@ -31,6 +31,7 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
 from hatch_funasr.config import load_config  # noqa: E402
+from hatch_funasr.model import HubRef  # noqa: E402
 from support import hubrepos  # noqa: E402
 from support.hubserver import LoopbackHub, RepoStore  # noqa: E402
 
@@ -45,8 +46,11 @@ def publish_models(store: RepoStore, project: Path, work: Path) -> list[str]:
     and the ones its models take extra files from; return ``repo@revision`` of each."""
     published = []
     for model in load_config(project).models:
-        assert model.repo is not None, f"bundle {project.name}: model {model.name} must come from a hub"
-        for repo, revision in [(model.repo, model.revision), *((e.repo, e.revision) for e in model.extra)]:
+        assert isinstance(model.origin, HubRef), f"bundle {project.name}: model {model.name} must come from a hub"
+        for repo, revision in [
+            (model.origin.repo, model.origin.revision),
+            *((e.repo, e.revision) for e in model.extra),
+        ]:
             hubrepos.publish(store, repo, work)
             published.append(f"{repo}@{revision or 'default branch'}")
     return published

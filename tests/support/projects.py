@@ -66,7 +66,8 @@ def stage(
 ) -> tuple[Path, list[StagedModel]]:
     """Run the pipeline in process, staging the package under ``tmp/wheel``."""
     ctx = BuildContext.create(tmp / "work", cache=cache, offline=offline, lock=lock, report=report)
-    return prepare_bundle(config, ctx, tmp / "wheel")
+    pkg, staged, _manifest = prepare_bundle(config, ctx, tmp / "wheel")
+    return pkg, staged
 
 
 def stage_project(project: Path, tmp: Path, **kwargs: Any) -> Path:
