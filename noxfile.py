@@ -65,7 +65,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bundles(session: nox.Session) -> None:
     """Build every bundle in bundles/ through the loopback hub with stand-in models; inspect each wheel."""
-    session.install("-e", ".[quantize]", "build>=1.2", "pip>=24")
+    session.install("-e", ".[quantize]", "build>=1.2", "pip>=24", "gguf")  # gguf: the edge bundle's stand-ins
     session.run("python", "tests/support/bundles.py", *session.posargs)
 
 

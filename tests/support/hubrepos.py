@@ -33,7 +33,7 @@ from pathlib import Path
 import onnx
 
 from hatch_funasr.families import FAMILIES
-from support import ggufgen, realvad, torchmodels
+from support import realvad, torchmodels
 from support.genmodels import HUB_ONNX_REPO, quantize, write_family
 from support.hubserver import RepoStore
 
@@ -319,6 +319,8 @@ REPOS: dict[str, HubRepo] = {
 
 def _gguf_stand_in(hub_repo: HubRepo, work: Path) -> dict[str, bytes]:
     """Each variant's GGUF files (a file shared by variants, Nano's encoder, written once)."""
+    from support import ggufgen  # the gguf package: only where a GGUF repository is published
+
     spec = FAMILIES[hub_repo.family].gguf
     assert spec is not None
     dest = Path(tempfile.mkdtemp(dir=work))
