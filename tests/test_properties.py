@@ -23,6 +23,7 @@ from hatch_funasr.cache import Cache
 from hatch_funasr.errors import ConfigError, IntegrityError
 from hatch_funasr.families import config_references, is_bookkeeping, tokens_json
 from hatch_funasr.lock import Lock, read_lock
+from hatch_funasr.manifest import read_manifest
 from hatch_funasr.names import case_collisions, check_relpath, relpath_problem
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -337,3 +338,63 @@ def test_the_derived_record_binds_its_key_its_record_and_this_machine(
         index["record"]["meta"][first] = ["changed", index["record"]["meta"][first]]
         (entry / "index.json").write_text(json.dumps(index))
         assert cache.load_derived(key) is None
+
+
+# --- the manifest reader ---------------------------------------------------------------------------
+MANIFEST: dict[str, Any] = {
+    "manifest_version": 1,
+    "hash_algorithm": "sha256",
+    "bundle": {"name": "acme-vad", "version": "1.0", "package": "acme_vad"},
+    "generator": {"hatch-funasr": "1.0"},
+    "models": {
+        "vad": {
+            "dir": "models/vad",
+            "family": "fsmn-vad",
+            "format": "onnx",
+            "hub": "ms",
+            "repo": "iic/vad",
+            "revision": "v2.0.4",
+            "commit": C1,
+            "files": {"am.mvn": {"size": 3, "sha256": "a" * 64}, "model_quant.onnx": {"size": 5, "sha256": "b" * 64}},
+            "derived": [],
+            "extra": [{"hub": "hf", "repo": "acme/x", "commit": C1, "files": ["am.mvn"]}],
+        }
+    },
+}
+
+
+def test_the_valid_manifest_the_property_starts_from_reads() -> None:
+    manifest = read_manifest(json.dumps(MANIFEST).encode(), "acme.whl: funasr_manifest.json")
+    assert sorted(manifest.models["vad"].files) == ["am.mvn", "model_quant.onnx"] and manifest.complete
+
+
+@FS
+@given(st.data())
+def test_any_manifest_document_reads_as_a_manifest_or_one_integrity_error(data: st.DataObject) -> None:
+    """Whatever a wheel's manifest holds -- any value at any place of a valid one, a key dropped,
+    bytes that are not JSON -- read_manifest returns a Manifest whose directories and file names
+    are safe relative paths and whose sizes and digests are valid, or raises one IntegrityError
+    naming the member: never another exception (a wheel is not trusted)."""
+    doc = json.loads(json.dumps(MANIFEST))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        slots = _slots(doc)
+        where = data.draw(st.sampled_from(slots))
+        value = data.draw(st.one_of(TOML_SCALAR, TOML_VALUE))
+        parent = doc
+        for step in where[:-1]:
+            parent = parent[step]
+        if value is None:
+            parent.pop(where[-1]) if isinstance(parent, dict) else parent.__setitem__(where[-1], {})
+        else:
+            parent[where[-1]] = value
+    raw = json.dumps(doc).encode("utf-8") + data.draw(st.sampled_from([b"", b"\xff", b"]"]))
+    try:
+        manifest = read_manifest(raw, "acme.whl: funasr_manifest.json")
+    except IntegrityError as e:
+        assert str(e).startswith("acme.whl: funasr_manifest.json") and "\n" not in str(e), str(e)
+        return
+    for model in manifest.models.values():
+        assert relpath_problem(model.dir) is None
+        for rel, f in model.files.items():
+            assert relpath_problem(rel) is None and f.size >= 0
+            assert f.sha256 is None or (len(f.sha256) == 64 and all(c in "0123456789abcdef" for c in f.sha256))
