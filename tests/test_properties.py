@@ -251,13 +251,9 @@ def _slots(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-@FS
-@given(st.data())
-def test_any_lock_document_reads_as_a_lock_or_one_config_error(data: st.DataObject) -> None:
-    """Whatever a funasr.lock holds -- any value at any place of a valid lock, a key dropped,
-    or bytes that are not TOML -- read_lock returns a Lock whose names, sizes and digests are
-    valid, or raises one ConfigError naming funasr.lock: never another exception."""
-    doc = json.loads(json.dumps(VALID))
+def _altered(valid: dict[str, Any], data: st.DataObject) -> Any:
+    """A copy of ``valid`` with one to three places given any value, or dropped (None)."""
+    doc = json.loads(json.dumps(valid))
     for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
         slots = _slots(doc)
         if not slots:
@@ -271,6 +267,16 @@ def test_any_lock_document_reads_as_a_lock_or_one_config_error(data: st.DataObje
             parent.pop(where[-1]) if isinstance(parent, dict) else parent.__setitem__(where[-1], {})
         else:
             parent[where[-1]] = value
+    return doc
+
+
+@FS
+@given(st.data())
+def test_any_lock_document_reads_as_a_lock_or_one_config_error(data: st.DataObject) -> None:
+    """Whatever a funasr.lock holds -- any value at any place of a valid lock, a key dropped,
+    or bytes that are not TOML -- read_lock returns a Lock whose names, sizes and digests are
+    valid, or raises one ConfigError naming funasr.lock: never another exception."""
+    doc = _altered(VALID, data)
     # JSON's escapes keep a lone surrogate as text (tomllib refuses it); a byte that is not
     # UTF-8, or a broken table header, makes the whole file unreadable
     raw = document(doc).encode("utf-8") + data.draw(st.sampled_from([b"", b"\xff", b"[x"]))
@@ -375,18 +381,7 @@ def test_any_manifest_document_reads_as_a_manifest_or_one_integrity_error(data: 
     bytes that are not JSON -- read_manifest returns a Manifest whose directories and file names
     are safe relative paths and whose sizes and digests are valid, or raises one IntegrityError
     naming the member: never another exception (a wheel is not trusted)."""
-    doc = json.loads(json.dumps(MANIFEST))
-    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        slots = _slots(doc)
-        where = data.draw(st.sampled_from(slots))
-        value = data.draw(st.one_of(TOML_SCALAR, TOML_VALUE))
-        parent = doc
-        for step in where[:-1]:
-            parent = parent[step]
-        if value is None:
-            parent.pop(where[-1]) if isinstance(parent, dict) else parent.__setitem__(where[-1], {})
-        else:
-            parent[where[-1]] = value
+    doc = _altered(MANIFEST, data)
     raw = json.dumps(doc).encode("utf-8") + data.draw(st.sampled_from([b"", b"\xff", b"]"]))
     try:
         manifest = read_manifest(raw, "acme.whl: funasr_manifest.json")
