@@ -16,8 +16,9 @@ from typing import Any
 
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import helper
 from support import hubserver, realvad
+from support.genmodels import external_tensor
 from support.hubserver import LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
@@ -118,23 +119,13 @@ def test_tokens_never_reach_wheel_manifest_lock_or_output(tmp_path: Path, hub_en
 
 
 # --- ONNX files that lie ----------------------------------------------------------------------
-def _external_tensor(name: str, location: str) -> TensorProto:
-    tensor = helper.make_tensor(name, TensorProto.FLOAT, [1], [0.0])
-    tensor.ClearField("float_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
-        entry = tensor.external_data.add()
-        entry.key, entry.value = key, value
-    return tensor
-
-
 def test_external_data_in_a_function_attribute_default_is_found(tmp_path: Path) -> None:
     """FunctionProto.attribute_proto (field 11): defaults for a local function's attributes."""
     model = helper.make_model(helper.make_graph([], "g", [], []))
     function = helper.make_function("local", "f", [], ["c"], [], [helper.make_opsetid("", 14)])
     default = function.attribute_proto.add()
     default.name, default.type = "value", onnx.AttributeProto.TENSOR
-    default.t.CopyFrom(_external_tensor("c", "default.bin"))
+    default.t.CopyFrom(external_tensor("c", "default.bin"))
     model.functions.append(function)
     path = tmp_path / "model.onnx"
     path.write_bytes(model.SerializeToString())
@@ -170,7 +161,7 @@ def test_an_external_data_location_with_dot_parts_is_refused_not_renamed(locatio
     (model_dir / "sub").mkdir()
     (model_dir / "w.bin").write_bytes(bytes(4))
     model = onnx.load(str(model_dir / "model.onnx"))
-    model.graph.initializer.append(_external_tensor("extra", location))
+    model.graph.initializer.append(external_tensor("extra", location))
     (model_dir / "model.onnx").write_bytes(model.SerializeToString())
     with pytest.raises(
         IntegrityError,

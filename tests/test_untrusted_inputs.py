@@ -17,8 +17,9 @@ from typing import Any
 
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import helper
 from support import hubserver, realvad
+from support.genmodels import external_tensor
 from support.hubserver import Fault, LoopbackHub
 from support.projects import VAD_HF_REPO, cli, config_of, make_project, stage, stage_project, wheel_build
 
@@ -188,23 +189,13 @@ def test_a_wheel_without_its_models_refuses_to_import(tmp_path: Path) -> None:
 
 
 # --- ONNX files ---------------------------------------------------------------------------------
-def _external_tensor(name: str, location: str) -> TensorProto:
-    tensor = helper.make_tensor(name, TensorProto.FLOAT, [1], [0.0])
-    tensor.ClearField("float_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
-        entry = tensor.external_data.add()
-        entry.key, entry.value = key, value
-    return tensor
-
-
 def test_external_data_is_found_in_local_functions_and_training_info(tmp_path: Path) -> None:
     graph = helper.make_graph([], "g", [], [])
     model = helper.make_model(graph)
-    constant = helper.make_node("Constant", [], ["c"], value=_external_tensor("c", "function.bin"))
+    constant = helper.make_node("Constant", [], ["c"], value=external_tensor("c", "function.bin"))
     model.functions.append(helper.make_function("local", "f", [], ["c"], [constant], [helper.make_opsetid("", 14)]))
     training = model.training_info.add()
-    training.initialization.CopyFrom(helper.make_graph([], "init", [], [], [_external_tensor("w", "training.bin")]))
+    training.initialization.CopyFrom(helper.make_graph([], "init", [], [], [external_tensor("w", "training.bin")]))
     path = tmp_path / "model.onnx"
     path.write_bytes(model.SerializeToString())
     assert external_data(path) == ["function.bin", "training.bin"]

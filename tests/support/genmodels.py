@@ -66,6 +66,17 @@ _COMMON = (
 _ENGLISH = ("he@@", "llo", "wor@@", "ld", "fun@@", "asr")  # BPE pieces the seg_dict maps English hotwords to
 
 
+def external_tensor(name: str, location: str) -> TensorProto:
+    """A one-float tensor whose data lives in the external file ``location`` (offset 0, 4 bytes)."""
+    tensor = helper.make_tensor(name, TensorProto.FLOAT, [1], [0.0])
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
 def _unique(chars: str) -> list[str]:
     return list(dict.fromkeys(chars))
 
@@ -1266,6 +1277,7 @@ def write_family(
 __all__ = [
     "FAMILIES",
     "HUB_ONNX_REPO",
+    "external_tensor",
     "ONNX_IO",
     "ONNX_SPECS",
     "RUNTIME_FILES",
