@@ -1277,12 +1277,12 @@ def write_family(
 __all__ = [
     "FAMILIES",
     "HUB_ONNX_REPO",
-    "external_tensor",
     "ONNX_IO",
     "ONNX_SPECS",
     "RUNTIME_FILES",
     "SIDE",
     "Read",
+    "external_tensor",
     "required_files",
     "write_family",
 ]
