@@ -21,6 +21,7 @@ import pytest
 from support.bundles import build_env
 from support.hubserver import LoopbackHub
 from support.projects import RUN_VAD, assert_brackets_speech, make_project, run
+from support.runtimes import stop_process
 from support.speech import Utterance
 
 pytestmark = pytest.mark.e2e
@@ -84,12 +85,7 @@ def index(bundle_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             time.sleep(0.2)
         yield url, log
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def pip(python: Path | None, *args: str, cwd: Path) -> None:

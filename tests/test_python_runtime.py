@@ -28,7 +28,7 @@ import pytest
 from support import torchmodels, venvs
 from support.bundles import BUNDLES, build_bundle, build_env, publish_models
 from support.hubserver import LoopbackHub
-from support.runtimes import free_port, outbound
+from support.runtimes import free_port, outbound, stop_process
 from support.speech import Utterance
 
 pytestmark = pytest.mark.e2e
@@ -247,12 +247,7 @@ def test_funasr_server_started_by_exec_server_answers_and_reaches_no_hub(
             assert status == 200, verbose
             assert verbose["segments"] and all("speaker" in s for s in verbose["segments"]), verbose
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=30)
     text = log.read_text(errors="replace")
     installed = subprocess.run(
         [str(deploy), "-m", "acme_torch_set", "path", "asr"], capture_output=True, text=True, check=True

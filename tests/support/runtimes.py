@@ -565,6 +565,16 @@ def wss_server(log: Path, *, model_dir: Path, quantize: bool, **roles: Path | st
         server.stop()
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Terminate ``proc``; kill it if it has not ended within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 __all__ = [
     "CPP_DIR",
     "CppRun",
@@ -580,5 +590,6 @@ __all__ = [
     "run_cpp",
     "run_funasr_onnx",
     "run_funasr_onnx_jobs",
+    "stop_process",
     "wss_server",
 ]
