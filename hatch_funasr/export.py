@@ -40,6 +40,8 @@ from hatch_funasr.settings import EnvVars, Settings
 __all__ = ["export_environment", "export_model", "unavailable"]
 
 _NOWHERE = "http://127.0.0.1:9"
+#: The child process; its bytes (the GGUF writers) also key the cache of GGUF conversions.
+_CHILD = Path(__file__).with_name("_export_child.py")
 #: Part of the cache key of an export: change it when the child's check changes.
 _CHECK = "export-drift/v1: FunASR export_dummy_inputs() at seed 0; generic axes 2/100 traced, 3/67 checked"
 _GGUF_CHECK = "gguf-drift/v1: the GGUF's tensors back in FunASR's module, x ~ 3*N(0,1) [1,200,D] at seed 0, its CMVN"
@@ -72,11 +74,10 @@ def _reported(stdout: str, tag: str) -> dict[str, object]:
 
 def _run_child(model: ModelConfig, settings: Settings, args: list[str]) -> tuple[dict[str, str], dict[str, float]]:
     """Run the export child; return the tool versions it reports and the drift it measured."""
-    child = Path(__file__).with_name("_export_child.py")
     # -I: isolated, so the child's directory (ours) is not put on its sys.path, where our
     # module names would shadow top-level modules of torch's and FunASR's dependencies.
     result = subprocess.run(
-        [settings.export_python, "-I", str(child), *args],
+        [settings.export_python, "-I", str(_CHILD), *args],
         env=export_environment(settings),
         capture_output=True,
         text=True,
@@ -100,8 +101,6 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
-#: The child, whose GGUF writers' bytes enter the cache key and the manifest's tools.
-_CHILD = Path(__file__).with_name("_export_child.py")
 
 
 def _method(model: ModelConfig) -> str:
