@@ -101,8 +101,6 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
-
-
 def _method(model: ModelConfig) -> str:
     return "gguf" if model.format == "gguf" else "generic" if model.export == "generic" else "funasr"
 
