@@ -52,21 +52,21 @@ def mutation(session: nox.Session) -> None:
     if not resume:
         shutil.rmtree("mutants", ignore_errors=True)
     session.run("mutmut", "run", *(a for a in session.posargs if a != "--resume"))
-    session.run("python", "tests/support/mutation_report.py", "mutants")
+    session.run("python", "tests/tools/mutation_report.py", "mutants")
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """Build a bundle from the loopback hub, install it in a fresh venv, run the real FSMN-VAD."""
     session.install("-e", ".[quantize]", "build>=1.2", "pip>=24")
-    session.run("python", "tests/support/demo.py", *session.posargs)
+    session.run("python", "tests/tools/demo.py", *session.posargs)
 
 
 @nox.session
 def bundles(session: nox.Session) -> None:
     """Build every bundle in bundles/ through the loopback hub with stand-in models; inspect each wheel."""
     session.install("-e", ".[quantize]", "build>=1.2", "pip>=24", "gguf")  # gguf: the edge bundle's stand-ins
-    session.run("python", "tests/support/bundles.py", *session.posargs)
+    session.run("python", "tests/tools/bundles.py", *session.posargs)
 
 
 @nox.session

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.bundles import BUNDLES, ROOT, build_bundle, build_env, bundle_dirs, publish_models
 from support.genmodels import ONNX_SPECS, RUNTIME_FILES, required_files
 from support.hubserver import LoopbackHub
 from support.runtimes import (
@@ -35,6 +34,7 @@ from support.runtimes import (
     wss_server,
 )
 from support.speech import Utterance
+from tools.bundles import BUNDLES, ROOT, build_bundle, build_env, bundle_dirs, publish_models
 
 from hatch_funasr.config import load_config
 from hatch_funasr.families import FAMILIES

@@ -1,4 +1,4 @@
-"""The README's first command, `nox -s demo` (tests/support/demo.py), end to end: a broken demo fails here."""
+"""The README's first command, `nox -s demo` (tests/tools/demo.py), end to end: a broken demo fails here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import demo, prereqs, realvad
+from support import prereqs, realvad
+from tools import demo
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ def test_demo_runs_with_an_empty_home(tmp_path: Path) -> None:
     for key in ("HATCH_FUNASR_CACHE", "HF_HOME", "MODELSCOPE_CACHE", "XDG_CACHE_HOME"):
         env.pop(key, None)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "support" / "demo.py")], capture_output=True, text=True, env=env
+        [sys.executable, str(ROOT / "tests" / "tools" / "demo.py")], capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -80,7 +81,7 @@ def test_missing_prerequisites_are_named_in_one_line(tmp_path: Path) -> None:
         "(Debian/Ubuntu: sudo apt-get install espeak-ng strace)"
     )
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "support" / "demo.py")],
+        [sys.executable, str(ROOT / "tests" / "tools" / "demo.py")],
         capture_output=True,
         text=True,
         env={**os.environ, "PATH": str(tmp_path)},

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.bundles import build_env
 from support.hubserver import LoopbackHub
 from support.projects import RUN_VAD, assert_brackets_speech, make_project, run
 from support.runtimes import stop_process
 from support.speech import Utterance
+from tools.bundles import build_env
 
 pytestmark = pytest.mark.e2e
 PACKAGE = "acme-vad-models"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.bundles import bundle_dirs
+from tools.bundles import bundle_dirs
 
 from hatch_funasr import __version__
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 from support import torchmodels, venvs
-from support.bundles import BUNDLES, build_bundle, build_env, publish_models
 from support.hubserver import LoopbackHub
 from support.runtimes import free_port, outbound, stop_process
 from support.speech import Utterance
+from tools.bundles import BUNDLES, build_bundle, build_env, publish_models
 
 pytestmark = pytest.mark.e2e
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "torch-set"

@@ -30,10 +30,11 @@ BUNDLES = ROOT / "bundles"
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from hatch_funasr.config import load_config  # noqa: E402
-from hatch_funasr.model import HubRef  # noqa: E402
 from support import hubrepos  # noqa: E402
 from support.hubserver import LoopbackHub, RepoStore  # noqa: E402
+
+from hatch_funasr.config import load_config  # noqa: E402
+from hatch_funasr.model import HubRef  # noqa: E402
 
 
 def bundle_dirs() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Per-module results of a mutmut 3 run: ``python tests/support/mutation_report.py [mutants]``.
+"""Per-module results of a mutmut 3 run: ``python tests/tools/mutation_report.py [mutants]``.
 
 Reads the ``*.py.meta`` files mutmut keeps beside each mutated module and prints, per module,
 killed, timed out (the tests hung: caught), survived and not covered by any selected test,
