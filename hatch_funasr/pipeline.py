@@ -422,7 +422,7 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
 
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
-    every listing known here (local directory, lock, cache), else what the family implies."""
+    every listing known here (local directory, lock, cache), else over what a complete source publishes."""
     return [_plan_model(m, config.package, lock, cache) for m in config.models]
 
 
