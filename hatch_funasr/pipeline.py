@@ -439,6 +439,7 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
     if known is None:
         exports, quantizes, runtime, implied = _implied(m, steps)
         shipped_roles: Mapping[str, str] = implied.gguf
+        problems += implied.notes  # what no listing can mend (a runtime file excluded, …)
     else:
         listing, where = known
         selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))

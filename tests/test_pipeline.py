@@ -416,3 +416,26 @@ def test_offline_without_the_configs_names_exactly_what_the_build_fetches(
         stage(config, tmp_path / "s", cache=cache, offline=True)
     line = next(x for x in str(info.value).splitlines() if x.startswith("  - model punc: "))
     assert sorted(line.rsplit("): ", 1)[1].split(", ")) == sorted(build.files)
+
+
+def test_check_without_a_listing_names_what_no_listing_can_mend(tmp_path: Path) -> None:
+    """The selection over what a complete source publishes refuses what the build would refuse
+    whatever the listing: a runtime file excluded, fp32 insisted on from FunASR's quantized-only
+    ONNX repository (the catalog knows it is one)."""
+    config = config_of(
+        tmp_path,
+        {
+            "ctx": {"model": "seaco-paraformer", "exclude": ["seg_dict"]},
+            "vad": {"model": "fsmn-vad", "keep-fp32": True},
+            "ok": {"model": "fsmn-vad", "quantize": True, "keep-fp32": False},
+        },
+    )
+    plans = {p.name: p for p in plan(config)}
+    assert all(p.listing is None for p in plans.values())
+    assert plans["ctx"].problems == ("seg_dict is read by the paraformer-contextual runtime and cannot be excluded",)
+    assert plans["vad"].problems == (
+        "keep-fp32 = true, but ms:iic/speech_fsmn_vad_zh-cn-16k-common-onnx@default branch ships model_quant.onnx "
+        "without model.onnx (FunASR's -onnx repositories are quantized only); drop keep-fp32, or declare the PyTorch "
+        "repository with export = true",
+    )
+    assert plans["ok"].problems == ()
