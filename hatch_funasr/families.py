@@ -855,21 +855,20 @@ def published(
     """The listing (path -> size, sizes unknown: 0) a complete source of ``family`` in ``fmt``
     publishes, laid out as FunASR's repositories are: what :func:`select_files` plans over where
     the real listing is unknown (``check`` before anything was fetched), so a plan without a
-    listing follows the one selection rule.  The family's files, and its model files: ONNX or
-    TorchScript in fp32, or with ``quantized_only`` (FunASR's ``-onnx`` repositories, known from
-    the catalog) their ``_quant`` forms beside the fp32-always ones; ``config.yaml`` and
-    ``model.pt`` for PyTorch (and what ``export = "generic"`` exports from); GGUF: the variant's
-    files, ``model.pt`` where the family converts one, and the FSMN-VAD GGUF."""
+    listing follows the one selection rule.  The family's files, and: GGUF, the variant's files,
+    ``model.pt`` where the family converts one, and the FSMN-VAD GGUF; a PyTorch source
+    (``format = "pytorch"``, or an export declared: ``export = true`` or ``"generic"``),
+    ``config.yaml`` and ``model.pt`` (with the side files a generic export ships); else the
+    ONNX or TorchScript model files, in fp32, or with ``quantized_only`` (FunASR's ``-onnx``
+    repositories, known from the catalog) their ``_quant`` forms beside the fp32-always ones."""
     names: list[str] = list(family.required)
     if fmt == "gguf" and family.gguf is not None:
         spec = family.gguf
         names += spec.variants[spec.variant(gguf or spec.default) or spec.default].values()
         names += ["model.pt"] if spec.converter else []
         names.append(GGUF_VAD)
-    elif export == "generic":
-        names += ["model.pt", *GENERIC_SIDE]
-    elif fmt == "pytorch":
-        names += ["config.yaml", "model.pt"]
+    elif fmt == "pytorch" or export is True or export == "generic":
+        names += ["config.yaml", "model.pt", *(GENERIC_SIDE if export == "generic" else ())]
     else:
         model_files = exported_files(family, fmt, export)
         if quantized_only and fmt == "onnx":

@@ -776,6 +776,13 @@ def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
         ("campplus", "torchscript", {"export": "generic"}, ("config.yaml", "am.mvn", "model.torchscript")),
         ("sensevoice", "gguf", {}, ("sensevoice-small-q8.gguf",)),
         ("fsmn-vad", "gguf", {"gguf_vad": True}, ("fsmn-vad.gguf",)),
+        ("fsmn-vad", "gguf", {"export": True}, ("fsmn-vad.gguf",)),  # converted from model.pt
+        (
+            "fsmn-vad",
+            "onnx",
+            {"export": True, "quantize": True},
+            ("config.yaml", "am.mvn", "model.onnx", "model_quant.onnx"),
+        ),
         (
             "fun-asr-nano",
             "gguf",
@@ -795,7 +802,9 @@ def test_without_a_listing_the_selection_runs_on_what_a_complete_source_publishe
     options: dict[str, object] = {k: v for k, v in shape.items() if k != "quantized_only"} | kwargs
     selection = select_files(fam, fmt, listing, **options)  # type: ignore[arg-type]
     assert selection.ship == expected
-    assert not selection.missing and not selection.notes
+    assert not selection.missing and not selection.notes and not selection.export_problems
+    # what is made here is made from what such a source has: an export from its checkpoint
+    assert bool(selection.export) == (shape.get("export") in (True, "generic")), selection.export
 
 
 def test_a_missing_onnx_file_does_not_stop_the_others_and_the_directory_serves_nothing_yet() -> None:
