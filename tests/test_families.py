@@ -797,9 +797,9 @@ def test_without_a_listing_the_selection_runs_on_what_a_complete_source_publishe
     """``check`` before anything is fetched: the one selection rule over a complete source's
     listing, so nothing can name a file the build would not ship."""
     fam = FAMILIES[family]
-    shape: dict[str, object] = {k: kwargs.pop(k) for k in ("export", "gguf", "quantized_only") if k in kwargs}
+    shape = {k: v for k, v in kwargs.items() if k in ("export", "gguf", "quantized_only")}
     listing = published(fam, fmt, **shape)  # type: ignore[arg-type]
-    options: dict[str, object] = {k: v for k, v in shape.items() if k != "quantized_only"} | kwargs
+    options = {k: v for k, v in kwargs.items() if k != "quantized_only"}
     selection = select_files(fam, fmt, listing, **options)  # type: ignore[arg-type]
     assert selection.ship == expected
     assert not selection.missing and not selection.notes and not selection.export_problems
