@@ -116,8 +116,9 @@ class Listed:
     repo: str
     #: The family hatch-funasr detects (catalog, else the repository name); None: not a FunASR one it knows.
     family: str | None
-    #: ``this`` (the repository is ONNX), ``sibling`` (a ``-onnx`` repository in the listing),
-    #: ``catalog`` (the catalog's ready ONNX), ``export`` (FunASR exports it at build), ``none``, ``unknown``.
+    #: ``this`` (the catalog says the repository is ONNX), ``catalog`` (the catalog's ready ONNX),
+    #: ``named`` (named ``-onnx``: a guess by the name), ``sibling`` (a ``-onnx``-named repository in the
+    #: listing: a guess by the name), ``export`` (FunASR exports it at build), ``none``, ``unknown``.
     onnx: str
     onnx_repo: str | None
     alias: str | None
@@ -142,15 +143,19 @@ def _same_repo(a: str, b: str) -> bool:
 def _onnx_of(
     hub: str, repo: str, entry: catalog.CatalogEntry | None, family: Family | None, listed: list[str]
 ) -> tuple[str, str | None]:
-    """Whether an ONNX form of ``repo`` exists, and where."""
-    if repo.lower().endswith("-onnx") or (entry is not None and any(_same_repo(repo, r) for r in entry.onnx.values())):
+    """Whether an ONNX form of ``repo`` exists, and where.  Only the catalog knows (a listing of
+    repositories has no files): a ``-onnx`` name is said as a guess by the name (``named``,
+    ``sibling``), which the build settles from the repository's files, never from its name."""
+    if entry is not None and any(_same_repo(repo, r) for r in entry.onnx.values()):
         return "this", repo
+    if entry is not None and entry.onnx.get(hub):
+        return "catalog", entry.onnx[hub]
+    if repo.lower().endswith("-onnx"):
+        return "named", repo
     base = re.sub(r"[-_]pytorch$", "", repo, flags=re.IGNORECASE)
     sibling = next((r for r in listed if _same_repo(r, f"{base}-onnx")), None)
     if sibling is not None:
         return "sibling", sibling
-    if entry is not None and entry.onnx.get(hub):
-        return "catalog", entry.onnx[hub]
     if family is None:
         return "unknown", None
     return ("export" if family.has_onnx else "none"), None
@@ -247,11 +252,14 @@ def _listed(hub: str, found: list[tuple[str, RemoteModel]], taken: set[str]) -> 
     return out
 
 
+#: What a name alone suggests; the build decides from the repository's files.
+_BY_NAME = "by its name; the build decides from its files"
 _ONNX_TEXT = {
-    "this": "this repository",
-    "sibling": "{repo}",
+    "this": "this repository (catalog)",
     "catalog": "{repo} (catalog)",
-    "export": "FunASR's export at build (needs torch)",
+    "named": f"this repository, {_BY_NAME}",
+    "sibling": f"{{repo}}, {_BY_NAME}",
+    "export": "FunASR's export at build (needs torch), unless its files hold ONNX",
     "none": "none, PyTorch only",
     "unknown": "?",
 }

@@ -25,11 +25,11 @@ __all__ = [
     "GgufSpec",
     "Selection",
     "detect_family",
-    "expected_files",
     "exported_files",
     "get_family",
     "is_bookkeeping",
     "keeps_fp32",
+    "published",
     "pytorch_files",
     "quant_name",
     "select_files",
@@ -849,31 +849,29 @@ def _select_onnx(
     return None if fp32_ships and need_quant else need_quant
 
 
-def expected_files(
-    family: Family,
-    fmt: str,
-    *,
-    quantize: bool,
-    keep_fp32: bool | None,
-    export: str | bool = "auto",
-    gguf: str | None = None,
-) -> tuple[str, ...]:
-    """What a model directory of ``family`` holds, before any listing is known (``check``
-    without network): the ONNX names this selection would ship where the source has both
-    forms, then the other files."""
-    if fmt == "pytorch" and not family.plain:
-        return ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)")
-    if fmt == "gguf":
+def published(
+    family: Family, fmt: str, *, export: str | bool = "auto", gguf: str | None = None, quantized_only: bool = False
+) -> dict[str, int]:
+    """The listing (path -> size, sizes unknown: 0) a complete source of ``family`` in ``fmt``
+    publishes, laid out as FunASR's repositories are: what :func:`select_files` plans over where
+    the real listing is unknown (``check`` before anything was fetched), so a plan without a
+    listing follows the one selection rule.  The family's files, and: GGUF, the variant's files,
+    ``model.pt`` where the family converts one, and the FSMN-VAD GGUF; a PyTorch source
+    (``format = "pytorch"``, or an export declared: ``export = true`` or ``"generic"``),
+    ``config.yaml`` and ``model.pt`` (with the side files a generic export ships); else the
+    ONNX or TorchScript model files, in fp32, or with ``quantized_only`` (FunASR's ``-onnx``
+    repositories, known from the catalog) their ``_quant`` forms beside the fp32-always ones."""
+    names: list[str] = list(family.required)
+    if fmt == "gguf" and family.gguf is not None:
         spec = family.gguf
-        return tuple(spec.variants[spec.variant(gguf or spec.default) or spec.default].values()) if spec else ()
-    model_files = exported_files(family, fmt, export)
-    side = tuple(f"{f} (if the source has it)" for f in GENERIC_SIDE) if export == "generic" else family.required
-    if fmt == "torchscript":
-        return (*model_files, *side)
-    onnx: list[str] = []
-    for onnx_file in model_files:
-        if keeps_fp32(family, onnx_file, quantize=quantize, keep_fp32=keep_fp32):
-            onnx.append(onnx_file)
-        if quantize:
-            onnx.append(quant_name(onnx_file))
-    return (*onnx, *side)
+        names += spec.variants[spec.variant(gguf or spec.default) or spec.default].values()
+        names += ["model.pt"] if spec.converter else []
+        names.append(GGUF_VAD)
+    elif fmt == "pytorch" or export is True or export == "generic":
+        names += ["config.yaml", "model.pt", *(GENERIC_SIDE if export == "generic" else ())]
+    else:
+        model_files = exported_files(family, fmt, export)
+        if quantized_only and fmt == "onnx":
+            model_files = tuple(f if f in family.fp32_always else quant_name(f) for f in model_files)
+        names += model_files
+    return dict.fromkeys(names, 0)

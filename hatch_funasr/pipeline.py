@@ -25,10 +25,9 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.errors import ConfigError, FetchError, SelectionError
 from hatch_funasr.families import (
     FAMILIES,
-    GGUF_VAD,
     Selection,
-    expected_files,
     exported_files,
+    published,
     quant_name,
     select_files,
     tokens_json,
@@ -61,20 +60,8 @@ def choose(
     configuration.json / config.yaml through ``read_text`` where the family's rules need them.
     ``read_configs`` false: decide without them (offline, to name everything missing), and list
     those two among the files."""
-    if not read_configs:
-        fallback = select_files(
-            FAMILIES[model.family],
-            model.format,
-            listing,
-            quantize=model.quantize,
-            export=model.export,
-            gguf=model.gguf,
-            gguf_vad=model.gguf_vad,
-        )
-        configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
-        return replace(fallback, files=tuple(dict.fromkeys(configs + fallback.files)))
     pytorch = model.format == "pytorch" or "model.pt" in listing or model.export == "generic"
-    return select_files(
+    selection = select_files(
         FAMILIES[model.family],
         model.format,
         listing,
@@ -83,12 +70,16 @@ def choose(
         export=model.export,
         include=model.include,
         exclude=model.exclude,
-        configuration_json=read_text("configuration.json") if pytorch else None,
-        config_yaml=read_text("config.yaml"),
+        configuration_json=read_text("configuration.json") if pytorch and read_configs else None,
+        config_yaml=read_text("config.yaml") if read_configs else None,
         source=model.source_label,
         gguf=model.gguf,
         gguf_vad=model.gguf_vad,
     )
+    if read_configs:
+        return selection
+    configs = tuple(f for f in ("config.yaml", "configuration.json") if f in listing)
+    return replace(selection, files=tuple(dict.fromkeys(configs + selection.files)))
 
 
 def problems_of(model: ModelConfig, selection: Selection, listing: Mapping[str, int]) -> list[str]:
@@ -431,7 +422,7 @@ def _export_step(m: ModelConfig, files: tuple[str, ...], when: str = "") -> str:
 
 def plan(config: BundleConfig, *, lock: Lock | None = None, cache: Cache | None = None) -> list[Plan]:
     """The build plan without the network (``hatch-funasr check``): the file selection run on
-    every listing known here (local directory, lock, cache), else what the family implies."""
+    every listing known here (local directory, lock, cache), else over what a complete source publishes."""
     return [_plan_model(m, config.package, lock, cache) for m in config.models]
 
 
@@ -442,12 +433,13 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
         steps = [f"fetch {m.origin.repo} at {m.origin.revision or 'the default branch'} from {m.origin.hub}"]
     steps += [f"take {', '.join(e.files)} from {e.label} (extra-files)" for e in m.extra]
     shipped: tuple[tuple[str, int | None], ...] = ()
-    shipped_roles: dict[str, str] | None = None
     problems: list[str] = []
     known = _known_listing(m, lock, cache)
     where = None
     if known is None:
-        exports, quantizes, runtime = _implied(m, steps)
+        exports, quantizes, runtime, implied = _implied(m, steps)
+        shipped_roles: Mapping[str, str] = implied.gguf
+        problems += implied.notes  # what no listing can mend (a runtime file excluded, …)
     else:
         listing, where = known
         selection = choose(m, listing, partial(_cached_text, m, lock=lock, cache=cache))
@@ -490,10 +482,12 @@ def _plan_model(m: ModelConfig, package: str, lock: Lock | None, cache: Cache | 
     )
 
 
-def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None, str | None]:
+def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None, str | None, Selection]:
     """What the family and the catalog imply where the listing is unknown (only a hub model's can
     be: a local directory is always listed): whether the build exports and quantizes (None: the
-    listing decides) and the runtime mode; the steps are said in ``steps``."""
+    listing decides), the runtime mode, and the selection over what a complete source publishes
+    (:func:`hatch_funasr.families.published`; FunASR's ONNX repository, quantized only, where
+    the catalog names this one); the steps are said in ``steps``."""
     family = FAMILIES[m.family]
     onnx = m.format == "onnx" and bool(family.onnx)
     runtime: str | None = "quantized" if onnx and m.quantize else None
@@ -509,6 +503,8 @@ def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None
     onnx_ready = entry is not None and repo in entry.onnx.values()
     if m.export == "auto" and onnx_ready:
         exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
+    complete = published(family, m.format, export=m.export, gguf=m.gguf, quantized_only=onnx_ready and onnx)
+    selection = choose(m, complete, lambda _name: None)
     model_files = exported_files(family, m.format, m.export)
     if m.export == "generic":
         steps.append(_export_step(m, model_files))
@@ -531,27 +527,20 @@ def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None
         exports = (m.export is True or None) if convertible and (m.export is True or not gguf_ready) else False
         if exports is not False:
             when = "" if exports else "if the source has no GGUF, "
-            made = expected_files(family, "gguf", quantize=False, keep_fp32=None, gguf=m.gguf)
-            steps.append(_export_step(m, made, when))
-    if onnx_ready and onnx:
-        files = expected_files(family, m.format, quantize=True, keep_fp32=False)
-    elif m.format == "gguf":
-        files = tuple(_gguf_roles(m, None).values())
+            steps.append(_export_step(m, tuple(f for r, f in selection.gguf.items() if r != "vad"), when))
+    if m.format == "pytorch" and not family.plain:
+        steps.append(
+            "pack configuration.json and what its file_path_metas names; a source without it: "
+            + ", ".join(selection.ship)
+        )
     else:
-        files = expected_files(family, m.format, quantize=m.quantize, keep_fp32=m.keep_fp32, export=m.export)
-    steps.append("pack " + ", ".join(files))
-    return exports, quantizes, runtime
+        steps.append(f"pack {', '.join(selection.ship)} (as a complete source publishes them; the listing decides)")
+    return exports, quantizes, runtime, selection
 
 
-def _gguf_roles(m: ModelConfig, selected: dict[str, str] | None) -> dict[str, str]:
-    """A GGUF model's files by role: as selected from a known listing, else as its variant names them."""
-    spec = FAMILIES[m.family].gguf
-    if m.format != "gguf" or spec is None:
-        return {}
-    if selected is not None:
-        return selected
-    roles = dict(spec.variants[spec.variant(m.gguf or spec.default) or spec.default])
-    return roles | ({"vad": GGUF_VAD} if m.gguf_vad else {})
+def _gguf_roles(m: ModelConfig, selected: Mapping[str, str]) -> dict[str, str]:
+    """A GGUF model's files by role, as selected (from the listing, or from what a complete source publishes)."""
+    return dict(selected) if m.format == "gguf" and FAMILIES[m.family].gguf is not None else {}
 
 
 def _extra(name: str) -> list[str]:

@@ -12,8 +12,8 @@ from hatch_funasr.families import (
     config_references,
     config_values,
     detect_family,
-    expected_files,
     is_bookkeeping,
+    published,
     pytorch_files,
     quant_name,
     select_files,
@@ -748,51 +748,63 @@ def test_file_path_metas_lists_and_a_yml_config_that_loads_from_a_hub() -> None:
 @pytest.mark.parametrize(
     ("family", "fmt", "kwargs", "expected"),
     [
-        (
-            "paraformer",
-            "pytorch",
-            {},
-            ("configuration.json", "what its file_path_metas names (else config.yaml, model.pt)"),
-        ),
+        ("paraformer", "pytorch", {}, ("config.yaml", "model.pt", "tokens.json", "am.mvn")),
         ("ngram-lm", "pytorch", {}, ("TLG.fst", "config.yaml", "lexicon.txt")),
-        ("fsmn-vad", "onnx", {}, ("model.onnx", "config.yaml", "am.mvn")),
-        ("fsmn-vad", "onnx", {"quantize": True}, ("model.onnx", "model_quant.onnx", "config.yaml", "am.mvn")),
-        ("fsmn-vad", "onnx", {"quantize": True, "keep_fp32": False}, ("model_quant.onnx", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "onnx", {}, ("config.yaml", "am.mvn", "model.onnx")),
+        ("fsmn-vad", "onnx", {"quantize": True}, ("config.yaml", "am.mvn", "model.onnx", "model_quant.onnx")),
+        ("fsmn-vad", "onnx", {"quantize": True, "keep_fp32": False}, ("config.yaml", "am.mvn", "model_quant.onnx")),
+        # FunASR's -onnx repository (the catalog says so): quantized only, whatever was declared
+        ("fsmn-vad", "onnx", {"quantized_only": True}, ("config.yaml", "am.mvn", "model_quant.onnx")),
         (
             "paraformer-contextual",
             "onnx",
-            {"quantize": True, "keep_fp32": False},
+            {"quantized_only": True},
             (
-                "model_quant.onnx",
-                "model_eb.onnx",
-                "model_eb_quant.onnx",
                 "config.yaml",
                 "am.mvn",
                 "tokens.json",
                 "seg_dict",
+                "model_quant.onnx",
+                "model_eb.onnx",
+                "model_eb_quant.onnx",
             ),
         ),
-        ("fsmn-vad", "torchscript", {}, ("model.torchscript", "config.yaml", "am.mvn")),
-        ("fsmn-vad", "torchscript", {"quantize": True}, ("model.torchscript", "config.yaml", "am.mvn")),
+        ("fsmn-vad", "torchscript", {}, ("config.yaml", "am.mvn", "model.torchscript")),
+        ("fsmn-vad", "torchscript", {"quantize": True}, ("config.yaml", "am.mvn", "model.torchscript")),
+        ("fsmn-vad", "torchscript", {"export": True}, ("config.yaml", "am.mvn", "model.torchscript")),
+        ("campplus", "onnx", {"export": "generic"}, ("config.yaml", "am.mvn", "model.onnx")),
+        ("campplus", "torchscript", {"export": "generic"}, ("config.yaml", "am.mvn", "model.torchscript")),
+        ("sensevoice", "gguf", {}, ("sensevoice-small-q8.gguf",)),
+        ("fsmn-vad", "gguf", {"gguf_vad": True}, ("fsmn-vad.gguf",)),
+        ("fsmn-vad", "gguf", {"export": True}, ("fsmn-vad.gguf",)),  # converted from model.pt
         (
-            "campplus",
+            "fsmn-vad",
             "onnx",
-            {"export": "generic"},
-            ("model.onnx", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+            {"export": True, "quantize": True},
+            ("config.yaml", "am.mvn", "model.onnx", "model_quant.onnx"),
         ),
         (
-            "campplus",
-            "torchscript",
-            {"export": "generic"},
-            ("model.torchscript", "config.yaml (if the source has it)", "am.mvn (if the source has it)"),
+            "fun-asr-nano",
+            "gguf",
+            {"gguf": "q4", "gguf_vad": True},
+            ("funasr-encoder-f16.gguf", "qwen3-0.6b-q4km.gguf", "fsmn-vad.gguf"),
         ),
     ],
 )
-def test_expected_files_without_a_listing(
+def test_without_a_listing_the_selection_runs_on_what_a_complete_source_publishes(
     family: str, fmt: str, kwargs: dict[str, object], expected: tuple[str, ...]
 ) -> None:
-    options: dict[str, object] = {"quantize": False, "keep_fp32": None, **kwargs}
-    assert expected_files(FAMILIES[family], fmt, **options) == expected  # type: ignore[arg-type]
+    """``check`` before anything is fetched: the one selection rule over a complete source's
+    listing, so nothing can name a file the build would not ship."""
+    fam = FAMILIES[family]
+    shape = {k: v for k, v in kwargs.items() if k in ("export", "gguf", "quantized_only")}
+    listing = published(fam, fmt, **shape)  # type: ignore[arg-type]
+    options = {k: v for k, v in kwargs.items() if k != "quantized_only"}
+    selection = select_files(fam, fmt, listing, **options)  # type: ignore[arg-type]
+    assert selection.ship == expected
+    assert not selection.missing and not selection.notes and not selection.export_problems
+    # what is made here is made from what such a source has: an export from its checkpoint
+    assert bool(selection.export) == (shape.get("export") in (True, "generic")), selection.export
 
 
 def test_a_missing_onnx_file_does_not_stop_the_others_and_the_directory_serves_nothing_yet() -> None:

@@ -8,19 +8,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.hubserver import LoopbackHub
-from support.projects import RUN_VAD, assert_brackets_speech, make_project, run
-from support.runtimes import stop_process
+from support.projects import RUN_VAD, assert_brackets_speech, make_project, package_index, run
 from support.speech import Utterance
 from tools.bundles import build_env
 
@@ -38,54 +32,14 @@ def bundle_wheel(hub: LoopbackHub, tmp_path_factory: pytest.TempPathFactory) -> 
     return next((proj / "dist").glob("*.whl"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def index(bundle_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """pypiserver serving a directory with the bundle wheel; yields its /simple/ URL and its log."""
     packages = tmp_path_factory.mktemp("index")
     shutil.copy(bundle_wheel, packages)
     log = packages.parent / "pypiserver.log"
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pypiserver",
-            "run",
-            "-p",
-            str(port),
-            "-i",
-            "127.0.0.1",
-            "--disable-fallback",
-            "--log-file",
-            str(log),
-            "-v",
-            str(packages),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/simple/"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"pypiserver did not start on {url} (exit {server.poll()})")
-            time.sleep(0.2)
+    with package_index(packages, log) as url:
         yield url, log
-    finally:
-        stop_process(server)
 
 
 def pip(python: Path | None, *args: str, cwd: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name, parse_wheel_filename
 from support import realvad
 from support.hubserver import LoopbackHub
-from support.projects import assert_brackets_speech, install_and_run_vad, offline_env, only_wheel, run
+from support.projects import (
+    assert_brackets_speech,
+    install_and_run_vad,
+    offline_env,
+    only_wheel,
+    package_index,
+    run,
+)
 from support.speech import Utterance
 
 from hatch_funasr.config import parse
@@ -143,6 +152,63 @@ def test_isolated_build_with_only_hatch_funasr_required(
     assert_brackets_speech(install_and_run_vad(wheel, fresh_venv, utterance), utterance)
     out = run([str(fresh_venv), "-c", RUN_QUANTIZED, str(utterance.wav)], cwd=tmp_path, env=offline_env())
     assert_brackets_speech(json.loads(out.stdout.strip().splitlines()[-1])[0], utterance)
+
+
+def _requested(log: Path) -> set[str]:
+    """The projects a frontend asked the index for (pypiserver's log of ``/simple/<name>/``)."""
+    return {canonicalize_name(m) for m in re.findall(r"/simple/([^/\s]+)/", log.read_text())}
+
+
+@pytest.mark.e2e
+def test_an_isolated_build_asks_the_index_only_for_what_the_repository_needs(
+    offline_wheelhouse: Path, tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str]
+) -> None:
+    """``python -m build --wheel`` (isolation on) against a real package index that holds
+    hatch-funasr, its dependencies and its quantize extra, no torch or FunASR: a hub repository
+    that ships model.onnx under a name with no ``-onnx`` builds, and the frontend never asks for
+    torch or FunASR; a repository with only the PyTorch checkpoint makes it ask for the export
+    stack, and the build ends on the installer's one line naming what the index lacks."""
+    onnx = realvad.model_files()
+    hub.store.publish("acme/vad-exported", {k: onnx[k] for k in ("model.onnx", "config.yaml", "am.mvn")})
+    checkpoint = {"model.pt": b"\x80\x02 not a real checkpoint", "config.yaml": onnx["config.yaml"], "am.mvn": b"m"}
+    hub.store.publish("acme/vad-checkpoint", checkpoint)
+    served = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in offline_wheelhouse.glob("*.whl")}
+    assert "torch" not in served and "funasr" not in served
+
+    def build(repo: str) -> tuple[subprocess.CompletedProcess[str], set[str], Path]:
+        project = tmp_path / repo.split("/")[1]
+        project.mkdir()
+        declaration = f'vad = {{ model = "{repo}", hub = "hf", family = "fsmn-vad" }}\n'
+        (project / "pyproject.toml").write_text(
+            PYPROJECT.replace('vad = { path = "models/vad", quantize = true }\n', declaration)
+        )
+        log = tmp_path / f"{project.name}-index.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+        with package_index(offline_wheelhouse, log) as url:
+            # that index and nothing else: no pip configuration file adds another
+            env |= {"PIP_INDEX_URL": url, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+            cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(project / "dist"), "."]
+            result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+        return result, _requested(log), project / "dist"
+
+    result, requested, dist = build("acme/vad-exported")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hatch-funasr" in requested and requested <= served, requested - served
+    assert not {"torch", "funasr", "onnx", "onnxruntime"} & requested, requested
+    # the backend's own requirements install nothing: build prints no second install step
+    said = result.stdout + result.stderr
+    assert said.count("Installing packages in isolated environment") == 1, said
+    with zipfile.ZipFile(only_wheel(dist)) as zf:
+        files = json.loads(zf.read("acme_vad_models/funasr_manifest.json"))["models"]["vad"]["files"]
+    assert "model.onnx" in files, files
+
+    result, requested, _ = build("acme/vad-checkpoint")
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, said
+    asked = said.split("Installing packages in isolated environment")[-1]
+    assert re.search(r"^\s*- funasr>=", asked, re.M) and re.search(r"^\s*- torch$", asked, re.M), said
+    assert {"funasr", "torch"} & requested, requested
+    assert re.search(r"No matching distribution found for (funasr|torch)", said), said
 
 
 def _requirements(tmp_path: Path, models: str, **env: str) -> list[str]:

@@ -107,7 +107,7 @@ def test_modelscope_listing_marks_every_repository_and_its_lines_parse(
     vad = by_repo["iic/speech_fsmn_vad_zh-cn-16k-common-pytorch"]
     assert (vad.family, vad.onnx, vad.onnx_repo, vad.alias) == (
         "fsmn-vad",
-        "sibling",
+        "catalog",  # the catalog knows its ONNX repository: no guess by the sibling's name
         "iic/speech_fsmn_vad_zh-cn-16k-common-onnx",
         "fsmn-vad",
     )
@@ -115,7 +115,8 @@ def test_modelscope_listing_marks_every_repository_and_its_lines_parse(
     assert by_repo["iic/speech_fsmn_vad_zh-cn-16k-common-onnx"].declaration == (
         'fsmn-vad = { model = "fsmn-vad", hub = "ms" }'
     )
-    assert by_repo["iic/SenseVoiceSmall"].onnx == "sibling"
+    assert by_repo["iic/SenseVoiceSmall"].onnx == "catalog"
+    assert by_repo["iic/speech_fsmn_vad_zh-cn-16k-common-onnx"].onnx == "this"  # the catalog's, not the name's
     assert by_repo["iic/speech_campplus_sv_zh-cn_16k-common"].onnx == "none"
     spk = by_repo["iic/speech_paraformer-large-vad-punc-spk_asr_nat-zh-cn"]
     assert (spk.onnx, spk.alias) == ("export", "paraformer-zh-spk")
@@ -186,10 +187,16 @@ def test_hugging_face_listing_by_author_and_task_and_wide_and_json(
 
     code, out, _ = _models(capsys, "--hub", "hf", "--task", "voice-activity-detection", "--json")
     records = json.loads(out)
-    assert [(r["repo"], r["family"], r["onnx"]) for r in records] == [
-        ("funasr/fsmn-vad", "fsmn-vad", "sibling"),
-        ("funasr/fsmn-vad-onnx", "fsmn-vad", "this"),
+    # Hugging Face's funasr/fsmn-vad-onnx is in no catalog entry: its name is all there is, and
+    # it is said as a guess (the build takes ONNX from the repository's files, never its name)
+    assert [(r["repo"], r["family"], r["onnx"], r["onnx_repo"]) for r in records] == [
+        ("funasr/fsmn-vad", "fsmn-vad", "sibling", "funasr/fsmn-vad-onnx"),
+        ("funasr/fsmn-vad-onnx", "fsmn-vad", "named", "funasr/fsmn-vad-onnx"),
     ]
+    code, out, _ = _models(capsys, "--hub", "hf", "--task", "voice-activity-detection", "--wide")
+    rows = {r.split()[0]: r for r in out.splitlines()[1:] if r.startswith("funasr/")}
+    assert "funasr/fsmn-vad-onnx, by its name; the build decides from its files" in rows["funasr/fsmn-vad"]
+    assert "this repository, by its name; the build decides from its files" in rows["funasr/fsmn-vad-onnx"]
     assert records[0]["tasks"] == ["voice-activity-detection"]
     assert any("pipeline_tag=voice-activity-detection" in t for _, t in listing_env.requests)
 

@@ -11,11 +11,14 @@ import pytest
 from support import realvad
 from support.fake_export import fake_export_python
 from support.genmodels import write_family
+from support.hubserver import LoopbackHub
 from support.projects import config_of, stage
 
 from hatch_funasr.cache import Cache
-from hatch_funasr.errors import ExportError, IntegrityError, SelectionError
-from hatch_funasr.pipeline import plan
+from hatch_funasr.context import BuildContext
+from hatch_funasr.errors import ExportError, FetchError, IntegrityError, SelectionError
+from hatch_funasr.pipeline import choose, plan
+from hatch_funasr.sources import open_source
 
 
 def _run(staging: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -143,7 +146,11 @@ def test_check_plan_needs_no_network(tmp_path: Path) -> None:
     steps = {p.name: p.steps for p in plan(config)}
     assert steps["vad"][0] == "fetch iic/speech_fsmn_vad_zh-cn-16k-common-onnx at the default branch from ms"
     assert any(s.startswith("if the source has no ONNX, export model.onnx, model_eb.onnx") for s in steps["asr"])
-    assert "pack model_quant.onnx, config.yaml, am.mvn" in steps["vad"]  # the -onnx repository is quantized only
+    # the -onnx repository is quantized only: the selection over what it publishes says so
+    assert (
+        "pack config.yaml, am.mvn, model_quant.onnx (as a complete source publishes them; the listing decides)"
+        in (steps["vad"])
+    )
     assert any("expect the quantized runtime" in s for s in steps["vad"])
 
 
@@ -371,3 +378,64 @@ def test_keep_fp32_false_drops_the_exported_fp32_file_after_quantizing_it(
     assert sorted(manifest["files"]) == ["am.mvn", "config.yaml", *ships]
     assert manifest["derived"] == ships
     assert manifest["runtime"] == ("quantized" if keep_fp32 is False else "both")
+
+
+def test_offline_without_the_configs_names_exactly_what_the_build_fetches(
+    tmp_path: Path, hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, with the listing cached but not config.yaml, the cache's gaps are named by the
+    same selection the build makes: ``include`` adds notes.txt, ``exclude`` drops the optional
+    jieba.hmm, ``keep-fp32 = false`` still fetches model.onnx to quantize it."""
+    files = {
+        "model.onnx": b"onnx",
+        "config.yaml": b"model: CTTransformer\n",
+        "tokens.json": b"[]",
+        "jieba.c.dict": b"d",
+        "jieba_usr_dict": b"u",
+        "jieba.hmm": b"h",
+        "notes.txt": b"n",
+    }
+    hub.store.publish("acme/ct-punc-mine", files)
+    declaration = {
+        "model": "acme/ct-punc-mine",
+        "hub": "ms",
+        "include": ["notes.txt"],
+        "exclude": ["jieba.hmm"],
+        "quantize": True,
+        "keep-fp32": False,
+    }
+    config = config_of(tmp_path, {"punc": declaration})
+    model = config.models[0]
+    cache = Cache(Path(hub_env["HATCH_FUNASR_CACHE"]))
+    open_source(model, BuildContext.create(tmp_path / "list", cache=cache, offline=False))  # the listing only
+    build = choose(model, {p: len(b) for p, b in files.items()}, lambda name: files[name].decode())
+    assert "notes.txt" in build.files and "jieba.hmm" not in build.files and "model.onnx" in build.files
+
+    monkeypatch.setenv("HATCH_FUNASR_TRUST_CACHE", "1")
+    with pytest.raises(FetchError) as info:
+        stage(config, tmp_path / "s", cache=cache, offline=True)
+    line = next(x for x in str(info.value).splitlines() if x.startswith("  - model punc: "))
+    assert sorted(line.rsplit("): ", 1)[1].split(", ")) == sorted(build.files)
+
+
+def test_check_without_a_listing_names_what_no_listing_can_mend(tmp_path: Path) -> None:
+    """The selection over what a complete source publishes refuses what the build would refuse
+    whatever the listing: a runtime file excluded, fp32 insisted on from FunASR's quantized-only
+    ONNX repository (the catalog knows it is one)."""
+    config = config_of(
+        tmp_path,
+        {
+            "ctx": {"model": "seaco-paraformer", "exclude": ["seg_dict"]},
+            "vad": {"model": "fsmn-vad", "keep-fp32": True},
+            "ok": {"model": "fsmn-vad", "quantize": True, "keep-fp32": False},
+        },
+    )
+    plans = {p.name: p for p in plan(config)}
+    assert all(p.listing is None for p in plans.values())
+    assert plans["ctx"].problems == ("seg_dict is read by the paraformer-contextual runtime and cannot be excluded",)
+    assert plans["vad"].problems == (
+        "keep-fp32 = true, but ms:iic/speech_fsmn_vad_zh-cn-16k-common-onnx@default branch ships model_quant.onnx "
+        "without model.onnx (FunASR's -onnx repositories are quantized only); drop keep-fp32, or declare the PyTorch "
+        "repository with export = true",
+    )
+    assert plans["ok"].problems == ()

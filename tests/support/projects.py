@@ -12,9 +12,15 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,7 @@ from hatch_funasr.lock import Lock, read_lock
 from hatch_funasr.model import BundleConfig, StagedModel
 from hatch_funasr.pipeline import prepare_bundle
 from hatch_funasr.settings import Report, silent
+from support.runtimes import stop_process
 from support.speech import Utterance
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -169,3 +176,51 @@ def assert_record_matches(zf: zipfile.ZipFile) -> None:
         data = zf.read(name)
         expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         assert (digest, size) == (expected, str(len(data))), name
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def package_index(packages: Path, log: Path) -> Iterator[str]:
+    """A real package index (pypiserver on loopback, no fallback to PyPI) serving the wheels in
+    ``packages``, every request it answers logged to ``log``; yields its ``/simple/`` URL."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pypiserver",
+            "run",
+            "-p",
+            str(port),
+            "-i",
+            "127.0.0.1",
+            "--disable-fallback",
+            "--log-file",
+            str(log),
+            "-v",
+            str(packages),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/simple/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"pypiserver did not start on {url} (exit {server.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(server)
