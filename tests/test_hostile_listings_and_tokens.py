@@ -26,6 +26,7 @@ from hatch_funasr import hubs, onnxscan
 from hatch_funasr.cache import Cache
 from hatch_funasr.errors import FetchError, IntegrityError
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
+from hatch_funasr.settings import Settings
 
 HOSTILE = [
     "../escaped.txt",
@@ -363,6 +364,32 @@ def test_retry_after_is_capped_and_said(
         else {"model": VAD_HF_REPO, "hub": "hf", "revision": "v2.0.4"}
     )
     stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+    assert hub.throttle[prefix] == 0
+    assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
+    assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("hub_name", "status"), [("ms", 429), ("hf", 429), ("hf", 503)], ids=["ms-429", "hf-429", "hf-503"]
+)
+def test_retry_after_is_capped_and_said_when_listing_an_organisations_models(
+    hub_name: str,
+    status: int,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``models --remote``: ModelScope's OpenAPI client sleeps a 429's ``Retry-After`` itself
+    (parsed by its own ``raise_for_status``, not urllib3); on a 503 it backs off by itself."""
+    prefix = {"ms": "/openapi/v1/models", "hf": "/api/models"}[hub_name]
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # the waits asked for, not waited
+    monkeypatch.setattr(hub, "throttle_status", status)
+    monkeypatch.setitem(hub.throttle, prefix, 2)
+    hub.store.publish("throttled-org/one", {"README.md": b"# one\n"})
+    found = hubs.search(hub_name, ["throttled-org"], None, limit=10, settings=Settings.from_env())
+    assert [m.repo for _, m in found] == ["throttled-org/one"]
     assert hub.throttle[prefix] == 0
     assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
     assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text

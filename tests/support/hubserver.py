@@ -1184,8 +1184,10 @@ class LoopbackHub:
         #: File names whose range requests get the whole file with 200 (a proxy that drops Range).
         self.ignore_range: set[str] = set()
         #: Fault: path prefix -> how many of the next requests under it are answered
-        #: ``503 Service Unavailable`` with ``Retry-After: 3600`` (a hub asking for an hour).
+        #: :attr:`throttle_status` with ``Retry-After: 3600`` (a hub asking for an hour).
         self.throttle: dict[str, int] = {}
+        #: ``503 Service Unavailable``, or ``429 Too Many Requests``.
+        self.throttle_status = 503
         #: Seconds to sleep after each chunk of a file body (a slow link).
         self.chunk_delay = 0.0
         #: Bytes of ``long`` fault padding that reached a client (it should stop reading early).
@@ -1278,7 +1280,7 @@ class LoopbackHub:
             if prefix is not None:
                 self.throttle[prefix] -= 1
         if prefix is not None:
-            return json_response(503, {"error": "slow down"}, [("Retry-After", "3600")])
+            return json_response(self.throttle_status, {"error": "slow down"}, [("Retry-After", "3600")])
         if request.segments[:1] == ["_storage"]:
             response = self.storage.handle(request)
         elif request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
