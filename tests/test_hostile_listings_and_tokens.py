@@ -24,7 +24,9 @@ from support.projects import VAD_HF_REPO, config_of, make_project, stage
 
 from hatch_funasr import hubs, onnxscan
 from hatch_funasr.cache import Cache
+from hatch_funasr.config import load_config
 from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.model import HubRef
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
 from hatch_funasr.settings import Settings
 
@@ -232,6 +234,35 @@ def test_check_reports_names_that_are_not_text_or_collide_in_one_line(
     assert re.search(why, lines[0]), lines[0]
 
 
+@pytest.mark.parametrize(
+    ("names", "why"),
+    [
+        (["escaped\ud800.txt"], r"'escaped\\ud800\.txt': not text"),
+        (["../x"], r"'\.\./x': "),
+        (["sub/NUL  .json"], r"'sub/NUL  \.json': .*Windows"),
+        (["caf\u00e9.txt", "cafe\u0301.txt"], r"'cafe\\u0301\.txt' and 'caf\\xe9\.txt', one file on Windows and macOS"),
+    ],
+    ids=["surrogate", "dotdot", "windows-device", "nfc-nfd"],
+)
+def test_check_refuses_names_in_a_cached_listing_in_one_line(names: list[str], why: str, tmp_path: Path) -> None:
+    """``check`` reads a hub model's listing from the cache (no lock): the reader builds use."""
+    project = make_project(tmp_path, 'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n')
+    (model,) = load_config(project).models
+    assert isinstance(model.origin, HubRef)
+    cache = Cache(tmp_path / "cache")
+    commit = "1" * 40
+    listed = ["config.yaml", "am.mvn", "model.onnx", *names]
+    files = {n: {"size": 1, "sha256": hashlib.sha256(n.encode("utf-8", "surrogatepass")).hexdigest()} for n in listed}
+    cache.write_snapshot("ms", model.origin.repo, commit, {"files": files})
+    cache.write_ref("ms", model.origin.repo, "v2.0.4", commit)
+    result = _check(project, HATCH_FUNASR_CACHE=str(cache.root))
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    snapshot = cache.snapshot_path("ms", model.origin.repo, commit)
+    assert len(lines) == 1 and lines[0].startswith(f"error: model vad: the cached listing {snapshot} "), result.stderr
+    assert re.search(why, lines[0]), lines[0]
+
+
 # --- installed manifests that lie -------------------------------------------------------------
 _GOOD_FILE = {"size": 1, "sha256": "0" * 64}
 HOSTILE_MANIFESTS: dict[str, object] = {
@@ -339,6 +370,46 @@ def test_a_symlink_planted_in_the_cache_is_an_error_never_followed(
             _config(tmp_path, {"model": "fsmn-vad", "revision": "v2.0.4"}), tmp_path / "s", cache=cache, offline=False
         )
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["editable", "editable/KEY"])
+def test_a_symlink_planted_in_the_caches_editable_directory_is_an_error_never_followed(
+    planted: str, tmp_path: Path, hub_env: dict[str, str]
+) -> None:
+    """An editable build keeps its model directories in the cache (``editable/<key>``, emptied
+    first): through a planted link it would empty and write a directory elsewhere."""
+    project = make_project(tmp_path)
+    key = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:16]
+    outside = tmp_path / "outside"
+    (outside / key).mkdir(parents=True)
+    (outside / key / "keep.txt").write_text("mine")
+    (outside / "KEY").mkdir()
+    link = Path(hub_env["HATCH_FUNASR_CACHE"]) / planted.replace("KEY", key)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside if planted == "editable" else outside / "KEY", target_is_directory=True)
+    build = "import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))"
+    result = subprocess.run(
+        [sys.executable, "-c", build, str(tmp_path / "dist")], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert f"holds a symbolic link, {link}; the cache makes none and follows none" in result.stderr, result.stderr
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == sorted(
+        ["KEY", key, f"{key}/keep.txt"]
+    )
+
+
+def test_a_derived_record_that_is_a_symlink_is_an_error_never_read(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    made = tmp_path / "made.bin"
+    made.write_bytes(b"derived")
+    key = Cache.derived_key(test="symlinked record")
+    cache.store_derived(key, {"made.bin": made})
+    index = cache.root / "derived" / key / "index.json"
+    elsewhere = tmp_path / "elsewhere.json"
+    index.replace(elsewhere)
+    index.symlink_to(elsewhere)
+    with pytest.raises(IntegrityError, match=rf"holds a symbolic link, {re.escape(str(index))}"):
+        cache.load_derived(key)
 
 
 # --- hubs that stall -----------------------------------------------------------------------------
