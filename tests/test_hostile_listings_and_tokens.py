@@ -20,7 +20,7 @@ from onnx import helper
 from support import hubserver, realvad
 from support.genmodels import external_tensor
 from support.hubserver import LoopbackHub
-from support.projects import VAD_HF_REPO, config_of, make_project, stage
+from support.projects import VAD_HF_REPO, cli, config_of, make_project, stage
 
 from hatch_funasr import hubs, onnxscan
 from hatch_funasr.cache import Cache
@@ -78,6 +78,46 @@ def test_hostile_listing_refused_before_any_download(
     assert hub.transfers == []
     assert not (cache.root / "blobs").exists()
     assert not list(tmp_path.parent.rglob("escaped*"))
+
+
+_ASCII_LOCALE = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "why"),
+    [
+        ("escaped\ud800.txt", {}, r"'escaped\\ud800\.txt': not text"),
+        ("\u4e2d\u6587.txt", _ASCII_LOCALE, r"'\\u4e2d\\u6587\.txt': .*file-system encoding \(ascii\) cannot hold"),
+    ],
+    ids=["surrogate", "ascii-locale"],
+)
+def test_lock_refuses_a_listed_name_that_is_not_text_here_in_one_line(
+    name: str,
+    env: dict[str, str],
+    why: str,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``hatch-funasr lock`` (and, under an ASCII locale, a name this system cannot create): one
+    line before any download, not an encoding traceback or a download retried as failed."""
+    original = hubserver.ModelScopeRoutes.file_entries
+
+    def file_entries(self: Any, repo_id: str, commit: Any, root: str, *, recursive: bool) -> Any:
+        entries = original(self, repo_id, commit, root, recursive=recursive)
+        return [*entries, {"Path": name, "Name": name, "Type": "blob", "Size": 3, "Sha256": "0" * 64}]
+
+    monkeypatch.setattr(hubserver.ModelScopeRoutes, "file_entries", file_entries)
+    project = make_project(tmp_path, 'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n')
+    hub.clear_log()
+    result = cli(project, "lock", **env)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model vad: ModelScope repository "), result.stderr
+    assert re.search(why, lines[0]), lines[0]
+    assert hub.transfers == []
+    assert not (project / "funasr.lock").exists()
 
 
 CANARY_HF = "hf_CANARYtoken0123456789abcdef"
