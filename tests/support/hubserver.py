@@ -1147,7 +1147,8 @@ class Fault:
     promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
     if it were all of it (consistent Content-Length); ``long`` sends the file and then 64 MiB
     more (consistent Content-Length: a proxy serving another object); ``trickle`` sends one
-    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up.  Applies to ``times``
+    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up (or ``TRICKLE_LIMIT`` bytes
+    were sent: then the connection is reset).  Applies to ``times``
     responses."""
 
     kind: Literal["truncate", "reset", "short", "long", "trickle"]
@@ -1158,6 +1159,9 @@ class Fault:
 
 #: A ``trickle`` fault's pace: one byte per this many seconds.
 TRICKLE_INTERVAL = 0.05
+#: A ``trickle`` fault resets the connection after this many bytes (20 s): a client that never
+#: cuts a trickling body fails the other way, in bounded time.
+TRICKLE_LIMIT = 400
 
 
 class LoopbackHub:
@@ -1320,6 +1324,8 @@ class LoopbackHub:
         with body.path.open("rb") as fh:
             fh.seek(body.start)
             while fault is not None and fault.kind == "trickle" and sent < body.length:
+                if sent == TRICKLE_LIMIT:
+                    raise ConnectionResetError(f"fault: a trickle of {sent} bytes of {body.path.name}, given up")
                 out.write(fh.read(1))
                 out.flush()  # a client that gave up ends this with BrokenPipeError
                 sent += 1
