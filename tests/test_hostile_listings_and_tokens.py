@@ -371,6 +371,27 @@ def test_a_hostile_installed_manifest_is_one_line_in_every_subcommand_and_inspec
     assert "\x1b" not in result.stdout + result.stderr
 
 
+def test_escape_sequences_in_a_wheels_manifest_are_shown_escaped_by_inspect(tmp_path: Path) -> None:
+    """Text fields a manifest may hold (version, origin, family, licence, notes) come from the
+    wheel: ``inspect`` shows them, never draws them."""
+    drawn = "\x1b[2J\x1b[32mALL FILES VERIFIED OK\x1b[0m"
+    model = {"dir": "models/vad", "family": "fsmn-vad" + drawn, "format": "onnx", "files": {}}
+    model |= {"hub": "ms", "repo": "iic/x" + drawn, "commit": drawn, "license": drawn, "advice": [drawn]}
+    manifest = {
+        "bundle": {"name": "acme", "version": "1" + drawn, "package": "acme_models"},
+        "generator": {"hatch-funasr": drawn},
+        "models": {"vad": model},
+    }
+    wheel = tmp_path / "acme_models-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("acme_models/funasr_manifest.json", json.dumps(manifest))
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], capture_output=True, text=True
+    )
+    assert "\x1b" not in result.stdout + result.stderr
+    assert result.stdout.count("\\x1b[32mALL FILES VERIFIED OK") == 7, result.stdout
+
+
 # --- tokens only to the hub endpoint's origin ----------------------------------------------------
 @pytest.mark.parametrize("elsewhere", ["another-port", "another-host"])
 def test_the_modelscope_token_cookie_does_not_follow_a_redirect_off_the_endpoint(
