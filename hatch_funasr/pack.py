@@ -150,8 +150,8 @@ def add_models(
     partial = wheel.with_name(scratch.owned_name(f"{PARTIAL_PREFIX}{wheel.name}-", "partial"))
     tmp = wheel.with_name(scratch.owned_name(f"{PARTIAL_PREFIX}{wheel.name}-", "new"))
     date_time = time.gmtime(source_date_epoch)[:6]
-    wheel.replace(partial)
-    try:
+    try:  # the move inside: a signal just after it must not leave the partial wheel behind
+        wheel.replace(partial)
         with zipfile.ZipFile(partial) as src, zipfile.ZipFile(tmp, "w") as dst:  # zip64 where needed (the default)
             infos = src.infolist()
             record_name = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))

@@ -21,6 +21,7 @@ import pytest
 from support.genmodels import ONNX_SPECS, RUNTIME_FILES, required_files
 from support.hubserver import LoopbackHub
 from support.runtimes import (
+    HOTWORDS,
     SV_TAGS,
     WssServer,
     check_result,
@@ -538,11 +539,22 @@ class Launched:
 
 
 def _launch(
-    bundle: str, program: str, installed: dict[tuple[str, str], Installed], deploy_python: Path, tmp_path: Path
+    bundle: str,
+    program: str,
+    installed: dict[tuple[str, str], Installed],
+    deploy_python: Path,
+    tmp_path: Path,
+    offline_from: str | None = None,
 ) -> Launched:
+    """``offline_from``: another installed bundle whose ``asr`` the user gives as ``--model-dir``
+    (user arguments come last and win), the way two bundles are combined."""
     if shutil.which("strace") is None:
         pytest.fail("strace is required (apt-get install strace): it shows the server opens no outbound connection")
     dirs = {name: m.dir for (b, name), m in installed.items() if b == bundle and name in ROLE_OF}
+    user = ["--hotword", ""]
+    if offline_from is not None:
+        dirs["asr"] = installed[(offline_from, "asr")].dir
+        user += ["--model-dir", str(dirs["asr"])]
     before = {name: sorted(_files(d)) for name, d in dirs.items()}
     stub = tmp_path / "bin"
     stub.mkdir()
@@ -554,7 +566,7 @@ def _launch(
     package = load_config(BUNDLES / bundle).package
     launcher = [str(deploy_python), "-m", package, "exec-server", str(cpp_dir() / "bin" / program)]
     server = WssServer(
-        ["--hotword", ""],
+        user,
         tmp_path / "server.log",
         launcher=launcher,
         env=env,
@@ -597,22 +609,36 @@ def test_real_server_started_by_exec_server_answers_and_reaches_no_hub(
     launched.check_offline(deploy_python)
 
 
+@pytest.mark.parametrize(
+    "offline_from", [None, "hotword-zh", "sensevoice-small"], ids=["paraformer", "contextual", "sensevoice"]
+)
 def test_real_2pass_server_started_by_exec_server_answers_a_2pass_stream_and_reaches_no_hub(
-    installed: dict[tuple[str, str], Installed], deploy_python: Path, utterance: Utterance, tmp_path: Path
+    offline_from: str | None,
+    installed: dict[tuple[str, str], Installed],
+    deploy_python: Path,
+    utterance: Utterance,
+    tmp_path: Path,
 ) -> None:
     """`python -m funasr_streaming_zh exec-server .../funasr-wss-server-2pass` (FunASR's real 2-pass
     server, every role flag of which defaults to a hub id): exec-server sets the offline and
     online ASR, VAD and realtime punctuation to the installed directories and turns LM and ITN
     off; the server loads all four, answers a ``2pass`` stream with ``2pass-online`` partial
-    results and a ``2pass-offline`` final one, and no connection leaves the machine."""
-    launched = _launch("streaming-zh", "funasr-wss-server-2pass", installed, deploy_python, tmp_path)
+    results and a ``2pass-offline`` final one, and no connection leaves the machine.  The offline
+    pass is the bundle's Paraformer, or another bundle's model given as ``--model-dir``: the
+    contextual Paraformer of hotword-zh (model_eb.onnx and seg_dict loaded, tpass-stream.cpp:52-59;
+    the request's hotwords compiled for it) or SenseVoiceSmall (2pass.cpp:273-284)."""
+    launched = _launch(
+        "streaming-zh", "funasr-wss-server-2pass", installed, deploy_python, tmp_path, offline_from=offline_from
+    )
     server, dirs = launched.server, launched.dirs
     try:
         server.wait_ready()
         loaded = set(server.loaded)
         for name, directory in dirs.items():
             assert any(p.startswith(str(directory)) for p in loaded), (name, loaded)
-        answers = server.stream_2pass(utterance.wav)
+        if offline_from == "hotword-zh":
+            assert str(dirs["asr"] / "model_eb.onnx") in loaded, loaded
+        answers = server.stream_2pass(utterance.wav, hotwords=HOTWORDS if offline_from == "hotword-zh" else "")
     finally:
         server.stop()
     modes = [a.get("mode") for a in answers]
@@ -620,6 +646,8 @@ def test_real_2pass_server_started_by_exec_server_answers_a_2pass_stream_and_rea
     final = [a for a in answers if a.get("mode") == "2pass-offline"]
     assert all(a["text"] for a in final), answers
     argv = server.text()
+    if offline_from == "hotword-zh":  # the request's two hotwords and the blank one, embedded (paraformer.cpp:627)
+        assert "clas shape 3 " in argv, argv[-3000:]
     for flag in ("--lm-dir", "--itn-dir"):  # turned off, said so on stderr
         assert f"# {flag} '': the bundle has no " in argv, argv[:3000]
     launched.check_offline(deploy_python)

@@ -121,6 +121,29 @@ def test_every_relative_link_resolves() -> None:
     assert broken == []
 
 
+def test_every_test_the_runtime_matrix_names_exists() -> None:
+    """Each cell of the runtime matrix names the test that runs it (``B``/``G``/``P`` + name, a
+    ``[case]`` of a parametrised one): the name is a test of that module and the case one of its ids."""
+    modules = {"B": "test_bundles.py", "G": "test_genmodels.py", "P": "test_python_runtime.py"}
+    sources = {k: (ROOT / "tests" / m).read_text("utf-8") for k, m in modules.items()}
+    matrix = (DOCS / "reference/runtime-matrix.md").read_text("utf-8")
+    missing, named = [], 0
+    rows = "\n".join(line for line in matrix.splitlines() if line.startswith("| "))
+    for cell in rows.split("|"):
+        letter = ""
+        for where, name, case in re.findall(r"(?:\b([BGP]) )?`(test_\w+)?(?:\[([\w-]+)\])?`", cell):
+            letter = where or letter
+            if not (name or case):
+                continue
+            named += 1
+            source = sources[letter] if letter else "".join(sources.values())
+            if name and f"def {name}(" not in source:
+                missing.append(f"{letter} {name}")
+            if case and f'"{case}"' not in source:
+                missing.append(f"{letter} {name}[{case}]")
+    assert named > 30 and missing == [], missing
+
+
 def test_pages_named_in_messages_exist() -> None:
     """hatch-funasr's messages send users to docs/ pages (and sections) by name."""
     named = {m for f in (ROOT / "hatch_funasr").glob("*.py") for m in re.findall(r"docs/([\w/-]+\.md)", f.read_text())}

@@ -1,5 +1,6 @@
 """FunASR's Python runtime on installed PyTorch bundles, with no network: ``funasr.AutoModel`` for
-every PyTorch family (CAM++, emotion2vec, KWS, SenseVoice, Paraformer, FSMN-VAD, CT-punc), the
+every PyTorch family (CAM++, emotion2vec, KWS, SenseVoice, Paraformer, SeACo-Paraformer with
+hotwords, streaming Paraformer over chunks, FSMN-VAD, CT-punc, realtime CT-punc over text pieces), the
 bundle's ``automodel`` helper and its full pipeline, and ``funasr-server`` started through
 ``exec-server`` answering ``/v1/audio/transcriptions``.
 
@@ -25,21 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import torchmodels, venvs
+from support import genmodels, torchmodels, venvs
 from support.hubserver import LoopbackHub
 from support.runtimes import free_port, outbound, stop_process
 from support.speech import Utterance
 from tools.bundles import BUNDLES, build_bundle, build_env, publish_models
 
 pytestmark = pytest.mark.e2e
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "torch-set"
-#: (project, its package): the ready PyTorch bundles and a project with the PyTorch speech pipeline.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: (project, its package): the ready PyTorch bundles, a project with the PyTorch speech pipeline
+#: and one with the hotword, streaming and realtime-punctuation models.
 PROJECTS = {
     BUNDLES / "speaker-campplus": "funasr_speaker_campplus",
     BUNDLES / "emotion2vec": "funasr_emotion2vec",
     BUNDLES / "kws-xiaoyun": "funasr_kws_xiaoyun",
-    FIXTURE: "acme_torch_set",
+    FIXTURES / "torch-set": "acme_torch_set",
+    FIXTURES / "torch-stream": "acme_torch_stream",
 }
+#: SeACo-Paraformer's hotwords, as FunASR's README passes them (``hotword="..."``): one Chinese word,
+#: one English word the seg_dict spells as BPE pieces.
+HOTWORDS = "阿里巴巴 hello"
 
 
 def _strace() -> list[str]:
@@ -72,12 +78,15 @@ def _env(home: Path) -> dict[str, str]:
     return env | {"HOME": str(home), "PYTHONNOUSERSITE": "1"}
 
 
-#: Run in the deploy venv under strace: every model of every bundle in AutoModel, then the pipeline.
+#: Run in the deploy venv under strace: every model of every bundle in AutoModel, called as
+#: FunASR's README and examples call each kind, then the pipeline.
 _RUN = r"""
-import importlib, json, sys
+import importlib, json, sys, wave
 import numpy as np
 from funasr import AutoModel
-wav = sys.argv[1]
+wav, hotwords = sys.argv[1:3]
+with wave.open(wav) as w:
+    speech = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
 out = {}
 def plain(value):
     if hasattr(value, "shape"):
@@ -87,20 +96,40 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
-CALL = {
-    "kws": dict(keywords="小云小云", chunk_size=[4, 8, 4], encoder_chunk_look_back=0, decoder_chunk_look_back=0),
-    "ct-punc": None,
-}
 PUNC_TEXT = "跨境河流是养育沿岸人民的生命之源长期以来为帮助下游地区防灾减灾"
-for package in sys.argv[2:]:
+def run(model, family):
+    if family == "paraformer-streaming":  # FunASR's README: 600 ms chunks, one cache across them
+        chunk_size, cache, texts = [0, 10, 5], {}, []
+        stride = chunk_size[1] * 960
+        n = (len(speech) - 1) // stride + 1
+        for i in range(n):
+            result = model.generate(input=speech[i * stride : (i + 1) * stride], cache=cache, is_final=i == n - 1,
+                                    chunk_size=chunk_size, encoder_chunk_look_back=4, decoder_chunk_look_back=1)
+            texts.append(result[0]["text"])
+        return result, {"chunks": n, "texts": texts, "cache": sorted(cache)}
+    if family == "ct-punc-realtime":  # examples/industrial_data_pretraining/ct_transformer_streaming/demo.py
+        cache, texts = {}, []
+        for piece in (PUNC_TEXT[:9], PUNC_TEXT[9:22], PUNC_TEXT[22:]):
+            result = model.generate(input=piece, cache=cache)
+            texts.append(result[0]["text"])
+        return result, {"texts": texts, "cache": sorted(cache)}
+    if family == "paraformer-contextual":  # FunASR's README: generate(..., hotword="...")
+        result = model.generate(input=wav, hotword=hotwords)
+        ids = model.model.generate_hotwords_list(hotwords, tokenizer=model.kwargs["tokenizer"],
+                                                 frontend=model.kwargs["frontend"])
+        return result, {"hotword_ids": ids}
+    if family == "kws":
+        return model.generate(input=wav, keywords="小云小云", chunk_size=[4, 8, 4], encoder_chunk_look_back=0,
+                              decoder_chunk_look_back=0), {}
+    return model.generate(input=PUNC_TEXT if family == "ct-punc" else wav), {}
+for package in sys.argv[3:]:
     bundle = importlib.import_module(package)
     for name in bundle.names():
         family = bundle.manifest()["models"][name]["family"]
         # What a deployer writes: the installed directory, disable_update=True (no PyPI version check).
         model = AutoModel(model=str(bundle.path(name)), disable_update=True, device="cpu")
-        text_in = family == "ct-punc"
-        result = model.generate(input=PUNC_TEXT if text_in else wav, **(CALL.get(family) or {}))
-        out[f"{package}:{name}"] = {"family": family, "result": plain(result)}
+        result, extra = run(model, family)
+        out[f"{package}:{name}"] = {"family": family, "result": plain(result), **extra}
 # The bundle's helper: the ASR model with the bundle's VAD, punctuation and speaker model.
 pipe = importlib.import_module("acme_torch_set").automodel("asr-para", pipeline=True, device="cpu")
 out["pipeline"] = {"args": sorted(pipe.kwargs), "result": plain(pipe.generate(input=wav, batch_size_s=300))}
@@ -113,7 +142,7 @@ def automodel_runs(deploy: Path, utterance: Utterance, tmp_path_factory: pytest.
     work = tmp_path_factory.mktemp("automodel")
     trace = work / "strace.txt"
     proc = subprocess.run(
-        [*_strace(), "-o", str(trace), str(deploy), "-c", _RUN, str(utterance.wav), *PROJECTS.values()],
+        [*_strace(), "-o", str(trace), str(deploy), "-c", _RUN, str(utterance.wav), HOTWORDS, *PROJECTS.values()],
         capture_output=True,
         text=True,
         cwd=work,
@@ -130,7 +159,8 @@ def test_every_pytorch_family_runs_in_automodel_from_its_installed_directory(
 ) -> None:
     runs = automodel_runs["runs"]
     families = {run["family"] for key, run in runs.items() if key != "pipeline"}
-    assert families == {"campplus", "emotion2vec", "kws", "sensevoice", "paraformer", "fsmn-vad", "ct-punc"}
+    assert families == set(torchmodels.FAMILIES)
+    tokens = json.loads(genmodels._side_file("paraformer-contextual", "tokens.json"))
     for key, run in runs.items():
         if key == "pipeline":
             continue
@@ -150,6 +180,16 @@ def test_every_pytorch_family_runs_in_automodel_from_its_installed_directory(
             assert utterance.speech_end_ms - 100 <= end <= utterance.duration_ms, result
         elif family == "ct-punc":
             assert result["text"] and result["text"] != result.get("key"), result
+        elif family == "ct-punc-realtime":  # each piece punctuated with the cache of the ones before
+            assert all(run["texts"]) and run["cache"] == ["pre_text"], run
+        elif family == "paraformer-streaming":  # one answer per 600 ms chunk, the encoder state cached
+            assert len(run["texts"]) == run["chunks"] > 1 and "encoder" in run["cache"], run
+            assert "".join(run["texts"]), run
+        elif family == "paraformer-contextual":  # the hotwords spelled through the installed seg_dict
+            # (without it "hello" would be one <unk>): 阿里巴巴 -> 阿 里 巴 巴, hello -> he@@ llo, then <s>
+            spelled = [[tokens.index(t) for t in w.split()] for w in ("阿 里 巴 巴", "he@@ llo", "<s>")]
+            assert run["hotword_ids"] == spelled, run
+            assert result["text"], (key, result)
         else:  # SenseVoice, Paraformer: text (nonsense from random weights)
             assert result["text"], (key, result)
     assert automodel_runs["outbound"] == [], automodel_runs["outbound"]
@@ -227,30 +267,39 @@ def _wait_http(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise AssertionError(f"funasr-server not ready after {timeout}s:\n{log.read_text()[-5000:]}")
 
 
+@pytest.mark.parametrize(
+    ("package", "asr"),
+    [("acme_torch_set", "asr"), ("acme_torch_set", "asr-para"), ("acme_torch_stream", "asr-hot")],
+    ids=["sensevoice", "paraformer", "seaco-paraformer"],
+)
 def test_funasr_server_started_by_exec_server_answers_and_reaches_no_hub(
-    deploy: Path, utterance: Utterance, tmp_path: Path
+    deploy: Path, utterance: Utterance, tmp_path: Path, package: str, asr: str
 ) -> None:
     """``python -m <bundle> exec-server funasr-server`` (FunASR's funasr/bin/server.py) loads the
-    installed SenseVoice as ``custom`` and CAM++ as its speaker model, and answers OpenAI-style
-    transcription requests, one with speaker labels; under strace, nothing leaves the machine."""
+    installed SenseVoice (Paraformer, SeACo-Paraformer) as ``custom`` and the bundle's CAM++ as
+    its speaker model, and answers OpenAI-style transcription requests, one with speaker labels
+    where the bundle has CAM++; under strace, nothing leaves the machine."""
     port = free_port()
     trace, log = tmp_path / "strace.txt", tmp_path / "server.log"
-    argv = [*_strace(), "-o", str(trace), str(deploy), "-m", "acme_torch_set", "exec-server", "funasr-server"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--model-path", "asr"]
+    argv = [*_strace(), "-o", str(trace), str(deploy), "-m", package, "exec-server", "funasr-server"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--model-path", asr]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=_env(tmp_path))
         try:
             _wait_http(port, proc, log)
             status, answer = _post_wav(port, utterance.wav, model="custom")
             assert status == 200 and isinstance(answer.get("text"), str) and answer["text"], answer
-            status, verbose = _post_wav(port, utterance.wav, model="custom", spk="true", response_format="verbose_json")
-            assert status == 200, verbose
-            assert verbose["segments"] and all("speaker" in s for s in verbose["segments"]), verbose
+            if package == "acme_torch_set":  # the bundle with CAM++
+                status, verbose = _post_wav(
+                    port, utterance.wav, model="custom", spk="true", response_format="verbose_json"
+                )
+                assert status == 200, verbose
+                assert verbose["segments"] and all("speaker" in s for s in verbose["segments"]), verbose
         finally:
             stop_process(proc, timeout=30)
     text = log.read_text(errors="replace")
     installed = subprocess.run(
-        [str(deploy), "-m", "acme_torch_set", "path", "asr"], capture_output=True, text=True, check=True
+        [str(deploy), "-m", package, "path", asr], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert "Loading custom model: " + installed in text, text[-3000:]
     assert outbound(trace) == [], outbound(trace)

@@ -510,18 +510,21 @@ class WssServer:
         finally:
             ws.close()
 
-    def stream_2pass(self, wav: Path, timeout: float = 120, chunk_ms: int = 600) -> list[dict[str, object]]:
+    def stream_2pass(
+        self, wav: Path, timeout: float = 120, chunk_ms: int = 600, **message: object
+    ) -> list[dict[str, object]]:
         """Stream ``wav`` to ``funasr-wss-server-2pass`` in ``2pass`` mode (chunk_size [5, 10, 5], as
         FunASR's own clients do; websocket-server-2pass.cpp:518-531) in ``chunk_ms`` pieces, then
-        ``is_speaking: false``; return every answer up to the one marked ``is_final``."""
+        ``is_speaking: false``; return every answer up to the one marked ``is_final``.  ``message``
+        adds to (or replaces) the first message's fields, e.g. ``hotwords``."""
         with wave.open(str(wav)) as w:
             pcm, rate = w.readframes(w.getnframes()), w.getframerate()
         ws = _WebSocket(self.port, timeout)
         answers: list[dict[str, object]] = []
         try:
             first = {"mode": "2pass", "chunk_size": [5, 10, 5], "chunk_interval": 10, "wav_name": wav.stem}
-            first |= {"wav_format": "pcm", "audio_fs": rate, "is_speaking": True, "itn": True, "hotwords": ""}
-            ws.send(json.dumps(first))
+            first |= {"wav_format": "pcm", "audio_fs": rate, "is_speaking": True, "itn": True, "hotwords": ""} | message
+            ws.send(json.dumps(first, ensure_ascii=False))
             step = rate * 2 * chunk_ms // 1000
             for offset in range(0, len(pcm), step):
                 ws.send(pcm[offset : offset + step])

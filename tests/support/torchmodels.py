@@ -35,6 +35,19 @@ labels at :298), KWS's CTC one per ``tokens_2602.txt`` line.  Repository shapes
   file_path_metas (init_param, config, frontend_conf.cmvn_file, tokenizer_conf.token_list and .seg_dict).
   The seg_dict reaches the keyword decoder (sanm_kws_streaming/model.py:379; kws_utils.py:59 spells
   a keyword through it); ``generate`` needs ``chunk_size`` (model.py:383).
+- ``paraformer-contextual``: ``iic/speech_seaco_paraformer_large_asr_nat-zh-cn-16k-common-vocab8404-pytorch``
+  (C: no listing; FunASR's ModelScope ``paraformer-zh``): model.pt, config.yaml, am.mvn, tokens.json,
+  seg_dict (seaco_paraformer/template.yaml: SeacoParaformer with its bias LSTM and seaco decoder of
+  ``inner_dim`` = the encoder width, model.py:73-119).  SeacoParaformer spells each hotword
+  through the ``seg_dict`` beside the cmvn file (model.py:616-621, :592-614);
+  configuration.json names it as ``tokenizer_conf.seg_dict_file`` (char_tokenizer.py:50), so a
+  bundle selecting the ``file_path_metas`` files installs it.
+- ``paraformer-streaming``: ``iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online``
+  (C): model.pt, config.yaml, am.mvn, tokens.json (paraformer_streaming/template.yaml:
+  ParaformerStreaming, SANMEncoderChunkOpt, CifPredictorV2, WavFrontendOnline).
+- ``ct-punc-realtime``: ``iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727`` (C; the
+  -onnx repository's tokens.json and config.yaml are L): model.pt, config.yaml, tokens.json
+  (ct_transformer_streaming/template.yaml: CTTransformerStreaming, SANMVadEncoder).
 
 The checkpoints are made once per recipe in the export venv (:data:`support.venvs.EXPORT`) and
 kept under ``$HATCH_FUNASR_TEST_DATA/torch-standins/<key>``; :func:`write_model` copies one out.
@@ -165,6 +178,144 @@ encoder: SANMEncoder
 encoder_conf:
     input_size: {SMALL}
 {_SANM}    num_blocks: 1
+    padding_idx: 0
+
+tokenizer: CharTokenizer
+tokenizer_conf:
+    unk_symbol: <unk>
+"""
+_DECODER = f"""    attention_heads: 2
+    linear_units: {SMALL * 2}
+    num_blocks: 2
+    dropout_rate: 0.1
+    positional_dropout_rate: 0.1
+    self_attention_dropout_rate: 0.1
+    src_attention_dropout_rate: 0.1
+    att_layer_num: 2
+    kernel_size: 11
+"""
+SEACO_YAML = f"""# funasr/models/seaco_paraformer/template.yaml, small dimensions
+model: SeacoParaformer
+model_conf:
+    ctc_weight: 0.0
+    lsm_weight: 0.1
+    length_normalized_loss: true
+    predictor_weight: 1.0
+    predictor_bias: 1
+    sampling_ratio: 0.75
+    inner_dim: {SMALL}
+    bias_encoder_type: lstm
+    bias_encoder_bid: false
+    seaco_lsm_weight: 0.1
+    seaco_length_normal: true
+    train_decoder: false
+    NO_BIAS: 8377
+
+encoder: SANMEncoder
+encoder_conf:
+{_SANM}    num_blocks: 2
+
+decoder: ParaformerSANMDecoder
+decoder_conf:
+{_DECODER}    sanm_shfit: 0
+
+seaco_decoder: ParaformerSANMDecoder
+seaco_decoder_conf:
+    attention_heads: 2
+    linear_units: {SMALL * 2}
+    num_blocks: 1
+    dropout_rate: 0.1
+    positional_dropout_rate: 0.1
+    self_attention_dropout_rate: 0.1
+    src_attention_dropout_rate: 0.1
+    kernel_size: 21
+    sanm_shfit: 0
+    use_output_layer: false
+    wo_input_layer: true
+
+predictor: CifPredictorV3
+predictor_conf:
+    idim: {SMALL}
+    threshold: 1.0
+    l_order: 1
+    r_order: 1
+    tail_threshold: 0.45
+    smooth_factor2: 0.25
+    noise_threshold2: 0.01
+    upsample_times: 3
+    use_cif1_cnn: false
+    upsample_type: cnn_blstm
+
+{_WAV_FRONTEND}    dither: 0.0
+
+tokenizer: CharTokenizer
+tokenizer_conf:
+    unk_symbol: <unk>
+    split_with_space: true
+"""
+STREAMING_YAML = f"""# funasr/models/paraformer_streaming/template.yaml, small dimensions
+model: ParaformerStreaming
+{genmodels._PARA_MODEL_CONF}
+encoder: SANMEncoderChunkOpt
+encoder_conf:
+    output_size: {SMALL}
+    attention_heads: 2
+    linear_units: {SMALL * 2}
+    num_blocks: 2
+    dropout_rate: 0.1
+    positional_dropout_rate: 0.1
+    attention_dropout_rate: 0.1
+    input_layer: pe_online
+    pos_enc_class: SinusoidalPositionEncoder
+    normalize_before: true
+    kernel_size: 11
+    sanm_shfit: 0
+    selfattention_layer_type: sanm
+    chunk_size: [12, 15]
+    stride: [8, 10]
+    pad_left: [0, 0]
+    encoder_att_look_back_factor: [4, 4]
+    decoder_att_look_back_factor: [1, 1]
+
+decoder: ParaformerSANMDecoder
+decoder_conf:
+{_DECODER}    sanm_shfit: 5
+
+predictor: CifPredictorV2
+predictor_conf:
+    idim: {SMALL}
+    threshold: 1.0
+    l_order: 1
+    r_order: 1
+    tail_threshold: 0.45
+
+{genmodels._FRONTEND.format(frontend="WavFrontendOnline")}
+tokenizer: CharTokenizer
+tokenizer_conf:
+    unk_symbol: <unk>
+    split_with_space: true
+"""
+PUNC_REALTIME_YAML = f"""# funasr/models/ct_transformer_streaming/template.yaml, small dimensions
+model: CTTransformerStreaming
+model_conf:
+    ignore_id: 0
+    embed_unit: {SMALL}
+    att_unit: {SMALL}
+    dropout_rate: 0.1
+    punc_list:
+    - <unk>
+    - _
+    - ，
+    - 。
+    - ？
+    - 、
+    punc_weight: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    sentence_end_id: 3
+
+encoder: SANMVadEncoder
+encoder_conf:
+    input_size: {SMALL}
+{_SANM.replace("sanm_shfit: 0", "sanm_shfit: 5")}    num_blocks: 1
     padding_idx: 0
 
 tokenizer: CharTokenizer
@@ -376,6 +527,40 @@ def repos() -> dict[str, TorchRepo]:
                 frontend_conf={"cmvn_file": "am.mvn"},
             ),
         ),
+        "paraformer-contextual": TorchRepo(
+            "paraformer-contextual",
+            "model.pt",
+            "config.yaml",
+            SEACO_YAML,
+            {n: side("paraformer-contextual", n) for n in ("am.mvn", "tokens.json", "seg_dict")},
+            _metas(
+                "model.pt",
+                "config.yaml",
+                tokenizer_conf={"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
+                frontend_conf={"cmvn_file": "am.mvn"},
+            ),
+        ),
+        "paraformer-streaming": TorchRepo(
+            "paraformer-streaming",
+            "model.pt",
+            "config.yaml",
+            STREAMING_YAML,
+            {n: side("paraformer-streaming", n) for n in ("am.mvn", "tokens.json")},
+            _metas(
+                "model.pt",
+                "config.yaml",
+                tokenizer_conf={"token_list": "tokens.json"},
+                frontend_conf={"cmvn_file": "am.mvn"},
+            ),
+        ),
+        "ct-punc-realtime": TorchRepo(
+            "ct-punc-realtime",
+            "model.pt",
+            "config.yaml",
+            PUNC_REALTIME_YAML,
+            {"tokens.json": side("ct-punc-realtime", "tokens.json")},
+            _metas("model.pt", "config.yaml", "punctuation", tokenizer_conf={"token_list": "tokens.json"}),
+        ),
         "ct-punc": TorchRepo(
             "ct-punc",
             "model.pt",
@@ -452,7 +637,18 @@ def _key() -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-FAMILIES = ("sensevoice", "paraformer", "ct-punc", "fsmn-vad", "campplus", "emotion2vec", "kws")
+FAMILIES = (
+    "sensevoice",
+    "paraformer",
+    "paraformer-contextual",
+    "paraformer-streaming",
+    "ct-punc",
+    "ct-punc-realtime",
+    "fsmn-vad",
+    "campplus",
+    "emotion2vec",
+    "kws",
+)
 
 
 def _kept() -> Path:
