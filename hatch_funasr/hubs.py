@@ -587,8 +587,10 @@ class _BoundedBody:
             raise _too_long(self._what)
         return data
 
-    def read(self, *args: Any, **kwargs: Any) -> bytes:
-        return self._counted(self._raw.read(*args, **kwargs))
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        if amt is None:  # all of it: still a piece at a time, so the count stops it in time
+            return b"".join(iter(lambda: self.read(CHUNK, *args, **kwargs), b""))
+        return self._counted(self._raw.read(amt, *args, **kwargs))
 
     def read1(self, *args: Any, **kwargs: Any) -> bytes:
         return self._counted(self._raw.read1(*args, **kwargs))

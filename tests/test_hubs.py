@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from support import hubserver, realvad
 from support.hubserver import Fault, LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage_project
 
+from hatch_funasr import hubs
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
@@ -753,3 +755,23 @@ def test_modelscope_answers_are_bounded_after_decompression(
             client.list(HISTORY, "v2")
     what = "model listing" if route == "_list_models" else f"listing of {HISTORY}"
     assert str(info.value) == f"ModelScope's {what} is over 16 MiB; not read further"
+
+
+def test_a_bounded_modelscope_body_read_all_at_once_is_still_cut_in_pieces() -> None:
+    """``read()`` with no size (urllib3 would inflate the whole body first) reads piece by piece."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.body, self.largest = io.BytesIO(b" " * (hubs.MAX_LIST_BODY + 1)), 0
+
+        def read(self, amt: int | None = None) -> bytes:
+            self.largest = max(self.largest, amt or 1 << 62)
+            return self.body.read(amt)
+
+        def close(self) -> None:
+            pass
+
+    raw = Raw()
+    with pytest.raises(FetchError, match=r"^a listing is over 16 MiB; not read further$"):
+        hubs._BoundedBody(raw, "a listing").read()
+    assert raw.largest <= hubs.CHUNK
