@@ -6,8 +6,13 @@ Layout under the cache root (``HATCH_FUNASR_CACHE``, else the user cache directo
     stamps/ab/abcdef…           a blob's file status when it was last verified (skips re-hashing)
     snapshots/<hub>/<owner>/<name>/<commit>.json   a commit's file listing (path, size, hashes)
     refs/<hub>/<owner>/<name>/<revision>           the commit a revision last resolved to
+    derived/<key>/              exported and quantized files, with a record signed by this machine's key
+    editable/<key>/             an editable install's model directories (outside its wheel)
     tmp/                        downloads in progress (never trusted, removed on exit)
     locks/                      file locks: they avoid duplicate work, correctness never needs them
+
+No path below the root is a symbolic link (each is checked before use): the cache makes none
+and follows none.
 
 A blob only ever appears by an atomic rename after its content was hashed and compared
 with what the hub listed, so a killed build leaves nothing a later build would trust.
@@ -270,7 +275,7 @@ class Cache:
         the files again) an entry whose record cannot be verified is an IntegrityError."""
         base = self._inside(self.root / "derived" / key)
         try:
-            index: Any = json.loads((base / "index.json").read_text("utf-8"))
+            index: Any = json.loads(self._inside(base / "index.json").read_text("utf-8"))
         except (OSError, ValueError):
             return None
         record = index.get("record") if isinstance(index, dict) else None
@@ -326,6 +331,10 @@ class Cache:
         }
         self._write_atomic(base / "index.json", json.dumps({"record": record, "mac": self._sign(key, record)}).encode())
         return DerivedEntry({n: FileRecord(base / n, d.size, d.sha256) for n, d in digests.items()}, dict(meta or {}))
+
+    def editable_dir(self, key: str) -> Path:
+        """Where an editable install (``key``: its project) keeps its model directories."""
+        return self._inside(self.root / "editable" / key)
 
     # --- temp space and locks -----------------------------------------------------------
     @contextlib.contextmanager

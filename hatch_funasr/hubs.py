@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -206,6 +206,22 @@ def _cap_retry_after(owner: Any, name: str) -> None:
     setattr(owner, name, parse)
 
 
+def _cap_retry_after_attribute(cls: type) -> None:
+    """Make ``cls.retry_after`` a property that stores what it is given :func:`_capped`
+    (``modelscope_hub``'s errors carry the ``Retry-After`` its OpenAPI and download retries
+    sleep, parsed by ``errors.raise_for_status`` with ``int()``, not by urllib3), once per process."""
+    if isinstance(cls.__dict__.get("retry_after"), property):
+        return
+
+    def get(self: Any) -> Any:
+        return self.__dict__.get("_capped_retry_after")
+
+    def put(self: Any, value: Any) -> None:
+        self.__dict__["_capped_retry_after"] = _capped(value) if isinstance(value, int | float) else value
+
+    setattr(cls, "retry_after", property(get, put))  # noqa: B010  # a descriptor on the client's class
+
+
 def _no_phone_home() -> None:
     """huggingface_hub (2.x) fetches an "agent harnesses" registry from its import-time endpoint
     on first use, whatever ``endpoint=`` says; a build tool must talk to the mirror only.
@@ -363,16 +379,23 @@ class ModelScopeClient:
         self.endpoint = url
         self.default_branch = default_branch
 
-    def _api(self) -> Any:
+    def _api(self, listing: str | None = None) -> Any:
+        """A client; with ``listing`` (what its answers are, for messages) one that reads every
+        answer at most :data:`MAX_LIST_BODY` bytes, for listings only (never a file download)."""
         from modelscope_hub import HubApi
+        from modelscope_hub.errors import APIError
         from urllib3.util.retry import Retry
 
         _no_cookies_across_origins()
         _cap_retry_after(Retry, "parse_retry_after")
-        return HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
+        _cap_retry_after_attribute(APIError)
+        api = HubApi(endpoint=self.endpoint) if self.endpoint else HubApi()
+        if listing is not None:
+            _bound_answers(api, listing)
+        return api
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
-        api = self._api()
+        api = self._api(f"ModelScope's listing of {repo}")
         wanted = revision or self.default_branch
         if is_commit(wanted):
             commit = wanted
@@ -410,7 +433,7 @@ class ModelScopeClient:
     def search(self, owner: str, task: str | None, limit: int) -> Sequence[RemoteModel]:
         """``HubApi.list_repos("model", owner=, task=)``: ``GET /openapi/v1/models`` with
         ``owner``, ``filter.task``, ``page_number``, ``page_size`` (at most 50), page after page."""
-        api = self._api()
+        api = self._api("ModelScope's model listing")
         found: list[RemoteModel] = []
         page = 1
         limit = min(limit, _MS_DEPTH)
@@ -522,6 +545,10 @@ class _Pages:
         self.step()
 
 
+def _too_long(what: str) -> FetchError:
+    return FetchError(f"{what} is over {MAX_LIST_BODY >> 20} MiB; not read further")
+
+
 def _json_body(chunks: Iterable[bytes], what: str) -> Any:
     """A JSON body read at most :data:`MAX_LIST_BODY` bytes (as decompressed: a small body on
     the wire can inflate to any size)."""
@@ -529,11 +556,65 @@ def _json_body(chunks: Iterable[bytes], what: str) -> Any:
     for chunk in chunks:
         body += chunk
         if len(body) > MAX_LIST_BODY:
-            raise FetchError(f"{what} is over {MAX_LIST_BODY >> 20} MiB; not read further")
+            raise _too_long(what)
     try:
         return json.loads(body)
     except ValueError as e:
         raise FetchError(f"{what} is not JSON ({e})") from None
+
+
+class _BoundedBody:
+    """A response's body (urllib3's ``HTTPResponse``, which ``requests`` reads through
+    ``stream``, ``read`` or ``read1``, decompressed) that ends in :class:`FetchError` past
+    :data:`MAX_LIST_BODY` bytes; everything else is the body's own."""
+
+    def __init__(self, raw: Any, what: str) -> None:
+        object.__setattr__(self, "_raw", raw)
+        object.__setattr__(self, "_what", what)
+        object.__setattr__(self, "_seen", 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._raw, name, value)
+
+    def _counted(self, data: bytes) -> bytes:
+        seen = self._seen + len(data)
+        object.__setattr__(self, "_seen", seen)
+        if seen > MAX_LIST_BODY:
+            self._raw.close()
+            raise _too_long(self._what)
+        return data
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        if amt is None:  # all of it: still a piece at a time, so the count stops it in time
+            return b"".join(iter(lambda: self.read(CHUNK, *args, **kwargs), b""))
+        return self._counted(self._raw.read(amt, *args, **kwargs))
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._counted(self._raw.read1(*args, **kwargs))
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        for data in self._raw.stream(*args, **kwargs):
+            yield self._counted(data)
+
+
+def _bound_answers(api: Any, what: str) -> None:
+    """Every answer to ``api`` (a ``modelscope_hub.HubApi``: its legacy and OpenAPI clients'
+    ``requests`` sessions, which read JSON bodies whole) read at most :data:`MAX_LIST_BODY`
+    bytes after decompression: a response hook, which ``requests`` runs before it reads a body."""
+    import requests
+
+    def bound(response: requests.Response, *_args: Any, **_kwargs: Any) -> requests.Response:
+        response.raw = _BoundedBody(response.raw, what)
+        return response
+
+    sessions = [s for c in (api.legacy, api.openapi) for s in vars(c).values() if isinstance(s, requests.Session)]
+    if not sessions:
+        raise FetchError("modelscope_hub's clients have no requests sessions to bound; this version is not supported")
+    for session in sessions:
+        session.hooks["response"].append(bound)
 
 
 def _hf_license(info: Any) -> str | None:

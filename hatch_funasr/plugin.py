@@ -119,8 +119,7 @@ class FunasrBuildHook(BuildHookInterface):  # type: ignore[type-arg]  # generic 
                     self.app.display_warning(f"hatch-funasr: updated {root / LOCK_NAME} ({EnvVars.LOCK}=update)")
             editable_root = None
             if version == "editable":
-                key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-                editable_root = ctx.cache.root / "editable" / key
+                editable_root = ctx.cache.editable_dir(hashlib.sha256(str(root).encode()).hexdigest()[:16])
                 shutil.rmtree(editable_root, ignore_errors=True)
             with disk_errors(
                 "hatch-funasr: cannot write model files",

@@ -211,3 +211,29 @@ _INTERNAL = re.compile(r"\bthe seed\b|\bseed's\b|\bSPEC\b|\.\./shared|\bsection 
 def test_no_reference_to_internal_material(page: Path) -> None:
     hits = [line for line in page.read_text("utf-8").splitlines() if _INTERNAL.search(line)]
     assert hits == []
+
+
+def test_the_limits_page_states_every_limit_the_code_enforces() -> None:
+    """Each bound on untrusted input is written on the limits page as the code has it (a limit
+    changed in the code and not on the page fails here)."""
+    from hatch_funasr import _bundle_runtime, cache, hubs, names, onnxscan, sources
+
+    text = " ".join((DOCS / "reference" / "limits.md").read_text("utf-8").split())
+    stated = {
+        "files in a local model directory": f"| {sources._MAX_LOCAL_FILES:,} |",
+        "local directory message": f"holds more than {sources._MAX_LOCAL_FILES} files",
+        "name length": f"{names._MAX_PATH:,} characters in all, {names._MAX_NAME} bytes per path component",
+        "file size": f"| {names.MAX_SIZE >> 40} TiB |",
+        "onnx depth": f"| {onnxscan.MAX_DEPTH} |",
+        "onnx fields": f"| {onnxscan.MAX_FIELDS:,} ",
+        "onnx entry": f"| {onnxscan._MAX_ENTRY:,} bytes |",
+        "listing body": f"| {hubs.MAX_LIST_BODY >> 20} MiB |",
+        "pages": f"| {hubs.MAX_LIST_PAGES} |",
+        "deadline": f"| {hubs.LIST_DEADLINE:.0f} s |",
+        "minimum rate": f"{hubs.MIN_RATE:,} bytes/s over any {hubs.MIN_RATE_WINDOW:.0f} s window",
+        "retry-after": f"| {hubs.RETRY_AFTER_MAX} s |",
+        "lock report": f"a line every {cache.LOCK_REPORT_EVERY:.0f} s naming the holder",
+        "manifest": f"over {_bundle_runtime.MAX_MANIFEST} bytes",
+    }
+    missing = {what: figure for what, figure in stated.items() if figure not in text}
+    assert not missing, missing

@@ -20,12 +20,15 @@ from onnx import helper
 from support import hubserver, realvad
 from support.genmodels import external_tensor
 from support.hubserver import LoopbackHub
-from support.projects import VAD_HF_REPO, config_of, make_project, stage
+from support.projects import VAD_HF_REPO, cli, config_of, make_project, stage
 
 from hatch_funasr import hubs, onnxscan
 from hatch_funasr.cache import Cache
+from hatch_funasr.config import load_config
 from hatch_funasr.errors import FetchError, IntegrityError
+from hatch_funasr.model import HubRef
 from hatch_funasr.onnxscan import OnnxFormatError, external_data
+from hatch_funasr.settings import Settings
 
 HOSTILE = [
     "../escaped.txt",
@@ -75,6 +78,46 @@ def test_hostile_listing_refused_before_any_download(
     assert hub.transfers == []
     assert not (cache.root / "blobs").exists()
     assert not list(tmp_path.parent.rglob("escaped*"))
+
+
+_ASCII_LOCALE = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "why"),
+    [
+        ("escaped\ud800.txt", {}, r"'escaped\\ud800\.txt': not text"),
+        ("\u4e2d\u6587.txt", _ASCII_LOCALE, r"'\\u4e2d\\u6587\.txt': .*file-system encoding \(ascii\) cannot hold"),
+    ],
+    ids=["surrogate", "ascii-locale"],
+)
+def test_lock_refuses_a_listed_name_that_is_not_text_here_in_one_line(
+    name: str,
+    env: dict[str, str],
+    why: str,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``hatch-funasr lock`` (and, under an ASCII locale, a name this system cannot create): one
+    line before any download, not an encoding traceback or a download retried as failed."""
+    original = hubserver.ModelScopeRoutes.file_entries
+
+    def file_entries(self: Any, repo_id: str, commit: Any, root: str, *, recursive: bool) -> Any:
+        entries = original(self, repo_id, commit, root, recursive=recursive)
+        return [*entries, {"Path": name, "Name": name, "Type": "blob", "Size": 3, "Sha256": "0" * 64}]
+
+    monkeypatch.setattr(hubserver.ModelScopeRoutes, "file_entries", file_entries)
+    project = make_project(tmp_path, 'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n')
+    hub.clear_log()
+    result = cli(project, "lock", **env)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model vad: ModelScope repository "), result.stderr
+    assert re.search(why, lines[0]), lines[0]
+    assert hub.transfers == []
+    assert not (project / "funasr.lock").exists()
 
 
 CANARY_HF = "hf_CANARYtoken0123456789abcdef"
@@ -231,6 +274,35 @@ def test_check_reports_names_that_are_not_text_or_collide_in_one_line(
     assert re.search(why, lines[0]), lines[0]
 
 
+@pytest.mark.parametrize(
+    ("names", "why"),
+    [
+        (["escaped\ud800.txt"], r"'escaped\\ud800\.txt': not text"),
+        (["../x"], r"'\.\./x': "),
+        (["sub/NUL  .json"], r"'sub/NUL  \.json': .*Windows"),
+        (["caf\u00e9.txt", "cafe\u0301.txt"], r"'cafe\\u0301\.txt' and 'caf\\xe9\.txt', one file on Windows and macOS"),
+    ],
+    ids=["surrogate", "dotdot", "windows-device", "nfc-nfd"],
+)
+def test_check_refuses_names_in_a_cached_listing_in_one_line(names: list[str], why: str, tmp_path: Path) -> None:
+    """``check`` reads a hub model's listing from the cache (no lock): the reader builds use."""
+    project = make_project(tmp_path, 'vad = { model = "fsmn-vad", revision = "v2.0.4" }\n')
+    (model,) = load_config(project).models
+    assert isinstance(model.origin, HubRef)
+    cache = Cache(tmp_path / "cache")
+    commit = "1" * 40
+    listed = ["config.yaml", "am.mvn", "model.onnx", *names]
+    files = {n: {"size": 1, "sha256": hashlib.sha256(n.encode("utf-8", "surrogatepass")).hexdigest()} for n in listed}
+    cache.write_snapshot("ms", model.origin.repo, commit, {"files": files})
+    cache.write_ref("ms", model.origin.repo, "v2.0.4", commit)
+    result = _check(project, HATCH_FUNASR_CACHE=str(cache.root))
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    snapshot = cache.snapshot_path("ms", model.origin.repo, commit)
+    assert len(lines) == 1 and lines[0].startswith(f"error: model vad: the cached listing {snapshot} "), result.stderr
+    assert re.search(why, lines[0]), lines[0]
+
+
 # --- installed manifests that lie -------------------------------------------------------------
 _GOOD_FILE = {"size": 1, "sha256": "0" * 64}
 HOSTILE_MANIFESTS: dict[str, object] = {
@@ -299,6 +371,27 @@ def test_a_hostile_installed_manifest_is_one_line_in_every_subcommand_and_inspec
     assert "\x1b" not in result.stdout + result.stderr
 
 
+def test_escape_sequences_in_a_wheels_manifest_are_shown_escaped_by_inspect(tmp_path: Path) -> None:
+    """Text fields a manifest may hold (version, origin, family, licence, notes) come from the
+    wheel: ``inspect`` shows them, never draws them."""
+    drawn = "\x1b[2J\x1b[32mALL FILES VERIFIED OK\x1b[0m"
+    model = {"dir": "models/vad", "family": "fsmn-vad" + drawn, "format": "onnx", "files": {}}
+    model |= {"hub": "ms", "repo": "iic/x" + drawn, "commit": drawn, "license": drawn, "advice": [drawn]}
+    manifest = {
+        "bundle": {"name": "acme", "version": "1" + drawn, "package": "acme_models"},
+        "generator": {"hatch-funasr": drawn},
+        "models": {"vad": model},
+    }
+    wheel = tmp_path / "acme_models-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("acme_models/funasr_manifest.json", json.dumps(manifest))
+    result = subprocess.run(
+        [sys.executable, "-m", "hatch_funasr", "inspect", str(wheel)], capture_output=True, text=True
+    )
+    assert "\x1b" not in result.stdout + result.stderr
+    assert result.stdout.count("\\x1b[32mALL FILES VERIFIED OK") == 7, result.stdout
+
+
 # --- tokens only to the hub endpoint's origin ----------------------------------------------------
 @pytest.mark.parametrize("elsewhere", ["another-port", "another-host"])
 def test_the_modelscope_token_cookie_does_not_follow_a_redirect_off_the_endpoint(
@@ -340,6 +433,46 @@ def test_a_symlink_planted_in_the_cache_is_an_error_never_followed(
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.parametrize("planted", ["editable", "editable/KEY"])
+def test_a_symlink_planted_in_the_caches_editable_directory_is_an_error_never_followed(
+    planted: str, tmp_path: Path, hub_env: dict[str, str]
+) -> None:
+    """An editable build keeps its model directories in the cache (``editable/<key>``, emptied
+    first): through a planted link it would empty and write a directory elsewhere."""
+    project = make_project(tmp_path)
+    key = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:16]
+    outside = tmp_path / "outside"
+    (outside / key).mkdir(parents=True)
+    (outside / key / "keep.txt").write_text("mine")
+    (outside / "KEY").mkdir()
+    link = Path(hub_env["HATCH_FUNASR_CACHE"]) / planted.replace("KEY", key)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside if planted == "editable" else outside / "KEY", target_is_directory=True)
+    build = "import sys, hatchling.build as b; sys.stdout.write(b.build_editable(sys.argv[1]))"
+    result = subprocess.run(
+        [sys.executable, "-c", build, str(tmp_path / "dist")], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert f"holds a symbolic link, {link}; the cache makes none and follows none" in result.stderr, result.stderr
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == sorted(
+        ["KEY", key, f"{key}/keep.txt"]
+    )
+
+
+def test_a_derived_record_that_is_a_symlink_is_an_error_never_read(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    made = tmp_path / "made.bin"
+    made.write_bytes(b"derived")
+    key = Cache.derived_key(test="symlinked record")
+    cache.store_derived(key, {"made.bin": made})
+    index = cache.root / "derived" / key / "index.json"
+    elsewhere = tmp_path / "elsewhere.json"
+    index.replace(elsewhere)
+    index.symlink_to(elsewhere)
+    with pytest.raises(IntegrityError, match=rf"holds a symbolic link, {re.escape(str(index))}"):
+        cache.load_derived(key)
+
+
 # --- hubs that stall -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("hub_name", "prefix"), [("ms", "/api/v1/models"), ("hf", f"/{VAD_HF_REPO}/resolve/")], ids=["ms", "hf"]
@@ -363,6 +496,32 @@ def test_retry_after_is_capped_and_said(
         else {"model": VAD_HF_REPO, "hub": "hf", "revision": "v2.0.4"}
     )
     stage(_config(tmp_path, model), tmp_path / "stage", cache=Cache(tmp_path / "cache"), offline=False)
+    assert hub.throttle[prefix] == 0
+    assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
+    assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("hub_name", "status"), [("ms", 429), ("hf", 429), ("hf", 503)], ids=["ms-429", "hf-429", "hf-503"]
+)
+def test_retry_after_is_capped_and_said_when_listing_an_organisations_models(
+    hub_name: str,
+    status: int,
+    hub: LoopbackHub,
+    hub_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``models --remote``: ModelScope's OpenAPI client sleeps a 429's ``Retry-After`` itself
+    (parsed by its own ``raise_for_status``, not urllib3); on a 503 it backs off by itself."""
+    prefix = {"ms": "/openapi/v1/models", "hf": "/api/models"}[hub_name]
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # the waits asked for, not waited
+    monkeypatch.setattr(hub, "throttle_status", status)
+    monkeypatch.setitem(hub.throttle, prefix, 2)
+    hub.store.publish("throttled-org/one", {"README.md": b"# one\n"})
+    found = hubs.search(hub_name, ["throttled-org"], None, limit=10, settings=Settings.from_env())
+    assert [m.repo for _, m in found] == ["throttled-org/one"]
     assert hub.throttle[prefix] == 0
     assert waits and max(waits) <= 61, waits  # huggingface_hub adds a second to what it is told
     assert "the hub asked to wait 3600 s before retrying; waiting 60 s at most" in caplog.text

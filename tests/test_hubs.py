@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from support import hubserver, realvad
 from support.hubserver import Fault, LoopbackHub
 from support.projects import VAD_HF_REPO, config_of, make_project, stage_project
 
+from hatch_funasr import hubs
 from hatch_funasr.cache import Cache
 from hatch_funasr.config import load_config
 from hatch_funasr.context import BuildContext
@@ -171,7 +173,7 @@ def test_modelscope_commit_id_when_a_revision_listing_names_it(monkeypatch: pyte
     ]
     api = _Api([{"Revision": "v1", "CommitId": commit}, {"Revision": None}], entries)
     client = HUBS["ms"].adapter(None, "master")
-    monkeypatch.setattr(client, "_api", lambda: api)
+    monkeypatch.setattr(client, "_api", lambda *_: api)
     listing = client.list("acme/x", "v1")
     assert listing.commit == commit and listing.license is None
     assert {p: (f.size, f.sha256, f.git_sha1) for p, f in listing.files.items()} == {
@@ -182,7 +184,7 @@ def test_modelscope_commit_id_when_a_revision_listing_names_it(monkeypatch: pyte
     with pytest.raises(FetchError) as info:
         client.list("acme/x", "v2")
     assert str(info.value) == "ModelScope repository acme/x has no revision v2 (it has: v1)"
-    monkeypatch.setattr(client, "_api", lambda: _Api([], entries))
+    monkeypatch.setattr(client, "_api", lambda *_: _Api([], entries))
     with pytest.raises(FetchError, match=r"^ModelScope repository acme/x has no revision v2 \(it has: none\)$"):
         client.list("acme/x", "v2")
 
@@ -352,7 +354,7 @@ def test_where_a_hub_is_said_with_its_variable(monkeypatch: pytest.MonkeyPatch) 
 def test_modelscope_commit_by_date_then_by_id_and_a_commit_asked_for_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     def listing(entries: list[dict[str, object]], revision: str = "v1") -> str:
         client = HUBS["ms"].adapter(None, "master")
-        monkeypatch.setattr(client, "_api", lambda: _Api([{"Revision": "v1"}], entries))
+        monkeypatch.setattr(client, "_api", lambda *_: _Api([{"Revision": "v1"}], entries))
         return client.list("acme/x", revision).commit
 
     newer_but_smaller_id = [
@@ -385,7 +387,7 @@ def test_modelscope_licence_is_a_non_empty_string_or_nothing(
             return SimpleNamespace(**answer)
 
     client = HUBS["ms"].adapter(None, "master")
-    monkeypatch.setattr(client, "_api", lambda: Api([], [{"Path": "a", "Revision": "1" * 40}]))
+    monkeypatch.setattr(client, "_api", lambda *_: Api([], [{"Path": "a", "Revision": "1" * 40}]))
     assert client.list("acme/x", "1" * 40).license == licence
 
 
@@ -720,3 +722,56 @@ def test_a_third_hub_is_one_entry_and_one_adapter(tmp_path: Path, monkeypatch: p
     assert "DIRHUB_TOKEN" not in export_environment(settings)
     assert export_environment(settings)["DIRHUB_ENDPOINT"] == "http://127.0.0.1:9"
     assert [m.repo for _, m in search("dh", (), None, limit=5, settings=settings)] == ["acme/vad"]
+
+
+def _inflating(route: Any) -> Any:
+    """``route``'s answer with 20 MiB of JSON whitespace before its last byte, gzip-compressed:
+    still the same answer, about 20 KiB on the wire."""
+
+    def answer(*args: Any) -> hubserver.HubResponse:
+        response = route(*args)
+        body = gzip.compress(response.body[:-1] + b" " * (20 << 20) + response.body[-1:])
+        return hubserver.HubResponse(response.status, [*response.headers, ("Content-Encoding", "gzip")], body)
+
+    return answer
+
+
+@pytest.mark.parametrize("route", ["_revisions", "_files", "_list_models", "_openapi"])
+def test_modelscope_answers_are_bounded_after_decompression(
+    route: str, history: dict[str, str], hub: LoopbackHub, hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every answer ``modelscope_hub`` reads whole (revisions, files, the model listing, the
+    repository's page) is cut at 16 MiB after decompression, as Hugging Face's are."""
+    client = HUBS["ms"].client(Settings.from_env())
+    assert client.list(HISTORY, "v2").license == "Apache License 2.0"
+    monkeypatch.setattr(hubserver.ModelScopeRoutes, route, _inflating(getattr(hubserver.ModelScopeRoutes, route)))
+    if route == "_openapi":  # the repository's page gives only the licence, which a build can do without
+        assert client.list(HISTORY, "v2").license is None
+        return
+    with pytest.raises(FetchError) as info:
+        if route == "_list_models":
+            client.search("acme", None, 10)
+        else:
+            client.list(HISTORY, "v2")
+    what = "model listing" if route == "_list_models" else f"listing of {HISTORY}"
+    assert str(info.value) == f"ModelScope's {what} is over 16 MiB; not read further"
+
+
+def test_a_bounded_modelscope_body_read_all_at_once_is_still_cut_in_pieces() -> None:
+    """``read()`` with no size (urllib3 would inflate the whole body first) reads piece by piece."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.body, self.largest = io.BytesIO(b" " * (hubs.MAX_LIST_BODY + 1)), 0
+
+        def read(self, amt: int | None = None) -> bytes:
+            self.largest = max(self.largest, amt or 1 << 62)
+            return self.body.read(amt)
+
+        def close(self) -> None:
+            pass
+
+    raw = Raw()
+    with pytest.raises(FetchError, match=r"^a listing is over 16 MiB; not read further$"):
+        hubs._BoundedBody(raw, "a listing").read()
+    assert raw.largest <= hubs.CHUNK

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,23 @@ def test_endless_distinct_pages_stop_at_the_page_limit(
         "error: Hugging Face's model listing goes on past 7 pages; stopped there (--limit, --task or --org narrows it)"
     )
     assert len(seen) == 7
+
+
+def test_slow_distinct_pages_stop_at_the_listing_deadline(
+    listing_env: LoopbackHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages under the page limit, each slow: the whole listing still ends, by its deadline."""
+    monkeypatch.setattr(hubs, "LIST_DEADLINE", 1.0)
+
+    def slow_page(request: Any) -> tuple[list[object], str]:
+        time.sleep(0.2)
+        return [], f"http://{request.header('host')}/api/models?cursor={int(request.param('cursor') or 0) + 1}"
+
+    seen = _hf_pages(monkeypatch, slow_page)
+    code, _, err = _models(capsys, "--hub", "hf")
+    assert code == 1
+    assert err.strip() == "error: Hugging Face's model listing took over 1 s; stopped there"
+    assert len(seen) < hubs.MAX_LIST_PAGES
 
 
 def test_hf_token_is_not_sent_to_a_next_page_on_another_host(

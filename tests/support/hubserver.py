@@ -1147,7 +1147,8 @@ class Fault:
     promised bytes; ``reset`` aborts it there (TCP RST); ``short`` sends half the file as
     if it were all of it (consistent Content-Length); ``long`` sends the file and then 64 MiB
     more (consistent Content-Length: a proxy serving another object); ``trickle`` sends one
-    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up.  Applies to ``times``
+    byte every ``TRICKLE_INTERVAL`` seconds until the client gives up (or ``TRICKLE_LIMIT`` bytes
+    were sent: then the connection is reset).  Applies to ``times``
     responses."""
 
     kind: Literal["truncate", "reset", "short", "long", "trickle"]
@@ -1158,6 +1159,9 @@ class Fault:
 
 #: A ``trickle`` fault's pace: one byte per this many seconds.
 TRICKLE_INTERVAL = 0.05
+#: A ``trickle`` fault resets the connection after this many bytes (20 s): a client that never
+#: cuts a trickling body fails the other way, in bounded time.
+TRICKLE_LIMIT = 400
 
 
 class LoopbackHub:
@@ -1184,8 +1188,10 @@ class LoopbackHub:
         #: File names whose range requests get the whole file with 200 (a proxy that drops Range).
         self.ignore_range: set[str] = set()
         #: Fault: path prefix -> how many of the next requests under it are answered
-        #: ``503 Service Unavailable`` with ``Retry-After: 3600`` (a hub asking for an hour).
+        #: :attr:`throttle_status` with ``Retry-After: 3600`` (a hub asking for an hour).
         self.throttle: dict[str, int] = {}
+        #: ``503 Service Unavailable``, or ``429 Too Many Requests``.
+        self.throttle_status = 503
         #: Seconds to sleep after each chunk of a file body (a slow link).
         self.chunk_delay = 0.0
         #: Bytes of ``long`` fault padding that reached a client (it should stop reading early).
@@ -1278,7 +1284,7 @@ class LoopbackHub:
             if prefix is not None:
                 self.throttle[prefix] -= 1
         if prefix is not None:
-            return json_response(503, {"error": "slow down"}, [("Retry-After", "3600")])
+            return json_response(self.throttle_status, {"error": "slow down"}, [("Retry-After", "3600")])
         if request.segments[:1] == ["_storage"]:
             response = self.storage.handle(request)
         elif request.segments[:2] in (["api", "v1"], ["openapi", "v1"]):
@@ -1318,6 +1324,8 @@ class LoopbackHub:
         with body.path.open("rb") as fh:
             fh.seek(body.start)
             while fault is not None and fault.kind == "trickle" and sent < body.length:
+                if sent == TRICKLE_LIMIT:
+                    raise ConnectionResetError(f"fault: a trickle of {sent} bytes of {body.path.name}, given up")
                 out.write(fh.read(1))
                 out.flush()  # a client that gave up ends this with BrokenPipeError
                 sent += 1
