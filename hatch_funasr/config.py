@@ -597,67 +597,21 @@ def _parse_model(
             if key in raw:
                 c.add(f"{path}.{key}", 'only applies to hub models, not to a local "path"')
 
-    entry = None
-    repo: str | None = None
     family = FAMILIES.get(family_name) if family_name else None
-    source_dir: Path | None = None
-    if model:
-        entry = catalog.lookup(model)
-        if entry is None and _project_dir(root, model):
-            c.add(
-                model_path,
-                f'"{model}" is a directory of this project, not a hub repository; did you mean path = "{model}"? '
-                f'({name} = {{ path = "{model}" }})',
-            )
-        elif entry is None and "/" not in model:
-            close = catalog.suggest(model)
-            hint = f' (did you mean "{close}"?)' if close else " (see `hatch-funasr models`)"
-            c.add(f"{path}.model", f'unknown model alias "{model}"{hint}; or give a hub repo id "owner/name"')
-        elif entry is None and not REPO_ID.fullmatch(model):
-            c.add(f"{path}.model", f'"{model}" is not a valid hub repo id "owner/name"')
-        elif entry is None:
-            entry = catalog.by_repo(model)
-            repo = model
-        family = family or (FAMILIES[entry.family] if entry else detect_family(model))
-    elif local:
-        source_dir = (root / local).resolve()
-        if not source_dir.is_dir():
-            c.add(f"{path}.path", f'"{local}" is not a directory (relative paths start at {root})')
-        elif source_dir == Path(source_dir.anchor) or root == source_dir or root.is_relative_to(source_dir):
-            why = "which holds the project itself; name the model's own directory"
-            c.add(f"{path}.path", f'"{local}" is {source_dir}, {why}')
-        elif family is None:
-            config_yaml = source_dir / "config.yaml"
-            text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None
-            family = detect_family(source_dir.name, text)
+    entry, repo, family, source_dir = _resolve_origin(
+        c, name, path, model_path=model_path, model=model, local=local, family=family, root=root
+    )
     if family is None and (model or source_dir is not None) and len(c.problems) == before:
         c.add(
             f"{path}.family",
             f"cannot tell the model family of {model or local}; set family = one of: " + ", ".join(FAMILIES),
         )
-
-    generic = export == "generic"
+    variant = None
     if family is not None:
         named_gguf = "gguf" if model and model.lower().endswith("-gguf") else None  # FunASR's naming
         fmt = fmt or (entry.default_format(repo) if entry else named_gguf)
-        fmt = fmt or ("onnx" if generic else family.default_format)
-        _check_export(c, path, family, fmt, raw)
-        variant = _check_gguf(c, path, family, fmt, raw)
-        if fmt == "onnx" and family.no_onnx_reason and not generic:
-            c.add(
-                f"{path}.format",
-                f'"onnx" is not available for {family.name} models: {family.no_onnx_reason}; or, experimental, '
-                'export = "generic" with export-inputs (torch.onnx.export of the PyTorch module, checked against it)',
-            )
-        if fmt == "torchscript" and family.no_torchscript_reason and not generic:
-            c.add(
-                f"{path}.format",
-                f'"torchscript" is not available for {family.name} models: {family.no_torchscript_reason}',
-            )
-        if quantize and (fmt != "onnx" or family.plain or not (family.has_onnx or generic)):
-            c.add(f"{path}.quantize", f"only applies to ONNX models; {family.name} in {fmt} format has none")
-        if keep_fp32 is not None and fmt in ("torchscript", "gguf"):
-            c.add(f"{path}.keep-fp32", "only applies to ONNX models (FunASR quantizes ONNX only)")
+        fmt = fmt or ("onnx" if export == "generic" else family.default_format)
+        variant = _check_format(c, path, family, fmt, raw, export=export, quantize=quantize, keep_fp32=keep_fp32)
     if quantize is False and keep_fp32 is False and fmt not in ("torchscript", "gguf"):
         c.add(f"{path}.keep-fp32", "false needs quantize = true, or nothing would ship")
 
@@ -700,6 +654,89 @@ def _parse_model(
         gguf=variant,
         gguf_vad=gguf_vad,
     )
+
+
+def _resolve_origin(
+    c: _Collector,
+    name: str,
+    path: str,
+    *,
+    model_path: str,
+    model: str | None,
+    local: str | None,
+    family: Family | None,
+    root: Path,
+) -> tuple[catalog.CatalogEntry | None, str | None, Family | None, Path | None]:
+    """Where a model comes from: its catalog entry and repository id (``model``), or its local
+    directory (``path``); and its family, from the entry, the name or the directory's config.yaml
+    where ``family`` is not declared."""
+    entry = None
+    repo: str | None = None
+    source_dir: Path | None = None
+    if model:
+        entry = catalog.lookup(model)
+        if entry is None and _project_dir(root, model):
+            c.add(
+                model_path,
+                f'"{model}" is a directory of this project, not a hub repository; did you mean path = "{model}"? '
+                f'({name} = {{ path = "{model}" }})',
+            )
+        elif entry is None and "/" not in model:
+            close = catalog.suggest(model)
+            hint = f' (did you mean "{close}"?)' if close else " (see `hatch-funasr models`)"
+            c.add(f"{path}.model", f'unknown model alias "{model}"{hint}; or give a hub repo id "owner/name"')
+        elif entry is None and not REPO_ID.fullmatch(model):
+            c.add(f"{path}.model", f'"{model}" is not a valid hub repo id "owner/name"')
+        elif entry is None:
+            entry = catalog.by_repo(model)
+            repo = model
+        family = family or (FAMILIES[entry.family] if entry else detect_family(model))
+    elif local:
+        source_dir = (root / local).resolve()
+        if not source_dir.is_dir():
+            c.add(f"{path}.path", f'"{local}" is not a directory (relative paths start at {root})')
+        elif source_dir == Path(source_dir.anchor) or root == source_dir or root.is_relative_to(source_dir):
+            why = "which holds the project itself; name the model's own directory"
+            c.add(f"{path}.path", f'"{local}" is {source_dir}, {why}')
+        elif family is None:
+            config_yaml = source_dir / "config.yaml"
+            text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None
+            family = detect_family(source_dir.name, text)
+    return entry, repo, family, source_dir
+
+
+def _check_format(
+    c: _Collector,
+    path: str,
+    family: Family,
+    fmt: str,
+    raw: Mapping[str, Any],
+    *,
+    export: Export,
+    quantize: bool,
+    keep_fp32: bool | None,
+) -> str | None:
+    """The format's rules for ``family``: export, GGUF variant, ONNX/TorchScript availability,
+    quantize and keep-fp32; returns the GGUF variant's canonical name (None for other formats)."""
+    generic = export == "generic"
+    _check_export(c, path, family, fmt, raw)
+    variant = _check_gguf(c, path, family, fmt, raw)
+    if fmt == "onnx" and family.no_onnx_reason and not generic:
+        c.add(
+            f"{path}.format",
+            f'"onnx" is not available for {family.name} models: {family.no_onnx_reason}; or, experimental, '
+            'export = "generic" with export-inputs (torch.onnx.export of the PyTorch module, checked against it)',
+        )
+    if fmt == "torchscript" and family.no_torchscript_reason and not generic:
+        c.add(
+            f"{path}.format",
+            f'"torchscript" is not available for {family.name} models: {family.no_torchscript_reason}',
+        )
+    if quantize and (fmt != "onnx" or family.plain or not (family.has_onnx or generic)):
+        c.add(f"{path}.quantize", f"only applies to ONNX models; {family.name} in {fmt} format has none")
+    if keep_fp32 is not None and fmt in ("torchscript", "gguf"):
+        c.add(f"{path}.keep-fp32", "only applies to ONNX models (FunASR quantizes ONNX only)")
+    return variant
 
 
 def _check_gguf(c: _Collector, path: str, family: Family, fmt: str, raw: Mapping[str, Any]) -> str | None:

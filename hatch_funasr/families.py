@@ -669,21 +669,9 @@ def select_files(
             config_paths = config_references(config_yaml, usable)[1]
     else:
         generic = export == "generic"
-        switches = config_values(config_yaml) if config_yaml is not None else {}
-        required = [] if generic else list(family.required)
-        for key, files in {} if generic else family.when_config.items():
-            if _truthy(switches.get(key)):
-                required += files
-        needed, missing = [], []
-        for name in dict.fromkeys(required):
-            if name in usable:
-                needed.append(name)
-            elif DERIVABLE.get(name) in usable:
-                converted[name] = DERIVABLE[name]
-                inputs.append(DERIVABLE[name])
-                derived.append(name)
-            else:
-                missing.append(f"{name} (or {DERIVABLE[name]} to write it from)" if name in DERIVABLE else name)
+        needed, missing, converted = ([], [], {}) if generic else _required(family, usable, config_yaml)
+        inputs += converted.values()
+        derived += converted
         optional = GENERIC_SIDE if generic else family.optional
         extras.extend(o for o in optional if o in usable and o not in needed)
         model_files = exported_files(family, fmt, export)
@@ -705,12 +693,7 @@ def select_files(
                 else:
                     missing.append(name)
             if to_export and not generic:
-                advice.append(
-                    f"{', '.join(model_files)}: loaded by {family.torchscript_reader}"
-                    if family.torchscript_reader
-                    else f"no FunASR runtime loads a TorchScript {family.name} model: load {model_files[0]} with "
-                    "torch.jit.load and feed it what FunASR's export traced (export_meta.py export_input_names)"
-                )
+                advice.append(_torchscript_advice(family, model_files))
         else:
             quantized_runtime = _select_onnx(
                 family,
@@ -741,6 +724,39 @@ def select_files(
         quantized_runtime=quantized_runtime,
         config_paths=config_paths,
         gguf=roles,
+    )
+
+
+def _required(
+    family: Family, usable: Mapping[str, int], config_yaml: str | None
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The files ``family``'s runtime requires (those its config.yaml switches on included):
+    found in ``usable``, missing, and written here from another (name -> the file it is written from)."""
+    switches = config_values(config_yaml) if config_yaml is not None else {}
+    required = list(family.required)
+    for key, files in family.when_config.items():
+        if _truthy(switches.get(key)):
+            required += files
+    needed: list[str] = []
+    missing: list[str] = []
+    converted: dict[str, str] = {}
+    for name in dict.fromkeys(required):
+        if name in usable:
+            needed.append(name)
+        elif DERIVABLE.get(name) in usable:
+            converted[name] = DERIVABLE[name]
+        else:
+            missing.append(f"{name} (or {DERIVABLE[name]} to write it from)" if name in DERIVABLE else name)
+    return needed, missing, converted
+
+
+def _torchscript_advice(family: Family, model_files: Sequence[str]) -> str:
+    """What loads an exported TorchScript model of ``family``, or how to load it by hand."""
+    if family.torchscript_reader:
+        return f"{', '.join(model_files)}: loaded by {family.torchscript_reader}"
+    return (
+        f"no FunASR runtime loads a TorchScript {family.name} model: load {model_files[0]} with "
+        "torch.jit.load and feed it what FunASR's export traced (export_meta.py export_input_names)"
     )
 
 
