@@ -194,16 +194,27 @@ _DECODER = f"""    attention_heads: 2
     att_layer_num: 2
     kernel_size: 11
 """
+# SANMEncoderChunkOpt as FunASR's streaming configs set it (funasr/models/paraformer_streaming/template.yaml,
+# the KWS recipe's conf), small dimensions; each config appends its own chunk sizes.
+_CHUNK_ENCODER = f"""encoder: SANMEncoderChunkOpt
+encoder_conf:
+    output_size: {SMALL}
+    attention_heads: 2
+    linear_units: {SMALL * 2}
+    num_blocks: 2
+    dropout_rate: 0.1
+    positional_dropout_rate: 0.1
+    attention_dropout_rate: 0.1
+    input_layer: pe_online
+    pos_enc_class: SinusoidalPositionEncoder
+    normalize_before: true
+    kernel_size: 11
+    sanm_shfit: 0
+    selfattention_layer_type: sanm
+"""
 SEACO_YAML = f"""# funasr/models/seaco_paraformer/template.yaml, small dimensions
 model: SeacoParaformer
-model_conf:
-    ctc_weight: 0.0
-    lsm_weight: 0.1
-    length_normalized_loss: true
-    predictor_weight: 1.0
-    predictor_bias: 1
-    sampling_ratio: 0.75
-    inner_dim: {SMALL}
+{genmodels._PARA_MODEL_CONF}    inner_dim: {SMALL}
     bias_encoder_type: lstm
     bias_encoder_bid: false
     seaco_lsm_weight: 0.1
@@ -256,22 +267,7 @@ tokenizer_conf:
 STREAMING_YAML = f"""# funasr/models/paraformer_streaming/template.yaml, small dimensions
 model: ParaformerStreaming
 {genmodels._PARA_MODEL_CONF}
-encoder: SANMEncoderChunkOpt
-encoder_conf:
-    output_size: {SMALL}
-    attention_heads: 2
-    linear_units: {SMALL * 2}
-    num_blocks: 2
-    dropout_rate: 0.1
-    positional_dropout_rate: 0.1
-    attention_dropout_rate: 0.1
-    input_layer: pe_online
-    pos_enc_class: SinusoidalPositionEncoder
-    normalize_before: true
-    kernel_size: 11
-    sanm_shfit: 0
-    selfattention_layer_type: sanm
-    chunk_size: [12, 15]
+{_CHUNK_ENCODER}    chunk_size: [12, 15]
     stride: [8, 10]
     pad_left: [0, 0]
     encoder_att_look_back_factor: [4, 4]
@@ -437,22 +433,7 @@ model: SanmKWSStreaming
 model_conf:
     ctc_weight: 1.0
 
-encoder: SANMEncoderChunkOpt
-encoder_conf:
-    output_size: {SMALL}
-    attention_heads: 2
-    linear_units: {SMALL * 2}
-    num_blocks: 2
-    dropout_rate: 0.1
-    positional_dropout_rate: 0.1
-    attention_dropout_rate: 0.1
-    input_layer: pe_online
-    pos_enc_class: SinusoidalPositionEncoder
-    normalize_before: true
-    kernel_size: 11
-    sanm_shfit: 0
-    selfattention_layer_type: sanm
-    chunk_size: [16, 20]
+{_CHUNK_ENCODER}    chunk_size: [16, 20]
     stride: [8, 10]
     pad_left: [4, 5]
     encoder_att_look_back_factor: [0, 0]
