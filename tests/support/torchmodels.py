@@ -119,16 +119,7 @@ tokenizer_conf:
 
 {_WAV_FRONTEND}    cmvn_file: null
 """
-PARAFORMER_YAML = f"""# funasr/models/bicif_paraformer/template.yaml, small dimensions
-model: BiCifParaformer
-{genmodels._PARA_MODEL_CONF}
-encoder: SANMEncoder
-encoder_conf:
-{_SANM}    num_blocks: 2
-
-decoder: ParaformerSANMDecoder
-decoder_conf:
-    attention_heads: 2
+_DECODER = f"""    attention_heads: 2
     linear_units: {SMALL * 2}
     num_blocks: 2
     dropout_rate: 0.1
@@ -137,9 +128,9 @@ decoder_conf:
     src_attention_dropout_rate: 0.1
     att_layer_num: 2
     kernel_size: 11
-    sanm_shfit: 0
-
-predictor: CifPredictorV3
+"""
+# The BiCif predictor as funasr/models/bicif_paraformer/template.yaml sets it (SeACo-Paraformer has the same).
+_CIF_V3 = f"""predictor: CifPredictorV3
 predictor_conf:
     idim: {SMALL}
     threshold: 1.0
@@ -151,7 +142,19 @@ predictor_conf:
     upsample_times: 3
     use_cif1_cnn: false
     upsample_type: cnn_blstm
+"""
+PARAFORMER_YAML = f"""# funasr/models/bicif_paraformer/template.yaml, small dimensions
+model: BiCifParaformer
+{genmodels._PARA_MODEL_CONF}
+encoder: SANMEncoder
+encoder_conf:
+{_SANM}    num_blocks: 2
 
+decoder: ParaformerSANMDecoder
+decoder_conf:
+{_DECODER}    sanm_shfit: 0
+
+{_CIF_V3}
 {_WAV_FRONTEND}
 tokenizer: CharTokenizer
 tokenizer_conf:
@@ -183,16 +186,6 @@ encoder_conf:
 tokenizer: CharTokenizer
 tokenizer_conf:
     unk_symbol: <unk>
-"""
-_DECODER = f"""    attention_heads: 2
-    linear_units: {SMALL * 2}
-    num_blocks: 2
-    dropout_rate: 0.1
-    positional_dropout_rate: 0.1
-    self_attention_dropout_rate: 0.1
-    src_attention_dropout_rate: 0.1
-    att_layer_num: 2
-    kernel_size: 11
 """
 # SANMEncoderChunkOpt as FunASR's streaming configs set it (funasr/models/paraformer_streaming/template.yaml,
 # the KWS recipe's conf), small dimensions; each config appends its own chunk sizes.
@@ -244,19 +237,7 @@ seaco_decoder_conf:
     use_output_layer: false
     wo_input_layer: true
 
-predictor: CifPredictorV3
-predictor_conf:
-    idim: {SMALL}
-    threshold: 1.0
-    l_order: 1
-    r_order: 1
-    tail_threshold: 0.45
-    smooth_factor2: 0.25
-    noise_threshold2: 0.01
-    upsample_times: 3
-    use_cif1_cnn: false
-    upsample_type: cnn_blstm
-
+{_CIF_V3}
 {_WAV_FRONTEND}    dither: 0.0
 
 tokenizer: CharTokenizer
@@ -298,14 +279,7 @@ model_conf:
     embed_unit: {SMALL}
     att_unit: {SMALL}
     dropout_rate: 0.1
-    punc_list:
-    - <unk>
-    - _
-    - ，
-    - 。
-    - ？
-    - 、
-    punc_weight: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+{genmodels._PUNC_LIST}    punc_weight: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     sentence_end_id: 3
 
 encoder: SANMVadEncoder
@@ -480,6 +454,21 @@ def _metas(checkpoint: str, config: str, task: str = "auto-speech-recognition", 
     }
 
 
+def _paraformer_repo(family: str, config: str, *, seg_dict: bool = False) -> TorchRepo:
+    """A Paraformer-shaped repository: am.mvn and tokens.json beside the checkpoint (and the
+    ``seg_dict`` SeACo-Paraformer spells hotwords with), each named in configuration.json."""
+    names = ("am.mvn", "tokens.json", "seg_dict") if seg_dict else ("am.mvn", "tokens.json")
+    tokenizer: dict[str, str] = {"token_list": "tokens.json"} | ({"seg_dict_file": "seg_dict"} if seg_dict else {})
+    return TorchRepo(
+        family,
+        "model.pt",
+        "config.yaml",
+        config,
+        {n: genmodels._side_file(family, n) for n in names},
+        _metas("model.pt", "config.yaml", tokenizer_conf=tokenizer, frontend_conf={"cmvn_file": "am.mvn"}),
+    )
+
+
 def repos() -> dict[str, TorchRepo]:
     """The generated families: their configuration, side files and metas."""
     side = genmodels._side_file  # the same bytes the ONNX stand-ins of the family ship
@@ -495,45 +484,9 @@ def repos() -> dict[str, TorchRepo]:
                 "model.pt", "config.yaml", tokenizer_conf={"bpemodel": sv_bpe}, frontend_conf={"cmvn_file": "am.mvn"}
             ),
         ),
-        "paraformer": TorchRepo(
-            "paraformer",
-            "model.pt",
-            "config.yaml",
-            PARAFORMER_YAML,
-            {n: side("paraformer", n) for n in ("am.mvn", "tokens.json")},
-            _metas(
-                "model.pt",
-                "config.yaml",
-                tokenizer_conf={"token_list": "tokens.json"},
-                frontend_conf={"cmvn_file": "am.mvn"},
-            ),
-        ),
-        "paraformer-contextual": TorchRepo(
-            "paraformer-contextual",
-            "model.pt",
-            "config.yaml",
-            SEACO_YAML,
-            {n: side("paraformer-contextual", n) for n in ("am.mvn", "tokens.json", "seg_dict")},
-            _metas(
-                "model.pt",
-                "config.yaml",
-                tokenizer_conf={"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
-                frontend_conf={"cmvn_file": "am.mvn"},
-            ),
-        ),
-        "paraformer-streaming": TorchRepo(
-            "paraformer-streaming",
-            "model.pt",
-            "config.yaml",
-            STREAMING_YAML,
-            {n: side("paraformer-streaming", n) for n in ("am.mvn", "tokens.json")},
-            _metas(
-                "model.pt",
-                "config.yaml",
-                tokenizer_conf={"token_list": "tokens.json"},
-                frontend_conf={"cmvn_file": "am.mvn"},
-            ),
-        ),
+        "paraformer": _paraformer_repo("paraformer", PARAFORMER_YAML),
+        "paraformer-contextual": _paraformer_repo("paraformer-contextual", SEACO_YAML, seg_dict=True),
+        "paraformer-streaming": _paraformer_repo("paraformer-streaming", STREAMING_YAML),
         "ct-punc-realtime": TorchRepo(
             "ct-punc-realtime",
             "model.pt",
