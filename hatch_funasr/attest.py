@@ -70,7 +70,7 @@ BUILDER_ID = "https://pypi.org/project/hatch-funasr/"
 
 def _stem(name: str, version: str) -> str:
     """``acme_asr_models-2026.11.0``: the distribution name as a wheel file name spells it."""
-    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
+    return f"{canonicalize_name(name).replace('-', '_')}-{version}"
 
 
 def provenance_name(name: str, version: str) -> str:
