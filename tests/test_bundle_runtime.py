@@ -749,3 +749,243 @@ def test_exec_server_funasr_server_runs_funasrs_server_module_in_this_python(
     assert capsys.readouterr().err.endswith(f"error: funasr-server: funasr is not installed in {sys.executable} "
                                             "(pip install funasr)\n")  # fmt: skip
     assert calls == []
+
+
+# --- verify_signatures, in this process (the end-to-end tests in test_attest run it in a bundle) ---
+
+
+def _sign_bundle(bundle: Path, key: Path) -> None:
+    """Each model directory signed as the build signs it: ``funasr_bundle_files.json`` (the
+    manifest's sha256, vouched for) written in it, then ``model.sig`` by model-signing."""
+    model_signing = pytest.importorskip("model_signing")  # the [sign] extra: installed with the tests
+    from hatch_funasr import signing
+
+    meta = json.loads((bundle / "funasr_manifest.json").read_bytes())["bundle"]
+    others = {
+        "acme_models/funasr_manifest.json": hashlib.sha256((bundle / "funasr_manifest.json").read_bytes()).hexdigest()
+    }
+    for name in ("vad", "asr"):
+        root = bundle / "models" / name
+        (root / signing.BUNDLE_FILES_NAME).write_bytes(signing.bundle_files(meta, name, others))
+        config = model_signing.signing.Config().use_elliptic_key_signer(private_key=key)
+        config.set_hashing_config(model_signing.hashing.Config().set_ignored_paths(paths=[signing.SIGNATURE_NAME]))
+        config.sign(root, root / signing.SIGNATURE_NAME)
+
+
+@pytest.fixture
+def signed_bundle(bundle: Path, tmp_path: Path) -> tuple[Path, str]:
+    """The ``bundle`` fixture with both model directories signed; (bundle, the public key's path)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = tmp_path / "site.key", tmp_path / "site.pub"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    _sign_bundle(bundle, private)
+    return bundle, str(public)
+
+
+def _signature_problems(*args: Any, **kwargs: Any) -> list[str]:
+    with pytest.raises(rt.SignatureError) as info:
+        rt.verify_signatures(*args, **kwargs)
+    assert str(info.value).startswith("model signatures do not verify (nothing is vouched for):\n")
+    return info.value.problems
+
+
+def test_signed_directories_verify_and_count(signed_bundle: tuple[Path, str]) -> None:
+    _, public = signed_bundle
+    assert rt.verify_signatures(public) == 2
+    assert rt.verify_signatures(public, model_names=["asr"]) == 1
+
+
+def test_a_signature_needs_exactly_one_of_key_and_chain(signed_bundle: tuple[Path, str]) -> None:
+    _, public = signed_bundle
+    why = ["give a public key or a certificate chain (one of them) to check signatures against"]
+    assert _signature_problems() == why
+    assert _signature_problems(public, [public]) == why
+
+
+def test_without_model_signing_nothing_is_said_verified(
+    signed_bundle: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rt.importlib.import_module
+
+    def no_model_signing(name: str, *args: Any) -> Any:
+        if name == "model_signing":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(rt.importlib, "import_module", no_model_signing)
+    assert _signature_problems(signed_bundle[1]) == [
+        "checking signatures needs the model-signing package, which is not installed here: "
+        "pip install model-signing (no signature was checked)"
+    ]
+
+
+def test_a_changed_model_file_or_a_missing_signature_names_the_directory(signed_bundle: tuple[Path, str]) -> None:
+    bundle, public = signed_bundle
+    (bundle / "models" / "vad" / "am.mvn").write_bytes(b"<Nnet>\nchanged\n")
+    (bundle / "models" / "asr" / "model.sig").unlink()
+    asr, vad = _signature_problems(public)  # sorted by name, as names() gives them
+    assert vad.startswith(f"vad: {bundle / 'models' / 'vad'}: ") and len(vad) > len(f"vad: {bundle}/models/vad: ")
+    assert asr == f"asr: {bundle / 'models' / 'asr' / 'model.sig'}: missing; this model directory is not signed"
+    assert _signature_problems(public, model_names=["asr"]) == [asr]
+
+
+def test_the_bundle_files_a_signature_vouches_for_are_checked(signed_bundle: tuple[Path, str]) -> None:
+    """The manifest sits outside every model directory: the signed ``funasr_bundle_files.json``
+    carries its sha256, so a manifest changed after signing is caught by every directory."""
+    bundle, public = signed_bundle
+    manifest = bundle / "funasr_manifest.json"
+    signed_sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    manifest.write_bytes(manifest.read_bytes() + b"\n")
+    now = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert _signature_problems(public) == [
+        f"{name}: {manifest}: sha256 {now}, signed {signed_sha}" for name in ("asr", "vad")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("listing", "why"),
+    [
+        (b"not json", "not the signed list of the bundle's files"),
+        (b'{"files": 3}', "not the signed list of the bundle's files"),
+        (b"[]", "not the signed list of the bundle's files"),
+        (b'{"files": {}, "hash_algorithm": "md5", "bundle": {}}', "was signed for another bundle or format"),
+        (
+            b'{"files": {}, "hash_algorithm": "sha256", "bundle": {"name": "other", "version": "1", "package": "x"}}',
+            "was signed for another bundle or format: {'name': 'other', 'version': '1', 'package': 'x'}",
+        ),
+    ],
+    ids=["not-json", "files-not-a-table", "a-list", "another-algorithm", "another-bundle"],
+)
+def test_a_bundle_files_list_that_is_not_ours_is_refused(bundle: Path, listing: bytes, why: str) -> None:
+    """Checked after the signature: ``_check_bundle_files`` on a directory whose listing (as a
+    signature could vouch for a wrong one) is malformed or another bundle's."""
+    root = bundle / "models" / "vad"
+    (root / "funasr_bundle_files.json").write_bytes(listing)
+    (problem,) = rt._check_bundle_files("vad", root)
+    assert problem.startswith(f"vad: {root / 'funasr_bundle_files.json'}") and why in problem
+
+
+def test_a_vouched_for_file_that_is_gone_is_named(bundle: Path) -> None:
+    root = bundle / "models" / "vad"
+    from hatch_funasr import signing
+
+    meta = json.loads((bundle / "funasr_manifest.json").read_bytes())["bundle"]
+    (root / "funasr_bundle_files.json").write_bytes(
+        signing.bundle_files(
+            meta, "vad", {"acme_models/gone.txt": "0" * 64, "acme_models/funasr_manifest.json": "f" * 64}
+        )
+    )
+    manifest = bundle / "funasr_manifest.json"
+    actual = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert rt._check_bundle_files("vad", root) == [
+        f"vad: {manifest}: sha256 {actual}, signed {'f' * 64}",
+        f"vad: {bundle / 'gone.txt'}: signed, and missing",
+    ]
+
+
+def test_verify_with_a_key_says_what_it_checked_and_without_one_that_it_did_not(
+    signed_bundle: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle, public = signed_bundle
+    assert rt.main(["verify", "--public-key", public]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"ok: the signatures of 2 model directories verify with the public key {public} (model-signing)"
+    assert rt.main(["verify", "asr", "--public-key", public]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("ok: the signatures of 1 model directories verify")
+    assert rt.main(["verify"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "note: model directories are signed; signatures NOT checked (pass --public-key or --certificate-chain)"
+    )
+    (bundle / "models" / "vad" / "model.sig").unlink()
+    assert rt.main(["verify", "--public-key", public]) == 1
+    assert "vad:" in capsys.readouterr().err
+
+
+# --- the manifest checked whole: each malformed field is one line naming it -------------------------
+
+_GOOD = {"dir": "models/vad", "files": {"am.mvn": {"size": 1, "sha256": "a" * 64}}}
+
+
+@pytest.mark.parametrize(
+    ("loaded", "message"),
+    [
+        ([], "the manifest's top level is [], not a table"),
+        ({"bundle": []}, "the manifest's bundle is [], not a table"),
+        ({"bundle": {"name": 3}}, "the manifest's bundle name is 3, not text"),
+        ({"bundle": {"version": None}}, "the manifest's bundle version is None, not text"),
+        ({"bundle": {"package": True}}, "the manifest's bundle package is True, not text"),
+        ({"models": []}, "the manifest's models is [], not a table"),
+        ({"models": {"../x": _GOOD}}, "the manifest names a model '../x', which is not a path inside the bundle"),
+        ({"models": {"vad": "x"}}, "the manifest's model vad is 'x', not a table"),
+        ({"models": {"vad": {"dir": "/abs"}}}, "the manifest names for model vad the directory '/abs', which is not a path inside the bundle"),
+        ({"models": {"vad": {"dir": "m", "files": []}}}, "the manifest's files of model vad is [], not a table"),
+        ({"models": {"vad": {"dir": "m", "files": {"-x": {}}}}}, "the manifest names for model vad the file '-x', which is not a path inside the bundle"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": 1}}}}, "the manifest's entry of vad/a is 1, not a table"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": {"size": "1"}}}}}, "the manifest's size of vad/a is '1', not a whole number"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": {"size": True, "sha256": "a" * 64}}}}}, "the manifest's size of vad/a is True, not a whole number"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": {"size": 1, "sha256": 2}}}}}, "the manifest's sha256 of vad/a is 2, not text"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": {"size": -1, "sha256": "a" * 64}}}}}, "the manifest's entry of vad/a is not a size and a sha256"),
+        ({"models": {"vad": {"dir": "m", "files": {"a": {"size": 1, "sha256": "A" * 64}}}}}, "the manifest's entry of vad/a is not a size and a sha256"),
+        ({"models": {"vad": {"dir": "m", "family": 7}}}, "the manifest's family of model vad is 7, not text or null"),
+        ({"models": {"vad": {"dir": "m", "runtime": []}}}, "the manifest's runtime of model vad is [], not text or null"),
+        ({"models": {"vad": {"dir": "m", "server_flag": 1}}}, "the manifest's server_flag of model vad is 1, not text or null"),
+        ({"models": {"vad": {"dir": "m", "server_flag": "--rm"}}}, "the manifest's server_flag of model vad is '--rm', not a role flag"),
+        ({"models": {"vad": {"dir": "m", "config_paths": []}}}, "the manifest's config_paths of model vad is [], not a table"),
+        ({"models": {"vad": {"dir": "m", "config_paths": {"k\x1b": "../x"}}}}, "the manifest names for model vad the config path k\\x1b '../x', which is not a path inside the bundle"),
+        ({"models": {"vad": {"dir": "m", "derived": {}}}}, "the manifest's derived of model vad is {}, not a list"),
+        ({"models": {"vad": {"dir": "m", "advice": "x"}}}, "the manifest's advice of model vad is 'x', not a list"),
+        ({"models": {"vad": {"dir": "m", "extra": 1}}}, "the manifest's extra of model vad is 1, not a list"),
+        ({"models": {"vad": {"dir": "m", "quant_drift": [1]}}}, "the manifest's quant_drift of model vad is [1], not a table"),
+        ({"models": {"vad": {"dir": "m", "export_drift": "x"}}}, "the manifest's export_drift of model vad is 'x', not a table"),
+        ({"models": {"vad": {"dir": "m", "tools": [1]}}}, "the manifest's tools of model vad is [1], not a table"),
+        ({"models": {"vad": {"dir": "m", "alias": "\x1b[32mok"}}}, None),
+    ],
+)  # fmt: skip
+def test_a_malformed_manifest_field_is_one_line_naming_it(loaded: object, message: str | None) -> None:
+    if message is None:  # text fields are text: shown escaped wherever printed, not refused
+        assert rt.validated(loaded) == loaded
+        return
+    with pytest.raises(rt.ManifestError) as info:
+        rt.validated(loaded)
+    assert str(info.value) == f"{message}; reinstall the bundle from its wheel"
+
+
+def test_empty_optional_fields_and_an_intact_entry_are_accepted() -> None:
+    whole = {"bundle": {"name": "a", "version": "1", "package": "a"}, "models": {"vad": dict(_GOOD)}}
+    assert rt.validated(whole) is whole
+    assert rt.validated({}) == {}
+    flagged = {"models": {"vad": {"dir": "m", "server_flag": "--vad-dir", "config_paths": {"a.b": "sub/x"}}}}
+    assert rt.validated(flagged) is flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "is not JSON"),
+        ("[]", "the manifest's editable locations is [], not a table"),
+        ('{"vad": "rel/dir"}', "gives model vad 'rel/dir', not an absolute path"),
+        ('{"vad": 3}', "gives model vad 3, not an absolute path"),
+        ('{"vad": "/abs/\\u001b[2J"}', "gives model vad '/abs/\\x1b[2J', not an absolute path"),
+    ],
+)
+def test_an_editable_installs_locations_are_checked(bundle: Path, text: str, message: str) -> None:
+    (bundle / rt._LOCATIONS).write_text(text, "utf-8")
+    with pytest.raises(rt.ManifestError) as info:
+        rt.path("vad")
+    assert message in str(info.value)
+    if "gives model" in message or "is not JSON" in message:
+        assert str(info.value).startswith(str(bundle / rt._LOCATIONS))
+
+
+def test_an_editable_installs_locations_are_used(bundle: Path, tmp_path: Path) -> None:
+    (bundle / rt._LOCATIONS).write_text(json.dumps({"vad": str(tmp_path / "elsewhere")}), "utf-8")
+    assert rt.path("vad") == tmp_path / "elsewhere"
+    assert rt.path("asr") == bundle / "models" / "asr"
