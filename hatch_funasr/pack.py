@@ -180,7 +180,7 @@ def add_models(
                     added.compress_type = compress_type_for(arcname, len(data))
                     write(added, data)
 
-            placed = False
+            placed = False  # RECORD is in .dist-info: placed before the first .dist-info entry
             for info in infos:
                 if not placed and ".dist-info/" in info.filename:
                     models_then_rewritten()
@@ -190,8 +190,6 @@ def add_models(
                     dst.writestr(info, data)
                     if not placed:
                         written[info.filename] = hashlib.sha256(data).hexdigest()
-            if not placed:
-                models_then_rewritten()
             rows.append([record_name, "", ""])
             record = zipfile.ZipInfo(record_name, date_time)
             record.external_attr = (0o100644 & 0xFFFF) << 16

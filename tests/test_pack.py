@@ -281,3 +281,60 @@ def test_an_empty_file_and_non_ascii_names_pack_with_their_record_rows(tmp_path:
         assert _row("pkg/models/m/empty.txt", b"") in record
         assert _row("pkg/models/m/词表.txt", "你\n".encode()) in record
         assert_record_matches(zf)
+
+
+def test_appended_entries_see_every_hash_written_before_them_and_are_fixed_and_recorded(tmp_path: Path) -> None:
+    """``append`` (the model directories' signatures): it gets the sha256 of hatchling's package
+    files, the models and the rewritten manifest (never of the .dist-info written after), and its
+    entries follow them with the build's time, mode, compression rule and RECORD rows."""
+    manifest = b'{"models": {}}'
+    wheel = tmp_path / "pkg-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pkg/__init__.py", b"# pkg\n")
+        zf.writestr("pkg/funasr_manifest.json", manifest)
+        zf.writestr("pkg-1.dist-info/METADATA", b"Metadata-Version: 2.1\n")
+        zf.writestr("pkg-1.dist-info/RECORD", "pkg/__init__.py,sha256=x,6\npkg/funasr_manifest.json,sha256=y,14\n")
+    model = _entry(tmp_path, "model.onnx", b"\x08" * 5000)
+    seen: list[dict[str, str]] = []
+    signature = b"s" * 100
+    listing = b'{"files": {}}' + b" " * 5000  # over the size below which files are stored
+
+    def sign(written: Mapping[str, str]) -> Mapping[str, bytes]:
+        seen.append(dict(written))
+        return {"pkg/models/m/model.sig": signature, "pkg/models/m/funasr_bundle_files.json": listing}
+
+    add_models(
+        wheel,
+        [model],
+        source_date_epoch=1767225600,
+        rewrite={"pkg/funasr_manifest.json": lambda data, _hashes: data + b"\n"},
+        append=sign,
+    )
+    sha = {name: hashlib.sha256(data).hexdigest() for name, data in
+           [("pkg/__init__.py", b"# pkg\n"), ("pkg/models/m/model.onnx", b"\x08" * 5000),
+            ("pkg/funasr_manifest.json", manifest + b"\n")]}  # fmt: skip
+    assert seen == [sha]
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.namelist() == [
+            "pkg/__init__.py",
+            "pkg/models/m/model.onnx",
+            "pkg/funasr_manifest.json",
+            "pkg/models/m/funasr_bundle_files.json",
+            "pkg/models/m/model.sig",
+            "pkg-1.dist-info/METADATA",
+            "pkg-1.dist-info/RECORD",
+        ]
+        for name, data in (("pkg/models/m/model.sig", signature), ("pkg/models/m/funasr_bundle_files.json", listing)):
+            info = zf.getinfo(name)
+            assert zf.read(name) == data
+            assert info.date_time == (2026, 1, 1, 0, 0, 0), name
+            assert info.external_attr == 0o100644 << 16, name
+            assert info.compress_type == compress_type_for(name, len(data)), name
+        assert zf.getinfo("pkg/models/m/model.sig").compress_type == zipfile.ZIP_STORED
+        assert zf.getinfo("pkg/models/m/funasr_bundle_files.json").compress_type == zipfile.ZIP_DEFLATED
+        rows = read_record(zf.read("pkg-1.dist-info/RECORD"))
+    assert rows[-3:] == [
+        _row("pkg/models/m/funasr_bundle_files.json", listing).rsplit(",", 2),
+        _row("pkg/models/m/model.sig", signature).rsplit(",", 2),
+        ["pkg-1.dist-info/RECORD", "", ""],
+    ]
