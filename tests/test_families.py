@@ -854,3 +854,40 @@ def test_torchscript_advice_names_each_file_and_a_shipped_one_needs_none() -> No
 def test_config_values_strip_quotes_only() -> None:
     text = '"quoted section":\n  a: XvalueX\nXsec:\n  b: 1\n'
     assert config_values(text) == {"quoted section.a": "XvalueX", "Xsec.b": "1"}
+
+
+def test_gguf_variants_are_the_file_names_the_official_repositories_publish() -> None:
+    """FunAudioLLM's SenseVoiceSmall-GGUF and Paraformer-GGUF: ``<stem>-q8.gguf``, ``<stem>-f16.gguf``
+    and ``<stem>.gguf`` for f32 (the names FunASR's download script fetches); q8 by default."""
+    for family, stem in (("sensevoice", "sensevoice-small"), ("paraformer", "paraformer")):
+        spec = FAMILIES[family].gguf
+        assert spec is not None and spec.default == "q8"
+        assert spec.variants == {
+            "q8": {"model": f"{stem}-q8.gguf"},
+            "f16": {"model": f"{stem}-f16.gguf"},
+            "f32": {"model": f"{stem}.gguf"},
+        }
+
+
+@pytest.mark.parametrize(
+    ("family", "fmt", "kwargs", "listing"),
+    [
+        ("fsmn-vad", "onnx", {}, ["config.yaml", "am.mvn", "model.onnx"]),
+        ("paraformer", "onnx", {"quantized_only": True}, ["config.yaml", "am.mvn", "tokens.json", "model_quant.onnx"]),
+        ("paraformer", "onnx", {"export": True}, ["config.yaml", "am.mvn", "tokens.json", "model.pt"]),
+        ("ct-punc", "onnx", {"export": "generic"}, ["config.yaml", "tokens.json", "model.pt", "am.mvn"]),
+        ("paraformer", "pytorch", {}, ["config.yaml", "am.mvn", "tokens.json", "model.pt"]),
+        ("fsmn-vad", "torchscript", {}, ["config.yaml", "am.mvn", "model.torchscript"]),
+        ("fsmn-vad", "gguf", {}, ["config.yaml", "am.mvn", "fsmn-vad.gguf", "model.pt"]),
+        ("sensevoice", "gguf", {"gguf": "f16"},
+         ["config.yaml", "am.mvn", "tokens.json", "chn_jpn_yue_eng_ko_spectok.bpe.model", "sensevoice-small-f16.gguf",
+          "fsmn-vad.gguf"]),
+    ],
+)  # fmt: skip
+def test_what_a_complete_source_publishes_is_listed_with_unknown_sizes(
+    family: str, fmt: str, kwargs: dict[str, object], listing: list[str]
+) -> None:
+    """The listing ``check`` plans over before anything was fetched: names in the repository's
+    layout, every size 0 (unknown); a GGUF source has ``model.pt`` only where the family converts one."""
+    assert published(FAMILIES[family], fmt, **kwargs) == dict.fromkeys(listing, 0)  # type: ignore[arg-type]
+    assert "model.pt" not in published(FAMILIES["sensevoice"], "gguf")  # no converter for SenseVoice here
