@@ -775,3 +775,40 @@ def test_a_bounded_modelscope_body_read_all_at_once_is_still_cut_in_pieces() -> 
     with pytest.raises(FetchError, match=r"^a listing is over 16 MiB; not read further$"):
         hubs._BoundedBody(raw, "a listing").read()
     assert raw.largest <= hubs.CHUNK
+
+
+def test_a_listed_repository_keeps_only_what_may_be_printed() -> None:
+    """``models --remote``: tasks and dates that are plain text, a download count that is a number
+    (``True`` is not one); anything else dropped, never shown."""
+    spec, settings = HUBS["hf"], Settings()
+    kept = hubs._checked(spec, RemoteModel("acme/vad", ("voice-activity-detection",), 12, "2026-01-02"), settings)
+    assert kept == RemoteModel("acme/vad", ("voice-activity-detection",), 12, "2026-01-02")
+    odd = RemoteModel("acme/vad", ("a\x1b[2J", 3, "ok-task"), True, "yesterday")  # type: ignore[arg-type]
+    assert hubs._checked(spec, odd, settings) == RemoteModel("acme/vad", ("ok-task",), None, None)
+    assert hubs._checked(spec, RemoteModel("acme/vad", (), "12", 20260102), settings) == RemoteModel("acme/vad")  # type: ignore[arg-type]
+    with pytest.raises(FetchError, match=r"lists a repository id that is not owner/name: 'a\\nb/c'; refusing"):
+        hubs._checked(spec, RemoteModel("a\nb/c"), settings)
+
+
+def test_the_minimum_rate_is_judged_over_each_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body must bring ``MIN_RATE`` bytes a second, counted over windows of ``MIN_RATE_WINDOW``
+    seconds: a slow start is forgiven when the window's total is enough, and each window starts
+    afresh (bytes of the last one do not carry a later stall)."""
+    now = [1000.0]
+    monkeypatch.setattr(hubs.time, "monotonic", lambda: now[0])
+    floor = hubs._RateFloor("acme/vad/model.onnx")
+    window, rate = hubs.MIN_RATE_WINDOW, hubs.MIN_RATE
+    now[0] += window - 1
+    floor.add(1)  # within the first window: not judged yet
+    now[0] += 1
+    floor.add(int(rate * window) - 1)  # the window's total, exactly enough
+    assert floor.count == 0 and floor.start == now[0]  # a new window
+    now[0] += window
+    floor.add(int(rate * window) * 5)  # plenty, then a stall in the next window
+    now[0] += window
+    with pytest.raises(ConnectionError) as info:
+        floor.add(int(rate * window) - 1)
+    assert str(info.value) == (
+        f"acme/vad/model.onnx: {int(rate * window) - 1} bytes in {window:.0f} s, under the minimum of {rate} "
+        "bytes/s; cut off"
+    )
