@@ -492,6 +492,33 @@ def test_gguf_plan_takes_the_bundles_vad_when_the_model_has_none_and_refuses_wha
         rt.gguf_plan_for("llama-funasr-paraformer", planted, str)
 
 
+def test_gguf_plan_prefers_the_models_own_vad_and_lets_the_user_replace_any_flag() -> None:
+    """A model declared with ``gguf-vad = true`` carries its own FSMN-VAD GGUF (role ``vad``): it
+    is ``--vad`` even beside another VAD model; a flag the user gives (``-m x`` or ``--vad=x``)
+    replaces the bundle's; several VAD models and none of the model's own: the user picks one."""
+    from hatch_funasr import _bundle_runtime as rt
+
+    own = {"family": "paraformer", "gguf": {"model": "paraformer-q8.gguf", "vad": "fsmn-vad.gguf"}}
+    vad = {"family": "fsmn-vad", "gguf": {"model": "fsmn-vad.gguf"}}
+    where = lambda n: f"/m/{n}"  # noqa: E731
+    args, notes = rt.gguf_plan_for("llama-funasr-paraformer", _models(asr=own, vad=vad), where)
+    assert (args, notes) == (["-m", "/m/asr/paraformer-q8.gguf", "--vad", "/m/asr/fsmn-vad.gguf"], [])
+    args, _ = rt.gguf_plan_for("llama-funasr-paraformer", _models(asr=own), where, ["--vad=/v.gguf", "-a", "x=y"])
+    assert args == ["-m", "/m/asr/paraformer-q8.gguf", "--vad=/v.gguf", "-a", "x=y"]
+    args, _ = rt.gguf_plan_for("llama-funasr-paraformer", _models(asr=own), where, ["-m", "/mine.gguf"])
+    assert args == ["--vad", "/m/asr/fsmn-vad.gguf", "-m", "/mine.gguf"]
+    asr = {"family": "paraformer", "gguf": {"model": "paraformer-q8.gguf"}}
+    args, notes = rt.gguf_plan_for("llama-funasr-paraformer", _models(asr=asr, v1=vad, v2=vad), where)
+    assert args == ["-m", "/m/asr/paraformer-q8.gguf"]
+    assert notes == ["--vad: the bundle has several FSMN-VAD GGUF models (v1, v2); give one"]
+    with pytest.raises(rt.ServerError) as info:
+        rt.gguf_plan_for("llama-funasr-paraformer", _models(a=asr, b=asr), where)
+    assert str(info.value) == (
+        "cannot start llama-funasr-paraformer with this bundle:\n  - models a, b are all paraformer GGUF models and "
+        "llama-funasr-paraformer runs one: give its files yourself (python -m <bundle> path NAME)"
+    )
+
+
 def test_the_schema_takes_gguf_keys_with_format_gguf_only() -> None:
     import jsonschema
 
