@@ -560,3 +560,13 @@ def test_cache_writes_stay_in_the_cache_whatever_tmpdir_is(tmp_path: Path, monke
     assert not (tmp_path / "no-such-tmpdir").exists()
     leftovers = [p for p in (cache.root).rglob("*") if p.name.startswith(".tmp-")]
     assert leftovers == []
+
+
+def test_an_editable_installs_directory_is_under_the_cache_and_no_link(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    where = cache.editable_dir("acme-0123")
+    assert where == tmp_path / "cache" / "editable" / "acme-0123"
+    (tmp_path / "cache" / "editable").mkdir(parents=True)
+    (tmp_path / "cache" / "editable" / "planted").symlink_to(tmp_path)
+    with pytest.raises(IntegrityError, match="planted"):
+        cache.editable_dir("planted")

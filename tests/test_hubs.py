@@ -812,3 +812,14 @@ def test_the_minimum_rate_is_judged_over_each_window(monkeypatch: pytest.MonkeyP
         f"acme/vad/model.onnx: {int(rate * window) - 1} bytes in {window:.0f} s, under the minimum of {rate} "
         "bytes/s; cut off"
     )
+
+
+def test_a_retry_after_delay_is_capped_and_the_cut_said(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="hatch_funasr")
+    assert hubs._capped(None) is None
+    assert hubs._capped(hubs.RETRY_AFTER_MAX) == hubs.RETRY_AFTER_MAX and not caplog.records  # at the cap: as asked
+    assert hubs._capped(3.5) == 3.5
+    assert hubs._capped(3600.0) == hubs.RETRY_AFTER_MAX
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the hub asked to wait 3600 s before retrying; waiting {hubs.RETRY_AFTER_MAX} s at most"
+    ]
