@@ -823,3 +823,23 @@ def test_a_retry_after_delay_is_capped_and_the_cut_said(caplog: pytest.LogCaptur
     assert [r.getMessage() for r in caplog.records] == [
         f"the hub asked to wait 3600 s before retrying; waiting {hubs.RETRY_AFTER_MAX} s at most"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://HF.example/api/models?x=1", ("https", "hf.example", 443)),
+        ("HTTP://hf.example/api", ("http", "hf.example", 80)),
+        ("http://127.0.0.1:8080/next", ("http", "127.0.0.1", 8080)),
+        ("https://hf.example:443/a", ("https", "hf.example", 443)),
+        ("https://hf.example:99999/a", ("https", "hf.example", -1)),  # not a port: matches no endpoint
+        ("ftp://hf.example/a", ("ftp", "hf.example", None)),
+        ("/relative/page", ("", "", None)),
+    ],
+)
+def test_an_origin_is_scheme_host_and_port_with_the_default_made_explicit(
+    url: str, origin: tuple[str, str, int | None]
+) -> None:
+    """Tokens follow only pages at the endpoint's own origin: ``https://hf.example`` and
+    ``https://hf.example:443`` are one origin, ``http://`` on port 80 another."""
+    assert hubs._origin(url) == origin

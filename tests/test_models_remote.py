@@ -347,3 +347,19 @@ def test_escape_sequences_in_a_listing_never_reach_the_terminal(
     assert code == 0, err
     assert "funasr/fsmn-vad" in out
     assert "\x1b" not in out + err and "VERIFIED" not in out
+
+
+def test_a_hugging_face_search_asks_for_its_limit_and_stops_at_it(listing_env: LoopbackHub) -> None:
+    """``HfApi.list_models``'s request (``author``, ``pipeline_tag``, ``limit``): a page that
+    fills the limit is the last one asked for, though the hub links a next page."""
+    client = hubs.HuggingFaceClient(listing_env.url + "/")  # a trailing slash is not doubled
+    found = client.search("FunASR", None, 2)
+    listed = [t for _, t in listing_env.requests if t.startswith("/api/models")]
+    assert len(found) == 2 and listed == ["/api/models?author=FunASR&limit=2"], listed
+    assert all(re.fullmatch(r"FunASR/\S+|funasr/\S+", m.repo) for m in found), found
+    assert all(m.modified and re.fullmatch(r"\d{4}-\d{2}-\d{2}", m.modified) for m in found), found
+    listing_env.clear_log()
+    tagged = client.search("FunASR", "voice-activity-detection", 50)
+    (only,) = [t for _, t in listing_env.requests if t.startswith("/api/models")]
+    assert only == "/api/models?author=FunASR&limit=50&pipeline_tag=voice-activity-detection"
+    assert tagged and all(m.tasks == ("voice-activity-detection",) for m in tagged), tagged
