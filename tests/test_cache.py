@@ -570,3 +570,35 @@ def test_an_editable_installs_directory_is_under_the_cache_and_no_link(tmp_path:
     (tmp_path / "cache" / "editable" / "planted").symlink_to(tmp_path)
     with pytest.raises(IntegrityError, match="planted"):
         cache.editable_dir("planted")
+
+
+def test_a_key_file_a_person_wrote_in_upper_case_or_made_executable_is_used(tmp_path: Path) -> None:
+    """What is refused is what another user could have written: a key of 64 hex digits in any
+    case, with an executable bit (``chmod 700``), signs records like the one made here."""
+    key_file = tmp_path / "key"
+    key_file.write_text("AB" * 32 + "\n", "ascii")
+    key_file.chmod(0o701)
+    cache = Cache(tmp_path / "cache", key_file=key_file)
+    produced = tmp_path / "model_quant.onnx"
+    produced.write_bytes(b"quantized")
+    key = Cache.derived_key(kind="quantize")
+    cache.store_derived(key, {"model_quant.onnx": produced})
+    assert cache._mac_key() == bytes.fromhex("ab" * 32)
+    assert cache.load_derived(key) is not None
+
+
+def test_a_fresh_key_is_64_hex_digits_readable_by_its_owner_only(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "cfg" / "key")
+    assert cache._mac_key() is not None
+    text = (tmp_path / "cfg" / "key").read_text("ascii")
+    assert re.fullmatch(r"[0-9a-f]{64}", text) and (tmp_path / "cfg" / "key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_lock_holder_is_shown_as_written_escaped_and_bounded(tmp_path: Path) -> None:
+    owner = tmp_path / "owner"
+    assert Cache._holder(owner) == "unknown holder"
+    owner.write_bytes(b"  host \xff pid 7\x1b[2J " + b"x" * 300 + b"\n")
+    shown = Cache._holder(owner)
+    # the first 200 characters as written (a byte that is not UTF-8 replaced), escapes made visible
+    raw = "host \ufffd pid 7\x1b[2J "
+    assert shown == "host \ufffd pid 7\\x1b[2J " + "x" * (200 - len(raw))
