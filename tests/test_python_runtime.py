@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from support import genmodels, torchmodels, venvs
 from support.hubserver import LoopbackHub
-from support.runtimes import free_port, outbound, stop_process
+from support.runtimes import free_port, outbound, stop_group
 from support.speech import Utterance
 from tools.bundles import BUNDLES, build_bundle, build_env, publish_models
 
@@ -284,7 +284,9 @@ def test_funasr_server_started_by_exec_server_answers_and_reaches_no_hub(
     argv = [*_strace(), "-o", str(trace), str(deploy), "-m", package, "exec-server", "funasr-server"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--model-path", asr]
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=_env(tmp_path))
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=_env(tmp_path), start_new_session=True
+        )
         try:
             _wait_http(port, proc, log)
             status, answer = _post_wav(port, utterance.wav, model="custom")
@@ -296,7 +298,7 @@ def test_funasr_server_started_by_exec_server_answers_and_reaches_no_hub(
                 assert status == 200, verbose
                 assert verbose["segments"] and all("speaker" in s for s in verbose["segments"]), verbose
         finally:
-            stop_process(proc, timeout=30)
+            stop_group(proc, timeout=30)  # strace and the server it traces
     text = log.read_text(errors="replace")
     installed = subprocess.run(
         [str(deploy), "-m", package, "path", asr], capture_output=True, text=True, check=True

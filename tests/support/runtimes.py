@@ -536,18 +536,8 @@ class WssServer:
             ws.close()
 
     def stop(self) -> None:
-        """Stop the server and everything it started (its own process group: a wrapper such as
-        strace does not pass a terminate signal on)."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the group
+        """Stop the server and everything it started."""
+        stop_group(self.proc)
         self._log_file.close()
 
 
@@ -566,6 +556,22 @@ def wss_server(log: Path, *, model_dir: Path, quantize: bool, **roles: Path | st
         yield server
     finally:
         server.stop()
+
+
+def stop_group(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Stop ``proc`` and everything in its process group (started with ``start_new_session=True``):
+    a wrapper such as strace does not pass a terminate signal on; it detaches and leaves the
+    program it traced running."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
@@ -593,6 +599,7 @@ __all__ = [
     "run_cpp",
     "run_funasr_onnx",
     "run_funasr_onnx_jobs",
+    "stop_group",
     "stop_process",
     "wss_server",
 ]
