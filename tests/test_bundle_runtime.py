@@ -989,3 +989,59 @@ def test_an_editable_installs_locations_are_used(bundle: Path, tmp_path: Path) -
     (bundle / rt._LOCATIONS).write_text(json.dumps({"vad": str(tmp_path / "elsewhere")}), "utf-8")
     assert rt.path("vad") == tmp_path / "elsewhere"
     assert rt.path("asr") == bundle / "models" / "asr"
+
+
+def test_funasr_server_takes_a_bundle_models_name_in_either_flag_form() -> None:
+    """``--model-path asr`` and ``--model-path=asr`` become the installed directory; a value
+    that is not one of the bundle's models (or a flag with nothing after it) is passed as given."""
+    models = {
+        "asr": {"family": "sensevoice", "format": "pytorch"},
+        "b": {"family": "paraformer", "format": "pytorch"},
+        "spk": {"family": "campplus", "format": "pytorch"},
+    }
+    where = lambda n: f"/m/{n}"  # noqa: E731
+    args, _ = rt.funasr_server_for(models, where, ["--model-path=asr", "--port", "9"])
+    assert args == ["--spk-model", "/m/spk", "--model-path=/m/asr", "--port", "9"]
+    args, _ = rt.funasr_server_for(models, where, ["--model-path", "b"])
+    assert args == ["--spk-model", "/m/spk", "--model-path", "/m/b"]
+    args, _ = rt.funasr_server_for(models, where, ["--model-path=x=y", "--spk-model", ""])
+    assert args == ["--model-path=x=y", "--spk-model", ""]
+    args, _ = rt.funasr_server_for(models, where, ["--spk-model", "s", "--model-path"])
+    assert args == ["--spk-model", "s", "--model-path"]
+    with pytest.raises(rt.ServerError) as info:
+        rt.funasr_server_for({"spk": models["spk"]}, where)
+    assert str(info.value) == (
+        "cannot start funasr-server with this bundle: it runs one PyTorch ASR model "
+        f"({', '.join(rt.SERVER_ASR)}) and the bundle has none; give --model-path NAME"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{", "is not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+        (b"\xff{}", "is not JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
+        (b'{"hash_algorithm": "md5"}', ": hash_algorithm 'md5' is not one this runtime checks (sha256)"),
+    ],
+)
+def test_a_manifest_that_cannot_be_used_is_one_line_naming_the_file(bundle: Path, content: bytes, message: str) -> None:
+    (bundle / "funasr_manifest.json").write_bytes(content)
+    with pytest.raises(rt.ManifestError) as info:
+        rt.manifest()
+    assert (
+        str(info.value)
+        == f"{bundle / 'funasr_manifest.json'}{' ' if message[0] != ':' else ''}{message}; reinstall the bundle from its wheel"
+    )
+
+
+def test_a_manifest_that_is_a_directory_cannot_be_read_and_a_read_one_is_kept(bundle: Path) -> None:
+    first = rt.manifest()
+    (bundle / "funasr_manifest.json").unlink()
+    assert rt.manifest() is first  # read once per process
+    rt._cache.clear()
+    (bundle / "funasr_manifest.json").mkdir()
+    with pytest.raises(rt.ManifestError) as info:
+        rt.manifest()
+    assert str(info.value) == (
+        f"{bundle / 'funasr_manifest.json'}: cannot be read (Is a directory); reinstall the bundle from its wheel"
+    )
