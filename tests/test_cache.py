@@ -602,3 +602,19 @@ def test_a_lock_holder_is_shown_as_written_escaped_and_bounded(tmp_path: Path) -
     # the first 200 characters as written (a byte that is not UTF-8 replaced), escapes made visible
     raw = "host \ufffd pid 7\x1b[2J "
     assert shown == "host \ufffd pid 7\\x1b[2J " + "x" * (200 - len(raw))
+
+
+def test_a_derived_records_signature_is_over_one_fixed_spelling(tmp_path: Path) -> None:
+    """The HMAC covers the entry's key and record as compact JSON with sorted keys: the same record
+    written in any order signs the same, and records an earlier build signed keep verifying."""
+    import hmac
+
+    key_file = tmp_path / "key"
+    key_file.write_text("0f" * 32, "ascii")
+    key_file.chmod(0o600)
+    cache = Cache(tmp_path / "cache", key_file=key_file)
+    record = {"files": {"b": 2, "a": 1}, "meta": {"drift": 0.5}}
+    payload = b'{"key":"k1","record":{"files":{"a":1,"b":2},"meta":{"drift":0.5}}}'
+    assert cache._sign("k1", record) == hmac.new(bytes.fromhex("0f" * 32), payload, hashlib.sha256).hexdigest()
+    assert cache._sign("k1", dict(reversed(list(record.items())))) == cache._sign("k1", record)
+    assert cache._sign("k2", record) != cache._sign("k1", record)
