@@ -363,3 +363,22 @@ def test_a_hugging_face_search_asks_for_its_limit_and_stops_at_it(listing_env: L
     (only,) = [t for _, t in listing_env.requests if t.startswith("/api/models")]
     assert only == "/api/models?author=FunASR&limit=50&pipeline_tag=voice-activity-detection"
     assert tagged and all(m.tasks == ("voice-activity-detection",) for m in tagged), tagged
+
+
+def test_a_modelscope_search_pages_by_one_size_and_stops_at_its_limit(listing_env: LoopbackHub) -> None:
+    """``HubApi.list_repos``'s requests: ``page_size`` the limit (at most a page), and no page
+    asked for once the limit is reached, though the hub has more."""
+    client = hubs.ModelScopeClient(listing_env.url)
+    found = client.search("iic", None, 2)
+    listed = [t for _, t in listing_env.requests if t.startswith("/openapi/v1/models?")]
+    assert len(found) == 2 and len(listed) == 1, listed
+    assert "owner=iic" in listed[0] and "page_number=1" in listed[0] and "page_size=2" in listed[0], listed
+    assert all(
+        m.repo.startswith("iic/") and m.modified and re.fullmatch(r"\d{4}-\d{2}-\d{2}", m.modified) for m in found
+    )
+    listing_env.clear_log()
+    everything = client.search("iic", None, 500)
+    listed = [t for _, t in listing_env.requests if t.startswith("/openapi/v1/models?")]
+    # pages of 50 until the hub says there is no next one: never a page past the last
+    assert listed == [f"/openapi/v1/models?owner=iic&page_number={n}&page_size=50" for n in (1, 2, 3)], listed
+    assert 100 < len(everything) <= 150 and len({m.repo for m in everything}) == len(everything)
