@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -540,3 +541,50 @@ def test_a_lock_without_models_pins_nothing(tmp_path: Path) -> None:
     (tmp_path / "funasr.lock").write_text("version = 1\n")
     lock = read_lock(tmp_path)
     assert lock is not None and dict(lock.models) == {}
+
+
+def test_every_kind_of_declaration_value_is_written_and_read_back(tmp_path: Path) -> None:
+    """A GGUF variant, a generic export, keep-fp32, an extra repository at a revision, names
+    beyond ASCII: written as TOML and read back to the same declaration."""
+    declaration = {
+        "exclude": ["a, b", "词"],
+        "export": "generic",
+        "extra": [{"files": ["x.model", "y"], "hub": "hf", "repo": "acme/extra", "revision": "v1"}],
+        "family": "sensevoice",
+        "format": "gguf",
+        "gguf": "f16",
+        "keep-fp32": False,
+        "quantize": False,
+    }
+    model = replace(LOCK.models["vad"], declaration=declaration)
+    assert write_lock(tmp_path, Lock({"vad": model}))
+    text = (tmp_path / "funasr.lock").read_text("utf-8")
+    assert 'exclude = ["a, b", "词"]' in text and 'gguf = "f16"' in text and "keep-fp32 = false" in text
+    assert 'revision = "v1"' in text
+    back = read_lock(tmp_path)
+    assert back is not None and back.models["vad"].declaration == declaration
+
+
+def test_an_old_locks_extra_repositories_read_as_tables(tmp_path: Path) -> None:
+    """hatch-funasr 0.x wrote the declaration as a JSON string, extra repositories in it as
+    ``[hub, repo, revision, files]`` arrays and unset values as null: read into the table form,
+    a null revision left out as the table form leaves it out."""
+    old = {
+        "export": "auto",
+        "extra": [["hf", "acme/extra", "v1", ["x"]], ["ms", "iic/y", None, ["z"]]],
+        "quantize": None,
+    }
+    lock_text = (
+        f'version = 1\n\n[models.vad]\nhub = "ms"\nrepo = "iic/vad"\ncommit = "{C2}"\nfiles = []\n'
+        f"declaration = {json.dumps(json.dumps(old))}\n"  # a TOML basic string holding the JSON
+    )
+    (tmp_path / "funasr.lock").write_text(lock_text, "utf-8")
+    back = read_lock(tmp_path)
+    assert back is not None
+    assert back.models["vad"].declaration == {
+        "export": "auto",
+        "extra": [
+            {"files": ["x"], "hub": "hf", "repo": "acme/extra", "revision": "v1"},
+            {"files": ["z"], "hub": "ms", "repo": "iic/y"},
+        ],
+    }
