@@ -843,3 +843,61 @@ def test_an_origin_is_scheme_host_and_port_with_the_default_made_explicit(
     """Tokens follow only pages at the endpoint's own origin: ``https://hf.example`` and
     ``https://hf.example:443`` are one origin, ``http://`` on port 80 another."""
     assert hubs._origin(url) == origin
+
+
+def test_the_retry_after_patches_cap_what_they_wrap_and_wrap_once() -> None:
+    """The patches the hub clients get (applied once per process, so checked here on fresh
+    targets): a parser's result capped, a client error's ``retry_after`` capped when it is a
+    number, each patch applied once."""
+    calls: list[tuple[object, ...]] = []
+
+    def parse(*args: object) -> float | None:
+        calls.append(args)
+        return 3600.0 if args else None
+
+    owner = SimpleNamespace(parse=parse)
+    hubs._cap_retry_after(owner, "parse")
+    wrapped = owner.parse
+    assert wrapped("3600") == hubs.RETRY_AFTER_MAX and wrapped() is None and calls == [("3600",), ()]
+    hubs._cap_retry_after(owner, "parse")
+    assert owner.parse is wrapped
+
+    class HubError(Exception):
+        retry_after = None
+
+    hubs._cap_retry_after_attribute(HubError)
+    prop = HubError.__dict__["retry_after"]
+    hubs._cap_retry_after_attribute(HubError)
+    assert isinstance(prop, property) and HubError.__dict__["retry_after"] is prop
+    error = HubError()
+    assert error.retry_after is None
+    for given, kept in ((3600, hubs.RETRY_AFTER_MAX), (5.5, 5.5), ("soon", "soon"), (None, None)):
+        error.retry_after = given
+        assert error.retry_after == kept
+
+
+def test_the_cookie_patch_drops_cookies_on_a_redirect_to_another_origin_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    seen: list[str | None] = []
+
+    def rebuild_auth(self: requests.Session, prepared: requests.PreparedRequest, response: requests.Response) -> None:
+        seen.append(prepared.headers.get("Cookie"))
+
+    monkeypatch.setattr(requests.Session, "rebuild_auth", rebuild_auth)  # as requests has it, unpatched
+    hubs._no_cookies_across_origins()
+    patched = requests.Session.rebuild_auth
+    hubs._no_cookies_across_origins()
+    assert patched is not rebuild_auth and requests.Session.rebuild_auth is patched  # once
+
+    def redirect(source: str, target: str) -> str | None:
+        response = requests.Response()
+        response.request = requests.Request("GET", source).prepare()
+        prepared = requests.Request("GET", target, headers={"Cookie": "m_session_id=secret"}).prepare()
+        requests.Session().rebuild_auth(prepared, response)
+        return prepared.headers.get("Cookie")
+
+    assert redirect("http://127.0.0.1:1/a", "http://127.0.0.1:1/b") == "m_session_id=secret"
+    assert redirect("http://127.0.0.1:1/a", "http://127.0.0.1:2/b") is None
+    assert redirect("http://hub.example/a", "http://other.example/b") is None
+    assert seen == ["m_session_id=secret", None, None]  # requests' own rule runs after
