@@ -55,6 +55,11 @@ class CatalogEntry:
         yield from self.onnx.values()
         yield from self.gguf.values()
 
+    def is_onnx_repo(self, repo: str) -> bool:
+        """Whether ``repo`` is this entry's ready ONNX repository on some hub, its id compared as
+        the hubs compare ids (:func:`~hatch_funasr.hubs.repo_key`: case, renamed owners)."""
+        return any(repo_key(repo) == repo_key(r) for r in self.onnx.values())
+
     def default_format(self, repo: str | None) -> str | None:
         """The format a declaration naming this entry (or its repository ``repo``) means by
         default: ``gguf`` for the ``-gguf`` aliases and the GGUF repositories, else None."""

@@ -146,7 +146,7 @@ def _onnx_of(
     """Whether an ONNX form of ``repo`` exists, and where.  Only the catalog knows (a listing of
     repositories has no files): a ``-onnx`` name is said as a guess by the name (``named``,
     ``sibling``), which the build settles from the repository's files, never from its name."""
-    if entry is not None and any(_same_repo(repo, r) for r in entry.onnx.values()):
+    if entry is not None and entry.is_onnx_repo(repo):
         return "this", repo
     if entry is not None and entry.onnx.get(hub):
         return "catalog", entry.onnx[hub]

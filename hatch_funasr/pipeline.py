@@ -500,7 +500,7 @@ def _implied(m: ModelConfig, steps: list[str]) -> tuple[bool | None, bool | None
     )
     repo = m.origin.repo if isinstance(m.origin, HubRef) else ""
     entry = catalog.by_repo(repo) if repo else None
-    onnx_ready = entry is not None and repo in entry.onnx.values()
+    onnx_ready = entry is not None and entry.is_onnx_repo(repo)
     if m.export == "auto" and onnx_ready:
         exports = False  # FunASR's ONNX repository (by the catalog): nothing to export
     complete = published(family, m.format, export=m.export, gguf=m.gguf, quantized_only=onnx_ready and onnx)

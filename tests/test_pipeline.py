@@ -154,6 +154,17 @@ def test_check_plan_needs_no_network(tmp_path: Path) -> None:
     assert any("expect the quantized runtime" in s for s in steps["vad"])
 
 
+def test_check_knows_the_catalogs_onnx_repository_under_its_other_spellings(tmp_path: Path) -> None:
+    """FunASR's ONNX repository named by its old ``damo/`` owner or in another case is the one the
+    catalog names (as ``models --remote`` and the catalog lookup compare ids): nothing to export,
+    planned over its quantized-only layout."""
+    for repo in ("damo/speech_fsmn_vad_zh-cn-16k-common-onnx", "IIC/speech_fsmn_vad_zh-cn-16k-common-onnx"):
+        config = config_of(tmp_path, {"vad": {"model": repo, "quantize": True}})
+        (vad,) = plan(config)
+        assert vad.exports is False, (repo, vad.steps)
+        assert any("model_quant.onnx (as a complete source publishes them" in s for s in vad.steps), vad.steps
+
+
 def test_check_runs_the_selection_on_a_local_directory(tmp_path: Path) -> None:
     """A local model: the plan is the selection on its real listing; a missing file fails `check`."""
     vad = tmp_path / "models" / "vad"
