@@ -129,6 +129,16 @@ _DECODER = f"""    attention_heads: 2
     att_layer_num: 2
     kernel_size: 11
 """
+# The SANM encoder and Paraformer decoder of funasr/models/bicif_paraformer/template.yaml (SeACo-Paraformer's
+# template has the same), small dimensions.
+_SANM_ENCODER_DECODER = f"""encoder: SANMEncoder
+encoder_conf:
+{_SANM}    num_blocks: 2
+
+decoder: ParaformerSANMDecoder
+decoder_conf:
+{_DECODER}    sanm_shfit: 0
+"""
 # The BiCif predictor as funasr/models/bicif_paraformer/template.yaml sets it (SeACo-Paraformer has the same).
 _CIF_V3 = f"""predictor: CifPredictorV3
 predictor_conf:
@@ -146,14 +156,7 @@ predictor_conf:
 PARAFORMER_YAML = f"""# funasr/models/bicif_paraformer/template.yaml, small dimensions
 model: BiCifParaformer
 {genmodels._PARA_MODEL_CONF}
-encoder: SANMEncoder
-encoder_conf:
-{_SANM}    num_blocks: 2
-
-decoder: ParaformerSANMDecoder
-decoder_conf:
-{_DECODER}    sanm_shfit: 0
-
+{_SANM_ENCODER_DECODER}
 {_CIF_V3}
 {_WAV_FRONTEND}
 tokenizer: CharTokenizer
@@ -215,14 +218,7 @@ model: SeacoParaformer
     train_decoder: false
     NO_BIAS: 8377
 
-encoder: SANMEncoder
-encoder_conf:
-{_SANM}    num_blocks: 2
-
-decoder: ParaformerSANMDecoder
-decoder_conf:
-{_DECODER}    sanm_shfit: 0
-
+{_SANM_ENCODER_DECODER}
 seaco_decoder: ParaformerSANMDecoder
 seaco_decoder_conf:
     attention_heads: 2
