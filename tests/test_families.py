@@ -867,6 +867,7 @@ def test_gguf_variants_are_the_file_names_the_official_repositories_publish() ->
             "f16": {"model": f"{stem}-f16.gguf"},
             "f32": {"model": f"{stem}.gguf"},
         }
+    assert "model.pt" not in published(FAMILIES["sensevoice"], "gguf")  # no converter for SenseVoice here
 
 
 @pytest.mark.parametrize(
@@ -890,4 +891,3 @@ def test_what_a_complete_source_publishes_is_listed_with_unknown_sizes(
     """The listing ``check`` plans over before anything was fetched: names in the repository's
     layout, every size 0 (unknown); a GGUF source has ``model.pt`` only where the family converts one."""
     assert published(FAMILIES[family], fmt, **kwargs) == dict.fromkeys(listing, 0)  # type: ignore[arg-type]
-    assert "model.pt" not in published(FAMILIES["sensevoice"], "gguf")  # no converter for SenseVoice here
