@@ -1019,8 +1019,8 @@ def test_funasr_server_takes_a_bundle_models_name_in_either_flag_form() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"{", "is not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
-        (b"\xff{}", "is not JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
+        (b"{", " is not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+        (b"\xff{}", " is not JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
         (b'{"hash_algorithm": "md5"}', ": hash_algorithm 'md5' is not one this runtime checks (sha256)"),
     ],
 )
@@ -1028,10 +1028,7 @@ def test_a_manifest_that_cannot_be_used_is_one_line_naming_the_file(bundle: Path
     (bundle / "funasr_manifest.json").write_bytes(content)
     with pytest.raises(rt.ManifestError) as info:
         rt.manifest()
-    assert (
-        str(info.value)
-        == f"{bundle / 'funasr_manifest.json'}{' ' if message[0] != ':' else ''}{message}; reinstall the bundle from its wheel"
-    )
+    assert str(info.value) == f"{bundle / 'funasr_manifest.json'}{message}; reinstall the bundle from its wheel"
 
 
 def test_a_manifest_that_is_a_directory_cannot_be_read_and_a_read_one_is_kept(bundle: Path) -> None:
