@@ -149,7 +149,17 @@ def test_sigkill_mid_download_then_rebuild(
     build = _build_process(project)
 
     def partial_download() -> bool:
-        return any(f.is_file() and f.stat().st_size > 0 for f in (cache / "tmp").rglob(f"*{MODEL}*"))
+        # The build creates and removes scratch directories while this looks: os.walk skips a
+        # directory that vanished between listing and opening (rglob raised on it).
+        for parent, _dirs, names in os.walk(cache / "tmp"):
+            for name in names:
+                if MODEL in name:
+                    try:
+                        if os.stat(os.path.join(parent, name)).st_size > 0:
+                            return True
+                    except FileNotFoundError:
+                        continue
+        return False
 
     try:
         _wait_for(partial_download, "a partial download of model_quant.onnx")
