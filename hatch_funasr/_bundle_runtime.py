@@ -630,7 +630,8 @@ def _program(binary: str) -> Tuple[str, Dict[str, Any]]:
 
 
 def _flags_given(user_args: Sequence[str]) -> Set[str]:
-    return {a.split("=", 1)[0] for a in user_args if a.startswith("--")}
+    """The flags among ``user_args`` (``--flag value``, ``--flag=value``, ``-m value``)."""
+    return {a.partition("=")[0] for a in user_args if a.startswith("-")}
 
 
 def server_plan(binary: str, user_args: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
@@ -759,7 +760,7 @@ def gguf_plan_for(
         )
         raise ServerError(f"cannot start {kind} with this bundle:\n  - {why}")
     owner = owners[0]
-    given = {a.split("=", 1)[0] for a in user_args if a.startswith("-")}
+    given = _flags_given(user_args)
     args: List[str] = []
     notes: List[str] = []
     for flag, role in flags.items():

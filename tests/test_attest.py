@@ -9,7 +9,6 @@ signatures of the installed model directories (the reference ``model_signing`` C
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 import shutil
@@ -20,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from google.protobuf import json_format
@@ -32,6 +29,7 @@ from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
 from in_toto_attestation.v1.statement import Statement
 from support import realvad
+from support.pki import site_pki
 from support.projects import cli, make_project, run
 
 from hatch_funasr import attest, signing
@@ -62,55 +60,6 @@ def _key(path: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return private, public
-
-
-def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, Any] | None) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name, issuer_key = (
-        (x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0])]), issuer[1]) if issuer else (name, key)
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    usage = dict.fromkeys(
-        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"), False
-    )
-    usage["decipher_only"] = False
-    if issuer is None:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True
-        )
-    else:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _pki(where: Path, name: str) -> tuple[Path, Path, Path]:
-    """A site's root CA and a signing certificate it issued: (root.pem, leaf.pem, leaf.key)."""
-    where.mkdir(parents=True, exist_ok=True)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = _certificate(f"{name} root", root_key, None)
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _certificate(f"{name} model signing", leaf_key, (f"{name} root", root_key))
-    paths = (where / f"{name}-root.pem", where / f"{name}-leaf.pem", where / f"{name}-leaf.key")
-    paths[0].write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
 
 
 def _vad_project(tmp_path: Path, name: str = "project", *, am_mvn: bytes | None = None) -> Path:
@@ -297,8 +246,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     key, pub = _key(where / "site")
     _other, other_pub = _key(where / "other")
     dist = _build(_vad_project(where), **{EnvVars.SIGNING_KEY: str(key), EnvVars.ATTEST: "1"})
-    root, leaf, leaf_key = _pki(where / "pki", "acme")
-    wrong_root, _leaf, _key2 = _pki(where / "pki", "mallory")
+    root, leaf, leaf_key = site_pki(where / "pki", "acme")
+    wrong_root, _leaf, _key2 = site_pki(where / "pki", "mallory")
     cert_dist = _build(
         _vad_project(where, "cert-project"),
         **{

@@ -479,6 +479,8 @@ def test_the_command_line_help_names_every_command(
     usage = f"usage: python -m {rt.__package__} verify [-h] [--public-key PEM | --certificate-chain PEM] [names ...]"
     assert usage in _help(capsys, "verify")
     assert f"usage: python -m {rt.__package__} path [-h] name" in _help(capsys, "path")
+    monkeypatch.setattr(rt, "__package__", "")  # run as a file, outside its package
+    assert _help(capsys).startswith("usage: python -m bundle [-h]")
     with pytest.raises(SystemExit) as info:
         rt.main([])  # a command is required
     assert info.value.code == 2 and "the following arguments are required: command" in capsys.readouterr().err
@@ -628,6 +630,29 @@ def test_automodel_args_load_installed_directories_with_no_update_check(torch_bu
         "llm_conf": {"init_param_path": str(torch_bundle / "models" / "para" / "sub")}
     }
     assert rt.automodel_args("asr", vad_model=str(tmp_path))["vad_model"] == str(tmp_path)  # a directory of one's own
+    # a role's own keyword arguments are merged over the config paths the bundle gives it
+    merged = rt.automodel_args("asr", spk_model="para", spk_kwargs={"device": "cpu"})
+    assert merged["spk_kwargs"] == {
+        "llm_conf": {"init_param_path": str(torch_bundle / "models" / "para" / "sub")},
+        "device": "cpu",
+    }
+
+
+def test_a_pipeline_takes_only_the_roles_the_bundle_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "acme_sv"
+    root.mkdir()
+    _install(root, {"asr": {"model.pt": b"x"}, "vad": {"model.pt": b"v"}})
+    manifest = json.loads((root / "funasr_manifest.json").read_text())
+    manifest["models"]["asr"] |= {"family": "sensevoice", "format": "pytorch"}
+    manifest["models"]["vad"] |= {"family": "fsmn-vad", "format": "pytorch"}
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    assert rt.automodel_args("asr", pipeline=True) == {
+        "model": str(root / "models" / "asr"),
+        "vad_model": str(root / "models" / "vad"),
+        "disable_update": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -662,6 +687,8 @@ def test_automodel_imports_funasr_only_when_called(torch_bundle: Path, monkeypat
     monkeypatch.setitem(sys.modules, "funasr", fake)
     assert rt.automodel("spk", device="cpu") == "model"
     assert seen == [{"model": str(torch_bundle / "models" / "spk"), "device": "cpu", "disable_update": True}]
+    assert rt.automodel("asr", pipeline=True) == "model"
+    assert seen[-1] == rt.automodel_args("asr", pipeline=True) and "punc_model" in seen[-1]
     # what runs when the module is imported (everything but function bodies) imports no funasr
     # (read as a syntax tree: mutation testing keeps extra copies of each function in the file)
     pending: list[ast.AST] = [ast.parse(Path(rt.__file__).read_text())]
@@ -728,7 +755,7 @@ def test_exec_server_funasr_server_runs_funasrs_server_module_in_this_python(
 
     monkeypatch.setattr(rt.os, "execv", execv)
     asr, spk = str(torch_bundle / "models" / "asr"), str(torch_bundle / "models" / "spk")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "funasr" else None)
     with pytest.raises(_Replaced):
         rt.main(["exec-server", "funasr-server", "--model-path", "asr"])
     assert calls.pop() == (sys.executable, [sys.executable, "-m", "funasr.bin.server", "--spk-model", spk,
@@ -754,9 +781,10 @@ def test_exec_server_funasr_server_runs_funasrs_server_module_in_this_python(
 # --- verify_signatures, in this process (the end-to-end tests in test_attest run it in a bundle) ---
 
 
-def _sign_bundle(bundle: Path, key: Path) -> None:
+def _sign_bundle(bundle: Path, key: Path, certificate: tuple[Path, Path] | None = None) -> None:
     """Each model directory signed as the build signs it: ``funasr_bundle_files.json`` (the
-    manifest's sha256, vouched for) written in it, then ``model.sig`` by model-signing."""
+    manifest's sha256, vouched for) written in it, then ``model.sig`` by model-signing, with
+    the elliptic ``key`` alone or with ``certificate`` (the signing certificate and its root)."""
     model_signing = pytest.importorskip("model_signing")  # the [sign] extra: installed with the tests
     from hatch_funasr import signing
 
@@ -767,7 +795,12 @@ def _sign_bundle(bundle: Path, key: Path) -> None:
     for name in ("vad", "asr"):
         root = bundle / "models" / name
         (root / signing.BUNDLE_FILES_NAME).write_bytes(signing.bundle_files(meta, name, others))
-        config = model_signing.signing.Config().use_elliptic_key_signer(private_key=key)
+        config = model_signing.signing.Config()
+        if certificate is None:
+            config.use_elliptic_key_signer(private_key=key)
+        else:
+            leaf, root_ca = certificate
+            config.use_certificate_signer(private_key=key, signing_certificate=leaf, certificate_chain=[root_ca])
         config.set_hashing_config(model_signing.hashing.Config().set_ignored_paths(paths=[signing.SIGNATURE_NAME]))
         config.sign(root, root / signing.SIGNATURE_NAME)
 
@@ -907,6 +940,90 @@ def test_verify_with_a_key_says_what_it_checked_and_without_one_that_it_did_not(
     (bundle / "models" / "vad" / "model.sig").unlink()
     assert rt.main(["verify", "--public-key", public]) == 1
     assert "vad:" in capsys.readouterr().err
+
+
+def test_certificate_signatures_verify_against_the_chain_given_and_say_which(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Signed with a site certificate: ``--certificate-chain`` is repeatable (each root is a
+    chain the signing certificate may lead to) and the output names every PEM it was given."""
+    from support.pki import site_pki
+
+    root_ca, leaf, leaf_key = site_pki(tmp_path / "pki", "acme")
+    other_root, _leaf, _key = site_pki(tmp_path / "pki", "mallory")
+    _sign_bundle(bundle, leaf_key, (leaf, root_ca))
+    assert rt.verify_signatures(certificate_chain=[str(root_ca)]) == 2
+    assert rt.main(["verify", "--certificate-chain", str(root_ca), "--certificate-chain", str(other_root)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"ok: the signatures of 2 model directories verify with the certificate chain {root_ca}, {other_root} "
+        "(model-signing)"
+    )
+    assert rt.main(["verify", "--certificate-chain", str(other_root)]) == 1  # not the root that issued it
+    err = capsys.readouterr().err
+    assert err.startswith("error: model signatures do not verify (nothing is vouched for):\n") and "asr: " in err
+
+
+def test_the_verify_command_passes_the_key_or_the_chains_as_given(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(rt, "verify_signatures", lambda *a: calls.append(a) or 1)
+    assert rt.main(["verify", "vad", "--public-key", "k.pem"]) == 0
+    assert rt.main(["verify", "--certificate-chain", "a.pem", "--certificate-chain", "b.pem"]) == 0
+    assert calls == [("k.pem", [], ["vad"]), (None, ["a.pem", "b.pem"], None)]
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "ok: the signatures of 1 model directories verify with the public key k.pem (model-signing)"
+    assert out[3] == (
+        "ok: the signatures of 1 model directories verify with the certificate chain a.pem, b.pem (model-signing)"
+    )
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        rt.main(["verify", "--help"])
+    text = capsys.readouterr().out
+    assert re.search(r"^ +--public-key PEM +also check each model directory's signature against this key$", text, re.M)
+    assert re.search(
+        r"^ +--certificate-chain PEM\s+also check signatures made with a certificate, against this chain \(repeatable\)$",
+        text,
+        re.M,
+    )
+
+
+def test_what_model_signing_raises_is_one_line_per_directory(
+    signed_bundle: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every directory is tried (one failure does not stop the others); an exception's text is
+    folded onto one line, and one with no text is named by its type."""
+    import types
+
+    raised = iter([ValueError("digest\n   mismatch  here"), RuntimeError()])
+
+    class Config:
+        def use_elliptic_key_verifier(self, **_: Any) -> Config:
+            return self
+
+        def set_hashing_config(self, config: Any) -> Config:
+            assert config == ("ignored", ["model.sig"])  # the signature does not sign itself
+            return self
+
+        def verify(self, *_: Any) -> None:
+            raise next(raised)
+
+    class Hashing:
+        def set_ignored_paths(self, *, paths: list[str]) -> tuple[str, list[str]]:
+            return ("ignored", paths)
+
+    fake = types.SimpleNamespace(
+        verifying=types.SimpleNamespace(Config=Config), hashing=types.SimpleNamespace(Config=Hashing)
+    )
+    monkeypatch.setattr(rt.importlib, "import_module", lambda name: fake)
+    bundle, public = signed_bundle
+    assert _signature_problems(public) == [
+        f"asr: {bundle / 'models' / 'asr'}: digest mismatch here",
+        f"vad: {bundle / 'models' / 'vad'}: RuntimeError",
+    ]
+    with pytest.raises(rt.SignatureError) as info:
+        rt.verify_signatures(public)  # (the iterator is spent: StopIteration is one more kind of failure)
+    assert str(info.value).count("\n") == 2  # the heading, then one line per directory
 
 
 # --- the manifest checked whole: each malformed field is one line naming it -------------------------

@@ -155,7 +155,7 @@ def test_sigkill_mid_download_then_rebuild(
             for name in names:
                 if MODEL in name:
                     try:
-                        if os.stat(os.path.join(parent, name)).st_size > 0:
+                        if Path(parent, name).stat().st_size > 0:
                             return True
                     except FileNotFoundError:
                         continue

@@ -519,6 +519,80 @@ def test_gguf_plan_prefers_the_models_own_vad_and_lets_the_user_replace_any_flag
     )
 
 
+def test_fun_asr_nanos_programs_take_each_of_its_files_and_plan_for_dispatches_to_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fun-ASR-Nano's encoder and LLM are two GGUF files: ``llama-funasr-cli`` gets both
+    (``--enc``, ``-m``), each one-file program the one it opens; ``plan_for`` (the build's and
+    ``check``'s entry) hands a llama.cpp program to the GGUF planner, user arguments included."""
+    from hatch_funasr import _bundle_runtime as rt
+
+    nano = {"family": "fun-asr-nano", "gguf": {"encoder": "enc.gguf", "llm": "qwen3.gguf"}}
+    vad = {"family": "fsmn-vad", "gguf": {"model": "fsmn-vad.gguf"}}
+    where = lambda n: f"/m/{n}"  # noqa: E731
+    models = _models(nano=nano, vad=vad)
+    assert rt.plan_for("llama-funasr-cli", models, where, ["-a", "x.wav"]) == (
+        ["--enc", "/m/nano/enc.gguf", "-m", "/m/nano/qwen3.gguf", "--vad", "/m/vad/fsmn-vad.gguf", "-a", "x.wav"],
+        [],
+    )
+    assert rt.plan_for("/opt/bin/llama-funasr-encoder", models, where)[0] == ["-m", "/m/nano/enc.gguf"]
+    assert rt.plan_for("llama-funasr-embd", models, where)[0] == ["-m", "/m/nano/qwen3.gguf"]
+    assert rt.gguf_programs("fun-asr-nano", {"encoder": "e", "llm": "l"}) == [
+        "llama-funasr-cli",
+        "llama-funasr-embd",
+        "llama-funasr-encoder",
+    ]
+    assert rt.gguf_programs("fun-asr-nano", {"encoder": "e"}) == ["llama-funasr-encoder"]
+    assert rt.gguf_programs("paraformer", {"model": "m"}) == ["llama-funasr-paraformer"]
+    assert rt.gguf_programs("paraformer", {"encoder": "e"}) == []
+    # the manifest is not trusted: a role's file must be listed, and be a path inside the model
+    unlisted = _models(nano=nano)
+    unlisted["nano"].pop("files")
+    with pytest.raises(
+        rt.ServerError, match=r"model nano: the manifest names no encoder GGUF among the model's files \('enc.gguf'\)"
+    ):
+        rt.plan_for("llama-funasr-encoder", unlisted, where)
+    absolute = _models(nano={"family": "fun-asr-nano", "gguf": {"encoder": "/etc/enc.gguf", "llm": "q.gguf"}})
+    with pytest.raises(rt.ManifestError, match=r"for model nano the GGUF '/etc/enc.gguf'"):
+        rt.plan_for("llama-funasr-encoder", absolute, where)
+
+
+def test_exec_server_starts_a_llama_cpp_program_with_the_bundles_gguf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The llama.cpp programs are binaries (no run_server script): executed directly."""
+    from hatch_funasr import _bundle_runtime as rt
+
+    root = tmp_path / "acme_edge"
+    (root / "models" / "vad").mkdir(parents=True)
+    (root / "models" / "vad" / "fsmn-vad.gguf").write_bytes(b"GGUF")
+    manifest = {
+        "bundle": {"name": "acme-edge", "version": "1", "package": "acme_edge"},
+        "models": {"vad": {"dir": "models/vad", "family": "fsmn-vad", "format": "gguf",
+                           "gguf": {"model": "fsmn-vad.gguf"}, "files": {"fsmn-vad.gguf": {"size": 4, "sha256": "a" * 64}}}},
+    }  # fmt: skip
+    (root / "funasr_manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(rt, "_HERE", root)
+    monkeypatch.setattr(rt, "_cache", {})
+    program = tmp_path / "bin" / "llama-funasr-vad"
+    program.parent.mkdir()
+    program.write_bytes(b"\x7fELF")
+    calls: list[list[str]] = []
+
+    class Replaced(Exception):
+        pass
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append([path, *argv])
+        raise Replaced
+
+    monkeypatch.setattr(rt.os, "execv", execv)
+    with pytest.raises(Replaced):
+        rt.main(["exec-server", str(program), "-a", "x.wav"])
+    vad = str(root / "models" / "vad" / "fsmn-vad.gguf")
+    assert calls == [[str(program), str(program), "-m", vad, "-a", "x.wav"]]
+
+
 def test_the_schema_takes_gguf_keys_with_format_gguf_only() -> None:
     import jsonschema
 
