@@ -29,12 +29,13 @@ import platform
 import secrets
 import shutil
 import stat
+import string
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hatch_funasr import __version__, scratch
 from hatch_funasr._bundle_runtime import printable
@@ -48,6 +49,9 @@ __all__ = ["LOCK_REPORT_EVERY", "Cache", "DerivedEntry"]
 
 #: While a build waits on another's cache lock, it says who holds it this often (seconds).
 LOCK_REPORT_EVERY = 5.0
+
+#: What a key file that is not 64 hex digits is called (it was not written by us).
+_NOT_A_KEY = "not a key hatch-funasr wrote (64 hex digits)"
 
 
 def _safe_component(text: str) -> str:
@@ -129,7 +133,7 @@ class Cache:
         elif expect_sha256 is None and expect_git_sha1 is not None and digest.git_sha1 != expect_git_sha1:
             problems.append(f"git blob id {digest.git_sha1}, expected {expect_git_sha1}")
         if problems:
-            file.unlink(missing_ok=True)
+            file.unlink()  # ours, in our scratch space, just measured
             raise IntegrityError(f"{what}: downloaded content does not match {against}: {'; '.join(problems)}")
         blob = self.blob_path(check_sha256(digest.sha256, what))
         blob.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +154,7 @@ class Cache:
         blob = self.blob_path(sha256)
         if not blob.is_file():
             raise FetchError(f"{what}: not in the cache ({blob})")
-        if self._stamp_of(blob) == self._read_stamp(sha256):
+        if self._stamp_of(blob).encode() == self._read_stamp(sha256):
             return blob
         digest = hash_file(blob)
         if digest.sha256 != sha256 or digest.size != size:
@@ -171,17 +175,17 @@ class Cache:
     def _stamp_path(self, sha256: str) -> Path:
         return self._inside(self.root / "stamps" / sha256[:2] / sha256)
 
-    def _read_stamp(self, sha256: str) -> str | None:
-        stamp = self._stamp_path(sha256)
+    def _read_stamp(self, sha256: str) -> bytes | None:
+        """The stamp as stored (compared as bytes: a planted one is any bytes at all)."""
         try:
-            return stamp.read_text("ascii")
+            return self._stamp_path(sha256).read_bytes()
         except OSError:
             return None
 
     def _write_stamp(self, sha256: str, blob: Path) -> None:
         stamp = self._stamp_path(sha256)
         with contextlib.suppress(OSError):  # a read-only cache just re-hashes next time
-            self._write_atomic(stamp, self._stamp_of(blob).encode("ascii"))
+            self._write_atomic(stamp, self._stamp_of(blob).encode())
 
     # --- listings and refs --------------------------------------------------------------
     def _repo_file(self, kind: str, hub: str, repo: str, name: str) -> Path:
@@ -195,7 +199,7 @@ class Cache:
     def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
         """A cached listing as stored (untrusted: read it through ``sources.cached_listing``)."""
         try:
-            data = json.loads(self.snapshot_path(hub, repo, commit).read_text("utf-8"))
+            data = json.loads(self.snapshot_path(hub, repo, commit).read_bytes())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -207,8 +211,8 @@ class Cache:
     def read_ref(self, hub: str, repo: str, revision: str) -> str | None:
         file = self._repo_file("refs", hub, repo, revision)
         try:
-            return file.read_text("ascii").strip() or None
-        except OSError:
+            return file.read_bytes().decode().strip() or None
+        except (OSError, ValueError):  # not there, or not text (a ref is a commit id: the caller checks it)
             return None
 
     def write_ref(self, hub: str, repo: str, revision: str, commit: str) -> None:
@@ -244,17 +248,17 @@ class Cache:
             if mode & 0o022:
                 self._key_problem(f"writable by other users (mode {stat.S_IMODE(mode):o}): anyone could sign records")
             try:
-                text = key_file.read_text("ascii").strip()
+                text = key_file.read_bytes().decode().strip()
             except OSError:
                 return None
-            except ValueError:
-                text = ""
-            if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
-                self._key_problem("not a key hatch-funasr wrote (64 hex digits)")
+            except ValueError:  # not UTF-8
+                self._key_problem(_NOT_A_KEY)
+            if len(text) != 64 or any(c not in string.hexdigits for c in text):
+                self._key_problem(_NOT_A_KEY)
             self._key = bytes.fromhex(text)
         return self._key
 
-    def _key_problem(self, problem: str) -> None:
+    def _key_problem(self, problem: str) -> NoReturn:
         raise IntegrityError(
             f"the key file {self.key_file}, which signs the records of derived files in the cache, is {problem}; "
             f"delete it (a new one is made) or point {EnvVars.KEY_FILE} at another file, not in the cache"
@@ -275,7 +279,7 @@ class Cache:
         the files again) an entry whose record cannot be verified is an IntegrityError."""
         base = self._inside(self.root / "derived" / key)
         try:
-            index: Any = json.loads(self._inside(base / "index.json").read_text("utf-8"))
+            index: Any = json.loads(self._inside(base / "index.json").read_bytes())
         except (OSError, ValueError):
             return None
         record = index.get("record") if isinstance(index, dict) else None
@@ -397,7 +401,7 @@ class Cache:
     def _holder(owner: Path) -> str:
         """Who holds a lock, as its holder wrote it (shown, not trusted: escapes kept visible)."""
         try:
-            return printable(owner.read_text("utf-8", errors="replace").strip()[:200])
+            return printable(owner.read_bytes().decode(errors="replace").strip()[:200])
         except OSError:
             return "unknown holder"
 

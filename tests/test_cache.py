@@ -618,3 +618,80 @@ def test_a_derived_records_signature_is_over_one_fixed_spelling(tmp_path: Path) 
     assert cache._sign("k1", record) == hmac.new(bytes.fromhex("0f" * 32), payload, hashlib.sha256).hexdigest()
     assert cache._sign("k1", dict(reversed(list(record.items())))) == cache._sign("k1", record)
     assert cache._sign("k2", record) != cache._sign("k1", record)
+
+
+# --- what a planted or damaged cache file does: a miss or one clear error, never a traceback ---------
+def test_planted_stamps_refs_and_listings_that_are_not_text_are_misses(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    data = b"weights"
+    file, digest = _downloaded(tmp_path, data)
+    cache.adopt(file, digest, expect_sha256=digest.sha256, expect_git_sha1=None, expect_size=None, what="m")
+    stamp = cache._stamp_path(digest.sha256)
+    stamp.write_bytes(b"\xff\xfe not a stamp")  # re-hashed (still intact), stamped again
+    assert cache.verify_blob(digest.sha256, len(data), "m") == cache.blob_path(digest.sha256)
+    assert stamp.read_bytes() == cache._stamp_of(cache.blob_path(digest.sha256)).encode()
+    commit = "e" * 40
+    cache.write_ref("ms", "acme/vad", "master", commit)
+    assert cache.read_ref("ms", "acme/vad", "master") == commit
+    cache._repo_file("refs", "ms", "acme/vad", "master").write_bytes(b"\xff" * 40)
+    assert cache.read_ref("ms", "acme/vad", "master") is None
+    cache.write_snapshot("ms", "acme/vad", commit, {"files": {}})
+    cache.snapshot_path("ms", "acme/vad", commit).write_text('[{"files": {}}]')
+    assert cache.read_snapshot("ms", "acme/vad", commit) is None
+    cache.snapshot_path("ms", "acme/vad", commit).write_bytes(b'{"files": "\xff"}')
+    assert cache.read_snapshot("ms", "acme/vad", commit) is None
+
+
+def test_a_symbolic_link_inside_the_cache_is_named_with_what_to_do(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    (cache.root / "blobs").mkdir(parents=True)
+    (cache.root / "blobs" / "sha256").symlink_to(tmp_path)
+    with pytest.raises(IntegrityError) as info:
+        cache.blob_path("ab" * 32)
+    assert str(info.value) == (
+        f"the cache {cache.root} holds a symbolic link, {cache.root / 'blobs' / 'sha256'}; the cache makes none and "
+        "follows none: remove it (or the whole cache)"
+    )
+
+
+def test_a_digest_that_is_not_a_sha256_is_not_made_a_blob_name(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    file, digest = _downloaded(tmp_path, b"x")
+    bogus = FileDigest(size=digest.size, sha256="../../escape", git_sha1=digest.git_sha1)
+    with pytest.raises(IntegrityError) as info:
+        cache.adopt(file, bogus, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="model m: r/x")
+    assert str(info.value) == "model m: r/x: '../../escape' is not a sha256 (64 lowercase hex digits)"
+    assert not (cache.root / "blobs").exists()
+
+
+def _signed_entry(cache: Cache, key: str, record: object) -> Path:
+    base = cache.root / "derived" / key
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))  # type: ignore[arg-type]
+    return base
+
+
+def test_a_signed_record_that_is_not_a_table_or_names_a_missing_file_is_dropped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    base = _signed_entry(cache, "d" * 64, ["files"])  # a MAC over a list: still not a record
+    assert cache.load_derived("d" * 64) is None and not base.exists()
+    base = _signed_entry(cache, "d" * 64, {"files": {"gone.onnx": {"size": 1, "sha256": "0" * 64, "stamp": ""}}})
+    assert cache.load_derived("d" * 64) is None and not base.exists()
+
+
+def test_an_entry_that_cannot_be_removed_is_still_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only cache (a USB disk mounted read-only): an untrusted entry is not used, and
+    not being able to remove it is no error."""
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    unsigned = cache.root / "derived" / ("e" * 64)
+    unsigned.mkdir(parents=True)
+    (unsigned / "index.json").write_text('{"record": {"files": {}}, "mac": "0"}')
+    missing = _signed_entry(cache, "f" * 64, {"files": {"gone.onnx": {"size": 1, "sha256": "0" * 64, "stamp": ""}}})
+
+    def refuse(*_: object, **__: object) -> None:
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    monkeypatch.setattr(os, "rmdir", refuse)
+    assert cache.load_derived("e" * 64) is None and cache.load_derived("f" * 64) is None
+    assert (unsigned / "index.json").exists() and (missing / "index.json").exists()
