@@ -172,7 +172,7 @@ def manifest() -> Dict[str, Any]:
         if len(data) > MAX_MANIFEST:
             raise ManifestError(f"{file} is over {MAX_MANIFEST} bytes: not a manifest")
         try:
-            loaded = json.loads(data.decode("utf-8"))
+            loaded = json.loads(data)  # bytes: UTF-8 (or the UTF-16/32 JSON allows)
         except ValueError as e:  # not UTF-8, not JSON
             raise ManifestError(f"{file} is not JSON ({printable(e)})") from None
         _check_format(loaded)
@@ -229,7 +229,7 @@ def _locations() -> Dict[str, str]:
     if "locations" not in _cache:
         loc = _HERE / _LOCATIONS
         try:
-            found = json.loads(loc.read_text("utf-8")) if loc.is_file() else {}
+            found = json.loads(loc.read_bytes()) if loc.is_file() else {}
         except (OSError, ValueError) as e:
             raise ManifestError(f"{loc} is not JSON ({printable(e)})") from None
         for name, where in _expect(found, (dict,), "editable locations").items():
@@ -352,7 +352,7 @@ def _check_bundle_files(name: str, root: Path) -> List[str]:
     """The bundle's files outside the model directories, against the sha256 the (verified)
     signature vouches for through ``funasr_bundle_files.json``."""
     try:
-        listing = json.loads((root / _BUNDLE_FILES).read_bytes().decode("utf-8"))
+        listing = json.loads((root / _BUNDLE_FILES).read_bytes())
         files = dict(listing["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         return [f"{name}: {root / _BUNDLE_FILES}: not the signed list of the bundle's files ({e})"]

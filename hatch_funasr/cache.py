@@ -196,13 +196,14 @@ class Cache:
     def snapshot_path(self, hub: str, repo: str, commit: str) -> Path:
         return self._repo_file("snapshots", hub, repo, f"{commit}.json")
 
-    def read_snapshot(self, hub: str, repo: str, commit: str) -> dict[str, Any] | None:
-        """A cached listing as stored (untrusted: read it through ``sources.cached_listing``)."""
+    def read_snapshot(self, hub: str, repo: str, commit: str) -> object | None:
+        """A cached listing as stored, any JSON value (untrusted: read it through
+        ``sources.cached_listing``); None when there is none or it is not JSON."""
         try:
-            data = json.loads(self.snapshot_path(hub, repo, commit).read_bytes())
+            data: object = json.loads(self.snapshot_path(hub, repo, commit).read_bytes())
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        return data
 
     def write_snapshot(self, hub: str, repo: str, commit: str, listing: dict[str, Any]) -> None:
         file = self.snapshot_path(hub, repo, commit)

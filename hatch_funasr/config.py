@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from hatch_funasr import catalog
 from hatch_funasr.errors import ConfigError
-from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family
+from hatch_funasr.families import FAMILIES, FORMATS, Family, detect_family, model_text
 from hatch_funasr.hubs import HUBS
 from hatch_funasr.model import BundleConfig, Export, ExtraFiles, HubRef, LocalDir, ModelConfig, Origin, TensorSpec
 from hatch_funasr.names import REPO_ID, pattern_problem, relpath_problem
@@ -699,9 +699,7 @@ def _resolve_origin(
             why = "which holds the project itself; name the model's own directory"
             c.add(f"{path}.path", f'"{local}" is {source_dir}, {why}')
         elif family is None:
-            config_yaml = source_dir / "config.yaml"
-            text = config_yaml.read_text("utf-8", errors="replace") if config_yaml.is_file() else None
-            family = detect_family(source_dir.name, text)
+            family = detect_family(source_dir.name, model_text(source_dir / "config.yaml"))
     return entry, repo, family, source_dir
 
 

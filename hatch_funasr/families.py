@@ -13,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = [
     "FAMILIES",
@@ -29,6 +30,7 @@ __all__ = [
     "get_family",
     "is_bookkeeping",
     "keeps_fp32",
+    "model_text",
     "published",
     "pytorch_files",
     "quant_name",
@@ -444,6 +446,12 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(posixpath.basename(path), p) for p in patterns)
 
 
+def model_text(file: Path) -> str | None:
+    """A model's small text file (config.yaml, configuration.json) as read to inspect it: UTF-8,
+    bytes that do not decode replaced (it is looked at, never trusted); None if it is no file."""
+    return file.read_bytes().decode(errors="replace") if file.is_file() else None
+
+
 def tokens_json(tokens_txt: str) -> bytes:
     """``tokens.json`` (a JSON array, what both runtimes read) from ``tokens.txt`` (one token
     per line, the older form): the list FunASR's tokenizer reads from tokens.txt
@@ -453,7 +461,7 @@ def tokens_json(tokens_txt: str) -> bytes:
     lines = tokens_txt.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines[-1] == "":
         lines.pop()  # the text after the last line ending is no line
-    return json.dumps([line.rstrip() for line in lines], ensure_ascii=False).encode("utf-8")
+    return json.dumps([line.rstrip() for line in lines], ensure_ascii=False).encode()
 
 
 def config_values(config_yaml: str) -> dict[str, str]:
@@ -463,7 +471,7 @@ def config_values(config_yaml: str) -> dict[str, str]:
     values: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
     for raw in config_yaml.splitlines():
-        line = raw.split(" #", 1)[0].rstrip()
+        line = raw.partition(" #")[0].rstrip()
         body = line.lstrip(" ")
         if not body or body.startswith(("#", "-")) or ":" not in body:
             continue
@@ -481,7 +489,7 @@ def config_values(config_yaml: str) -> dict[str, str]:
 
 
 def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "yes", "on", "1")
+    return str(value).lower() in ("true", "yes", "on", "1")  # None (not set): "none", not true
 
 
 #: Values of a ``hub`` key in a FunASR config section that make it load from a hub.
@@ -517,9 +525,9 @@ def config_references(
             files += found
             paths[key] = value
     for key, value in values.items():
-        if key.rsplit(".", 1)[-1] != "hub" or value.lower() not in _HUB_VALUES:
+        if key.rpartition(".")[2] != "hub" or value.lower() not in _HUB_VALUES:
             continue
-        section = key.rsplit(".", 1)[0] if "." in key else ""
+        section = key.rpartition(".")[0]
         # what the section loads: its init_param_path, or the top-level key it configures
         # (``audio_encoder`` for ``audio_encoder_conf``)
         target_key = (
@@ -659,12 +667,11 @@ def select_files(
     if fmt == "gguf":
         needed, missing = [], []  # type: list[str], list[str]
         roles = _select_gguf(family, usable, gguf, vad=gguf_vad, export=export, out=(needed, missing, to_export))
-        derived += to_export
+        derived = list(to_export)  # converted here, and shipped
         if to_export:
             export_inputs, export_problems = _export_reads(configuration_json, usable, config_yaml, source)
     elif fmt == "pytorch" and not family.plain:
-        needed, missing, problems = pytorch_files(configuration_json, usable, config_yaml)
-        notes += problems
+        needed, missing, notes = pytorch_files(configuration_json, usable, config_yaml)
         if config_yaml is not None:
             config_paths = config_references(config_yaml, usable)[1]
     else:

@@ -236,7 +236,7 @@ class HuggingFaceClient:
     """``huggingface_hub``: model_info(files_metadata=True)'s request, then each named file streamed."""
 
     def __init__(self, url: str | None, default_branch: str = "main") -> None:
-        self.endpoint = url or "https://huggingface.co"
+        self.endpoint = (url or "https://huggingface.co").rstrip("/")  # every URL is built on it
         self.default_branch = default_branch  # what the hub resolves a request without a revision to
 
     def list(self, repo: str, revision: str | None) -> RepoListing:
@@ -251,7 +251,7 @@ class HuggingFaceClient:
         )
 
         # HfApi.model_info(files_metadata=True)'s request (hf_api.py), its body read bounded here.
-        url = f"{self.endpoint.rstrip('/')}/api/models/{repo}"
+        url = f"{self.endpoint}/api/models/{repo}"
         if revision is not None:
             url += f"/revision/{quote(revision, safe='')}"
         with get_session().stream("GET", url, headers=build_hf_headers(), params={"blobs": True}) as response:
@@ -282,7 +282,7 @@ class HuggingFaceClient:
         )
 
         params = {"author": owner, "limit": str(limit)} | ({"pipeline_tag": task} if task else {})
-        url: str | None = f"{self.endpoint.rstrip('/')}/api/models?{urlencode(params)}"
+        url: str | None = f"{self.endpoint}/api/models?{urlencode(params)}"
         pages = _Pages("Hugging Face", self.endpoint)
         found: list[RemoteModel] = []
         while url is not None and len(found) < limit:

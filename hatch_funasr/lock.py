@@ -281,7 +281,7 @@ def read_lock(root: Path) -> Lock | None:
     if not path.exists():
         return None
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        data = tomllib.loads(path.read_bytes().decode())
         if data.get("version") != LOCK_VERSION:
             raise ValueError(f"unsupported version {data.get('version')!r}, expected {LOCK_VERSION}")
         if data.get("hash-algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
@@ -300,11 +300,11 @@ def read_lock(root: Path) -> Lock | None:
 def write_lock(root: Path, lock: Lock) -> bool:
     """Write the lock if its content changed; True when the file was (re)written."""
     path = root / LOCK_NAME
-    text = render(lock)
-    if path.is_file() and path.read_text("utf-8") == text:
+    data = render(lock).encode()  # UTF-8, whatever the locale: TOML is
+    if path.is_file() and path.read_bytes() == data:
         return False
     tmp = path.with_name(f".{LOCK_NAME}.tmp")
-    tmp.write_text(text, "utf-8")
+    tmp.write_bytes(data)
     tmp.replace(path)
     return True
 

@@ -66,14 +66,14 @@ def compress_type_for(arcname: str, size: int) -> int:
 
 def read_record(data: bytes) -> list[list[str]]:
     """A wheel's RECORD as rows (path, hash, size), parsed as CSV: a comma in a name is quoted."""
-    return [row for row in csv.reader(io.StringIO(data.decode("utf-8"))) if row]
+    return [row for row in csv.reader(io.StringIO(data.decode())) if row]
 
 
 def write_record(rows: Sequence[Sequence[str]]) -> bytes:
     """RECORD bytes for ``rows``, written as CSV with ``\n`` line ends (as pip and installer read it)."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().encode()
 
 
 def _copy_in(

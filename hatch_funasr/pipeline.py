@@ -27,6 +27,7 @@ from hatch_funasr.families import (
     FAMILIES,
     Selection,
     exported_files,
+    model_text,
     published,
     quant_name,
     select_files,
@@ -383,17 +384,14 @@ def _known_listing(model: ModelConfig, lock: Lock | None, cache: Cache | None) -
 def _cached_text(model: ModelConfig, name: str, lock: Lock | None, cache: Cache | None) -> str | None:
     """A small file's text without the network: from the local directory, or the cache."""
     if isinstance(model.origin, LocalDir):
-        file = model.origin.path / name
-        return file.read_text("utf-8", errors="replace") if file.is_file() else None
+        return model_text(model.origin.path / name)
     entry = lock.models.get(model.name) if lock else None
     sha = next((f.sha256 for f in entry.files if f.path == name), None) if entry else None
     if sha is None and cache is not None:
         cached = cached_listing(model, model.origin, cache)
         listed = cached.files.get(name) if cached is not None else None
         sha = listed.sha256 if listed is not None else None
-    if cache is None or not is_sha256(sha) or not cache.blob_path(sha).is_file():
-        return None
-    return cache.blob_path(sha).read_text("utf-8", errors="replace")
+    return model_text(cache.blob_path(sha)) if cache is not None and is_sha256(sha) else None
 
 
 def _runtime_line(selection: Selection) -> str | None:

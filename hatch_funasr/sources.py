@@ -28,6 +28,7 @@ from hatch_funasr.errors import (
     storage_cause,
     storage_error,
 )
+from hatch_funasr.families import model_text
 from hatch_funasr.hubs import HUBS, HubClient
 from hatch_funasr.lock import LOCK_NAME, LockedModel, LockedRepo
 from hatch_funasr.model import ExtraFiles, FileRecord, HubRef, LocalDir, ModelConfig, RemoteFile, RepoListing, Source
@@ -138,7 +139,7 @@ class LocalSource:
         return cls(model, root, files)
 
     def read_text(self, path: str) -> str | None:
-        return (self.root / path).read_text("utf-8", errors="replace") if path in self.listing else None
+        return model_text(self.root / path) if path in self.listing else None
 
     def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
         return {p: self._record(p) for p in paths}
@@ -182,7 +183,7 @@ class HubSource:
         if path not in self.listing:
             return None
         record = self.materialize([path], lambda _m: None)[path]
-        return record.source.read_text("utf-8", errors="replace")
+        return model_text(record.source)
 
     def materialize(self, paths: Sequence[str], report: Report) -> dict[str, FileRecord]:
         """Local paths of verified copies of ``paths``, downloading what the cache lacks."""
@@ -387,10 +388,12 @@ def valid_license(value: object) -> str | None:
 _STALE = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
 
 
-def _listing_from_json(data: object, where: str) -> dict[str, RemoteFile]:
-    """The files of a cached listing, read back from untrusted storage: every entry a table of
-    a size and hashes (their values then checked by :func:`check_listing`)."""
-    files = data.get("files") if isinstance(data, dict) else None
+def _listing_from_json(data: object, where: str) -> tuple[dict[str, RemoteFile], str | None]:
+    """The files and licence of a cached listing, read back from untrusted storage: every entry
+    a table of a size and hashes (their values then checked by :func:`check_listing`)."""
+    if not isinstance(data, dict):
+        raise IntegrityError(f"{where}: expected a table, got {type(data).__name__}{_STALE}")
+    files = data.get("files")
     if not isinstance(files, dict):
         raise IntegrityError(f"{where}: files: expected a table of files, got {type(files).__name__}{_STALE}")
     out = {}
@@ -401,7 +404,7 @@ def _listing_from_json(data: object, where: str) -> dict[str, RemoteFile]:
         if not all(h is None or isinstance(h, str) for h in hashes):
             raise IntegrityError(f"{where}: files.{path!r}: a hash that is not a string{_STALE}")
         out[path] = RemoteFile(path, entry.get("size"), *hashes)  # type: ignore[arg-type]  # size: check_listing
-    return out
+    return out, valid_license(data.get("license"))
 
 
 def cached_listing(model: ModelConfig, ref: HubRef, cache: Cache) -> RepoListing | None:
@@ -417,12 +420,12 @@ def cached_listing(model: ModelConfig, ref: HubRef, cache: Cache) -> RepoListing
     if snapshot is None:
         return None
     where = f"the cached listing {cache.snapshot_path(ref.hub, ref.repo, commit)}"
-    files = _listing_from_json(snapshot, where)
+    files, license = _listing_from_json(snapshot, where)
     try:
         check_listing(model, files, where)
     except IntegrityError as e:
         raise IntegrityError(f"{e}{_STALE}") from None
-    return RepoListing(commit, files, valid_license(snapshot.get("license")))
+    return RepoListing(commit, files, license)
 
 
 def _open_locked_repo(model: ModelConfig, ref: HubRef, entry: LockedRepo, ctx: BuildContext) -> HubSource:

@@ -47,6 +47,52 @@ def test_a_cached_listing_whose_files_are_not_tables_is_one_error(tmp_path: Path
     assert str(info.value) == expected
 
 
+_STALE = "; delete that file (the next online build or `hatch-funasr fetch` lists the hub again)"
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "problem"),
+    [
+        ([{"files": {}}], "expected a table, got list"),
+        ({"files": ["model.onnx"]}, "files: expected a table of files, got list"),
+        ({"license": "MIT"}, "files: expected a table of files, got NoneType"),
+        ({"files": {"am.mvn": 3}}, "files.'am.mvn': expected a table, got int"),
+        ({"files": {"am.mvn": {"size": 1, "sha256": 7}}}, "files.'am.mvn': a hash that is not a string"),
+        ({"files": {"am.mvn": {"size": 1, "git_sha1": ["a"]}}}, "files.'am.mvn': a hash that is not a string"),
+    ],
+    ids=["a-list", "files-a-list", "no-files", "entry-not-a-table", "sha256-not-text", "git-sha1-not-text"],
+)
+def test_every_malformed_cached_listing_is_one_error_naming_the_field(
+    snapshot: object, problem: str, tmp_path: Path
+) -> None:
+    from hatch_funasr.model import HubRef
+    from hatch_funasr.sources import cached_listing
+
+    model = load_config(make_project(tmp_path)).model("vad")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    file = cache.snapshot_path("ms", VAD_ONNX_REPO, COMMIT)
+    file.parent.mkdir(parents=True)
+    file.write_text(json.dumps(snapshot))
+    with pytest.raises(IntegrityError) as info:
+        cached_listing(model, HubRef("ms", VAD_ONNX_REPO, COMMIT), cache)
+    assert str(info.value) == f"the cached listing {file}: {problem}{_STALE}"
+
+
+def test_a_cached_listings_licence_is_kept_only_if_it_reads_as_one(tmp_path: Path) -> None:
+    from hatch_funasr.model import HubRef
+    from hatch_funasr.sources import cached_listing
+
+    model = load_config(make_project(tmp_path)).model("vad")
+    cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
+    ref = HubRef("ms", VAD_ONNX_REPO, COMMIT)
+    cache.write_snapshot("ms", VAD_ONNX_REPO, COMMIT, {"files": {}, "license": "Apache-2.0"})
+    listing = cached_listing(model, ref, cache)
+    assert listing is not None and (listing.commit, listing.files, listing.license) == (COMMIT, {}, "Apache-2.0")
+    cache.write_snapshot("ms", VAD_ONNX_REPO, COMMIT, {"files": {}, "license": "\x1b[2J MIT"})
+    listing = cached_listing(model, ref, cache)
+    assert listing is not None and listing.license is None
+
+
 def test_a_hand_edited_lock_declaration_is_one_error(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     (project / "funasr.lock").write_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from support.genmodels import RUNTIME_FILES, Read, required_files
@@ -891,3 +892,63 @@ def test_what_a_complete_source_publishes_is_listed_with_unknown_sizes(
     """The listing ``check`` plans over before anything was fetched: names in the repository's
     layout, every size 0 (unknown); a GGUF source has ``model.pt`` only where the family converts one."""
     assert published(FAMILIES[family], fmt, **kwargs) == dict.fromkeys(listing, 0)  # type: ignore[arg-type]
+
+
+_METAS = json.dumps(
+    {
+        "file_path_metas": {
+            "init_param": "model.pt",
+            "config": "config.yaml",
+            "tokenizer_conf": {"token_list": "tokens.json"},
+            "frontend_conf": {"cmvn_file": "am.mvn"},
+        }
+    }
+)
+_CONFIG = "frontend_conf:\n  cmvn_file: extra.mvn\n"
+_SOURCE = {"model.pt": 10, "config.yaml": 1, "tokens.json": 1, "am.mvn": 1, "configuration.json": 1,
+           "seg_dict": 1, "extra.mvn": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("family", "fmt", "made"), [("paraformer", "onnx", "model.onnx"), ("fsmn-vad", "gguf", "fsmn-vad.gguf")]
+)
+def test_an_export_or_conversion_reads_what_automodel_loads_from_the_source(family: str, fmt: str, made: str) -> None:
+    """The export (ONNX) and the conversion (GGUF) load the checkpoint as AutoModel does: with
+    configuration.json, exactly what its file_path_metas names (seg_dict is not), plus what the
+    config references (extra.mvn); without a checkpoint, the source is named in the problem."""
+    sel = select_files(FAMILIES[family], fmt, _SOURCE, configuration_json=_METAS, config_yaml=_CONFIG, source="S")
+    assert (sel.export, sel.export_problems) == ((made,), ())
+    assert sel.export_inputs == ("configuration.json", "am.mvn", "tokens.json", "config.yaml", "model.pt", "extra.mvn")
+    assert made in sel.ship
+    bare = {"config.yaml": 1, "am.mvn": 1, "tokens.json": 1}
+    sel = select_files(FAMILIES[family], fmt, bare, export=True, source="the hub repository acme/p")
+    if fmt == "onnx":
+        assert sel.export_problems == ("the hub repository acme/p has no model.pt",)
+        assert sel.export_inputs == ("config.yaml", "tokens.json", "am.mvn")
+    else:  # a conversion is planned only from a checkpoint: without one the GGUF is missing
+        assert (sel.export, sel.missing) == ((), ("fsmn-vad.gguf, or model.pt to convert to it",))
+
+
+def test_a_pytorch_directory_names_its_problems_and_the_config_paths_it_rewrites() -> None:
+    no_metas = select_files(FAMILIES["paraformer"], "pytorch", {**_SOURCE}, configuration_json="{}")
+    assert no_metas.notes == (
+        "configuration.json has no file_path_metas, so funasr.AutoModel cannot load the directory "
+        "(download_model_from_hub.py reads only file_path_metas when configuration.json exists); "
+        "choose a revision that ships FunASR's configuration",
+    )
+    assert no_metas.missing == ()
+
+
+def test_switches_and_hub_keys_are_read_from_dotted_keys_and_comments_are_dropped() -> None:
+    values = config_values("a:\n  b: 1 # one # two\n  c: 'x'\nflag: on\n")
+    assert values == {"a.b": "1", "a.c": "x", "flag": "on"}
+
+
+def test_a_models_text_files_are_read_whatever_bytes_they_hold(tmp_path: Path) -> None:
+    from hatch_funasr.families import model_text
+
+    (tmp_path / "config.yaml").write_bytes("encoder: SANMEncoder\nname: \xe4\xb8\xad\xff\n".encode("latin-1"))
+    assert model_text(tmp_path / "config.yaml") == "encoder: SANMEncoder\nname: 中\ufffd\n"  # one byte replaced
+    (tmp_path / "real.yaml").write_bytes("name: 中文\n".encode())
+    assert model_text(tmp_path / "real.yaml") == "name: 中文\n"
+    assert model_text(tmp_path) is None and model_text(tmp_path / "absent.yaml") is None

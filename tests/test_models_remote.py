@@ -353,6 +353,7 @@ def test_a_hugging_face_search_asks_for_its_limit_and_stops_at_it(listing_env: L
     """``HfApi.list_models``'s request (``author``, ``pipeline_tag``, ``limit``): a page that
     fills the limit is the last one asked for, though the hub links a next page."""
     client = hubs.HuggingFaceClient(listing_env.url + "/")  # a trailing slash is not doubled
+    assert client.endpoint == listing_env.url and hubs.HuggingFaceClient(None).endpoint == "https://huggingface.co"
     found = client.search("FunASR", None, 2)
     listed = [t for _, t in listing_env.requests if t.startswith("/api/models")]
     assert len(found) == 2 and listed == ["/api/models?author=FunASR&limit=2"], listed
@@ -382,3 +383,55 @@ def test_a_modelscope_search_pages_by_one_size_and_stops_at_its_limit(listing_en
     # pages of 50 until the hub says there is no next one: never a page past the last
     assert listed == [f"/openapi/v1/models?owner=iic&page_number={n}&page_size=50" for n in (1, 2, 3)], listed
     assert 100 < len(everything) <= 150 and len({m.repo for m in everything}) == len(everything)
+
+
+def test_a_hugging_face_search_gathers_every_page_until_its_limit(
+    listing_env: LoopbackHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages are added up (not the last one kept); a model's date is its last change, else its creation."""
+
+    def page(request: Any) -> tuple[list[object], str | None]:
+        cursor = int(request.param("cursor") or 0)
+        item = {"id": f"funasr/m{cursor}", "createdAt": f"2024-01-0{cursor + 1}T00:00:00Z"}
+        if cursor == 0:
+            item["lastModified"] = "2025-06-30T12:00:00Z"
+        nxt = f"http://{request.header('host')}/api/models?cursor={cursor + 1}" if cursor < 2 else None
+        return [item], nxt
+
+    _hf_pages(monkeypatch, page)
+    found = hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+    assert [(m.repo, m.modified) for m in found] == [
+        ("funasr/m0", "2025-06-30"),
+        ("funasr/m1", "2024-01-02"),
+        ("funasr/m2", "2024-01-03"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"models": []}, "Hugging Face's model listing is not a list of models"),
+        (["funasr/fsmn-vad"], "Hugging Face's model listing is not a list of models"),
+        ([{"id": "funasr/fsmn-vad"}, 3], "Hugging Face's model listing is not a list of models"),
+    ],
+)
+def test_a_hugging_face_search_answer_that_is_not_models_is_one_line(
+    body: object, message: str, listing_env: LoopbackHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hf_pages(monkeypatch, lambda r: (body, None))
+    with pytest.raises(hubs.FetchError) as info:
+        hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+    assert str(info.value) == message
+
+
+def test_a_hugging_face_search_answer_that_is_not_json_is_named(
+    listing_env: LoopbackHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        hubserver.HuggingFaceRoutes,
+        "_list_models",
+        lambda self, request: hubserver.HubResponse(200, [("Content-Type", "application/json")], b"<html>"),
+    )
+    with pytest.raises(hubs.FetchError) as info:
+        hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+    assert str(info.value).startswith("Hugging Face's model listing is not JSON (")
