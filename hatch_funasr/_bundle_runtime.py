@@ -123,11 +123,12 @@ _TEXT_FIELDS = ("alias", "repo", "hub", "path", "revision", "commit", "family", 
 
 
 def _check_model(name: str, model: object) -> None:
-    """One model entry, as :mod:`hatch_funasr.package` writes it (keys it lacks are allowed)."""
+    """One model entry, as :mod:`hatch_funasr.package` writes it (keys it lacks are allowed; a
+    model without ``files`` lists none, and is given an empty table)."""
     _relative(name, "a model")
     entry = _expect(model, (dict,), f"model {name}")
     _relative(entry.get("dir"), f"for model {name} the directory")
-    for rel, listed in _expect(entry.get("files", {}), (dict,), f"files of model {name}").items():
+    for rel, listed in _expect(entry.setdefault("files", {}), (dict,), f"files of model {name}").items():
         _relative(rel, f"for model {name} the file")
         info = _expect(listed, (dict,), f"entry of {name}/{rel}")
         size = _expect(info.get("size"), (int,), f"size of {name}/{rel}")
@@ -150,12 +151,12 @@ def _check_model(name: str, model: object) -> None:
 def validated(loaded: object) -> Dict[str, Any]:
     """A manifest read back from an installed bundle or a wheel, checked whole before any use
     (neither is trusted): :class:`ManifestError` in one line for anything hatch-funasr would
-    not have written."""
+    not have written.  A manifest without ``models`` is an empty bundle (given an empty table)."""
     top = _expect(loaded, (dict,), "top level")
     bundle = _expect(top.get("bundle", {}), (dict,), "bundle")
     for key in ("name", "version", "package"):
         _expect(bundle.get(key, ""), (str,), f"bundle {key}")
-    for name, model in _expect(top.get("models", {}), (dict,), "models").items():
+    for name, model in _expect(top.setdefault("models", {}), (dict,), "models").items():
         _check_model(name, model)
     return top  # type: ignore[no-any-return]
 
@@ -194,7 +195,7 @@ def _check_format(loaded: object) -> None:
 
 
 def _models() -> Dict[str, Any]:
-    return manifest().get("models", {})  # type: ignore[no-any-return]
+    return manifest()["models"]  # type: ignore[no-any-return]  # validated: always a table
 
 
 def check_installed() -> None:
@@ -208,7 +209,7 @@ def check_installed() -> None:
     missing = [
         f"{name}: {path(name) / rel}"
         for name in names()
-        for rel in _models()[name].get("files", {})
+        for rel in _models()[name]["files"]
         if not (path(name) / rel).is_file()
     ]
     if missing:
@@ -263,7 +264,7 @@ def verify(model_names: Optional[Sequence[str]] = None) -> None:
     problems: List[str] = []
     for name in model_names or names():
         root = path(name)
-        listed = _models()[name].get("files", {})
+        listed = _models()[name]["files"]
         if root.is_dir():
             present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
             unexpected = sorted(present - set(listed) - set(_SIGNED_BY_BUILD))
@@ -862,7 +863,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(json.dumps(manifest(), indent=2, sort_keys=True))
         elif args.command == "verify":
             verify(args.names or None)
-            count = sum(len(_models()[n].get("files", {})) for n in (args.names or names()))
+            count = sum(len(_models()[n]["files"]) for n in (args.names or names()))
             print(f"ok: {count} files match the manifest")
             _verify_signatures_command(args)
         elif args.command == "server-args":

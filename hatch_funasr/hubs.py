@@ -438,7 +438,7 @@ class ModelScopeClient:
         page = 1
         limit = min(limit, _MS_DEPTH)
         size = min(_MS_PAGE, limit)  # one size for every page: the server pages by page_number * page_size
-        pages = _Pages("ModelScope", self.endpoint or "")
+        pages = _Pages("ModelScope")
         while len(found) < limit:
             pages.step()
             result = api.list_repos("model", owner=owner, task=task, page_number=page, page_size=size)
@@ -514,8 +514,8 @@ class _Pages:
     :data:`LIST_DEADLINE`, and only at the endpoint's own origin (the client sends the token
     with every request: a page elsewhere would receive it)."""
 
-    def __init__(self, label: str, endpoint: str) -> None:
-        self.label, self.endpoint = label, endpoint
+    def __init__(self, label: str, endpoint: str | None = None) -> None:
+        self.label, self.endpoint = label, endpoint  # None: pages asked by number, no link followed
         self.seen: set[str] = set()
         self.count = 0
         self.deadline = time.monotonic() + LIST_DEADLINE
@@ -531,7 +531,7 @@ class _Pages:
             raise FetchError(f"{self.label}'s model listing took over {LIST_DEADLINE:.0f} s; stopped there")
 
     def follow(self, url: str) -> None:
-        if _origin(url) != _origin(self.endpoint):
+        if self.endpoint is None or _origin(url) != _origin(self.endpoint):
             raise FetchError(
                 f"{self.label} links its model listing's next page to {shown(redact(url))}, not its endpoint "
                 f"{self.endpoint}; not followed (requests carry the token)"

@@ -571,10 +571,13 @@ def test_a_manifest_without_models_or_files_is_an_empty_bundle(tmp_path: Path, m
     root = tmp_path / "pkg"
     root.mkdir()
     monkeypatch.setattr(rt, "_HERE", root)
-    for manifest in ({"bundle": {"name": "x"}}, {"models": {"m": {"dir": "models/m"}}}):
+    for manifest, names in (({"bundle": {"name": "x"}}, []), ({"models": {"m": {"dir": "models/m"}}}, ["m"])):
         monkeypatch.setattr(rt, "_cache", {})
         (root / "funasr_manifest.json").write_text(json.dumps(manifest))
-        assert rt.manifest() == manifest
+        assert rt.names() == names
+        assert all(rt.manifest()["models"][n]["files"] == {} for n in names)  # absent: given empty tables
+        rt.check_installed()
+        rt.verify()  # nothing listed, nothing to differ
 
 
 def test_server_args_default_to_run_server_sh(bundle: Path) -> None:
@@ -659,7 +662,11 @@ def test_a_pipeline_takes_only_the_roles_the_bundle_has(tmp_path: Path, monkeypa
     ("call", "message"),
     [
         (lambda: rt.automodel_args("nope"), "AutoModel: no model named 'nope' in this bundle; it has: asr, onnx-vad, "),
-        (lambda: rt.automodel_args("onnx-vad"), "AutoModel: model onnx-vad is in onnx format; AutoModel loads PyTorch"),
+        (
+            lambda: rt.automodel_args("onnx-vad"),
+            "AutoModel: model onnx-vad is in onnx format; AutoModel loads PyTorch models (declare it with format = "
+            '"pytorch"; ONNX models run in funasr_onnx or FunASR\'s C++ runtime)',
+        ),
         (lambda: rt.automodel_args("asr", vad_model="onnx-vad"), "vad_model: model onnx-vad is in onnx format"),
         (
             lambda: rt.automodel_args("asr", vad_model="fsmn-vad"),
@@ -1078,7 +1085,7 @@ def test_a_malformed_manifest_field_is_one_line_naming_it(loaded: object, messag
 def test_empty_optional_fields_and_an_intact_entry_are_accepted() -> None:
     whole = {"bundle": {"name": "a", "version": "1", "package": "a"}, "models": {"vad": dict(_GOOD)}}
     assert rt.validated(whole) is whole
-    assert rt.validated({}) == {}
+    assert rt.validated({}) == {"models": {}}  # an empty bundle
     flagged = {"models": {"vad": {"dir": "m", "server_flag": "--vad-dir", "config_paths": {"a.b": "sub/x"}}}}
     assert rt.validated(flagged) is flagged
 
@@ -1086,7 +1093,7 @@ def test_empty_optional_fields_and_an_intact_entry_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{", "is not JSON"),
+        ("{", "is not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
         ("[]", "the manifest's editable locations is [], not a table"),
         ('{"vad": "rel/dir"}', "gives model vad 'rel/dir', not an absolute path"),
         ('{"vad": 3}', "gives model vad 3, not an absolute path"),

@@ -777,6 +777,60 @@ def test_a_bounded_modelscope_body_read_all_at_once_is_still_cut_in_pieces() -> 
     assert raw.largest <= hubs.CHUNK
 
 
+def test_a_bounded_body_passes_every_argument_on_and_counts_exactly_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wrapper is the body's own in everything but the count: ``read``, ``read1`` and
+    ``stream`` get the arguments ``requests`` gave (``decode_content``, ``cache_content``), a
+    whole read is the body joined, and a body of exactly the limit is read while one byte more
+    is not."""
+    calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    class Raw:
+        def __init__(self, data: bytes) -> None:
+            self.body, self.closed = io.BytesIO(data), False
+
+        def read(self, amt: int, *args: object, **kwargs: object) -> bytes:
+            calls.append(("read", (amt, *args), kwargs))
+            return self.body.read(amt)
+
+        def read1(self, *args: object, **kwargs: object) -> bytes:
+            calls.append(("read1", args, kwargs))
+            return self.body.read(3)
+
+        def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
+            calls.append(("stream", args, kwargs))
+            yield from iter(lambda: self.body.read(4), b"")
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(hubs, "MAX_LIST_BODY", 10)
+    monkeypatch.setattr(hubs, "CHUNK", 4)
+    assert hubs._BoundedBody(Raw(b"0123456789"), "a listing").read(None, True, cache_content=False) == b"0123456789"
+    assert calls[0] == ("read", (4, True), {"cache_content": False}) and len(calls) == 4  # 4 + 4 + 2, then b""
+    calls.clear()
+    body = hubs._BoundedBody(Raw(b"0123456789"), "a listing")
+    assert body.read1(7, decode_content=True) == b"012"
+    assert list(body.stream(8, decode_content=True)) == [b"3456", b"789"]
+    assert calls == [("read1", (7,), {"decode_content": True}), ("stream", (8,), {"decode_content": True})]
+    raw = Raw(b"0123456789A")
+    with pytest.raises(FetchError, match=r"^a listing is over 0 MiB; not read further$"):
+        hubs._BoundedBody(raw, "a listing").read()
+    assert raw.closed
+
+
+def test_a_modelscope_client_without_requests_sessions_is_refused_by_name() -> None:
+    import types
+
+    api = types.SimpleNamespace(legacy=types.SimpleNamespace(), openapi=types.SimpleNamespace(timeout=3))
+    with pytest.raises(FetchError) as info:
+        hubs._bound_answers(api, "ModelScope's model listing")
+    assert str(info.value) == (
+        "modelscope_hub's clients have no requests sessions to bound; this version is not supported"
+    )
+
+
 def test_a_listed_repository_keeps_only_what_may_be_printed() -> None:
     """``models --remote``: tasks and dates that are plain text, a download count that is a number
     (``True`` is not one); anything else dropped, never shown."""

@@ -588,3 +588,42 @@ def test_an_old_locks_extra_repositories_read_as_tables(tmp_path: Path) -> None:
             {"files": ["z"], "hub": "ms", "repo": "iic/y"},
         ],
     }
+
+
+def test_the_declaration_a_lock_stores_names_every_key_as_the_lock_file_spells_it(tmp_path: Path) -> None:
+    """The keys are the lock format (a lock written by one version is read by the next): a GGUF
+    variant and an extra repository's revision are kept under their own names."""
+    from hatch_funasr.config import parse
+    from hatch_funasr.lock import declaration_of
+
+    pyproject = {
+        "project": {"name": "acme-edge", "version": "1"},
+        "tool": {
+            "funasr": {
+                "models": {
+                    "asr": {
+                        "model": "FunAudioLLM/SenseVoiceSmall-GGUF",
+                        "hub": "hf",
+                        "gguf": "q8",
+                        "extra-files": [
+                            {"model": "FunAudioLLM/SenseVoiceSmall", "revision": "v1", "files": ["am.mvn"]}
+                        ],
+                    }
+                }
+            }
+        },
+    }
+    model = parse(pyproject, tmp_path, {}).model("asr")
+    assert isinstance(model.origin, HubRef)
+    assert declaration_of(model, model.origin) == {
+        "exclude": [],
+        "export": "auto",
+        "extra": [{"files": ["am.mvn"], "hub": "hf", "repo": "FunAudioLLM/SenseVoiceSmall", "revision": "v1"}],
+        "family": "sensevoice",
+        "format": "gguf",
+        "gguf": "q8",
+        "hub": "hf",
+        "include": [],
+        "quantize": False,
+        "repo": "FunAudioLLM/SenseVoiceSmall-GGUF",
+    }

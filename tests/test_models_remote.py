@@ -435,3 +435,15 @@ def test_a_hugging_face_search_answer_that_is_not_json_is_named(
     with pytest.raises(hubs.FetchError) as info:
         hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
     assert str(info.value).startswith("Hugging Face's model listing is not JSON (")
+
+
+def test_a_modelscope_listing_past_the_page_limit_stops_with_its_name(
+    listing_env: LoopbackHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hubs, "MAX_LIST_PAGES", 2)
+    with pytest.raises(hubs.FetchError) as info:
+        hubs.ModelScopeClient(listing_env.url).search("iic", None, 500)  # 120 repositories, 50 a page
+    assert str(info.value) == (
+        "ModelScope's model listing goes on past 2 pages; stopped there (--limit, --task or --org narrows it)"
+    )
+    assert len([t for _, t in listing_env.requests if t.startswith("/openapi/v1/models?")]) == 2
