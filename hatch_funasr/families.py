@@ -89,9 +89,12 @@ class GgufSpec:
         return (*self.variants, *self.aliases)
 
 
-def _sv_pf_variants(stem: str) -> dict[str, dict[str, str]]:
-    """SenseVoiceSmall-GGUF / Paraformer-GGUF: ``<stem>-q8.gguf``, ``<stem>-f16.gguf``, ``<stem>.gguf`` (f32)."""
-    return {"q8": {"model": f"{stem}-q8.gguf"}, "f16": {"model": f"{stem}-f16.gguf"}, "f32": {"model": f"{stem}.gguf"}}
+#: SenseVoiceSmall-GGUF / Paraformer-GGUF variants by file stem: ``<stem>-q8.gguf``,
+#: ``<stem>-f16.gguf``, ``<stem>.gguf`` (f32).  Data, built once at import.
+_SV_PF_VARIANTS = {
+    stem: {"q8": {"model": f"{stem}-q8.gguf"}, "f16": {"model": f"{stem}-f16.gguf"}, "f32": {"model": f"{stem}.gguf"}}
+    for stem in ("paraformer", "sensevoice-small")
+}
 
 
 _NANO_ENCODER = "funasr-encoder-f16.gguf"
@@ -183,7 +186,7 @@ _TABLE = (
         torchscript_reader=_CPP_GPU + "; funasr_torch.Paraformer (runtime/python/libtorch paraformer_bin.py:49)",
         config_models=("Paraformer", "BiCifParaformer", "ParaformerBert"),
         repo_patterns=(r"paraformer",),
-        gguf=GgufSpec(_sv_pf_variants("paraformer"), "q8", takes_vad=True),
+        gguf=GgufSpec(_SV_PF_VARIANTS["paraformer"], "q8", takes_vad=True),
     ),
     Family(
         "fsmn-vad",
@@ -228,7 +231,7 @@ _TABLE = (
         torchscript_reader="funasr_torch.SenseVoiceSmall (runtime/python/libtorch sensevoice_bin.py:55)",
         config_models=("SenseVoiceSmall",),
         repo_patterns=(r"sensevoice",),
-        gguf=GgufSpec(_sv_pf_variants("sensevoice-small"), "q8", takes_vad=True),
+        gguf=GgufSpec(_SV_PF_VARIANTS["sensevoice-small"], "q8", takes_vad=True),
     ),
     Family(
         "ngram-lm",

@@ -952,3 +952,18 @@ def test_a_models_text_files_are_read_whatever_bytes_they_hold(tmp_path: Path) -
     (tmp_path / "real.yaml").write_bytes("name: 中文\n".encode())
     assert model_text(tmp_path / "real.yaml") == "name: 中文\n"
     assert model_text(tmp_path) is None and model_text(tmp_path / "absent.yaml") is None
+
+
+def test_gguf_for_a_family_without_a_program_and_a_missing_vad_gguf_are_named() -> None:
+    assert select_files(FAMILIES["ct-punc"], "gguf", {"model.pt": 1}).missing == (
+        "a GGUF of a ct-punc model (FunASR's llama.cpp runtime has no program for it)",
+    )
+    asr = {"paraformer-q8.gguf": 1}
+    assert select_files(FAMILIES["paraformer"], "gguf", asr, gguf_vad=True).missing == ("fsmn-vad.gguf",)
+    with_vad = select_files(FAMILIES["paraformer"], "gguf", {**asr, "fsmn-vad.gguf": 1}, gguf_vad=True)
+    assert (with_vad.ship, with_vad.missing) == (("paraformer-q8.gguf", "fsmn-vad.gguf"), ())
+
+
+def test_a_pytorch_source_publishes_no_generic_side_files_a_family_does_not_read() -> None:
+    assert "am.mvn" not in published(FAMILIES["ct-punc"], "pytorch")  # punctuation has no CMVN
+    assert "am.mvn" in published(FAMILIES["ct-punc"], "onnx", export="generic")
