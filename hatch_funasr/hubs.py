@@ -235,7 +235,7 @@ def _no_phone_home() -> None:
 class HuggingFaceClient:
     """``huggingface_hub``: model_info(files_metadata=True)'s request, then each named file streamed."""
 
-    def __init__(self, url: str | None, default_branch: str = "main") -> None:
+    def __init__(self, url: str | None, default_branch: str) -> None:
         self.endpoint = (url or "https://huggingface.co").rstrip("/")  # every URL is built on it
         self.default_branch = default_branch  # what the hub resolves a request without a revision to
 
@@ -375,7 +375,7 @@ def _no_cookies_across_origins() -> None:
 class ModelScopeClient:
     """``modelscope_hub``: list_repo_files (with sha256) then download_repo of named files."""
 
-    def __init__(self, url: str | None, default_branch: str = "master") -> None:
+    def __init__(self, url: str | None, default_branch: str) -> None:
         self.endpoint = url
         self.default_branch = default_branch
 

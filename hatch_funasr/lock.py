@@ -258,7 +258,7 @@ def _declaration(value: object, where: str) -> dict[str, object]:
             "quantize": isinstance(item, bool),
             "keep-fp32": isinstance(item, bool),
             "extra": isinstance(item, list) and all(_extra_ok(e) for e in item),
-        }.get(key, False)
+        }.get(key)  # a key the lock never writes: not ok
         if not ok:
             raise IntegrityError(f"{where}.{key}: {item!r:.80} is not a value `hatch-funasr lock` writes there")
     return dict(sorted(table.items()))

@@ -931,6 +931,20 @@ def test_a_vouched_for_file_that_is_gone_is_named(bundle: Path) -> None:
     ]
 
 
+def test_a_vouched_for_file_outside_the_installation_is_refused_by_name(bundle: Path) -> None:
+    """Even a list a valid signature vouches for names only paths inside the installation."""
+    from hatch_funasr import signing
+
+    root = bundle / "models" / "vad"
+    meta = json.loads((bundle / "funasr_manifest.json").read_bytes())["bundle"]
+    (root / "funasr_bundle_files.json").write_bytes(signing.bundle_files(meta, "vad", {"../../etc/passwd": "0" * 64}))
+    with pytest.raises(rt.ManifestError) as info:
+        rt._check_bundle_files("vad", root)
+    assert str(info.value).startswith(
+        "the manifest names a signed file '../../etc/passwd', which is not a path inside the bundle"
+    )
+
+
 def test_verify_with_a_key_says_what_it_checked_and_without_one_that_it_did_not(
     signed_bundle: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1030,7 +1044,10 @@ def test_what_model_signing_raises_is_one_line_per_directory(
     ]
     with pytest.raises(rt.SignatureError) as info:
         rt.verify_signatures(public)  # (the iterator is spent: StopIteration is one more kind of failure)
-    assert str(info.value).count("\n") == 2  # the heading, then one line per directory
+    assert str(info.value) == (  # the heading, then one line per directory
+        "model signatures do not verify (nothing is vouched for):\n"
+        f"asr: {bundle / 'models' / 'asr'}: StopIteration\nvad: {bundle / 'models' / 'vad'}: StopIteration"
+    )
 
 
 # --- the manifest checked whole: each malformed field is one line naming it -------------------------

@@ -930,13 +930,28 @@ def test_the_retry_after_patches_cap_what_they_wrap_and_wrap_once() -> None:
         assert error.retry_after == kept
 
 
+def test_each_hubs_adapter_is_made_with_the_registrys_endpoint_and_branch() -> None:
+    settings = Settings.from_env({"MODELSCOPE_ENDPOINT": "http://ms.example/", "HF_ENDPOINT": "http://hf.example/"})
+    for key, endpoint in (("ms", "http://ms.example"), ("hf", "http://hf.example")):  # settings drop the slash
+        client = HUBS[key].client(settings)
+        assert (client.endpoint, client.default_branch) == (endpoint, HUBS[key].default_branch), key  # type: ignore[attr-defined]
+    assert (HUBS["ms"].default_branch, HUBS["hf"].default_branch) == ("master", "main")
+    unset = Settings.from_env({})
+    for key in ("ms", "hf"):  # no mirror: the hub's own endpoint, as the registry has it
+        assert HUBS[key].client(unset).endpoint == (HUBS[key].default_endpoint or None), key  # type: ignore[attr-defined]
+    assert hubs.repo_key("damo/Speech_FSMN_VAD") == "iic/speech_fsmn_vad"  # ModelScope's renamed owner
+    assert hubs.repo_key("FunAudioLLM/SenseVoiceSmall") == "funaudiollm/sensevoicesmall"
+
+
 def test_the_cookie_patch_drops_cookies_on_a_redirect_to_another_origin_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import requests
 
     seen: list[str | None] = []
+    passed: list[tuple[object, object]] = []
 
     def rebuild_auth(self: requests.Session, prepared: requests.PreparedRequest, response: requests.Response) -> None:
         seen.append(prepared.headers.get("Cookie"))
+        passed.append((self, response))
 
     monkeypatch.setattr(requests.Session, "rebuild_auth", rebuild_auth)  # as requests has it, unpatched
     hubs._no_cookies_across_origins()
@@ -944,14 +959,17 @@ def test_the_cookie_patch_drops_cookies_on_a_redirect_to_another_origin_only(mon
     hubs._no_cookies_across_origins()
     assert patched is not rebuild_auth and requests.Session.rebuild_auth is patched  # once
 
-    def redirect(source: str, target: str) -> str | None:
+    def redirect(source: str, target: str, cookie: str | None = "m_session_id=secret") -> str | None:
         response = requests.Response()
         response.request = requests.Request("GET", source).prepare()
-        prepared = requests.Request("GET", target, headers={"Cookie": "m_session_id=secret"}).prepare()
-        requests.Session().rebuild_auth(prepared, response)
+        prepared = requests.Request("GET", target, headers={"Cookie": cookie} if cookie else {}).prepare()
+        session = requests.Session()
+        session.rebuild_auth(prepared, response)
+        assert passed[-1][0] is session and passed[-1][1] is response  # requests' own rule gets what it would
         return prepared.headers.get("Cookie")
 
     assert redirect("http://127.0.0.1:1/a", "http://127.0.0.1:1/b") == "m_session_id=secret"
     assert redirect("http://127.0.0.1:1/a", "http://127.0.0.1:2/b") is None
     assert redirect("http://hub.example/a", "http://other.example/b") is None
     assert seen == ["m_session_id=secret", None, None]  # requests' own rule runs after
+    assert redirect("http://hub.example/a", "http://other.example/b", cookie=None) is None  # none to drop

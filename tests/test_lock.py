@@ -571,7 +571,11 @@ def test_an_old_locks_extra_repositories_read_as_tables(tmp_path: Path) -> None:
     a null revision left out as the table form leaves it out."""
     old = {
         "export": "auto",
-        "extra": [["hf", "acme/extra", "v1", ["x"]], ["ms", "iic/y", None, ["z"]]],
+        "extra": [
+            ["hf", "acme/extra", "v1", ["x"]],
+            ["ms", "iic/y", None, ["z"]],
+            {"files": ["w"], "hub": "hf", "repo": "acme/w", "revision": "v2"},  # already a table: kept
+        ],
         "quantize": None,
     }
     lock_text = (
@@ -586,6 +590,7 @@ def test_an_old_locks_extra_repositories_read_as_tables(tmp_path: Path) -> None:
         "extra": [
             {"files": ["x"], "hub": "hf", "repo": "acme/extra", "revision": "v1"},
             {"files": ["z"], "hub": "ms", "repo": "iic/y"},
+            {"files": ["w"], "hub": "hf", "repo": "acme/w", "revision": "v2"},
         ],
     }
 

@@ -352,8 +352,10 @@ def test_escape_sequences_in_a_listing_never_reach_the_terminal(
 def test_a_hugging_face_search_asks_for_its_limit_and_stops_at_it(listing_env: LoopbackHub) -> None:
     """``HfApi.list_models``'s request (``author``, ``pipeline_tag``, ``limit``): a page that
     fills the limit is the last one asked for, though the hub links a next page."""
-    client = hubs.HuggingFaceClient(listing_env.url + "/")  # a trailing slash is not doubled
-    assert client.endpoint == listing_env.url and hubs.HuggingFaceClient(None).endpoint == "https://huggingface.co"
+    client = hubs.HuggingFaceClient(listing_env.url + "/", "main")  # a trailing slash is not doubled
+    assert (
+        client.endpoint == listing_env.url and hubs.HuggingFaceClient(None, "main").endpoint == "https://huggingface.co"
+    )
     found = client.search("FunASR", None, 2)
     listed = [t for _, t in listing_env.requests if t.startswith("/api/models")]
     assert len(found) == 2 and listed == ["/api/models?author=FunASR&limit=2"], listed
@@ -369,7 +371,7 @@ def test_a_hugging_face_search_asks_for_its_limit_and_stops_at_it(listing_env: L
 def test_a_modelscope_search_pages_by_one_size_and_stops_at_its_limit(listing_env: LoopbackHub) -> None:
     """``HubApi.list_repos``'s requests: ``page_size`` the limit (at most a page), and no page
     asked for once the limit is reached, though the hub has more."""
-    client = hubs.ModelScopeClient(listing_env.url)
+    client = hubs.ModelScopeClient(listing_env.url, "master")
     found = client.search("iic", None, 2)
     listed = [t for _, t in listing_env.requests if t.startswith("/openapi/v1/models?")]
     assert len(found) == 2 and len(listed) == 1, listed
@@ -399,7 +401,7 @@ def test_a_hugging_face_search_gathers_every_page_until_its_limit(
         return [item], nxt
 
     _hf_pages(monkeypatch, page)
-    found = hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+    found = hubs.HuggingFaceClient(listing_env.url, "main").search("funasr", None, 10)
     assert [(m.repo, m.modified) for m in found] == [
         ("funasr/m0", "2025-06-30"),
         ("funasr/m1", "2024-01-02"),
@@ -420,7 +422,7 @@ def test_a_hugging_face_search_answer_that_is_not_models_is_one_line(
 ) -> None:
     _hf_pages(monkeypatch, lambda r: (body, None))
     with pytest.raises(hubs.FetchError) as info:
-        hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+        hubs.HuggingFaceClient(listing_env.url, "main").search("funasr", None, 10)
     assert str(info.value) == message
 
 
@@ -433,7 +435,7 @@ def test_a_hugging_face_search_answer_that_is_not_json_is_named(
         lambda self, request: hubserver.HubResponse(200, [("Content-Type", "application/json")], b"<html>"),
     )
     with pytest.raises(hubs.FetchError) as info:
-        hubs.HuggingFaceClient(listing_env.url).search("funasr", None, 10)
+        hubs.HuggingFaceClient(listing_env.url, "main").search("funasr", None, 10)
     assert str(info.value).startswith("Hugging Face's model listing is not JSON (")
 
 
@@ -442,8 +444,30 @@ def test_a_modelscope_listing_past_the_page_limit_stops_with_its_name(
 ) -> None:
     monkeypatch.setattr(hubs, "MAX_LIST_PAGES", 2)
     with pytest.raises(hubs.FetchError) as info:
-        hubs.ModelScopeClient(listing_env.url).search("iic", None, 500)  # 120 repositories, 50 a page
+        hubs.ModelScopeClient(listing_env.url, "master").search("iic", None, 500)  # 120 repositories, 50 a page
     assert str(info.value) == (
         "ModelScope's model listing goes on past 2 pages; stopped there (--limit, --task or --org narrows it)"
     )
     assert len([t for _, t in listing_env.requests if t.startswith("/openapi/v1/models?")]) == 2
+
+
+def test_a_hugging_face_listing_asks_for_the_revision_whole_with_the_token(
+    listing_env: LoopbackHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``model_info(revision=)``'s request: a revision with ``/`` (``refs/pr/1``) is one path
+    segment, and the client's token goes with it; an answer that is not a repository
+    description is named."""
+    monkeypatch.setenv("HF_TOKEN", "hf_CANARYtoken0123456789abcdef")
+    seen: list[tuple[str, str | None]] = []
+
+    def repo_api(self: Any, request: Any, repo_id: str, rest: list[str]) -> Any:
+        seen.append((request.target, request.header("authorization")))
+        return hubserver.json_response(200, ["not", "a", "repository"])
+
+    monkeypatch.setattr(hubserver.HuggingFaceRoutes, "_repo_api", repo_api)
+    with pytest.raises(hubs.FetchError) as info:
+        hubs.HuggingFaceClient(listing_env.url, "main").list("funasr/fsmn-vad", "refs/pr/1")
+    assert str(info.value) == "Hugging Face's listing of funasr/fsmn-vad is not a repository description"
+    assert seen == [
+        ("/api/models/funasr/fsmn-vad/revision/refs%2Fpr%2F1?blobs=true", "Bearer hf_CANARYtoken0123456789abcdef")
+    ]

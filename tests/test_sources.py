@@ -35,7 +35,7 @@ from hatch_funasr.context import BuildContext
 from hatch_funasr.digest import FileDigest, hash_stream
 from hatch_funasr.errors import FetchError, IntegrityError, SelectionError, StorageError
 from hatch_funasr.lock import LockedFile, LockedModel, LockedRepo, read_lock
-from hatch_funasr.model import ExtraFiles, HubRef, RemoteFile, RepoListing
+from hatch_funasr.model import ExtraFiles, HubRef, LocalDir, RemoteFile, RepoListing
 from hatch_funasr.sources import HubSource, LocalSource, listing_json, open_source
 
 
@@ -762,3 +762,16 @@ def test_downloads_with_progress_off_report_no_progress_lines(tmp_path: Path, mo
     messages: list[str] = []
     source.materialize(list(big), messages.append)
     assert messages == [f"model vad: downloading 1 file(s), 3.0 MiB from Hugging Face acme/vad@{COMMIT[:12]}"]
+
+
+def test_a_local_source_reads_only_the_files_it_listed(tmp_path: Path) -> None:
+    (tmp_path / "m" / "sub").mkdir(parents=True)
+    (tmp_path / "m" / "config.yaml").write_text("model: FsmnVADStreaming\n")
+    (tmp_path / "m" / "sub" / "x.yaml").write_text("a: 1\n")
+    model = config_of(tmp_path, {"m": {"path": "m", "family": "fsmn-vad"}}).models[0]
+    assert isinstance(model.origin, LocalDir)
+    source = LocalSource.open(model, model.origin)
+    assert sorted(source.listing) == ["config.yaml", "sub/x.yaml"]  # a directory is walked, not listed
+    assert source.read_text("config.yaml") == "model: FsmnVADStreaming\n"
+    unlisted = LocalSource(model, tmp_path / "m", {})
+    assert unlisted.read_text("config.yaml") is None  # on disk, but not in its listing
