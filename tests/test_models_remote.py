@@ -269,7 +269,10 @@ def test_an_empty_page_linking_to_itself_ends_in_one_line(
     seen = _hf_pages(monkeypatch, lambda r: ([], f"http://{r.header('host')}{r.target}"))
     code, out, err = _models(capsys, "--hub", "hf")
     assert code == 1 and not out
-    assert err.startswith("error: Hugging Face links its model listing back to a page it gave already (")
+    page = f"{listing_env.url}/api/models?author=FunASR&limit=500"  # the default --limit
+    assert (
+        err == f"error: Hugging Face links its model listing back to a page it gave already ('{page}'); stopped there\n"
+    )
     assert len(seen) == 1
 
 
