@@ -641,16 +641,21 @@ def test_automodel_args_load_installed_directories_with_no_update_check(torch_bu
     }
 
 
-def test_a_pipeline_takes_only_the_roles_the_bundle_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "acme_sv"
+def _pytorch_bundle(root: Path, monkeypatch: pytest.MonkeyPatch, families: dict[str, str]) -> Path:
+    """An installed bundle of PyTorch models, one per name in ``families`` (name -> family)."""
     root.mkdir()
-    _install(root, {"asr": {"model.pt": b"x"}, "vad": {"model.pt": b"v"}})
+    _install(root, {name: {"model.pt": name.encode()} for name in families})
     manifest = json.loads((root / "funasr_manifest.json").read_text())
-    manifest["models"]["asr"] |= {"family": "sensevoice", "format": "pytorch"}
-    manifest["models"]["vad"] |= {"family": "fsmn-vad", "format": "pytorch"}
+    for name, family in families.items():
+        manifest["models"][name] |= {"family": family, "format": "pytorch"}
     (root / "funasr_manifest.json").write_text(json.dumps(manifest))
     monkeypatch.setattr(rt, "_HERE", root)
     monkeypatch.setattr(rt, "_cache", {})
+    return root
+
+
+def test_a_pipeline_takes_only_the_roles_the_bundle_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _pytorch_bundle(tmp_path / "acme_sv", monkeypatch, {"asr": "sensevoice", "vad": "fsmn-vad"})
     assert rt.automodel_args("asr", pipeline=True) == {
         "model": str(root / "models" / "asr"),
         "vad_model": str(root / "models" / "vad"),
@@ -735,14 +740,7 @@ def test_funasr_server_plan_names_the_installed_asr_and_speaker_model(
 
 
 def test_funasr_server_without_a_speaker_model_turns_it_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "acme_sv"
-    root.mkdir()
-    _install(root, {"asr": {"model.pt": b"x"}})
-    manifest = json.loads((root / "funasr_manifest.json").read_text())
-    manifest["models"]["asr"] |= {"family": "sensevoice", "format": "pytorch"}
-    (root / "funasr_manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.setattr(rt, "_HERE", root)
-    monkeypatch.setattr(rt, "_cache", {})
+    root = _pytorch_bundle(tmp_path / "acme_sv", monkeypatch, {"asr": "sensevoice"})
     args, notes = rt.funasr_server_plan()
     assert args == ["--model-path", str(root / "models" / "asr"), "--spk-model", ""]
     assert notes[0] == "--spk-model '': the bundle has no speaker model, so spk=true requests get no speaker labels"

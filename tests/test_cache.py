@@ -445,17 +445,21 @@ def test_an_index_that_is_not_a_signed_record_is_dropped(index: str, tmp_path: P
         cache.load_derived("a" * 64, strict=True)
 
 
+def _signed_entry(cache: Cache, key: str, record: object) -> Path:
+    base = cache.root / "derived" / key
+    base.mkdir(parents=True)
+    (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))  # type: ignore[arg-type]
+    return base
+
+
 def test_a_signed_record_naming_a_file_outside_its_entry_or_not_a_file_entry_is_dropped(tmp_path: Path) -> None:
     """Defence in depth: even a record this machine signed names only files inside its entry."""
     cache = Cache(tmp_path / "cache", key_file=tmp_path / "key")
     key = "b" * 64
-    base = cache.root / "derived" / key
     for files in ({"../outside.bin": {"size": 1, "sha256": "0" * 64, "stamp": ""}}, {"inside.bin": "not a table"}):
-        base.mkdir(parents=True)
+        base = _signed_entry(cache, key, {"files": files, "meta": {}})
         (base.parent / "outside.bin").write_bytes(b"x")
         (base / "inside.bin").write_bytes(b"x")
-        record = {"files": files, "meta": {}}
-        (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))
         assert cache.load_derived(key) is None and not base.exists(), files
 
 
@@ -664,13 +668,6 @@ def test_a_digest_that_is_not_a_sha256_is_not_made_a_blob_name(tmp_path: Path) -
         cache.adopt(file, bogus, expect_sha256=None, expect_git_sha1=None, expect_size=None, what="model m: r/x")
     assert str(info.value) == "model m: r/x: '../../escape' is not a sha256 (64 lowercase hex digits)"
     assert not (cache.root / "blobs").exists()
-
-
-def _signed_entry(cache: Cache, key: str, record: object) -> Path:
-    base = cache.root / "derived" / key
-    base.mkdir(parents=True)
-    (base / "index.json").write_text(json.dumps({"record": record, "mac": cache._sign(key, record)}))  # type: ignore[arg-type]
-    return base
 
 
 def test_a_signed_record_that_is_not_a_table_or_names_a_missing_file_is_dropped(tmp_path: Path) -> None:
